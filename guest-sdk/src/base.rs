@@ -1,0 +1,125 @@
+//! The reference's default hooks: what [`SessionConfig`]'s default methods do, and what an
+//! override calls to get the default behaviour (`super()` in Python).
+//!
+//! Policy: the host implements the defaults (the WIT `defaults` interface) because they depend
+//! on its settings. The component model forbids the host to call back into the guest, so where
+//! the reference's default calls another overridable method, these functions make that call on
+//! the config first and pass the result in: [`params`] and [`check`] pass `config.location()`,
+//! and [`init_session`] is composed here from `preset_init_params`, `config.params()`,
+//! `init_request`, [`crate::download`] and `config.check()`.
+//!
+//! ```
+//! use session_host_sdk::{RawResponse, Request, Response, SessionConfig, Verdict, base};
+//!
+//! struct Strict;
+//! impl SessionConfig for Strict {
+//!     fn check(&self, response: &Response, request: &Request) -> Result<Verdict, String> {
+//!         // Reject pages the site answered with an error, then apply the default check.
+//!         let raw = RawResponse::from_response(response)?;
+//!         if raw.status_code().is_some_and(|status| status >= 400) {
+//!             return Ok(Verdict::Discard);
+//!         }
+//!         base::check(self, response, request)
+//!     }
+//! }
+//! ```
+
+use crate::bindings::session_host::config::defaults;
+use crate::{Address, InitError, Params, PoolSpec, Request, Response, SessionConfig, UrlRules, Verdict, download};
+
+/// A universal rule (no include pattern) with priority 500.
+pub fn rules() -> UrlRules {
+    defaults::rules()
+}
+
+/// `zyte_api_session_enabled` if the request sets it, else the `enabled` setting.
+pub fn enabled(request: &Request) -> bool {
+    defaults::enabled(request)
+}
+
+/// `zyte_api_session_cookie_mode` if the request sets it, else the `cookie_mode` setting.
+pub fn cookie_mode(request: &Request) -> bool {
+    defaults::cookie_mode(request)
+}
+
+/// The reference's pool derivation (5.2): the request's pool control, else `netloc[n]` for its
+/// params control, else `netloc@fields` for its location control, else the URL's netloc.
+pub fn pool(request: &Request) -> Result<PoolSpec, String> {
+    defaults::pool(request)
+}
+
+/// The request's location control if set (even if empty), else the `location` setting.
+pub fn location(request: &Request) -> Address {
+    defaults::location(request)
+}
+
+/// `{"browserHtml": true}`, plus a `setLocation` action when `config.location(request)` is not
+/// empty.
+pub fn params<C: SessionConfig + ?Sized>(config: &C, request: &Request) -> Result<Params, String> {
+    let location = config.location(request)?;
+    Params::parse(&defaults::params(request, &location))
+}
+
+/// The reference's default check (5.8) for the location `config.location(request)` chose:
+/// unsupported `setLocation` closes the pool, a `returned` action discards an init response (when
+/// `init_action_failure_invalidates_session` is on), and with a location the first
+/// `setLocation` must have succeeded.
+pub fn check<C: SessionConfig + ?Sized>(config: &C, response: &Response, request: &Request) -> Result<Verdict, String> {
+    let location = config.location(request)?;
+    Ok(defaults::check(response, request, &location))
+}
+
+/// No change.
+///
+/// Equivalent to the host's `defaults.process-request`, which the WIT defines as "no change",
+/// but answered here: it runs for every request, and crossing the boundary would copy the
+/// whole request twice for nothing.
+pub fn process_request(request: &Request) -> Option<Request> {
+    let _ = request;
+    None
+}
+
+/// The reference's default `init_session` (5.7):
+/// 1. init params: the host's preset (`preset_init_params`: the request's params control, or the
+///    `params` setting), else `config.params(request)`; an `Err` is [`InitError::ParamError`];
+/// 2. the init request: `defaults::init_request` pops `url`, applies cookie mode and copies the
+///    controls; an `Err` is [`InitError::ParamError`];
+/// 3. [`crate::download`]; an `Err` is [`InitError::Download`];
+/// 4. `config.check(response, init_request)`: `Keep` → `Ok(true)`, `Discard` → `Ok(false)`,
+///    `ClosePool` → [`InitError::ClosePool`], `Err` → [`InitError::CheckError`].
+pub fn init_session<C: SessionConfig + ?Sized>(
+    config: &C,
+    session_id: &str,
+    request: &Request,
+) -> Result<bool, InitError> {
+    let params = match defaults::preset_init_params(request) {
+        Some(preset) => preset,
+        None => config.params(request).map_err(InitError::ParamError)?.to_json(),
+    };
+    let init_request = defaults::init_request(session_id, request, &params).map_err(InitError::ParamError)?;
+    let response = download(&init_request).map_err(InitError::Download)?;
+    init_outcome(config.check(&response, &init_request))
+}
+
+/// Maps the init response's check to the result of `init-session`.
+pub fn init_outcome(checked: Result<Verdict, String>) -> Result<bool, InitError> {
+    match checked {
+        Ok(Verdict::Keep) => Ok(true),
+        Ok(Verdict::Discard) => Ok(false),
+        Ok(Verdict::ClosePool(reason)) => Err(InitError::ClosePool(reason)),
+        Err(error) => Err(InitError::CheckError(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_outcome_maps_every_verdict() {
+        assert_eq!(init_outcome(Ok(Verdict::Keep)), Ok(true));
+        assert_eq!(init_outcome(Ok(Verdict::Discard)), Ok(false));
+        assert_eq!(init_outcome(Ok(Verdict::ClosePool("x".into()))), Err(InitError::ClosePool("x".into())));
+        assert_eq!(init_outcome(Err("boom".into())), Err(InitError::CheckError("boom".into())));
+    }
+}
