@@ -1,0 +1,54 @@
+//! Command-line parsing and dispatch. Errors are displayed here (with `anyhow`), and turned
+//! into the exit code: 0 on success, 1 on failure, 2 on a usage error (clap's own).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod plugin;
+
+/// Zyte API session management with site logic in sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "session-host", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect session configs.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+/// Parses the arguments, runs the command, and reports its outcome.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return report(anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Plugin(command) => plugin::run(command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => report(e),
+    }
+}
+
+fn report(error: anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default level (`info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

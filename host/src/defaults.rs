@@ -1,0 +1,273 @@
+//! The built-in default session config: scrapy-zyte-api's `SessionConfig` (reference section 6).
+//!
+//! Guests reach these through the WIT `defaults` interface, exactly like `super()` in Python,
+//! and a URL that no loaded config claims is served by them alone. They follow the reference's
+//! precedence (section 4) and algorithms (5.2, 5.7, 5.8) including its quirks, except where noted:
+//!
+//! - A default never calls a guest hook (the component model forbids re-entering a running
+//!   guest). Where the reference's default calls an overridable method, the guest passes that
+//!   method's result in (`location` to [`DefaultConfig::params`] and [`DefaultConfig::check`]),
+//!   and the cookie mode of an init request is the one the engine decided for the triggering
+//!   request ([`DefaultConfig::init_request`]).
+//! - Netlocs come from the `url` crate's WHATWG parsing: the host is lower-cased and punycoded
+//!   like Scrapy's, but a default port (`:443` on https) is dropped where Scrapy would keep it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+
+use crate::plugin::{Address, PoolSpec, Request, Response, UrlRules, SessionControls, Verdict};
+use crate::settings::{Location, SessionSettings};
+use crate::wire;
+
+/// The prefix of the action error Zyte API returns where `setLocation` is not supported.
+pub const UNSUPPORTED_SET_LOCATION: &str = "Action setLocation not supported ";
+
+/// The close reason for an unsupported `setLocation` (reference section 9).
+pub const UNSUPPORTED_SET_LOCATION_REASON: &str = "unsupported_set_location";
+
+/// The reference's default priority of a rule.
+pub const DEFAULT_PRIORITY: i32 = 500;
+
+/// The default `SessionConfig`, bound to the host's session settings.
+///
+/// Cheap to clone; clones share the `[n]` pool-index registry.
+#[derive(Debug, Clone, Default)]
+pub struct DefaultConfig {
+    settings: Arc<SessionSettings>,
+    param_pools: Arc<Mutex<HashMap<String, HashMap<String, usize>>>>,
+}
+
+impl DefaultConfig {
+    /// Defaults that read `settings`.
+    pub fn new(settings: Arc<SessionSettings>) -> Self {
+        Self { settings, param_pools: Arc::default() }
+    }
+
+    /// The settings these defaults read.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    /// A universal rule with the reference's default priority.
+    pub fn rules(&self) -> UrlRules {
+        UrlRules { include: Vec::new(), exclude: Vec::new(), priority: DEFAULT_PRIORITY, instead_of: None }
+    }
+
+    /// The request's `enabled` control, else the setting (reference 4.4).
+    pub fn enabled(&self, request: &Request) -> bool {
+        request.controls.enabled.unwrap_or(self.settings.enabled)
+    }
+
+    /// The request's `cookie-mode` control, else the setting (reference 4.4).
+    pub fn cookie_mode(&self, request: &Request) -> bool {
+        request.controls.cookie_mode.unwrap_or(self.settings.cookie_mode)
+    }
+
+    /// The request's location control when present (even if empty), else the setting.
+    pub fn location(&self, request: &Request) -> Address {
+        match &request.controls.location {
+            Some(address) => address.clone(),
+            None => address_of(&self.settings.location),
+        }
+    }
+
+    /// Pool id derivation (reference 5.2): pool control > params control (`netloc[n]`) >
+    /// location control (`netloc@fields`) > netloc.
+    pub fn pool(&self, request: &Request) -> Result<PoolSpec, String> {
+        let controls = &request.controls;
+        if let Some(pool) = controls.pool.as_ref().filter(|p| !p.id.is_empty()) {
+            return Ok(pool.clone());
+        }
+        let netloc = netloc(&request.url)?;
+        if let Some(params) = truthy_params(controls)? {
+            return Ok(pool_id(format!("{netloc}[{}]", self.param_pool_index(&netloc, &params))));
+        }
+        if let Some(address) = controls.location.as_ref().filter(|a| !is_empty(a)) {
+            let fields = present_fields(address).collect::<Vec<_>>().join(",");
+            return Ok(pool_id(format!("{netloc}@{fields}")));
+        }
+        Ok(pool_id(netloc))
+    }
+
+    /// Default init parameters: `{"browserHtml": true}`, plus a `setLocation` action when
+    /// `location` is not empty.
+    pub fn params(&self, location: &Address) -> String {
+        if is_empty(location) {
+            return json!({"browserHtml": true}).to_string();
+        }
+        let address = serde_json::to_value(location_of(location)).unwrap_or_default();
+        json!({"browserHtml": true, "actions": [{"action": "setLocation", "address": address}]}).to_string()
+    }
+
+    /// Init parameters that beat the config's `params` hook (reference 4.1): the params control,
+    /// else the `params` setting unless the request has a non-empty location control.
+    pub fn preset_init_params(&self, request: &Request) -> Option<String> {
+        let controls = &request.controls;
+        if let Ok(Some(params)) = truthy_params(controls) {
+            return Some(Value::Object(params).to_string());
+        }
+        let has_location = controls.location.as_ref().is_some_and(|a| !is_empty(a));
+        (!has_location && !self.settings.params.is_empty())
+            .then(|| Value::Object(self.settings.params.clone()).to_string())
+    }
+
+    /// Builds the init request for `session_id` from init `params` (reference 5.7 steps 2–4).
+    ///
+    /// `cookie_mode` is the mode the engine decided for the triggering request. In cookie mode
+    /// `responseCookies` is forced on and `session` is set to `null`, which tells the host's
+    /// `download` not to add a Zyte API session.
+    pub fn init_request(
+        &self,
+        session_id: &str,
+        request: &Request,
+        params: &str,
+        cookie_mode: bool,
+    ) -> Result<Request, String> {
+        let mut params = wire::parse_object(params, "init params")?;
+        let url = match params.remove("url") {
+            None => request.url.clone(),
+            Some(Value::String(url)) => url,
+            Some(other) => return Err(format!("init params `url` must be a string, got {}", wire::json_kind(&other))),
+        };
+        if cookie_mode {
+            if params.get("responseCookies").is_some_and(|v| v != &Value::Bool(true)) {
+                tracing::error!(url = %request.url, "cookie session init params set responseCookies to a false value; forcing it to true");
+            }
+            params.insert("responseCookies".into(), Value::Bool(true));
+            params.insert("session".into(), Value::Null);
+        }
+        let controls = SessionControls {
+            params: request.controls.params.clone(),
+            location: request.controls.location.clone(),
+            ..wire::no_controls()
+        };
+        let mut init = wire::request_from_body(url, &params, controls);
+        init.session_id = Some(session_id.to_owned());
+        init.is_init = true;
+        Ok(init)
+    }
+
+    /// The default check (reference 5.8), given the location the config chose for `request`.
+    pub fn check(&self, response: &Response, request: &Request, location: &Address) -> Verdict {
+        let body: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+        let actions = body.get("actions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let set_location = actions.iter().find(|a| a.get("action").and_then(Value::as_str) == Some("setLocation"));
+        let located = !is_empty(location);
+        if let Some(action) = set_location.filter(|_| located) {
+            let error = action.get("error").and_then(Value::as_str).unwrap_or_default();
+            if error.starts_with(UNSUPPORTED_SET_LOCATION) {
+                tracing::error!(url = %request.url, "Stopping the pool: tried to use the setLocation action on an unsupported website");
+                return Verdict::ClosePool(UNSUPPORTED_SET_LOCATION_REASON.into());
+            }
+        }
+        let status = |a: &Value| a.get("status").and_then(Value::as_str).map(str::to_owned);
+        if self.settings.init_action_failure_invalidates_session && request.is_init && !actions.is_empty() {
+            return verdict(!actions.iter().any(|a| status(a).as_deref() == Some("returned")));
+        }
+        match set_location.filter(|_| located) {
+            Some(action) => verdict(status(action).as_deref() == Some("success")),
+            None => Verdict::Keep,
+        }
+    }
+
+    /// The index of a param set within its netloc, assigned at first sight.
+    fn param_pool_index(&self, netloc: &str, params: &Map<String, Value>) -> usize {
+        let key = canonical_json(&Value::Object(params.clone()));
+        let mut pools = self.param_pools.lock();
+        let sets = pools.entry(netloc.to_owned()).or_default();
+        let next = sets.len();
+        *sets.entry(key).or_insert_with(|| {
+            tracing::info!("Session pool {netloc}[{next}] uses these session initialization parameters: {params:?}");
+            next
+        })
+    }
+}
+
+fn verdict(keep: bool) -> Verdict {
+    if keep { Verdict::Keep } else { Verdict::Discard }
+}
+
+fn pool_id(id: String) -> PoolSpec {
+    PoolSpec { id, size: None, delay: None, randomize_delay: None }
+}
+
+/// The request's params control, when it is a non-empty object.
+fn truthy_params(controls: &SessionControls) -> Result<Option<Map<String, Value>>, String> {
+    match &controls.params {
+        None => Ok(None),
+        Some(text) => Ok(Some(wire::parse_object(text, "the params control")?).filter(|m| !m.is_empty())),
+    }
+}
+
+/// The URL's netloc as the reference builds pool ids from: `[userinfo@]host[:port]`.
+pub fn netloc(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+    let host = parsed.host_str().ok_or_else(|| format!("URL {url:?} has no host"))?;
+    let mut out = String::new();
+    if !parsed.username().is_empty() {
+        out.push_str(parsed.username());
+        if let Some(password) = parsed.password() {
+            out.push(':');
+            out.push_str(password);
+        }
+        out.push('@');
+    }
+    out.push_str(host);
+    if let Some(port) = parsed.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    Ok(out)
+}
+
+/// JSON text with object keys sorted at every level: the identity of a param set.
+pub fn canonical_json(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<_> = map.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
+}
+
+/// Whether an address has no field: the reference's "no location".
+pub fn is_empty(address: &Address) -> bool {
+    present_fields(address).next().is_none()
+}
+
+fn present_fields(address: &Address) -> impl Iterator<Item = &str> {
+    [&address.address_country, &address.address_region, &address.postal_code, &address.street_address]
+        .into_iter()
+        .filter_map(|f| f.as_deref())
+}
+
+/// The WIT address of a settings location.
+pub fn address_of(location: &Location) -> Address {
+    Address {
+        address_country: location.address_country.clone(),
+        address_region: location.address_region.clone(),
+        postal_code: location.postal_code.clone(),
+        street_address: location.street_address.clone(),
+    }
+}
+
+/// The settings location (JSON spelling) of a WIT address.
+pub fn location_of(address: &Address) -> Location {
+    Location {
+        address_country: address.address_country.clone(),
+        address_region: address.address_region.clone(),
+        postal_code: address.postal_code.clone(),
+        street_address: address.street_address.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! The wasmtime engine, its configuration, and loading configs into it.
+//!
+//! This is the only file that configures wasmtime. One [`Runtime`] holds one `Engine`
+//! (compiled code is shared by every instance of every config) and one `Linker` with every
+//! import of the world, built once.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::{SessionConfig, SessionConfigPre};
+use super::host::{CallEnv, HostState};
+use super::{LoadError, LoadErrorKind, Limits, Plugin};
+
+/// How often the epoch advances. Each tick past a call's start runs the deadline callback, which
+/// compares the guest's run time to its CPU budget, so this is the budget's resolution.
+const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// Loads session configs and runs their hooks.
+///
+/// Cheap to clone; clones share the engine.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Arc<Linker<HostState>>,
+    pub(crate) limits: Arc<Limits>,
+    pooling: bool,
+}
+
+impl Runtime {
+    /// A runtime with `limits`. Tries the pooling allocator first and falls back to on-demand
+    /// allocation (with a warning) when the machine cannot reserve the pool's address space.
+    pub fn new(limits: Limits) -> Result<Self, LoadError> {
+        let engine_error = |e: wasmtime::Error| LoadError { config: "<runtime>".into(), kind: LoadErrorKind::Engine(format!("{e:#}")) };
+        let (engine, pooling) = match Engine::new(&config(&limits, true)) {
+            Ok(engine) => (engine, true),
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e:#}); allocating instances on demand");
+                (Engine::new(&config(&limits, false)).map_err(engine_error)?, false)
+            }
+        };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
+        SessionConfig::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(engine_error)?;
+        spawn_epoch_ticker(&engine);
+        Ok(Self { engine, linker: Arc::new(linker), limits: Arc::new(limits), pooling })
+    }
+
+    /// Whether instances come from the pooling allocator.
+    pub fn is_pooling(&self) -> bool {
+        self.pooling
+    }
+
+    /// The limits guests run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Loads the config at `path`; its name is the file stem.
+    pub async fn load_file(&self, path: &Path, env: CallEnv) -> Result<Plugin, LoadError> {
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| LoadError { config: path.display().to_string(), kind: LoadErrorKind::Read(e) })?;
+        self.load_bytes(&name, bytes, env).await
+    }
+
+    /// Loads a config from `bytes`: a component, or a core module carrying wit-bindgen's
+    /// component-type section. Compiles off the async runtime, type-checks the world, and calls
+    /// `rules` (with `env`) so that a config that cannot answer fails here, not on a request.
+    pub async fn load_bytes(&self, name: &str, bytes: Vec<u8>, env: CallEnv) -> Result<Plugin, LoadError> {
+        let fail = |kind| LoadError { config: name.to_owned(), kind };
+        let engine = self.engine.clone();
+        let component = tokio::task::spawn_blocking(move || compile(&engine, bytes))
+            .await
+            .map_err(|e| fail(LoadErrorKind::Compile(format!("compilation task failed: {e}"))))?
+            .map_err(fail)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| fail(LoadErrorKind::WrongWorld(format!("{e:#}"))))?;
+        let pre = SessionConfigPre::new(pre).map_err(|e| fail(LoadErrorKind::WrongWorld(format!("{e:#}"))))?;
+        let exports = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        Plugin::new(self.clone(), name, pre, exports, env).await
+    }
+}
+
+/// The first four bytes of every WebAssembly binary.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
+/// Turns file bytes into a compiled component.
+fn compile(engine: &Engine, bytes: Vec<u8>) -> Result<Component, LoadErrorKind> {
+    // The preamble: the magic, a 16-bit version, and a 16-bit layer (0 core, 1 component).
+    let bytes = match bytes.get(..8) {
+        _ if !bytes.starts_with(WASM_MAGIC) => return Err(LoadErrorKind::NotWasm),
+        None => return Err(LoadErrorKind::Compile("the file ends inside its 8-byte preamble".into())),
+        Some([.., 0, 0]) => componentize(&bytes)?,
+        Some(_) => bytes,
+    };
+    Component::new(engine, &bytes).map_err(|e| LoadErrorKind::Compile(format!("{e:#}")))
+}
+
+/// Wraps a core module produced by wit-bindgen (e.g. a `wasm32-unknown-unknown` build) into a
+/// component, using the component-type section the bindings embedded in it.
+fn componentize(module: &[u8]) -> Result<Vec<u8>, LoadErrorKind> {
+    if !has_component_type(module) {
+        return Err(LoadErrorKind::Componentize(
+            "the core module has no `component-type` custom section; build it with wit-bindgen \
+             against wit/, or turn it into a component first"
+                .into(),
+        ));
+    }
+    let encoder = wit_component::ComponentEncoder::default();
+    let encoder = encoder.module(module).map_err(|e| LoadErrorKind::Componentize(format!("{e:#}")))?;
+    encoder.validate(true).encode().map_err(|e| LoadErrorKind::Componentize(format!("{e:#}")))
+}
+
+/// Whether a core module carries a component-type custom section (wit-bindgen names them
+/// `component-type` or `component-type:<world>`). A module that does not parse has none.
+fn has_component_type(module: &[u8]) -> bool {
+    wasmparser::Parser::new(0).parse_all(module).any(|payload| {
+        matches!(payload, Ok(wasmparser::Payload::CustomSection(section)) if section.name().starts_with("component-type"))
+    })
+}
+
+/// The engine configuration: component model, epoch interruption, and optionally the pooling
+/// allocator sized from `limits`.
+fn config(limits: &Limits, pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    if pooling {
+        let slots = limits.pool_slots;
+        let mut pool = PoolingAllocationConfig::default();
+        // A Python or JavaScript component holds a dozen core instances and a few memories
+        // and tables; Rust ones one of each. Size the per-component maxima for the former and
+        // the totals for `slots` concurrently live instances.
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(4))
+            .total_memories(slots.saturating_mul(2))
+            .total_tables(slots.saturating_mul(4))
+            .total_stacks(slots)
+            .max_core_instances_per_component(32)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_memory_size(limits.memory_bytes)
+            .table_elements(100_000)
+            .max_core_instance_size(8 << 20)
+            .max_component_instance_size(8 << 20);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = thread::Builder::new().name("wasm-epoch".into()).spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            thread::sleep(EPOCH_TICK);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the epoch thread, guest CPU budgets will not be enforced: {e}");
+    }
+}

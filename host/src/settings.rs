@@ -1,0 +1,195 @@
+//! Session settings: the `[sessions]` table of `session-host.toml`.
+//!
+//! Each key mirrors a `ZYTE_API_SESSION_*` setting of scrapy-zyte-api 0.36.0 (reference
+//! section 2), in snake_case without the prefix, with the same default. Unknown keys and wrong
+//! types are errors that name the key; the TOML parser reports them with their line.
+//!
+//! ```
+//! use session_host::settings::SessionSettings;
+//! let s = SessionSettings::from_toml_str("enabled = true\npool_size = 4").unwrap();
+//! assert!(s.enabled);
+//! assert_eq!(s.pool_size, 4);
+//! assert_eq!(s.max_bad_inits, 8);
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A postal address (the four fields Zyte API's `setLocation` takes), in its JSON spelling.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Location {
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address_country: Option<String>,
+    /// Website-specific region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address_region: Option<String>,
+    /// Postal code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// Street address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub street_address: Option<String>,
+}
+
+impl Location {
+    /// Whether no field is set: "no location" in the reference's truthiness tests.
+    pub fn is_empty(&self) -> bool {
+        self.fields().iter().all(|f| f.is_none())
+    }
+
+    /// The four fields in the reference's fixed order (`ADDRESS_FIELDS`).
+    pub fn fields(&self) -> [&Option<String>; 4] {
+        [
+            &self.address_country,
+            &self.address_region,
+            &self.postal_code,
+            &self.street_address,
+        ]
+    }
+}
+
+/// Options of one pool; a field left out falls back to the global setting.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolOptions {
+    /// Number of sessions.
+    pub size: Option<u32>,
+    /// Minimum seconds between uses of one session.
+    pub delay: Option<f64>,
+    /// Whether each delay is multiplied by a random factor in [0.5, 1.5).
+    pub randomize_delay: Option<bool>,
+}
+
+/// Which retry policy session requests use (reference 5.19).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryPolicyName {
+    /// python-zyte-api's default policy: retries 520/521 itself.
+    Default,
+    /// python-zyte-api's aggressive policy.
+    Aggressive,
+    /// The default policy, but 520/521 are never retried: the session layer swaps the session.
+    #[default]
+    SessionDefault,
+    /// The aggressive policy, but 520/521 are never retried.
+    SessionAggressive,
+}
+
+/// The `[sessions]` settings. Defaults are the reference's.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    /// `ZYTE_API_SESSION_ENABLED`: whether requests use sessions unless they say otherwise.
+    pub enabled: bool,
+    /// `ZYTE_API_SESSION_COOKIE_MODE`.
+    pub cookie_mode: bool,
+    /// `ZYTE_API_SESSION_PARAMS`: init parameters for every pool (see reference 4.1).
+    pub params: Map<String, Value>,
+    /// `ZYTE_API_SESSION_LOCATION`: the default location.
+    pub location: Location,
+    /// `ZYTE_API_SESSION_INIT_ACTION_FAILURE_INVALIDATES_SESSION`.
+    pub init_action_failure_invalidates_session: bool,
+    /// `ZYTE_API_SESSION_POOL_SIZE`.
+    pub pool_size: u32,
+    /// `ZYTE_API_SESSION_POOLS`: per-pool options, the highest precedence.
+    pub pools: BTreeMap<String, PoolOptions>,
+    /// `ZYTE_API_SESSION_DELAY`, in seconds.
+    pub delay: f64,
+    /// `ZYTE_API_SESSION_RANDOMIZE_DELAY`.
+    pub randomize_delay: bool,
+    /// `ZYTE_API_SESSION_MAX_BAD_INITS`: consecutive failed inits that close a pool.
+    pub max_bad_inits: u32,
+    /// `ZYTE_API_SESSION_MAX_BAD_INITS_PER_POOL`.
+    pub max_bad_inits_per_pool: BTreeMap<String, u32>,
+    /// `ZYTE_API_SESSION_MAX_CHECK_FAILURES`.
+    pub max_check_failures: u32,
+    /// `ZYTE_API_SESSION_MAX_ERRORS`: 520/521 answers tolerated per session.
+    pub max_errors: u32,
+    /// `ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS`.
+    pub queue_max_attempts: u32,
+    /// `ZYTE_API_SESSION_QUEUE_WAIT_TIME`, in seconds.
+    pub queue_wait_time: f64,
+    /// `ZYTE_API_SESSION_CREATION_RETRY_DELAY`, in seconds.
+    pub creation_retry_delay: f64,
+    /// `ZYTE_API_SESSION_RETRY_POLICY`.
+    pub retry_policy: RetryPolicyName,
+    /// `ZYTE_API_SESSION_STATS_PER_POOL`.
+    pub stats_per_pool: bool,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            cookie_mode: false,
+            params: Map::new(),
+            location: Location::default(),
+            init_action_failure_invalidates_session: true,
+            pool_size: 8,
+            pools: BTreeMap::new(),
+            delay: 0.0,
+            randomize_delay: true,
+            max_bad_inits: 8,
+            max_bad_inits_per_pool: BTreeMap::new(),
+            max_check_failures: 1,
+            max_errors: 1,
+            queue_max_attempts: 60,
+            queue_wait_time: 1.0,
+            creation_retry_delay: 60.0,
+            retry_policy: RetryPolicyName::SessionDefault,
+            stats_per_pool: false,
+        }
+    }
+}
+
+/// A settings file that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid session settings: {0}")]
+pub struct SettingsError(#[from] toml::de::Error);
+
+impl SessionSettings {
+    /// Parses the body of a `[sessions]` table.
+    pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
+        Ok(toml::from_str(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_reference() {
+        let s = SessionSettings::default();
+        assert_eq!((s.pool_size, s.max_bad_inits, s.queue_max_attempts), (8, 8, 60));
+        assert_eq!((s.max_check_failures, s.max_errors), (1, 1));
+        assert_eq!(s.creation_retry_delay, 60.0);
+        assert!(s.init_action_failure_invalidates_session && s.randomize_delay);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = SessionSettings::from_toml_str("pool_sise = 3").unwrap_err();
+        assert!(err.to_string().contains("pool_sise"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = SessionSettings::from_toml_str("pool_size = \"big\"").unwrap_err();
+        assert!(err.to_string().contains("pool_size"), "{err}");
+    }
+
+    #[test]
+    fn location_and_pools_parse() {
+        let s = SessionSettings::from_toml_str(
+            "location = { postalCode = \"10001\" }\n[pools.\"example.com\"]\nsize = 2",
+        )
+        .unwrap();
+        assert_eq!(s.location.postal_code.as_deref(), Some("10001"));
+        assert_eq!(s.pools["example.com"].size, Some(2));
+    }
+}

@@ -1,0 +1,147 @@
+//! Conversions between Zyte API request bodies and the WIT [`Request`] a guest sees.
+//!
+//! The JSON `params` text is authoritative. `method` and `headers` are convenience views of
+//! `httpRequestMethod` and `customHttpRequestHeaders`: [`request_from_body`] derives them, and
+//! [`body_from_request`] writes back whichever of them a guest changed, so that a config can add
+//! a header without editing JSON. The `url` field travels separately and is never in `params`.
+
+use serde_json::{Map, Value};
+
+use crate::plugin::{Header, Request, SessionControls};
+
+/// The method a Zyte API request uses when `httpRequestMethod` is absent.
+pub const DEFAULT_METHOD: &str = "GET";
+
+/// Controls that set nothing: the host's settings apply.
+pub fn no_controls() -> SessionControls {
+    SessionControls { enabled: None, cookie_mode: None, params: None, location: None, pool: None }
+}
+
+/// Builds the WIT request for a Zyte API body (without its `url`).
+pub fn request_from_body(url: String, params: &Map<String, Value>, controls: SessionControls) -> Request {
+    let (method, headers) = views(params);
+    Request {
+        url,
+        method,
+        headers,
+        params: Value::Object(params.clone()).to_string(),
+        controls,
+        session_id: None,
+        is_init: false,
+    }
+}
+
+/// Parses a request's `params` into a Zyte API body, applying its `method` and `headers` views.
+///
+/// Fails, with a message for the guest's author, when `params` is not a JSON object or when it
+/// carries a `url` field (the URL is the request's `url`).
+pub fn body_from_request(request: &Request) -> Result<Map<String, Value>, String> {
+    let mut params = parse_object(&request.params, "params")?;
+    if params.contains_key("url") {
+        return Err("params must not contain `url`; set the request's url field instead".into());
+    }
+    let (method, headers) = views(&params);
+    if request.method != method {
+        params.insert("httpRequestMethod".into(), Value::String(request.method.clone()));
+    }
+    if request.headers != headers {
+        if request.headers.is_empty() {
+            params.remove("customHttpRequestHeaders");
+        } else {
+            let list = request.headers.iter().map(|h| serde_json::json!({"name": h.name, "value": h.value}));
+            params.insert("customHttpRequestHeaders".into(), Value::Array(list.collect()));
+        }
+    }
+    Ok(params)
+}
+
+/// Parses `text` as a JSON object; the error names `what`.
+pub fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(format!("{what} must be a JSON object, got {}", json_kind(&other))),
+        Err(e) => Err(format!("{what} is not valid JSON: {e}")),
+    }
+}
+
+/// The JSON type name of `value`, for error messages.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The `method` and `headers` views of a body.
+fn views(params: &Map<String, Value>) -> (String, Vec<Header>) {
+    let method = params
+        .get("httpRequestMethod")
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_METHOD)
+        .to_owned();
+    let headers = params
+        .get("customHttpRequestHeaders")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(header_of).collect())
+        .unwrap_or_default();
+    (method, headers)
+}
+
+fn header_of(value: &Value) -> Option<Header> {
+    Some(Header {
+        name: value.get("name")?.as_str()?.to_owned(),
+        value: value.get("value")?.as_str()?.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn views_are_derived() {
+        let params = body(json!({"httpResponseBody": true, "httpRequestMethod": "POST",
+            "customHttpRequestHeaders": [{"name": "a", "value": "1"}]}));
+        let req = request_from_body("https://x.example".into(), &params, no_controls());
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.headers, vec![Header { name: "a".into(), value: "1".into() }]);
+    }
+
+    #[test]
+    fn unchanged_views_leave_params_alone() {
+        let params = body(json!({"browserHtml": true}));
+        let req = request_from_body("https://x.example".into(), &params, no_controls());
+        assert_eq!(body_from_request(&req).unwrap(), params);
+    }
+
+    #[test]
+    fn changed_views_are_written_back() {
+        let params = body(json!({"httpResponseBody": true}));
+        let mut req = request_from_body("https://x.example".into(), &params, no_controls());
+        req.method = "PUT".into();
+        req.headers.push(Header { name: "x-csrf-token".into(), value: "t".into() });
+        let out = body_from_request(&req).unwrap();
+        assert_eq!(out["httpRequestMethod"], "PUT");
+        assert_eq!(out["customHttpRequestHeaders"], json!([{"name": "x-csrf-token", "value": "t"}]));
+    }
+
+    #[test]
+    fn bad_params_are_reported() {
+        let mut req = request_from_body("https://x.example".into(), &Map::new(), no_controls());
+        req.params = "[1]".into();
+        assert_eq!(body_from_request(&req).unwrap_err(), "params must be a JSON object, got an array");
+        req.params = "{".into();
+        assert!(body_from_request(&req).unwrap_err().starts_with("params is not valid JSON"));
+        req.params = r#"{"url": "https://y.example"}"#.into();
+        assert!(body_from_request(&req).unwrap_err().contains("must not contain `url`"));
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the session-host library and binary (one test binary, to keep link
+//! time down).
+
+mod guests;
+mod hostile;
+mod support;
