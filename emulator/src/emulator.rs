@@ -24,7 +24,7 @@ use crate::actions::{self, Stage};
 use crate::clock::Clock;
 use crate::config::EmulatorConfig;
 use crate::error::EmulatorError;
-use crate::faults::Fault;
+use crate::faults::{Fault, pick_layered};
 use crate::page::{Rendered, Renderer};
 use crate::policy::Policy;
 use crate::problem::Problem;
@@ -188,7 +188,8 @@ impl Emulator {
         track.host = Some(request.host.clone());
         let target = self.sites.resolve(&request.host);
         let site = &target.site;
-        let fault = if site.faults.is_zero() { None } else { site.faults.pick(rng.random()) };
+        let [own, global] = &site.faults;
+        let fault = if own.is_zero() && global.is_zero() { None } else { pick_layered(&[own, global], rng.random()) };
         track.delay = site.spec.latency.sample(rng);
         self.early_fault(fault, track)?;
         track.slow_body = fault == Some(Fault::SlowBody);

@@ -1,10 +1,12 @@
 //! Fault injection: how often a request fails, and how.
 //!
 //! Policy:
-//! - Rates are probabilities per request. The global `[faults]` table and a site's own `faults`
-//!   are added up per kind; the sum over all kinds must stay ≤ 1 (checked when loading).
+//! - Rates are probabilities per request. The rates of one table (the global `[faults]`, or a
+//!   site's own `faults`) must add up to at most 1 (checked when loading).
 //! - One uniform draw from the request's RNG picks at most one fault, so a seed gives the same
-//!   faults for the same requests (see [`crate::rng`]).
+//!   faults for the same requests (see [`crate::rng`]). The site's own rates are laid out first
+//!   and the global rates after them, so a site whose rates add up to 1 (a fault-trigger domain
+//!   such as `e429.example`) always fails its own way, and global rates share what remains.
 //! - Kinds and what they produce:
 //!   `e520` → 520 `/download/temporary-error` (a ban: it counts against the session),
 //!   `e521` → 521 `/download/internal-error`, `e500` → 500 `/server/internal`,
@@ -69,18 +71,6 @@ impl FaultRates {
         ]
     }
 
-    /// Per-kind sum of two rate tables.
-    pub fn plus(&self, other: &FaultRates) -> FaultRates {
-        FaultRates {
-            e520: self.e520 + other.e520,
-            e521: self.e521 + other.e521,
-            e500: self.e500 + other.e500,
-            e503: self.e503 + other.e503,
-            e429: self.e429 + other.e429,
-            reset: self.reset + other.reset,
-            slow_body: self.slow_body + other.slow_body,
-        }
-    }
 
     /// Checks each rate and their sum; the error names the offending rate.
     pub fn validate(&self) -> Result<(), String> {
@@ -104,15 +94,21 @@ impl FaultRates {
 
     /// The fault for a uniform draw `u` in `0.0..1.0`, if any.
     pub fn pick(&self, u: f64) -> Option<Fault> {
-        let mut threshold = 0.0;
-        for (fault, rate) in self.table() {
-            threshold += rate;
-            if u < threshold {
-                return Some(fault);
-            }
-        }
-        None
+        pick_layered(&[self], u)
     }
+}
+
+/// The fault for a draw `u` over several tables laid out one after the other (the first table's
+/// rates take precedence; the total is cut at 1).
+pub fn pick_layered(layers: &[&FaultRates], u: f64) -> Option<Fault> {
+    let mut threshold = 0.0;
+    for (fault, rate) in layers.iter().flat_map(|layer| layer.table()) {
+        threshold += rate;
+        if u < threshold {
+            return Some(fault);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -133,6 +129,16 @@ mod tests {
         assert_eq!(rates.pick(0.3), Some(Fault::Reset));
         assert_eq!(rates.pick(0.6), None);
         assert!(FaultRates::default().is_zero());
+    }
+
+    #[test]
+    fn site_rates_come_before_global_rates() {
+        let site = FaultRates { e429: 1.0, ..FaultRates::default() };
+        let global = FaultRates { e520: 0.5, ..FaultRates::default() };
+        assert_eq!(pick_layered(&[&site, &global], 0.99), Some(Fault::E429));
+        let site = FaultRates { e429: 0.25, ..FaultRates::default() };
+        assert_eq!(pick_layered(&[&site, &global], 0.5), Some(Fault::E520));
+        assert_eq!(pick_layered(&[&site, &global], 0.8), None);
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub struct Scenario {
     /// Server-wide rules.
     #[serde(default)]
     pub policy: Policy,
-    /// Fault rates applied to every site (added to each site's own).
+    /// Fault rates applied to every site (after each site's own).
     #[serde(default)]
     pub faults: FaultRates,
     /// Simulated websites, `[[site]]` in TOML.
@@ -60,7 +60,7 @@ pub struct Site {
     /// Simulated latency (emulated time).
     #[serde(default)]
     pub latency: Latency,
-    /// Fault rates of this site, added to the global ones.
+    /// Fault rates of this site, drawn before the global ones.
     #[serde(default)]
     pub faults: FaultRates,
     /// Redirect rules, `[[site.redirect]]`.
@@ -229,14 +229,14 @@ impl Scenario {
             if !seen.insert(site.domain.as_str()) {
                 return Err(format!("site {:?} is defined twice", site.domain));
             }
-            site.validate(&self.faults).map_err(|e| format!("site {:?}: {e}", site.domain))?;
+            site.validate().map_err(|e| format!("site {:?}: {e}", site.domain))?;
         }
         Ok(())
     }
 }
 
 impl Site {
-    fn validate(&self, global: &FaultRates) -> Result<(), String> {
+    fn validate(&self) -> Result<(), String> {
         validate_domain(&self.domain)?;
         if self.set_location == SetLocation::Mode(LocationMode::FromDomain) && !self.domain.contains('*')
         {
@@ -247,7 +247,7 @@ impl Site {
             return Err("ban.probability must be within 0..=1".into());
         }
         self.latency.validate()?;
-        self.faults.plus(global).validate()?;
+        self.faults.validate()?;
         for redirect in &self.redirects {
             if !matches!(redirect.status, 301 | 302 | 303 | 307 | 308) {
                 return Err(format!("redirect from {:?}: status must be 301/302/303/307/308", redirect.from));

@@ -28,13 +28,13 @@ pub struct CompiledPage {
     pub with_location: Template,
 }
 
-/// A site with compiled pages and its effective fault rates (global + own).
+/// A site with compiled pages and its fault rates.
 #[derive(Debug)]
 pub struct CompiledSite {
     /// The site as configured.
     pub spec: Site,
-    /// Global rates plus the site's.
-    pub faults: FaultRates,
+    /// The site's own rates, then the global ones.
+    pub faults: [FaultRates; 2],
     /// Pages in match order.
     pub pages: Vec<CompiledPage>,
     /// The page for hosts without a matching page.
@@ -125,7 +125,7 @@ fn compile_site(site: &Site, global: &FaultRates) -> Result<CompiledSite, String
     let blocked = Template::parse(site.blocked_template.as_deref().unwrap_or(BLOCKED_PAGE))?;
     Ok(CompiledSite {
         spec: site.clone(),
-        faults: global.plus(&site.faults),
+        faults: [site.faults, *global],
         pages,
         generic: compile_page(&generic)?,
         blocked,
