@@ -236,7 +236,7 @@ impl defaults::Host for HostState {
 impl download::Host for HostState {
     async fn download(&mut self, request: Request) -> Result<Response, DownloadError> {
         let Some(downloader) = self.call.env.downloader.clone() else {
-            return Err(DownloadError::Refused(format!("download is only available during init-session, not in {}", self.call.hook)));
+            return Err(DownloadError::Refused(format!("download is only available to init-session, with a session being created (this call to {} has none)", self.call.hook)));
         };
         if self.call.downloads >= self.limits.max_downloads_per_init {
             let max = self.limits.max_downloads_per_init;
