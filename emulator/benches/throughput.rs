@@ -25,25 +25,38 @@ const EXTRACT_BODY: &str = r#"{"url":"https://example.com/","httpResponseBody":t
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), AnyError> {
-    let seconds: u64 = std::env::var("THROUGHPUT_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let seconds: u64 = std::env::var("THROUGHPUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let hello = hello_world().await?;
         let emulator = start(EmulatorConfig::default()).await?;
         let duration = Duration::from_secs(seconds);
         let hello_rps = measure("hello-world", hello, hello_request, duration).await?;
         let emulator_rps = measure("emulator", emulator.addr(), extract_request, duration).await?;
-        println!("connections: {CONNECTIONS}, duration: {seconds} s per server, worker threads: {}", num_workers());
+        println!(
+            "connections: {CONNECTIONS}, duration: {seconds} s per server, worker threads: {}",
+            num_workers()
+        );
         println!("hyper hello-world: {hello_rps:>10.0} req/s");
         println!("zyte-emulator:     {emulator_rps:>10.0} req/s");
-        println!("ratio emulator / hello-world: {:.2}", emulator_rps / hello_rps);
+        println!(
+            "ratio emulator / hello-world: {:.2}",
+            emulator_rps / hello_rps
+        );
         emulator.shutdown().await;
         Ok(())
     })
 }
 
 fn num_workers() -> usize {
-    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
 }
 
 async fn hello_world() -> Result<SocketAddr, AnyError> {
@@ -53,16 +66,25 @@ async fn hello_world() -> Result<SocketAddr, AnyError> {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
             let service = service_fn(|_request| async {
-                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                    b"Hello, World!",
+                ))))
             });
-            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
         }
     });
     Ok(addr)
 }
 
 fn hello_request() -> Request<Full<Bytes>> {
-    Request::builder().uri("/").header("host", "127.0.0.1").body(Full::new(Bytes::new())).unwrap_or_default()
+    Request::builder()
+        .uri("/")
+        .header("host", "127.0.0.1")
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_default()
 }
 
 fn extract_request() -> Request<Full<Bytes>> {
@@ -86,11 +108,18 @@ async fn measure(
     let started = Instant::now();
     let count = drive(addr, make, duration).await?;
     let rps = count as f64 / started.elapsed().as_secs_f64();
-    eprintln!("{name}: {count} requests in {:.2} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{name}: {count} requests in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(rps)
 }
 
-async fn drive(addr: SocketAddr, make: fn() -> Request<Full<Bytes>>, duration: Duration) -> Result<u64, AnyError> {
+async fn drive(
+    addr: SocketAddr,
+    make: fn() -> Request<Full<Bytes>>,
+    duration: Duration,
+) -> Result<u64, AnyError> {
     let deadline = Instant::now() + duration;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..CONNECTIONS {
@@ -103,7 +132,11 @@ async fn drive(addr: SocketAddr, make: fn() -> Request<Full<Bytes>>, duration: D
     Ok(total)
 }
 
-async fn connection(addr: SocketAddr, make: fn() -> Request<Full<Bytes>>, deadline: Instant) -> Result<u64, AnyError> {
+async fn connection(
+    addr: SocketAddr,
+    make: fn() -> Request<Full<Bytes>>,
+    deadline: Instant,
+) -> Result<u64, AnyError> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;

@@ -150,14 +150,21 @@ pub fn run(actions: &[Action], stage: &Stage<'_>, rng: &mut impl Rng) -> Outcome
                     outcome.location = location.or(outcome.location.take());
                     (ActionStatus::Success, None, elapsed)
                 }
-                Err(error) if action.on_error == OnError::Continue => (ActionStatus::Continued, Some(error), elapsed),
+                Err(error) if action.on_error == OnError::Continue => {
+                    (ActionStatus::Continued, Some(error), elapsed)
+                }
                 Err(error) => {
                     stopped = true;
                     (ActionStatus::Returned, Some(error), elapsed)
                 }
             }
         };
-        outcome.results.push(ActionResult { action: action.name.clone(), elapsed_time: elapsed, status, error });
+        outcome.results.push(ActionResult {
+            action: action.name.clone(),
+            elapsed_time: elapsed,
+            status,
+            error,
+        });
     }
     outcome
 }
@@ -177,14 +184,21 @@ fn perform(action: &Action, stage: &Stage<'_>) -> Result<Option<String>, String>
         return set_location(action.address.as_ref(), stage).map(Some);
     }
     match &action.selector {
-        Some(selector) if !selector_present(selector, stage) => Err(missing_selector(&action.name, selector)),
+        Some(selector) if !selector_present(selector, stage) => {
+            Err(missing_selector(&action.name, selector))
+        }
         _ => Ok(None),
     }
 }
 
 fn selector_present(selector: &str, stage: &Stage<'_>) -> bool {
     match selector.strip_prefix('#') {
-        Some(id) if !id.is_empty() && id.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') => {
+        Some(id)
+            if !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_') =>
+        {
             (stage.has_id)(id)
         }
         _ => true,
@@ -203,11 +217,13 @@ fn set_location(address: Option<&Address>, stage: &Stage<'_>) -> Result<String, 
     const FAILED: &str = "Action setLocation failed";
     let address = address.cloned().unwrap_or_default();
     let accepted = match stage.support {
-        SetLocation::Mode(LocationMode::Unsupported) => return Err(stage.unsupported_error.to_owned()),
-        SetLocation::Mode(LocationMode::Any) => address_label(&address),
-        SetLocation::Mode(LocationMode::FromDomain) => {
-            address.postal_code.filter(|code| Some(code.as_str()) == stage.capture)
+        SetLocation::Mode(LocationMode::Unsupported) => {
+            return Err(stage.unsupported_error.to_owned());
         }
+        SetLocation::Mode(LocationMode::Any) => address_label(&address),
+        SetLocation::Mode(LocationMode::FromDomain) => address
+            .postal_code
+            .filter(|code| Some(code.as_str()) == stage.capture),
         SetLocation::PostalCodes(codes) => address.postal_code.filter(|code| codes.contains(code)),
     };
     let location = accepted.ok_or_else(|| FAILED.to_owned())?;
@@ -218,8 +234,17 @@ fn set_location(address: Option<&Address>, stage: &Stage<'_>) -> Result<String, 
 }
 
 fn address_label(address: &Address) -> Option<String> {
-    let label = address.postal_code.as_ref().or(address.region.as_ref()).or(address.country.as_ref());
-    Some(label.or(address.street.as_ref()).cloned().unwrap_or_else(|| "set".to_owned()))
+    let label = address
+        .postal_code
+        .as_ref()
+        .or(address.region.as_ref())
+        .or(address.country.as_ref());
+    Some(
+        label
+            .or(address.street.as_ref())
+            .cloned()
+            .unwrap_or_else(|| "set".to_owned()),
+    )
 }
 
 #[cfg(test)]
@@ -230,12 +255,27 @@ mod tests {
     use super::*;
 
     fn set_location_action(code: &str, on_error: OnError) -> Action {
-        let address = Address { postal_code: Some(code.into()), ..Address::default() };
-        Action { name: "setLocation".into(), on_error, address: Some(address), selector: None, timeout: None }
+        let address = Address {
+            postal_code: Some(code.into()),
+            ..Address::default()
+        };
+        Action {
+            name: "setLocation".into(),
+            on_error,
+            address: Some(address),
+            selector: None,
+            timeout: None,
+        }
     }
 
     fn simple(name: &str) -> Action {
-        Action { name: name.into(), on_error: OnError::Return, address: None, selector: None, timeout: None }
+        Action {
+            name: name.into(),
+            on_error: OnError::Return,
+            address: None,
+            selector: None,
+            timeout: None,
+        }
     }
 
     fn stage<'a>(support: &'a SetLocation, fixed: Option<Option<&'a str>>) -> Stage<'a> {
@@ -257,12 +297,29 @@ mod tests {
     fn from_domain_accepts_only_the_domain_postal_code() {
         let support = SetLocation::Mode(LocationMode::FromDomain);
         let mut rng = SmallRng::seed_from_u64(0);
-        let ok = run(&[set_location_action("10001", OnError::Return)], &stage(&support, None), &mut rng);
+        let ok = run(
+            &[set_location_action("10001", OnError::Return)],
+            &stage(&support, None),
+            &mut rng,
+        );
         assert_eq!(statuses(&ok), [ActionStatus::Success]);
         assert_eq!(ok.location.as_deref(), Some("10001"));
-        let bad = run(&[set_location_action("10002", OnError::Return), simple("click")], &stage(&support, None), &mut rng);
-        assert_eq!(statuses(&bad), [ActionStatus::Returned, ActionStatus::NotExecuted]);
-        assert_eq!(bad.results[0].error.as_deref(), Some("Action setLocation failed"));
+        let bad = run(
+            &[
+                set_location_action("10002", OnError::Return),
+                simple("click"),
+            ],
+            &stage(&support, None),
+            &mut rng,
+        );
+        assert_eq!(
+            statuses(&bad),
+            [ActionStatus::Returned, ActionStatus::NotExecuted]
+        );
+        assert_eq!(
+            bad.results[0].error.as_deref(),
+            Some("Action setLocation failed")
+        );
         assert_eq!(bad.location, None);
     }
 
@@ -270,29 +327,54 @@ mod tests {
     fn continue_keeps_the_sequence_going() {
         let support = SetLocation::Mode(LocationMode::FromDomain);
         let mut rng = SmallRng::seed_from_u64(0);
-        let actions = [set_location_action("99999", OnError::Continue), simple("scrollBottom")];
+        let actions = [
+            set_location_action("99999", OnError::Continue),
+            simple("scrollBottom"),
+        ];
         let outcome = run(&actions, &stage(&support, None), &mut rng);
-        assert_eq!(statuses(&outcome), [ActionStatus::Continued, ActionStatus::Success]);
+        assert_eq!(
+            statuses(&outcome),
+            [ActionStatus::Continued, ActionStatus::Success]
+        );
     }
 
     #[test]
     fn unsupported_sites_report_the_verified_prefix() {
         let support = SetLocation::Mode(LocationMode::Unsupported);
         let mut rng = SmallRng::seed_from_u64(0);
-        let outcome = run(&[set_location_action("10001", OnError::Return)], &stage(&support, None), &mut rng);
+        let outcome = run(
+            &[set_location_action("10001", OnError::Return)],
+            &stage(&support, None),
+            &mut rng,
+        );
         let error = outcome.results[0].error.clone().unwrap_or_default();
-        assert!(error.starts_with(crate::policy::SET_LOCATION_UNSUPPORTED_PREFIX), "{error}");
+        assert!(
+            error.starts_with(crate::policy::SET_LOCATION_UNSUPPORTED_PREFIX),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_session_location_is_fixed_at_creation() {
         let support = SetLocation::Mode(LocationMode::Any);
         let mut rng = SmallRng::seed_from_u64(0);
-        let same = run(&[set_location_action("10001", OnError::Return)], &stage(&support, Some(Some("10001"))), &mut rng);
+        let same = run(
+            &[set_location_action("10001", OnError::Return)],
+            &stage(&support, Some(Some("10001"))),
+            &mut rng,
+        );
         assert_eq!(statuses(&same), [ActionStatus::Success]);
-        let other = run(&[set_location_action("94105", OnError::Return)], &stage(&support, Some(Some("10001"))), &mut rng);
+        let other = run(
+            &[set_location_action("94105", OnError::Return)],
+            &stage(&support, Some(Some("10001"))),
+            &mut rng,
+        );
         assert_eq!(statuses(&other), [ActionStatus::Returned]);
-        let unset = run(&[set_location_action("94105", OnError::Return)], &stage(&support, Some(None)), &mut rng);
+        let unset = run(
+            &[set_location_action("94105", OnError::Return)],
+            &stage(&support, Some(None)),
+            &mut rng,
+        );
         assert_eq!(statuses(&unset), [ActionStatus::Returned]);
     }
 
@@ -305,7 +387,13 @@ mod tests {
         let mut click = simple("click");
         click.selector = Some("#present".into());
         let outcome = run(&[click, wait], &stage(&support, None), &mut rng);
-        assert_eq!(statuses(&outcome), [ActionStatus::Success, ActionStatus::Returned]);
-        assert_eq!(outcome.results[1].error.as_deref(), Some("Request timeout while waiting for selector '#absent'"));
+        assert_eq!(
+            statuses(&outcome),
+            [ActionStatus::Success, ActionStatus::Returned]
+        );
+        assert_eq!(
+            outcome.results[1].error.as_deref(),
+            Some("Request timeout while waiting for selector '#absent'")
+        );
     }
 }

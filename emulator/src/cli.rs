@@ -75,7 +75,9 @@ mod tests {
 
     #[test]
     fn defaults_and_repeated_keys_parse() {
-        let cli = Cli::try_parse_from(["emulate", "--api-key", "A", "--api-key", "B", "--seed", "7"]).expect("parses");
+        let cli =
+            Cli::try_parse_from(["emulate", "--api-key", "A", "--api-key", "B", "--seed", "7"])
+                .expect("parses");
         assert_eq!(cli.args.listen.to_string(), "127.0.0.1:8021");
         assert_eq!(cli.args.api_keys, ["A", "B"]);
         let config = cli.args.to_config().expect("config");
@@ -84,7 +86,11 @@ mod tests {
 
     #[test]
     fn a_missing_scenario_file_is_an_error() {
-        let cli = Cli::try_parse_from(["emulate", "--scenario", "/nonexistent.toml"]).expect("parses");
-        assert!(matches!(cli.args.to_config(), Err(EmulatorError::ScenarioRead { .. })));
+        let cli =
+            Cli::try_parse_from(["emulate", "--scenario", "/nonexistent.toml"]).expect("parses");
+        assert!(matches!(
+            cli.args.to_config(),
+            Err(EmulatorError::ScenarioRead { .. })
+        ));
     }
 }

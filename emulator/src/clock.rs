@@ -47,24 +47,39 @@ impl Clock {
     /// `0.0..=MAX_TIME_SCALE` (NaN becomes 0.0); [`crate::EmulatorConfig`] rejects such values
     /// before they get here.
     pub fn new(time_scale: f64) -> Self {
-        let scale = if time_scale.is_nan() { 0.0 } else { time_scale.clamp(0.0, MAX_TIME_SCALE) };
-        let inner = Inner { origin: Instant::now(), scale, offset_nanos: AtomicU64::new(0) };
-        Self { inner: Arc::new(inner) }
+        let scale = if time_scale.is_nan() {
+            0.0
+        } else {
+            time_scale.clamp(0.0, MAX_TIME_SCALE)
+        };
+        let inner = Inner {
+            origin: Instant::now(),
+            scale,
+            offset_nanos: AtomicU64::new(0),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Emulated time elapsed since the emulator started.
     pub fn now(&self) -> Duration {
         let real = self.inner.origin.elapsed().as_secs_f64() * self.inner.scale;
         let scaled = Duration::try_from_secs_f64(real).unwrap_or(Duration::MAX);
-        scaled.saturating_add(Duration::from_nanos(self.inner.offset_nanos.load(Ordering::Relaxed)))
+        scaled.saturating_add(Duration::from_nanos(
+            self.inner.offset_nanos.load(Ordering::Relaxed),
+        ))
     }
 
     /// Moves emulated time forward by `by`, at once.
     pub fn advance(&self, by: Duration) {
         let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        let _ = self.inner.offset_nanos.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-            Some(old.saturating_add(nanos))
-        });
+        let _ = self
+            .inner
+            .offset_nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(old.saturating_add(nanos))
+            });
     }
 
     /// The configured time scale (0.0 when frozen).
@@ -101,7 +116,10 @@ mod tests {
         let clock = Clock::new(1000.0);
         std::thread::sleep(Duration::from_millis(20));
         assert!(clock.now() >= Duration::from_secs(20));
-        assert_eq!(clock.real_wait(Duration::from_secs(2)), Some(Duration::from_millis(2)));
+        assert_eq!(
+            clock.real_wait(Duration::from_secs(2)),
+            Some(Duration::from_millis(2))
+        );
     }
 
     #[test]

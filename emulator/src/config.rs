@@ -49,7 +49,12 @@ impl EmulatorConfig {
         if self.api_keys.iter().any(String::is_empty) {
             return Err(EmulatorError::Config("API keys must not be empty".into()));
         }
-        self.scenario.validate().map_err(|message| EmulatorError::Scenario { origin: "<config>".into(), message })
+        self.scenario
+            .validate()
+            .map_err(|message| EmulatorError::Scenario {
+                origin: "<config>".into(),
+                message,
+            })
     }
 }
 
@@ -61,16 +66,25 @@ mod tests {
     fn defaults_are_valid() {
         let config = EmulatorConfig::default();
         assert!(config.validate().is_ok());
-        assert_eq!((config.seed, config.time_scale, config.api_keys.len()), (0, 1.0, 0));
+        assert_eq!(
+            (config.seed, config.time_scale, config.api_keys.len()),
+            (0, 1.0, 0)
+        );
     }
 
     #[test]
     fn bad_time_scales_and_keys_are_rejected() {
         for time_scale in [-1.0, f64::NAN, f64::INFINITY] {
-            let config = EmulatorConfig { time_scale, ..EmulatorConfig::default() };
+            let config = EmulatorConfig {
+                time_scale,
+                ..EmulatorConfig::default()
+            };
             assert!(matches!(config.validate(), Err(EmulatorError::Config(_))));
         }
-        let config = EmulatorConfig { api_keys: vec![String::new()], ..EmulatorConfig::default() };
+        let config = EmulatorConfig {
+            api_keys: vec![String::new()],
+            ..EmulatorConfig::default()
+        };
         assert!(config.validate().is_err());
     }
 }

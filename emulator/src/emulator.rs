@@ -1,11 +1,15 @@
 //! The emulator's shared state and the `/v1/extract` pipeline, independent of sockets.
 //!
 //! Pipeline of one request, each step able to end it with a problem:
-//! 1. authentication ([`crate::auth`]); 2. the 5 MiB body limit; 3. parsing, validation and
-//! combination rules ([`crate::wire`]); 4. site lookup and one fault draw ([`crate::faults`]):
-//! reset, 429, 503, 500 and 521 end the request here, before any session is touched;
-//! 5. the session ([`crate::sessions`]); 6. bans: an injected 520, the site's `after_uses`
-//! limit for the session, or its ban probability; 7. rendering ([`crate::page`]) and the 200 body.
+//! 1. authentication ([`crate::auth`]);
+//! 2. the 5 MiB body limit;
+//! 3. parsing, validation and combination rules ([`crate::wire`]);
+//! 4. site lookup and one fault draw ([`crate::faults`]): reset, 429, 503, 500 and 521 end the
+//!    request here, before any session is touched;
+//! 5. the session ([`crate::sessions`]);
+//! 6. bans: an injected 520, the site's `after_uses` limit for the session, or its ban
+//!    probability;
+//! 7. rendering ([`crate::page`]) and the 200 body.
 //!
 //! Latency: the site's latency sample (emulated time) is waited for every outcome after step 3
 //! except 429 and 503, which Zyte API answers at once. Validation and auth errors never wait.
@@ -29,7 +33,9 @@ use crate::page::{Rendered, Renderer};
 use crate::policy::Policy;
 use crate::problem::Problem;
 use crate::rng::RequestRngs;
-use crate::sessions::{Acquire, Finish, SessionError, SessionKind, SessionRef, SessionTable, SessionView};
+use crate::sessions::{
+    Acquire, Finish, SessionError, SessionKind, SessionRef, SessionTable, SessionView,
+};
 use crate::site::{SiteTable, Target};
 use crate::stats::{Record, Stats, StatsSnapshot};
 use crate::wire::response::{ExtractResponse, SCREENSHOT_PNG, SessionEcho};
@@ -100,8 +106,11 @@ impl Emulator {
     /// Builds the state for a validated configuration.
     pub fn new(config: &EmulatorConfig) -> Result<Emulator, EmulatorError> {
         config.validate()?;
-        let sites = SiteTable::compile(&config.scenario)
-            .map_err(|message| EmulatorError::Scenario { origin: "<config>".into(), message })?;
+        let sites =
+            SiteTable::compile(&config.scenario).map_err(|message| EmulatorError::Scenario {
+                origin: "<config>".into(),
+                message,
+            })?;
         Ok(Emulator {
             policy: config.scenario.policy.clone(),
             clock: Clock::new(config.time_scale),
@@ -135,7 +144,12 @@ impl Emulator {
     }
 
     /// Handles one `/v1/extract` request.
-    pub fn extract(&self, authorization: Option<&HeaderValue>, body: &[u8], too_large: bool) -> Outcome {
+    pub fn extract(
+        &self,
+        authorization: Option<&HeaderValue>,
+        body: &[u8],
+        too_large: bool,
+    ) -> Outcome {
         let mut rng = self.rngs.for_body(body);
         let request_id = format!("{:032x}", rng.random::<u128>());
         let mut track = Track::default();
@@ -181,15 +195,25 @@ impl Emulator {
     ) -> Result<Vec<u8>, Problem> {
         let key = crate::auth::api_key(authorization, &self.api_keys)?;
         if too_large {
-            let detail = format!("The request body exceeds the limit of {} bytes (5 MiB).", wire::MAX_BODY_BYTES);
-            return Err(Problem::invalid_with_status(self.policy.body_too_large_status, detail));
+            let detail = format!(
+                "The request body exceeds the limit of {} bytes (5 MiB).",
+                wire::MAX_BODY_BYTES
+            );
+            return Err(Problem::invalid_with_status(
+                self.policy.body_too_large_status,
+                detail,
+            ));
         }
         let request = wire::parse_and_check(body, &self.policy)?;
         track.host = Some(request.host.clone());
         let target = self.sites.resolve(&request.host);
         let site = &target.site;
         let [own, global] = &site.faults;
-        let fault = if own.is_zero() && global.is_zero() { None } else { pick_layered(&[own, global], rng.random()) };
+        let fault = if own.is_zero() && global.is_zero() {
+            None
+        } else {
+            pick_layered(&[own, global], rng.random())
+        };
         track.delay = site.spec.latency.sample(rng);
         self.early_fault(fault, track)?;
         track.slow_body = fault == Some(Fault::SlowBody);
@@ -201,7 +225,11 @@ impl Emulator {
             self.finish_session(&key, session.as_ref(), true, None);
             return Err(Problem::website_ban(self.policy.retry_after_secs));
         }
-        let renderer = Renderer { sites: &self.sites, seed: self.rngs.seed(), policy: &self.policy };
+        let renderer = Renderer {
+            sites: &self.sites,
+            seed: self.rngs.seed(),
+            policy: &self.policy,
+        };
         let page = renderer.render(&request, session.as_ref(), rng);
         self.finish_session(&key, session.as_ref(), false, page.location.clone());
         Ok(self.response(&request, &page, session.as_ref()))
@@ -244,21 +272,36 @@ impl Emulator {
             }
             (None, None) => return Ok(None),
         };
-        let acquire = Acquire { key, host: &request.host, now: self.clock.now() };
-        self.sessions.acquire(session_ref, &acquire, &self.policy, rng).map(Some).map_err(|error| match error {
-            SessionError::Expired => Problem::session_expired(self.policy.session_expired_status),
-            SessionError::OverLimit => {
-                Problem::over_session_limit(self.policy.over_session_limit_status, self.policy.max_active_sessions)
-            }
-            SessionError::CreationError => Problem::session_creation_error(
-                self.policy.session_creation_error_status,
-                self.policy.retry_after_secs,
-            ),
-        })
+        let acquire = Acquire {
+            key,
+            host: &request.host,
+            now: self.clock.now(),
+        };
+        self.sessions
+            .acquire(session_ref, &acquire, &self.policy, rng)
+            .map(Some)
+            .map_err(|error| match error {
+                SessionError::Expired => {
+                    Problem::session_expired(self.policy.session_expired_status)
+                }
+                SessionError::OverLimit => Problem::over_session_limit(
+                    self.policy.over_session_limit_status,
+                    self.policy.max_active_sessions,
+                ),
+                SessionError::CreationError => Problem::session_creation_error(
+                    self.policy.session_creation_error_status,
+                    self.policy.retry_after_secs,
+                ),
+            })
     }
 
     /// The location a new Zyte-managed session gets from `sessionContextParameters.actions`.
-    fn context_location(&self, request: &ExtractRequest, target: Target<'_>, rng: &mut SmallRng) -> Option<String> {
+    fn context_location(
+        &self,
+        request: &ExtractRequest,
+        target: Target<'_>,
+        rng: &mut SmallRng,
+    ) -> Option<String> {
         if request.opts.context_actions.is_empty() {
             return None;
         }
@@ -274,7 +317,12 @@ impl Emulator {
         actions::run(&request.opts.context_actions, &stage, rng).location
     }
 
-    fn site_bans(&self, target: Target<'_>, session: Option<&SessionView>, rng: &mut SmallRng) -> bool {
+    fn site_bans(
+        &self,
+        target: Target<'_>,
+        session: Option<&SessionView>,
+        rng: &mut SmallRng,
+    ) -> bool {
         let ban = target.site.spec.ban;
         let used_up = match (ban.after_uses, session) {
             (Some(limit), Some(session)) => session.uses_before >= limit,
@@ -283,28 +331,53 @@ impl Emulator {
         used_up || (ban.probability > 0.0 && rng.random::<f64>() < ban.probability)
     }
 
-    fn finish_session(&self, key: &str, session: Option<&SessionView>, banned: bool, location: Option<String>) {
+    fn finish_session(
+        &self,
+        key: &str,
+        session: Option<&SessionView>,
+        banned: bool,
+        location: Option<String>,
+    ) {
         let Some(session) = session else { return };
-        let outcome = Finish { now: self.clock.now(), banned, created_now: session.created_now, location };
-        self.sessions.finish(key, session.id, &outcome, &self.policy);
+        let outcome = Finish {
+            now: self.clock.now(),
+            banned,
+            created_now: session.created_now,
+            location,
+        };
+        self.sessions
+            .finish(key, session.id, &outcome, &self.policy);
     }
 
-    fn response(&self, request: &ExtractRequest, page: &Rendered, session: Option<&SessionView>) -> Vec<u8> {
+    fn response(
+        &self,
+        request: &ExtractRequest,
+        page: &Rendered,
+        session: Option<&SessionView>,
+    ) -> Vec<u8> {
         let opts = &request.opts;
-        let echo = session.filter(|s| s.kind == SessionKind::User || self.policy.echo_session_for_context);
+        let echo =
+            session.filter(|s| s.kind == SessionKind::User || self.policy.echo_session_for_context);
         ExtractResponse {
             url: &page.url,
             status_code: page.status,
             http_response_body: opts
                 .http_response_body
                 .then(|| base64::engine::general_purpose::STANDARD.encode(page.html.as_bytes())),
-            http_response_headers: opts.http_response_headers.then_some(page.headers.as_slice()),
+            http_response_headers: opts
+                .http_response_headers
+                .then_some(page.headers.as_slice()),
             browser_html: opts.browser_html.then_some(page.html.as_str()),
             screenshot: opts.screenshot.then_some(SCREENSHOT_PNG),
-            actions: opts.browser_fields.contains(&"actions").then_some(page.actions.as_slice()),
+            actions: opts
+                .browser_fields
+                .contains(&"actions")
+                .then_some(page.actions.as_slice()),
             response_cookies: opts.response_cookies.then_some(page.cookies.as_slice()),
             network_capture: opts.network_capture.then_some([]),
-            session: echo.map(|s| SessionEcho { id: s.id.to_string() }),
+            session: echo.map(|s| SessionEcho {
+                id: s.id.to_string(),
+            }),
             echo_data: opts.echo_data.as_ref(),
             job_id: opts.job_id.as_deref(),
         }

@@ -12,7 +12,12 @@ use crate::scenario::Scenario;
 const KEY_HEADER: &str = "Basic S0VZOg=="; // "KEY:"
 
 fn emulator_with(scenario: Scenario, seed: u64, time_scale: f64) -> Emulator {
-    let config = EmulatorConfig { scenario, seed, time_scale, ..EmulatorConfig::default() };
+    let config = EmulatorConfig {
+        scenario,
+        seed,
+        time_scale,
+        ..EmulatorConfig::default()
+    };
     Emulator::new(&config).expect("valid config")
 }
 
@@ -30,7 +35,10 @@ fn reply(emulator: &Emulator, body: &Value) -> Reply {
 
 fn call(emulator: &Emulator, body: &Value) -> (u16, Value) {
     let reply = reply(emulator, body);
-    (reply.status, serde_json::from_slice(&reply.body).expect("JSON body"))
+    (
+        reply.status,
+        serde_json::from_slice(&reply.body).expect("JSON body"),
+    )
 }
 
 fn with_session(mut body: Value, id: Uuid) -> Value {
@@ -58,25 +66,48 @@ fn a_success_carries_every_requested_output() {
     assert!(String::from_utf8_lossy(&html).contains("Example Domain"));
     assert_eq!(json["url"], "https://example.com/a");
     assert_eq!(json["statusCode"], 200);
-    assert_eq!(json["httpResponseHeaders"][0], json!({"name": "content-type", "value": "text/html; charset=utf-8"}));
+    assert_eq!(
+        json["httpResponseHeaders"][0],
+        json!({"name": "content-type", "value": "text/html; charset=utf-8"})
+    );
     assert_eq!(json["responseCookies"][0]["name"], "sid");
     assert_eq!(json["session"], json!({"id": id.to_string()}));
-    assert_eq!((json["echoData"].clone(), json["jobId"].clone()), (json!({"n": 1}), json!("j1")));
+    assert_eq!(
+        (json["echoData"].clone(), json["jobId"].clone()),
+        (json!({"n": 1}), json!("j1"))
+    );
     assert!(json.get("browserHtml").is_none());
 }
 
 #[test]
 fn auth_and_size_errors_come_first() {
     let emulator = emulator();
-    let Outcome::Reply(reply) = emulator.extract(None, b"{}", false) else { panic!("reply expected") };
-    assert_eq!((reply.status, reply.www_authenticate, reply.content_type), (401, true, PROBLEM_JSON));
+    let Outcome::Reply(reply) = emulator.extract(None, b"{}", false) else {
+        panic!("reply expected")
+    };
+    assert_eq!(
+        (reply.status, reply.www_authenticate, reply.content_type),
+        (401, true, PROBLEM_JSON)
+    );
     let auth = HeaderValue::from_static(KEY_HEADER);
-    let Outcome::Reply(reply) = emulator.extract(Some(&auth), b"", true) else { panic!("reply expected") };
+    let Outcome::Reply(reply) = emulator.extract(Some(&auth), b"", true) else {
+        panic!("reply expected")
+    };
     assert_eq!(reply.status, 400);
-    let keys = EmulatorConfig { api_keys: vec!["OTHER".into()], time_scale: 0.0, ..EmulatorConfig::default() };
+    let keys = EmulatorConfig {
+        api_keys: vec!["OTHER".into()],
+        time_scale: 0.0,
+        ..EmulatorConfig::default()
+    };
     let strict = Emulator::new(&keys).expect("config");
-    let (status, json) = call(&strict, &json!({"url": "https://example.com", "browserHtml": true}));
-    assert_eq!((status, json["type"].as_str()), (401, Some("/auth/key-not-found")));
+    let (status, json) = call(
+        &strict,
+        &json!({"url": "https://example.com", "browserHtml": true}),
+    );
+    assert_eq!(
+        (status, json["type"].as_str()),
+        (401, Some("/auth/key-not-found"))
+    );
 }
 
 #[test]
@@ -89,9 +120,15 @@ fn fault_domains_give_their_problems() {
         ("e503.example", 503, "/limits/over-global-limit", Some(60)),
         ("e429.example", 429, "/limits/over-user-limit", Some(60)),
     ] {
-        let reply = reply(&emulator, &json!({"url": format!("https://{domain}/"), "browserHtml": true}));
+        let reply = reply(
+            &emulator,
+            &json!({"url": format!("https://{domain}/"), "browserHtml": true}),
+        );
         let json: Value = serde_json::from_slice(&reply.body).expect("JSON");
-        assert_eq!((reply.status, json["type"].as_str(), reply.retry_after), (status, Some(kind), retry_after));
+        assert_eq!(
+            (reply.status, json["type"].as_str(), reply.retry_after),
+            (status, Some(kind), retry_after)
+        );
         assert_eq!(json["status"], status);
     }
     let stats = emulator.snapshot();
@@ -104,9 +141,18 @@ fn resets_and_slow_bodies_are_signalled_to_the_server() {
     let emulator = emulator();
     let auth = HeaderValue::from_static(KEY_HEADER);
     let body = json!({"url": "https://reset.example/", "browserHtml": true}).to_string();
-    assert!(matches!(emulator.extract(Some(&auth), body.as_bytes(), false), Outcome::Reset));
-    assert_eq!(emulator.snapshot().site("reset.example").requests.status(0), 1);
-    let slow = reply(&emulator, &json!({"url": "https://slow-body.example/", "browserHtml": true}));
+    assert!(matches!(
+        emulator.extract(Some(&auth), body.as_bytes(), false),
+        Outcome::Reset
+    ));
+    assert_eq!(
+        emulator.snapshot().site("reset.example").requests.status(0),
+        1
+    );
+    let slow = reply(
+        &emulator,
+        &json!({"url": "https://slow-body.example/", "browserHtml": true}),
+    );
     assert!(slow.slow_body && slow.status == 200);
 }
 
@@ -114,13 +160,24 @@ fn resets_and_slow_bodies_are_signalled_to_the_server() {
 fn example_com_bans_a_session_after_12_uses_and_3_bans_expire_it() {
     let emulator = emulator();
     let id = Uuid::new_v4();
-    let body = with_session(json!({"url": "https://example.com/", "httpResponseBody": true}), id);
+    let body = with_session(
+        json!({"url": "https://example.com/", "httpResponseBody": true}),
+        id,
+    );
     let statuses: Vec<u16> = (0..16).map(|_| call(&emulator, &body).0).collect();
     let mut expected = vec![200; 12];
     expected.extend([520, 520, 520, 422]);
     assert_eq!(statuses, expected);
     let site = emulator.snapshot().site("example.com");
-    assert_eq!((site.sessions_created, site.session_uses, site.bans, site.expiries), (1, 15, 3, 1));
+    assert_eq!(
+        (
+            site.sessions_created,
+            site.session_uses,
+            site.bans,
+            site.expiries
+        ),
+        (1, 15, 3, 1)
+    );
     assert_eq!(site.requests.problem("/problem/session-expired"), 1);
 }
 
@@ -128,28 +185,68 @@ fn example_com_bans_a_session_after_12_uses_and_3_bans_expire_it() {
 fn idle_sessions_expire_on_the_controllable_clock() {
     let emulator = emulator();
     let id = Uuid::new_v4();
-    let body = with_session(json!({"url": "https://example.com/", "browserHtml": true}), id);
+    let body = with_session(
+        json!({"url": "https://example.com/", "browserHtml": true}),
+        id,
+    );
     assert_eq!(call(&emulator, &body).0, 200);
     emulator.clock.advance(Duration::from_secs(121));
     let (status, json) = call(&emulator, &body);
-    assert_eq!((status, json["type"].as_str()), (422, Some("/problem/session-expired")));
+    assert_eq!(
+        (status, json["type"].as_str()),
+        (422, Some("/problem/session-expired"))
+    );
     emulator.clock.advance(Duration::from_secs(600));
-    assert_eq!(call(&emulator, &body).0, 200, "a new session after the tombstone");
+    assert_eq!(
+        call(&emulator, &body).0,
+        200,
+        "a new session after the tombstone"
+    );
     assert_eq!(emulator.snapshot().site("example.com").sessions_created, 2);
 }
 
 #[test]
 fn session_problem_statuses_and_limits_are_configurable() {
-    let policy = Policy { max_active_sessions: 1, session_expired_status: 410, ..Policy::default() };
-    let emulator = emulator_with(Scenario { policy, ..Scenario::builtin() }, 0, 0.0);
+    let policy = Policy {
+        max_active_sessions: 1,
+        session_expired_status: 410,
+        ..Policy::default()
+    };
+    let emulator = emulator_with(
+        Scenario {
+            policy,
+            ..Scenario::builtin()
+        },
+        0,
+        0.0,
+    );
     let body = json!({"url": "https://example.com/", "browserHtml": true});
-    assert_eq!(call(&emulator, &with_session(body.clone(), Uuid::new_v4())).0, 200);
+    assert_eq!(
+        call(&emulator, &with_session(body.clone(), Uuid::new_v4())).0,
+        200
+    );
     let (status, json) = call(&emulator, &with_session(body.clone(), Uuid::new_v4()));
-    assert_eq!((status, json["type"].as_str()), (422, Some("/problem/over-session-limit")));
-    let policy = Policy { session_creation_error_rate: 1.0, ..Policy::default() };
-    let emulator = emulator_with(Scenario { policy, ..Scenario::builtin() }, 0, 0.0);
+    assert_eq!(
+        (status, json["type"].as_str()),
+        (422, Some("/problem/over-session-limit"))
+    );
+    let policy = Policy {
+        session_creation_error_rate: 1.0,
+        ..Policy::default()
+    };
+    let emulator = emulator_with(
+        Scenario {
+            policy,
+            ..Scenario::builtin()
+        },
+        0,
+        0.0,
+    );
     let (status, json) = call(&emulator, &with_session(body, Uuid::new_v4()));
-    assert_eq!((status, json["type"].as_str()), (503, Some("/problem/session-creation-error")));
+    assert_eq!(
+        (status, json["type"].as_str()),
+        (503, Some("/problem/session-creation-error"))
+    );
 }
 
 #[test]
@@ -165,13 +262,27 @@ fn a_session_location_is_set_by_its_first_request_and_then_fixed() {
     };
     let (_, init) = call(&emulator, &set("10001"));
     assert_eq!(init["actions"][0]["status"], "success");
-    let (_, used) = call(&emulator, &with_session(json!({"url": "https://postal-code-10001.example/p", "httpResponseBody": true}), id));
-    let html = base64::engine::general_purpose::STANDARD.decode(used["httpResponseBody"].as_str().unwrap_or("")).expect("b64");
+    let (_, used) = call(
+        &emulator,
+        &with_session(
+            json!({"url": "https://postal-code-10001.example/p", "httpResponseBody": true}),
+            id,
+        ),
+    );
+    let html = base64::engine::general_purpose::STANDARD
+        .decode(used["httpResponseBody"].as_str().unwrap_or(""))
+        .expect("b64");
     assert!(String::from_utf8_lossy(&html).contains("Delivering to 10001"));
     let (status, other) = call(&emulator, &set("10002"));
-    assert_eq!((status, other["actions"][0]["status"].as_str()), (200, Some("returned")));
+    assert_eq!(
+        (status, other["actions"][0]["status"].as_str()),
+        (200, Some("returned"))
+    );
     assert_eq!(other["actions"][0]["error"], "Action setLocation failed");
-    assert_eq!(emulator.snapshot().sessions[0].location.as_deref(), Some("10001"));
+    assert_eq!(
+        emulator.snapshot().sessions[0].location.as_deref(),
+        Some("10001")
+    );
 }
 
 #[test]
@@ -183,12 +294,27 @@ fn zyte_managed_sessions_reuse_a_pool_and_hide_their_ids_by_default() {
     let (status, json) = call(&emulator, &body);
     assert_eq!(status, 200);
     assert!(json.get("session").is_none());
-    assert!(json["browserHtml"].as_str().unwrap_or("").contains("Delivering to 10001"));
+    assert!(
+        json["browserHtml"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Delivering to 10001")
+    );
     call(&emulator, &body);
     let stats = emulator.snapshot();
     assert_eq!((stats.sessions.len(), stats.sessions[0].uses), (1, 2));
-    let policy = Policy { echo_session_for_context: true, ..Policy::default() };
-    let echoing = emulator_with(Scenario { policy, ..Scenario::builtin() }, 0, 0.0);
+    let policy = Policy {
+        echo_session_for_context: true,
+        ..Policy::default()
+    };
+    let echoing = emulator_with(
+        Scenario {
+            policy,
+            ..Scenario::builtin()
+        },
+        0,
+        0.0,
+    );
     assert!(call(&echoing, &body).1["session"]["id"].is_string());
 }
 
@@ -207,18 +333,52 @@ fn outcomes_are_reproducible_under_a_seed() {
 #[test]
 fn latency_is_emulated_time_and_zero_latency_never_waits() {
     let real_time = emulator_with(Scenario::builtin(), 0, 1.0);
-    let slow = reply(&real_time, &json!({"url": "https://slow.example/", "browserHtml": true}));
-    assert!(slow.delay.is_some_and(|d| d > Duration::from_millis(100)), "{:?}", slow.delay);
-    assert_eq!(reply(&real_time, &json!({"url": "https://example.com/", "browserHtml": true})).delay, None);
+    let slow = reply(
+        &real_time,
+        &json!({"url": "https://slow.example/", "browserHtml": true}),
+    );
+    assert!(
+        slow.delay.is_some_and(|d| d > Duration::from_millis(100)),
+        "{:?}",
+        slow.delay
+    );
+    assert_eq!(
+        reply(
+            &real_time,
+            &json!({"url": "https://example.com/", "browserHtml": true})
+        )
+        .delay,
+        None
+    );
     let frozen = emulator();
-    assert_eq!(reply(&frozen, &json!({"url": "https://slow.example/", "browserHtml": true})).delay, None);
+    assert_eq!(
+        reply(
+            &frozen,
+            &json!({"url": "https://slow.example/", "browserHtml": true})
+        )
+        .delay,
+        None
+    );
 }
 
 #[test]
 fn reset_forgets_sessions_and_counters() {
     let emulator = emulator();
-    call(&emulator, &with_session(json!({"url": "https://example.com/", "browserHtml": true}), Uuid::new_v4()));
+    call(
+        &emulator,
+        &with_session(
+            json!({"url": "https://example.com/", "browserHtml": true}),
+            Uuid::new_v4(),
+        ),
+    );
     emulator.reset();
     let stats = emulator.snapshot();
-    assert_eq!((stats.requests.total, stats.sessions.len(), stats.sites.len()), (0, 0, 0));
+    assert_eq!(
+        (
+            stats.requests.total,
+            stats.sessions.len(),
+            stats.sites.len()
+        ),
+        (0, 0, 0)
+    );
 }

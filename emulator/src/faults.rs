@@ -71,7 +71,6 @@ impl FaultRates {
         ]
     }
 
-
     /// Checks each rate and their sum; the error names the offending rate.
     pub fn validate(&self) -> Result<(), String> {
         let mut sum = 0.0;
@@ -117,14 +116,21 @@ mod tests {
 
     #[test]
     fn a_certain_fault_always_fires() {
-        let rates = FaultRates { e520: 1.0, ..FaultRates::default() };
+        let rates = FaultRates {
+            e520: 1.0,
+            ..FaultRates::default()
+        };
         assert_eq!(rates.pick(0.0), Some(Fault::E520));
         assert_eq!(rates.pick(0.999_999), Some(Fault::E520));
     }
 
     #[test]
     fn draws_map_onto_cumulative_rates() {
-        let rates = FaultRates { e429: 0.25, reset: 0.25, ..FaultRates::default() };
+        let rates = FaultRates {
+            e429: 0.25,
+            reset: 0.25,
+            ..FaultRates::default()
+        };
         assert_eq!(rates.pick(0.1), Some(Fault::E429));
         assert_eq!(rates.pick(0.3), Some(Fault::Reset));
         assert_eq!(rates.pick(0.6), None);
@@ -133,18 +139,38 @@ mod tests {
 
     #[test]
     fn site_rates_come_before_global_rates() {
-        let site = FaultRates { e429: 1.0, ..FaultRates::default() };
-        let global = FaultRates { e520: 0.5, ..FaultRates::default() };
+        let site = FaultRates {
+            e429: 1.0,
+            ..FaultRates::default()
+        };
+        let global = FaultRates {
+            e520: 0.5,
+            ..FaultRates::default()
+        };
         assert_eq!(pick_layered(&[&site, &global], 0.99), Some(Fault::E429));
-        let site = FaultRates { e429: 0.25, ..FaultRates::default() };
+        let site = FaultRates {
+            e429: 0.25,
+            ..FaultRates::default()
+        };
         assert_eq!(pick_layered(&[&site, &global], 0.5), Some(Fault::E520));
         assert_eq!(pick_layered(&[&site, &global], 0.8), None);
     }
 
     #[test]
     fn sums_above_one_are_rejected() {
-        let rates = FaultRates { e520: 0.7, e521: 0.7, ..FaultRates::default() };
+        let rates = FaultRates {
+            e520: 0.7,
+            e521: 0.7,
+            ..FaultRates::default()
+        };
         assert!(rates.validate().is_err());
-        assert!(FaultRates { e500: 1.5, ..FaultRates::default() }.validate().is_err());
+        assert!(
+            FaultRates {
+                e500: 1.5,
+                ..FaultRates::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -48,12 +48,12 @@ impl Latency {
     /// Checks the parameters; the error says which one is wrong.
     pub fn validate(&self) -> Result<(), String> {
         match *self {
-            Latency::Uniform { min_ms, max_ms } if min_ms > max_ms => {
-                Err(format!("latency min_ms ({min_ms}) exceeds max_ms ({max_ms})"))
-            }
-            Latency::LogNormal { sigma, .. } if !(sigma.is_finite() && sigma >= 0.0) => {
-                Err(format!("latency sigma ({sigma}) must be a finite number ≥ 0"))
-            }
+            Latency::Uniform { min_ms, max_ms } if min_ms > max_ms => Err(format!(
+                "latency min_ms ({min_ms}) exceeds max_ms ({max_ms})"
+            )),
+            Latency::LogNormal { sigma, .. } if !(sigma.is_finite() && sigma >= 0.0) => Err(
+                format!("latency sigma ({sigma}) must be a finite number ≥ 0"),
+            ),
             _ => Ok(()),
         }
     }
@@ -66,7 +66,9 @@ impl Latency {
             Latency::Uniform { min_ms, max_ms } => rng.random_range(min_ms..=max_ms) as f64,
             Latency::LogNormal { median_ms, sigma } => log_normal_ms(median_ms, sigma, rng),
         };
-        Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(MAX_LATENCY).min(MAX_LATENCY)
+        Duration::try_from_secs_f64(ms / 1000.0)
+            .unwrap_or(MAX_LATENCY)
+            .min(MAX_LATENCY)
     }
 }
 
@@ -91,20 +93,32 @@ mod tests {
     fn samples_follow_the_distribution_kind() {
         let mut rng = SmallRng::seed_from_u64(7);
         assert_eq!(Latency::None.sample(&mut rng), Duration::ZERO);
-        assert_eq!(Latency::Fixed { ms: 250 }.sample(&mut rng), Duration::from_millis(250));
-        let uniform = Latency::Uniform { min_ms: 100, max_ms: 300 };
+        assert_eq!(
+            Latency::Fixed { ms: 250 }.sample(&mut rng),
+            Duration::from_millis(250)
+        );
+        let uniform = Latency::Uniform {
+            min_ms: 100,
+            max_ms: 300,
+        };
         for _ in 0..100 {
             let d = uniform.sample(&mut rng);
             assert!(d >= Duration::from_millis(100) && d <= Duration::from_millis(300));
         }
-        let flat = Latency::LogNormal { median_ms: 2000, sigma: 0.0 };
+        let flat = Latency::LogNormal {
+            median_ms: 2000,
+            sigma: 0.0,
+        };
         assert_eq!(flat.sample(&mut rng), Duration::from_secs(2));
     }
 
     #[test]
     fn log_normal_median_is_roughly_right() {
         let mut rng = SmallRng::seed_from_u64(1);
-        let dist = Latency::LogNormal { median_ms: 1000, sigma: 0.5 };
+        let dist = Latency::LogNormal {
+            median_ms: 1000,
+            sigma: 0.5,
+        };
         let mut samples: Vec<Duration> = (0..2001).map(|_| dist.sample(&mut rng)).collect();
         samples.sort();
         let median = samples[1000].as_millis();
@@ -113,7 +127,21 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_rejected() {
-        assert!(Latency::Uniform { min_ms: 5, max_ms: 1 }.validate().is_err());
-        assert!(Latency::LogNormal { median_ms: 5, sigma: -1.0 }.validate().is_err());
+        assert!(
+            Latency::Uniform {
+                min_ms: 5,
+                max_ms: 1
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Latency::LogNormal {
+                median_ms: 5,
+                sigma: -1.0
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -42,10 +42,18 @@ pub async fn start(config: EmulatorConfig) -> Result<RunningEmulator, EmulatorEr
     let emulator = Arc::new(emulator::Emulator::new(&config)?);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| EmulatorError::Bind { addr: config.listen, source })?;
+        .map_err(|source| EmulatorError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let addr = listener.local_addr()?;
     let (stop, task) = server::spawn(listener, Arc::clone(&emulator));
-    Ok(RunningEmulator { addr, emulator, stop, task: Some(task) })
+    Ok(RunningEmulator {
+        addr,
+        emulator,
+        stop,
+        task: Some(task),
+    })
 }
 
 /// A running emulator. Dropping it stops accepting connections; [`RunningEmulator::shutdown`]

@@ -79,14 +79,21 @@ struct Visitor {
 
 impl Renderer<'_> {
     /// Renders the page for `request` as seen by `session`.
-    pub fn render(&self, request: &ExtractRequest, session: Option<&SessionView>, rng: &mut impl Rng) -> Rendered {
+    pub fn render(
+        &self,
+        request: &ExtractRequest,
+        session: Option<&SessionView>,
+        rng: &mut impl Rng,
+    ) -> Rendered {
         let opts = &request.opts;
         let follow = !opts.browser_fields.is_empty() || opts.follow_redirect;
         let mut url = request.url.clone();
         let mut host = request.host.clone();
         for _ in 0..MAX_REDIRECTS {
             let site = self.sites.resolve(&host).site;
-            let Some(next) = site.redirect(url.path()).and_then(|rule| Some((rule.status, url.join(&rule.to).ok()?)))
+            let Some(next) = site
+                .redirect(url.path())
+                .and_then(|rule| Some((rule.status, url.join(&rule.to).ok()?)))
             else {
                 break;
             };
@@ -101,39 +108,76 @@ impl Renderer<'_> {
         self.page(&url, &host, target, &visitor, request, session, rng)
     }
 
-    fn visitor(&self, host: &str, request: &ExtractRequest, session: Option<&SessionView>, rng: &mut impl Rng) -> Visitor {
+    fn visitor(
+        &self,
+        host: &str,
+        request: &ExtractRequest,
+        session: Option<&SessionView>,
+        rng: &mut impl Rng,
+    ) -> Visitor {
         if let Some(session) = session {
-            let nonce = format!("{:016x}", hash_parts(self.seed, &["session", &session.id.to_string()]));
+            let nonce = format!(
+                "{:016x}",
+                hash_parts(self.seed, &["session", &session.id.to_string()])
+            );
             let sid = self.sign(host, &nonce);
-            return Visitor { sid, returning: true, set_cookie: session.created_now, location: session.location.clone() };
+            return Visitor {
+                sid,
+                returning: true,
+                set_cookie: session.created_now,
+                location: session.location.clone(),
+            };
         }
         let request_cookie = |name: &str| {
             let for_host = |c: &&crate::wire::RequestCookie| domain_matches(&c.domain, host);
-            request.opts.request_cookies.iter().filter(for_host).rfind(|c| c.name == name).map(|c| c.value.clone())
+            request
+                .opts
+                .request_cookies
+                .iter()
+                .filter(for_host)
+                .rfind(|c| c.name == name)
+                .map(|c| c.value.clone())
         };
         let location = request_cookie(POSTAL_CODE);
         match request_cookie(SID).filter(|sid| self.verify(host, sid)) {
-            Some(sid) => Visitor { sid, returning: true, set_cookie: false, location },
+            Some(sid) => Visitor {
+                sid,
+                returning: true,
+                set_cookie: false,
+                location,
+            },
             None => {
                 let sid = self.sign(host, &format!("{:016x}", rng.random::<u64>()));
-                Visitor { sid, returning: false, set_cookie: true, location }
+                Visitor {
+                    sid,
+                    returning: false,
+                    set_cookie: true,
+                    location,
+                }
             }
         }
     }
 
     fn sign(&self, host: &str, nonce: &str) -> String {
-        format!("{nonce}.{:08x}", hash_parts(self.seed, &["sid", host, nonce]) as u32)
+        format!(
+            "{nonce}.{:08x}",
+            hash_parts(self.seed, &["sid", host, nonce]) as u32
+        )
     }
 
     fn verify(&self, host: &str, sid: &str) -> bool {
-        sid.split_once('.').is_some_and(|(nonce, _)| self.sign(host, nonce) == sid)
+        sid.split_once('.')
+            .is_some_and(|(nonce, _)| self.sign(host, nonce) == sid)
     }
 
     fn csrf_token(&self, sid: &str) -> String {
         format!("{:016x}", hash_parts(self.seed, &["csrf", sid]))
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one call site; the arguments are the request's parts")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the arguments are the request's parts"
+    )]
     fn page(
         &self,
         url: &Url,
@@ -166,32 +210,79 @@ impl Renderer<'_> {
             has_id: &has_id,
         };
         let outcome = actions::run(&request.opts.actions, &stage, rng);
-        let location = outcome.location.clone().or_else(|| visitor.location.clone());
-        let vars = Vars { url, host, site, request, visitor, location: location.as_deref(), csrf: self.csrf_token(&visitor.sid) };
+        let location = outcome
+            .location
+            .clone()
+            .or_else(|| visitor.location.clone());
+        let vars = Vars {
+            url,
+            host,
+            site,
+            request,
+            visitor,
+            location: location.as_deref(),
+            csrf: self.csrf_token(&visitor.sid),
+        };
         let html = render(template(location.is_some()), &vars);
-        let (headers, cookies) = cookies_and_headers(host, visitor, outcome.location.as_deref(), location.as_deref(), request, session);
+        let (headers, cookies) = cookies_and_headers(
+            host,
+            visitor,
+            outcome.location.as_deref(),
+            location.as_deref(),
+            request,
+            session,
+        );
         let status = refused.unwrap_or(page.spec.status);
-        Rendered { url: url.to_string(), status, html, headers, cookies, actions: outcome.results, location: outcome.location }
+        Rendered {
+            url: url.to_string(),
+            status,
+            html,
+            headers,
+            cookies,
+            actions: outcome.results,
+            location: outcome.location,
+        }
     }
 
     /// The status of the blocked page if access is refused.
-    fn refusal(&self, site: &CompiledSite, requires_csrf: bool, url: &Url, visitor: &Visitor, request: &ExtractRequest) -> Option<u16> {
+    fn refusal(
+        &self,
+        site: &CompiledSite,
+        requires_csrf: bool,
+        url: &Url,
+        visitor: &Visitor,
+        request: &ExtractRequest,
+    ) -> Option<u16> {
         let status = |access: Access| match access {
             Access::Allow => None,
             Access::Blocked => Some(200),
             Access::Forbidden => Some(403),
         };
-        if !visitor.returning {
-            if let Some(code) = status(site.spec.without_session) {
-                return Some(code);
-            }
+        if !visitor.returning
+            && let Some(code) = status(site.spec.without_session)
+        {
+            return Some(code);
         }
         let csrf = site.spec.csrf.as_ref().filter(|_| requires_csrf)?;
-        let from_header = request.opts.custom_headers.iter().rfind(|(name, _)| *name == csrf.header).map(|(_, v)| v.clone());
-        let from_query = || url.query_pairs().find(|(k, _)| *k == csrf.query).map(|(_, v)| v.into_owned());
+        let from_header = request
+            .opts
+            .custom_headers
+            .iter()
+            .rfind(|(name, _)| *name == csrf.header)
+            .map(|(_, v)| v.clone());
+        let from_query = || {
+            url.query_pairs()
+                .find(|(k, _)| *k == csrf.query)
+                .map(|(_, v)| v.into_owned())
+        };
         let token = from_header.or_else(from_query);
-        let valid = visitor.returning && token.as_deref() == Some(self.csrf_token(&visitor.sid).as_str());
-        if valid { None } else { status(csrf.on_failure).or(Some(403)) }
+        let valid =
+            visitor.returning && token.as_deref() == Some(self.csrf_token(&visitor.sid).as_str());
+        if valid {
+            None
+        } else {
+            status(csrf.on_failure).or(Some(403))
+        }
     }
 }
 
@@ -220,10 +311,21 @@ fn render(template: &Template, vars: &Vars<'_>) -> String {
 
 fn redirect_page(url: &Url, status: u16, next: &Url) -> Rendered {
     let headers = vec![
-        Header { name: "content-type".into(), value: "text/html; charset=utf-8".into() },
-        Header { name: "location".into(), value: next.to_string() },
+        Header {
+            name: "content-type".into(),
+            value: "text/html; charset=utf-8".into(),
+        },
+        Header {
+            name: "location".into(),
+            value: next.to_string(),
+        },
     ];
-    Rendered { url: url.to_string(), status, headers, ..Rendered::default() }
+    Rendered {
+        url: url.to_string(),
+        status,
+        headers,
+        ..Rendered::default()
+    }
 }
 
 fn cookie(host: &str, name: &str, value: &str) -> Cookie {
@@ -253,10 +355,16 @@ fn cookies_and_headers(
     if let Some(code) = set_location {
         set.push(cookie(host, POSTAL_CODE, code));
     }
-    let mut headers = vec![Header { name: "content-type".into(), value: "text/html; charset=utf-8".into() }];
+    let mut headers = vec![Header {
+        name: "content-type".into(),
+        value: "text/html; charset=utf-8".into(),
+    }];
     for c in &set {
         let flags = if c.http_only { "; HttpOnly" } else { "" };
-        headers.push(Header { name: "set-cookie".into(), value: format!("{}={}; Path=/; SameSite=Lax{flags}", c.name, c.value) });
+        headers.push(Header {
+            name: "set-cookie".into(),
+            value: format!("{}={}; Path=/; SameSite=Lax{flags}", c.name, c.value),
+        });
     }
     let mut jar: Vec<Cookie> = match session {
         Some(_) => {
@@ -264,7 +372,13 @@ fn cookies_and_headers(
             jar.extend(location.map(|code| cookie(host, POSTAL_CODE, code)));
             jar
         }
-        None => request.opts.request_cookies.iter().filter(|c| domain_matches(&c.domain, host)).map(|c| cookie(host, &c.name, &c.value)).collect(),
+        None => request
+            .opts
+            .request_cookies
+            .iter()
+            .filter(|c| domain_matches(&c.domain, host))
+            .map(|c| cookie(host, &c.name, &c.value))
+            .collect(),
     };
     for c in set {
         jar.retain(|old| old.name != c.name);
@@ -276,7 +390,10 @@ fn cookies_and_headers(
 /// Whether a cookie for `domain` is sent to `host` (exact, or a parent domain).
 fn domain_matches(domain: &str, host: &str) -> bool {
     let domain = domain.trim_start_matches('.').to_ascii_lowercase();
-    host == domain || host.strip_suffix(domain.as_str()).is_some_and(|rest| rest.ends_with('.'))
+    host == domain
+        || host
+            .strip_suffix(domain.as_str())
+            .is_some_and(|rest| rest.ends_with('.'))
 }
 
 #[cfg(test)]

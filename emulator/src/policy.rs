@@ -112,13 +112,21 @@ impl Policy {
         for (name, status) in [
             ("session_expired_status", self.session_expired_status),
             ("over_session_limit_status", self.over_session_limit_status),
-            ("session_creation_error_status", self.session_creation_error_status),
+            (
+                "session_creation_error_status",
+                self.session_creation_error_status,
+            ),
             ("invalid_session_id_status", self.invalid_session_id_status),
-            ("session_with_context_status", self.session_with_context_status),
+            (
+                "session_with_context_status",
+                self.session_with_context_status,
+            ),
             ("body_too_large_status", self.body_too_large_status),
         ] {
             if !(400..=599).contains(&status) {
-                return Err(format!("policy.{name} must be an HTTP error status (400-599)"));
+                return Err(format!(
+                    "policy.{name} must be an HTTP error status (400-599)"
+                ));
             }
         }
         if self.tombstone_min_secs > self.tombstone_max_secs {
@@ -127,7 +135,10 @@ impl Policy {
         if !(0.0..=1.0).contains(&self.session_creation_error_rate) {
             return Err("policy.session_creation_error_rate must be within 0..=1".into());
         }
-        if !self.set_location_unsupported_error.starts_with(SET_LOCATION_UNSUPPORTED_PREFIX) {
+        if !self
+            .set_location_unsupported_error
+            .starts_with(SET_LOCATION_UNSUPPORTED_PREFIX)
+        {
             return Err(format!(
                 "policy.set_location_unsupported_error must start with {SET_LOCATION_UNSUPPORTED_PREFIX:?}"
             ));
@@ -140,13 +151,17 @@ impl Policy {
 
     /// How long after expiry a session stays a tombstone, drawn from `u` in `0.0..1.0`.
     pub fn tombstone_len(&self, u: f64) -> Duration {
-        let span = self.tombstone_max_secs.saturating_sub(self.tombstone_min_secs) as f64;
-        Duration::from_secs(self.tombstone_min_secs).saturating_add(Duration::from_secs_f64(span * u))
+        let span = self
+            .tombstone_max_secs
+            .saturating_sub(self.tombstone_min_secs) as f64;
+        Duration::from_secs(self.tombstone_min_secs)
+            .saturating_add(Duration::from_secs_f64(span * u))
     }
 
     /// The setLocation-unsupported action error for `domain`.
     pub fn unsupported_location_error(&self, domain: &str) -> String {
-        self.set_location_unsupported_error.replace("{domain}", domain)
+        self.set_location_unsupported_error
+            .replace("{domain}", domain)
     }
 }
 
@@ -158,16 +173,30 @@ mod tests {
     fn defaults_are_valid_and_documented_values() {
         let policy = Policy::default();
         assert_eq!(policy.validate(), Ok(()));
-        assert_eq!(policy.unsupported_location_error("a.example"), "Action setLocation not supported on a.example");
+        assert_eq!(
+            policy.unsupported_location_error("a.example"),
+            "Action setLocation not supported on a.example"
+        );
         assert_eq!(policy.tombstone_len(0.0), Duration::from_secs(300));
         assert_eq!(policy.tombstone_len(0.5), Duration::from_secs(450));
     }
 
     #[test]
     fn out_of_range_values_are_rejected_by_name() {
-        let policy = Policy { session_expired_status: 200, ..Policy::default() };
-        assert!(policy.validate().expect_err("rejected").contains("session_expired_status"));
-        let policy = Policy { set_location_unsupported_error: "nope".into(), ..Policy::default() };
+        let policy = Policy {
+            session_expired_status: 200,
+            ..Policy::default()
+        };
+        assert!(
+            policy
+                .validate()
+                .expect_err("rejected")
+                .contains("session_expired_status")
+        );
+        let policy = Policy {
+            set_location_unsupported_error: "nope".into(),
+            ..Policy::default()
+        };
         assert!(policy.validate().is_err());
     }
 }

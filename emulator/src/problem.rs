@@ -30,8 +30,19 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(kind: &'static str, title: &'static str, status: u16, detail: impl Into<String>) -> Self {
-        Self { kind, title, status, detail: detail.into(), retry_after: None }
+    fn new(
+        kind: &'static str,
+        title: &'static str,
+        status: u16,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            title,
+            status,
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
 
     fn with_retry_after(mut self, secs: u32) -> Self {
@@ -46,7 +57,10 @@ impl Problem {
 
     /// `/request/invalid` with a configurable status, for [UNVERIFIED] cases.
     pub fn invalid_with_status(status: u16, detail: impl Into<String>) -> Self {
-        Self { status, ..Self::invalid(detail) }
+        Self {
+            status,
+            ..Self::invalid(detail)
+        }
     }
 
     /// 400 `/request/invalid-json`.
@@ -56,25 +70,43 @@ impl Problem {
 
     /// 422 `/request/unprocessable`: incompatible parameters.
     pub fn unprocessable(detail: impl Into<String>) -> Self {
-        Self::new("/request/unprocessable", "Unprocessable Request", 422, detail)
+        Self::new(
+            "/request/unprocessable",
+            "Unprocessable Request",
+            422,
+            detail,
+        )
     }
 
     /// `/request/unprocessable` with a configurable status, for [UNVERIFIED] cases.
     pub fn unprocessable_with_status(status: u16, detail: impl Into<String>) -> Self {
-        Self { status, ..Self::unprocessable(detail) }
+        Self {
+            status,
+            ..Self::unprocessable(detail)
+        }
     }
 
     /// 401 `/auth/not-valid`: missing or malformed `Authorization`.
     pub fn auth_not_valid() -> Self {
         let detail = "Authentication information is missing or invalid. Use your API key as the \
                       user name of HTTP Basic authentication, with an empty password.";
-        Self::new("/auth/not-valid", "Authentication Info Invalid", 401, detail)
+        Self::new(
+            "/auth/not-valid",
+            "Authentication Info Invalid",
+            401,
+            detail,
+        )
     }
 
     /// 401 `/auth/key-not-found`: a key that is not in the accepted set.
     pub fn key_not_found() -> Self {
         let detail = "The authentication key is not valid or can't be matched.";
-        Self::new("/auth/key-not-found", "Authentication Key Not Found", 401, detail)
+        Self::new(
+            "/auth/key-not-found",
+            "Authentication Key Not Found",
+            401,
+            detail,
+        )
     }
 
     /// 520 `/download/temporary-error` ("Website Ban").
@@ -88,7 +120,12 @@ impl Problem {
     /// 521 `/download/internal-error`.
     pub fn internal_download_error() -> Self {
         let detail = "There is a downloading problem which is not temporary.";
-        Self::new("/download/internal-error", "Internal Downloading Error", 521, detail)
+        Self::new(
+            "/download/internal-error",
+            "Internal Downloading Error",
+            521,
+            detail,
+        )
     }
 
     /// 500 `/server/internal`.
@@ -100,46 +137,84 @@ impl Problem {
     /// 503 `/limits/over-global-limit`.
     pub fn over_global_limit(retry_after: u32) -> Self {
         let detail = "Zyte API is temporarily overloaded. Retry later.";
-        Self::new("/limits/over-global-limit", "Global Requests Limit Reached", 503, detail)
-            .with_retry_after(retry_after)
+        Self::new(
+            "/limits/over-global-limit",
+            "Global Requests Limit Reached",
+            503,
+            detail,
+        )
+        .with_retry_after(retry_after)
     }
 
     /// 429 `/limits/over-user-limit`.
     pub fn over_user_limit(retry_after: u32) -> Self {
         let detail = "You have reached the requests-per-minute limit of your API key.";
-        Self::new("/limits/over-user-limit", "Over User Requests Limit", 429, detail)
-            .with_retry_after(retry_after)
+        Self::new(
+            "/limits/over-user-limit",
+            "Over User Requests Limit",
+            429,
+            detail,
+        )
+        .with_retry_after(retry_after)
     }
 
     /// `/problem/session-expired` (status [UNVERIFIED], from the policy; default 422).
     pub fn session_expired(status: u16) -> Self {
         let detail = "The session has expired and cannot be reused yet. Use a new session ID.";
-        Self::new("/problem/session-expired", "Session Expired", status, detail)
+        Self::new(
+            "/problem/session-expired",
+            "Session Expired",
+            status,
+            detail,
+        )
     }
 
     /// `/problem/over-session-limit` (status [UNVERIFIED], from the policy; default 422).
     pub fn over_session_limit(status: u16, cap: usize) -> Self {
         let detail = format!("The active session limit ({cap}) has been reached.");
-        Self::new("/problem/over-session-limit", "Over Session Limit", status, detail)
+        Self::new(
+            "/problem/over-session-limit",
+            "Over Session Limit",
+            status,
+            detail,
+        )
     }
 
     /// `/problem/session-creation-error` (status [UNVERIFIED], from the policy; default 503).
     pub fn session_creation_error(status: u16, retry_after: u32) -> Self {
         let detail = "The session could not be created. Try again later.";
-        let problem =
-            Self::new("/problem/session-creation-error", "Session Creation Error", status, detail);
-        if status == 503 { problem.with_retry_after(retry_after) } else { problem }
+        let problem = Self::new(
+            "/problem/session-creation-error",
+            "Session Creation Error",
+            status,
+            detail,
+        );
+        if status == 503 {
+            problem.with_retry_after(retry_after)
+        } else {
+            problem
+        }
     }
 
     /// 404 for a path the emulator does not serve.
     pub fn not_found(path: &str) -> Self {
-        Self::new("/request/not-found", "Not Found", 404, format!("No endpoint at {path}"))
+        Self::new(
+            "/request/not-found",
+            "Not Found",
+            404,
+            format!("No endpoint at {path}"),
+        )
     }
 
     /// 405 for a known path with the wrong method.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
         let detail = format!("{method} is not allowed on {path}");
-        Self::new("/request/method-not-allowed", "Method Not Allowed", 405, detail)
+        Self::new(
+            "/request/method-not-allowed",
+            "Method Not Allowed",
+            405,
+            detail,
+        )
     }
 
     /// Whether the response carries `WWW-Authenticate`.

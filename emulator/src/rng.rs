@@ -25,7 +25,10 @@ pub struct RequestRngs {
 impl RequestRngs {
     /// A source for `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { seed, seen: std::array::from_fn(|_| Mutex::new(HashMap::new())) }
+        Self {
+            seed,
+            seen: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+        }
     }
 
     /// The RNG of the next request with this body.

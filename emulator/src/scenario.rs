@@ -208,13 +208,18 @@ impl Scenario {
     /// Reads, parses and validates a TOML scenario file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Scenario, EmulatorError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| EmulatorError::ScenarioRead { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| EmulatorError::ScenarioRead {
+            path: path.to_owned(),
+            source,
+        })?;
         Scenario::parse(&text, &path.display().to_string())
     }
 
     fn parse(text: &str, origin: &str) -> Result<Scenario, EmulatorError> {
-        let error = |message: String| EmulatorError::Scenario { origin: origin.into(), message };
+        let error = |message: String| EmulatorError::Scenario {
+            origin: origin.into(),
+            message,
+        };
         let scenario: Scenario = toml::from_str(text).map_err(|e| error(e.to_string()))?;
         scenario.validate().map_err(error)?;
         Ok(scenario)
@@ -223,13 +228,16 @@ impl Scenario {
     /// Checks every rule of the format; the error names the site and the field.
     pub fn validate(&self) -> Result<(), String> {
         self.policy.validate()?;
-        self.faults.validate().map_err(|e| format!("[faults]: {e}"))?;
+        self.faults
+            .validate()
+            .map_err(|e| format!("[faults]: {e}"))?;
         let mut seen = std::collections::HashSet::new();
         for site in &self.sites {
             if !seen.insert(site.domain.as_str()) {
                 return Err(format!("site {:?} is defined twice", site.domain));
             }
-            site.validate().map_err(|e| format!("site {:?}: {e}", site.domain))?;
+            site.validate()
+                .map_err(|e| format!("site {:?}: {e}", site.domain))?;
         }
         Ok(())
     }
@@ -238,7 +246,8 @@ impl Scenario {
 impl Site {
     fn validate(&self) -> Result<(), String> {
         validate_domain(&self.domain)?;
-        if self.set_location == SetLocation::Mode(LocationMode::FromDomain) && !self.domain.contains('*')
+        if self.set_location == SetLocation::Mode(LocationMode::FromDomain)
+            && !self.domain.contains('*')
         {
             return Err("set_location = \"from-domain\" needs a `*` in the domain".into());
         }
@@ -250,11 +259,15 @@ impl Site {
         self.faults.validate()?;
         for redirect in &self.redirects {
             if !matches!(redirect.status, 301 | 302 | 303 | 307 | 308) {
-                return Err(format!("redirect from {:?}: status must be 301/302/303/307/308", redirect.from));
+                return Err(format!(
+                    "redirect from {:?}: status must be 301/302/303/307/308",
+                    redirect.from
+                ));
             }
         }
         for page in &self.pages {
-            page.validate().map_err(|e| format!("page {:?}: {e}", page.path))?;
+            page.validate()
+                .map_err(|e| format!("page {:?}: {e}", page.path))?;
         }
         if let Some(blocked) = &self.blocked_template {
             Template::parse(blocked).map_err(|e| format!("blocked_template: {e}"))?;
@@ -283,7 +296,10 @@ fn validate_domain(domain: &str) -> Result<(), String> {
     if domain.matches('*').count() > 1 {
         return Err("domain may contain at most one `*`".into());
     }
-    if domain.chars().any(|c| c.is_ascii_uppercase() || c.is_whitespace() || c == '/') {
+    if domain
+        .chars()
+        .any(|c| c.is_ascii_uppercase() || c.is_whitespace() || c == '/')
+    {
         return Err("domain must be a lowercase host name (no spaces, no slashes)".into());
     }
     Ok(())
@@ -310,7 +326,10 @@ mod tests {
             "e503.example",
             "e429.example",
         ] {
-            assert!(scenario.sites.iter().any(|s| s.domain == domain), "{domain} missing");
+            assert!(
+                scenario.sites.iter().any(|s| s.domain == domain),
+                "{domain} missing"
+            );
         }
     }
 
@@ -319,8 +338,9 @@ mod tests {
         let err = Scenario::from_toml_str("[[site]]\ndomain = \"a.example\"\nbogus = 1\n")
             .expect_err("unknown key");
         assert!(err.to_string().contains("bogus"), "{err}");
-        let err = Scenario::from_toml_str("[[site]]\ndomain = \"a.example\"\nfaults = { e520 = 2.0 }\n")
-            .expect_err("bad rate");
+        let err =
+            Scenario::from_toml_str("[[site]]\ndomain = \"a.example\"\nfaults = { e520 = 2.0 }\n")
+                .expect_err("bad rate");
         assert!(err.to_string().contains("a.example"), "{err}");
         let err = Scenario::from_toml_str(
             "[[site]]\ndomain = \"a.example\"\n[[site.page]]\npath = \"/\"\ntemplate = \"{{x}}\"\n",
@@ -336,8 +356,14 @@ mod tests {
              [[site]]\ndomain = \"b.example\"\nset_location = \"any\"\n",
         )
         .expect("scenario");
-        assert_eq!(scenario.sites[0].set_location, SetLocation::PostalCodes(vec!["10001".into()]));
-        assert_eq!(scenario.sites[1].set_location, SetLocation::Mode(LocationMode::Any));
+        assert_eq!(
+            scenario.sites[0].set_location,
+            SetLocation::PostalCodes(vec!["10001".into()])
+        );
+        assert_eq!(
+            scenario.sites[1].set_location,
+            SetLocation::Mode(LocationMode::Any)
+        );
     }
 
     #[test]

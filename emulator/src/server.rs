@@ -60,13 +60,20 @@ impl std::fmt::Display for ResetConnection {
 impl std::error::Error for ResetConnection {}
 
 /// Serves `listener` in a background task until `true` is sent on the returned channel.
-pub fn spawn(listener: TcpListener, emulator: Arc<Emulator>) -> (watch::Sender<bool>, JoinHandle<()>) {
+pub fn spawn(
+    listener: TcpListener,
+    emulator: Arc<Emulator>,
+) -> (watch::Sender<bool>, JoinHandle<()>) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, emulator, stop_rx));
     (stop_tx, task)
 }
 
-async fn accept_loop(listener: TcpListener, emulator: Arc<Emulator>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    emulator: Arc<Emulator>,
+    mut stop: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
@@ -84,9 +91,13 @@ async fn accept_loop(listener: TcpListener, emulator: Arc<Emulator>, mut stop: w
         };
         let _ = stream.set_nodelay(true);
         let reset = Arc::new(AtomicBool::new(false));
-        let io = TokioIo::new(ConnIo { stream, reset: Arc::clone(&reset) });
+        let io = TokioIo::new(ConnIo {
+            stream,
+            reset: Arc::clone(&reset),
+        });
         let emulator = Arc::clone(&emulator);
-        let service = service_fn(move |request| handle(Arc::clone(&emulator), Arc::clone(&reset), request));
+        let service =
+            service_fn(move |request| handle(Arc::clone(&emulator), Arc::clone(&reset), request));
         let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
         tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -112,13 +123,22 @@ async fn handle(
         }
         (&Method::POST, "/__emulator/reset") => {
             emulator.reset();
-            Ok(json_reply(br#"{"reset":true}"#.to_vec(), emulator.request_id()))
+            Ok(json_reply(
+                br#"{"reset":true}"#.to_vec(),
+                emulator.request_id(),
+            ))
         }
         (method, "/v1/extract" | "/__emulator/stats" | "/__emulator/reset") => {
             let problem = Problem::method_not_allowed(method.as_str(), path);
-            Ok(build(problem_reply(&problem, emulator.request_id(), None), &emulator))
+            Ok(build(
+                problem_reply(&problem, emulator.request_id(), None),
+                &emulator,
+            ))
         }
-        _ => Ok(build(problem_reply(&Problem::not_found(path), emulator.request_id(), None), &emulator)),
+        _ => Ok(build(
+            problem_reply(&Problem::not_found(path), emulator.request_id(), None),
+            &emulator,
+        )),
     }
 }
 
@@ -128,15 +148,16 @@ async fn extract(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ResetConnection> {
     let (parts, body) = request.into_parts();
-    let (bytes, too_large) = if declared_length(&parts.headers).is_some_and(|len| len > MAX_BODY_BYTES) {
-        (Bytes::new(), true)
-    } else {
-        match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(collected) => (collected.to_bytes(), false),
-            Err(error) if error.is::<LengthLimitError>() => (Bytes::new(), true),
-            Err(_) => return Err(ResetConnection),
-        }
-    };
+    let (bytes, too_large) =
+        if declared_length(&parts.headers).is_some_and(|len| len > MAX_BODY_BYTES) {
+            (Bytes::new(), true)
+        } else {
+            match Limited::new(body, MAX_BODY_BYTES).collect().await {
+                Ok(collected) => (collected.to_bytes(), false),
+                Err(error) if error.is::<LengthLimitError>() => (Bytes::new(), true),
+                Err(_) => return Err(ResetConnection),
+            }
+        };
     match emulator.extract(parts.headers.get(AUTHORIZATION), &bytes, too_large) {
         Outcome::Reset => {
             reset.store(true, Ordering::Relaxed);
@@ -171,7 +192,11 @@ fn json_reply(body: Vec<u8>, request_id: String) -> Response<Body> {
 
 fn build(reply: Reply, emulator: &Emulator) -> Response<Body> {
     let policy = &emulator.policy;
-    to_response(reply, policy.slow_body_chunks, Duration::from_millis(policy.slow_body_chunk_delay_ms))
+    to_response(
+        reply,
+        policy.slow_body_chunks,
+        Duration::from_millis(policy.slow_body_chunk_delay_ms),
+    )
 }
 
 fn to_response(reply: Reply, chunks: u32, chunk_delay: Duration) -> Response<Body> {
@@ -186,7 +211,11 @@ fn to_response(reply: Reply, chunks: u32, chunk_delay: Duration) -> Response<Bod
         builder = builder.header(WWW_AUTHENTICATE, r#"Basic realm="Zyte API""#);
     }
     let body = Bytes::from(reply.body);
-    let body = if reply.slow_body { slow_body(body, chunks, chunk_delay) } else { Either::Left(Full::new(body)) };
+    let body = if reply.slow_body {
+        slow_body(body, chunks, chunk_delay)
+    } else {
+        Either::Left(Full::new(body))
+    };
     builder.body(body).unwrap_or_else(|_| {
         let mut fallback = Response::new(Either::Left(Full::new(Bytes::new())));
         *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -196,14 +225,17 @@ fn to_response(reply: Reply, chunks: u32, chunk_delay: Duration) -> Response<Bod
 
 fn slow_body(body: Bytes, chunks: u32, delay: Duration) -> Body {
     let size = body.len().div_ceil(chunks.max(1) as usize).max(1);
-    let pieces: Vec<Bytes> =
-        (0..body.len()).step_by(size).map(|start| body.slice(start..(start + size).min(body.len()))).collect();
-    let stream = futures::stream::iter(pieces.into_iter().enumerate()).then(move |(i, piece)| async move {
-        if i > 0 {
-            tokio::time::sleep(delay).await;
-        }
-        Ok::<_, Infallible>(Frame::data(piece))
-    });
+    let pieces: Vec<Bytes> = (0..body.len())
+        .step_by(size)
+        .map(|start| body.slice(start..(start + size).min(body.len())))
+        .collect();
+    let stream =
+        futures::stream::iter(pieces.into_iter().enumerate()).then(move |(i, piece)| async move {
+            if i > 0 {
+                tokio::time::sleep(delay).await;
+            }
+            Ok::<_, Infallible>(Frame::data(piece))
+        });
     Either::Right(StreamBody::new(Box::pin(stream)))
 }
 
@@ -222,13 +254,21 @@ impl Drop for ConnIo {
 }
 
 impl AsyncRead for ConnIo {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ConnIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }
 

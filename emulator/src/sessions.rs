@@ -170,11 +170,22 @@ impl Session {
     fn natural_end(&self, policy: &Policy) -> (Duration, ExpiryReason) {
         if self.kind == SessionKind::Context {
             let lifetime = Duration::from_secs(policy.context_session_lifetime_secs);
-            return (self.created_at.saturating_add(lifetime), ExpiryReason::Lifetime);
+            return (
+                self.created_at.saturating_add(lifetime),
+                ExpiryReason::Lifetime,
+            );
         }
-        let lifetime_end = self.created_at.saturating_add(Duration::from_secs(policy.user_session_lifetime_secs));
-        let idle_end = self.last_used.saturating_add(Duration::from_secs(policy.user_session_idle_secs));
-        if idle_end < lifetime_end { (idle_end, ExpiryReason::Idle) } else { (lifetime_end, ExpiryReason::Lifetime) }
+        let lifetime_end = self
+            .created_at
+            .saturating_add(Duration::from_secs(policy.user_session_lifetime_secs));
+        let idle_end = self
+            .last_used
+            .saturating_add(Duration::from_secs(policy.user_session_idle_secs));
+        if idle_end < lifetime_end {
+            (idle_end, ExpiryReason::Idle)
+        } else {
+            (lifetime_end, ExpiryReason::Lifetime)
+        }
     }
 
     /// Marks the session ended if its time is up; true if it ended just now.
@@ -191,7 +202,11 @@ impl Session {
     }
 
     fn end(&mut self, at: Duration, reason: ExpiryReason) {
-        self.ended = Some(Ended { at, reason, tombstone_until: at.saturating_add(self.tombstone_len) });
+        self.ended = Some(Ended {
+            at,
+            reason,
+            tombstone_until: at.saturating_add(self.tombstone_len),
+        });
     }
 
     fn liveness(&self, now: Duration) -> Liveness {
@@ -203,7 +218,13 @@ impl Session {
     }
 
     fn use_at(&mut self, id: Uuid, now: Duration, created_now: bool) -> SessionView {
-        let view = SessionView { id, kind: self.kind, location: self.location.clone(), uses_before: self.uses, created_now };
+        let view = SessionView {
+            id,
+            kind: self.kind,
+            location: self.location.clone(),
+            uses_before: self.uses,
+            created_now,
+        };
         self.uses += 1;
         self.last_used = now;
         view
@@ -218,7 +239,11 @@ impl Session {
             id: id.to_string(),
             kind: self.kind,
             site: self.site.clone(),
-            state: if self.ended.is_some() { SessionState::Expired } else { SessionState::Active },
+            state: if self.ended.is_some() {
+                SessionState::Expired
+            } else {
+                SessionState::Active
+            },
             uses: self.uses,
             bans: self.bans,
             consecutive_bans: self.consecutive_bans,
@@ -272,7 +297,9 @@ impl KeySessions {
     ) -> Result<SessionView, SessionError> {
         match target {
             SessionRef::User(id) => self.acquire_user(id, a, policy, rng, counters),
-            SessionRef::Context(context, location) => self.acquire_context(context, location, a, policy, rng, counters),
+            SessionRef::Context(context, location) => {
+                self.acquire_context(context, location, a, policy, rng, counters)
+            }
         }
     }
 
@@ -318,7 +345,9 @@ impl KeySessions {
     ) -> Result<SessionView, SessionError> {
         let pool = self.pools.get(context).cloned().unwrap_or_default();
         for id in pool {
-            let Some(session) = self.sessions.get_mut(&id) else { continue };
+            let Some(session) = self.sessions.get_mut(&id) else {
+                continue;
+            };
             if session.refresh(a.now, policy) {
                 Self::note_end(session.kind, &session.site, &mut self.active, counters);
             }
@@ -330,7 +359,15 @@ impl KeySessions {
             return Err(SessionError::CreationError);
         }
         let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
-        let view = self.create(id, SessionKind::Context, location.map(str::to_owned), a, policy, rng, counters);
+        let view = self.create(
+            id,
+            SessionKind::Context,
+            location.map(str::to_owned),
+            a,
+            policy,
+            rng,
+            counters,
+        );
         let sessions = &self.sessions;
         let pool = self.pools.entry(context.to_owned()).or_default();
         pool.retain(|id| sessions.get(id).is_some_and(|s| s.ended.is_none()));
@@ -338,7 +375,10 @@ impl KeySessions {
         Ok(view)
     }
 
-    #[expect(clippy::too_many_arguments, reason = "internal constructor fed by the two acquire paths")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "internal constructor fed by the two acquire paths"
+    )]
     fn create(
         &mut self,
         id: Uuid,
@@ -372,7 +412,9 @@ impl KeySessions {
     }
 
     fn finish(&mut self, id: Uuid, outcome: &Finish, policy: &Policy, counters: &mut Counters) {
-        let Some(session) = self.sessions.get_mut(&id) else { return };
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
         if !outcome.banned {
             session.consecutive_bans = 0;
             if outcome.created_now && session.location.is_none() {
@@ -383,7 +425,9 @@ impl KeySessions {
         session.bans += 1;
         session.consecutive_bans += 1;
         let limit_hit = match session.kind {
-            SessionKind::User => session.consecutive_bans >= policy.user_session_max_consecutive_bans,
+            SessionKind::User => {
+                session.consecutive_bans >= policy.user_session_max_consecutive_bans
+            }
             SessionKind::Context => session.bans >= u64::from(policy.context_session_max_bans),
         };
         if limit_hit && session.ended.is_none() {
@@ -470,7 +514,11 @@ impl SessionTable {
             sessions.sweep(now, policy, counters);
             list.extend(sessions.sessions.iter().map(|(id, s)| s.stats(*id, policy)));
         }
-        list.sort_by(|a, b| a.created_at_secs.total_cmp(&b.created_at_secs).then_with(|| a.id.cmp(&b.id)));
+        list.sort_by(|a, b| {
+            a.created_at_secs
+                .total_cmp(&b.created_at_secs)
+                .then_with(|| a.id.cmp(&b.id))
+        });
         (list, counters.clone())
     }
 

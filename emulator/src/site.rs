@@ -75,7 +75,13 @@ impl SiteTable {
             sites: Vec::new(),
             exact: HashMap::new(),
             patterns: Vec::new(),
-            fallback: compile_site(&Site { domain: "*".into(), ..Site::default() }, &scenario.faults)?,
+            fallback: compile_site(
+                &Site {
+                    domain: "*".into(),
+                    ..Site::default()
+                },
+                &scenario.faults,
+            )?,
         };
         for site in &scenario.sites {
             let index = table.sites.len();
@@ -84,9 +90,11 @@ impl SiteTable {
                 None => {
                     table.exact.insert(site.domain.clone(), index);
                 }
-                Some((prefix, suffix)) => {
-                    table.patterns.push(Pattern { prefix: prefix.into(), suffix: suffix.into(), index })
-                }
+                Some((prefix, suffix)) => table.patterns.push(Pattern {
+                    prefix: prefix.into(),
+                    suffix: suffix.into(),
+                    index,
+                }),
             }
         }
         Ok(table)
@@ -95,26 +103,41 @@ impl SiteTable {
     /// The site serving `host` (lowercase).
     pub fn resolve<'a>(&'a self, host: &'a str) -> Target<'a> {
         if let Some(&index) = self.exact.get(host) {
-            return Target { site: &self.sites[index], capture: None };
+            return Target {
+                site: &self.sites[index],
+                capture: None,
+            };
         }
         for pattern in &self.patterns {
             if let Some(capture) = match_pattern(pattern, host) {
                 let capture = (!capture.is_empty()).then_some(capture);
-                return Target { site: &self.sites[pattern.index], capture };
+                return Target {
+                    site: &self.sites[pattern.index],
+                    capture,
+                };
             }
         }
-        Target { site: &self.fallback, capture: None }
+        Target {
+            site: &self.fallback,
+            capture: None,
+        }
     }
 }
 
 fn match_pattern<'a>(pattern: &Pattern, host: &'a str) -> Option<&'a str> {
-    let inner = host.strip_prefix(pattern.prefix.as_str())?.strip_suffix(pattern.suffix.as_str())?;
+    let inner = host
+        .strip_prefix(pattern.prefix.as_str())?
+        .strip_suffix(pattern.suffix.as_str())?;
     let catch_all = pattern.prefix.is_empty() && pattern.suffix.is_empty();
     (catch_all || !inner.is_empty()).then_some(inner)
 }
 
 fn compile_site(site: &Site, global: &FaultRates) -> Result<CompiledSite, String> {
-    let pages = site.pages.iter().map(compile_page).collect::<Result<_, _>>()?;
+    let pages = site
+        .pages
+        .iter()
+        .map(compile_page)
+        .collect::<Result<_, _>>()?;
     let generic = Page {
         path: "*".into(),
         status: 200,
@@ -138,7 +161,11 @@ fn compile_page(page: &Page) -> Result<CompiledPage, String> {
         Some(source) => Template::parse(source)?,
         None => template.clone(),
     };
-    Ok(CompiledPage { spec: page.clone(), template, with_location })
+    Ok(CompiledPage {
+        spec: page.clone(),
+        template,
+        with_location,
+    })
 }
 
 /// Whether a rule path (`/x`, `/x*` or `*`) matches `path`.
@@ -152,12 +179,18 @@ pub fn path_matches(rule: &str, path: &str) -> bool {
 impl CompiledSite {
     /// The page serving `path`.
     pub fn page(&self, path: &str) -> &CompiledPage {
-        self.pages.iter().find(|page| path_matches(&page.spec.path, path)).unwrap_or(&self.generic)
+        self.pages
+            .iter()
+            .find(|page| path_matches(&page.spec.path, path))
+            .unwrap_or(&self.generic)
     }
 
     /// The redirect rule for `path`, if any.
     pub fn redirect(&self, path: &str) -> Option<&Redirect> {
-        self.spec.redirects.iter().find(|rule| path_matches(&rule.from, path))
+        self.spec
+            .redirects
+            .iter()
+            .find(|rule| path_matches(&rule.from, path))
     }
 }
 

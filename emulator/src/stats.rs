@@ -132,14 +132,22 @@ impl Stats {
         session_counters: &HashMap<String, SiteSessionCounters>,
     ) -> StatsSnapshot {
         let inner = self.inner.lock();
-        let mut sites: BTreeMap<String, SiteStats> =
-            inner.sites.iter().map(|(host, site)| (host.clone(), site.clone())).collect();
+        let mut sites: BTreeMap<String, SiteStats> = inner
+            .sites
+            .iter()
+            .map(|(host, site)| (host.clone(), site.clone()))
+            .collect();
         for (host, counters) in session_counters {
             let site = sites.entry(host.clone()).or_default();
             site.sessions_created = counters.created;
             site.expiries = counters.expiries;
         }
-        StatsSnapshot { now_secs, requests: inner.total.clone(), sites, sessions }
+        StatsSnapshot {
+            now_secs,
+            requests: inner.total.clone(),
+            sites,
+            sessions,
+        }
     }
 
     /// Forgets everything.
@@ -155,19 +163,50 @@ mod tests {
     #[test]
     fn records_per_site_and_in_total() {
         let stats = Stats::default();
-        let ok = Record { host: Some("example.com"), status: 200, problem: None, used_session: true, banned: false };
-        let ban = Record { status: 520, problem: Some("/download/temporary-error"), banned: true, ..ok };
-        let bad = Record { host: None, status: 400, problem: Some("/request/invalid"), used_session: false, banned: false };
+        let ok = Record {
+            host: Some("example.com"),
+            status: 200,
+            problem: None,
+            used_session: true,
+            banned: false,
+        };
+        let ban = Record {
+            status: 520,
+            problem: Some("/download/temporary-error"),
+            banned: true,
+            ..ok
+        };
+        let bad = Record {
+            host: None,
+            status: 400,
+            problem: Some("/request/invalid"),
+            used_session: false,
+            banned: false,
+        };
         for record in [ok, ok, ban, bad] {
             stats.record(&record);
         }
         let mut counters = HashMap::new();
-        counters.insert("example.com".to_owned(), SiteSessionCounters { created: 1, expiries: 0 });
+        counters.insert(
+            "example.com".to_owned(),
+            SiteSessionCounters {
+                created: 1,
+                expiries: 0,
+            },
+        );
         let snapshot = stats.snapshot(0.0, Vec::new(), &counters);
         assert_eq!(snapshot.requests.total, 4);
         assert_eq!(snapshot.requests.status(400), 1);
         let site = snapshot.site("example.com");
-        assert_eq!((site.requests.total, site.session_uses, site.bans, site.sessions_created), (3, 3, 1, 1));
+        assert_eq!(
+            (
+                site.requests.total,
+                site.session_uses,
+                site.bans,
+                site.sessions_created
+            ),
+            (3, 3, 1, 1)
+        );
         assert_eq!(site.requests.problem("/download/temporary-error"), 1);
         let json = serde_json::to_string(&snapshot).expect("serialise");
         let back: StatsSnapshot = serde_json::from_str(&json).expect("round trip");

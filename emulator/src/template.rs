@@ -60,9 +60,12 @@ impl Template {
         let mut parts = Vec::new();
         let mut rest = source;
         while let Some(start) = rest.find("{{") {
-            let Some(len) = rest[start + 2..].find("}}") else { break };
+            let Some(len) = rest[start + 2..].find("}}") else {
+                break;
+            };
             let name = rest[start + 2..start + 2 + len].trim();
-            let var = Var::parse(name).ok_or_else(|| format!("unknown placeholder {{{{{name}}}}}"))?;
+            let var =
+                Var::parse(name).ok_or_else(|| format!("unknown placeholder {{{{{name}}}}}"))?;
             if start > 0 {
                 parts.push(Part::Text(rest[..start].to_owned()));
             }
@@ -72,7 +75,10 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Text(rest.to_owned()));
         }
-        Ok(Template { parts, size_hint: source.len() + 64 })
+        Ok(Template {
+            parts,
+            size_hint: source.len() + 64,
+        })
     }
 
     /// Renders with `value` supplying each placeholder (unescaped; this escapes it).
@@ -90,7 +96,9 @@ impl Template {
     /// Whether the literal text of the template contains `needle` (used to decide whether a
     /// CSS `#id` selector exists on the page).
     pub fn contains_text(&self, needle: &str) -> bool {
-        self.parts.iter().any(|part| matches!(part, Part::Text(text) if text.contains(needle)))
+        self.parts
+            .iter()
+            .any(|part| matches!(part, Part::Text(text) if text.contains(needle)))
     }
 }
 
@@ -124,7 +132,11 @@ mod tests {
 
     #[test]
     fn unknown_placeholders_are_errors_and_unclosed_braces_are_text() {
-        assert!(Template::parse("{{nope}}").expect_err("error").contains("nope"));
+        assert!(
+            Template::parse("{{nope}}")
+                .expect_err("error")
+                .contains("nope")
+        );
         let template = Template::parse("a {{ b").expect("template");
         assert_eq!(template.render(|_| ""), "a {{ b");
         assert!(template.contains_text("{{ b"));

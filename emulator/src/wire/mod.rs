@@ -18,7 +18,10 @@ pub use request::{ExtractRequest, Options, RequestCookie, parse};
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 
 /// Parses a body and checks the combination rules.
-pub fn parse_and_check(body: &[u8], policy: &crate::policy::Policy) -> Result<ExtractRequest, crate::problem::Problem> {
+pub fn parse_and_check(
+    body: &[u8],
+    policy: &crate::policy::Policy,
+) -> Result<ExtractRequest, crate::problem::Problem> {
     let request = parse(body, policy)?;
     rules::check(&request, policy)?;
     Ok(request)
@@ -42,7 +45,8 @@ mod tests {
 
     #[test]
     fn a_minimal_browser_request_is_valid() {
-        let request = check(json!({"url": "https://Example.com/a?b=1", "browserHtml": true})).expect("valid");
+        let request =
+            check(json!({"url": "https://Example.com/a?b=1", "browserHtml": true})).expect("valid");
         assert_eq!(request.host, "example.com");
         assert!(request.opts.browser_html && request.opts.follow_redirect);
     }
@@ -50,7 +54,10 @@ mod tests {
     #[test]
     fn unknown_fields_are_named() {
         let p = problem(json!({"url": "https://example.com", "browserHtml": true, "foo": 1}));
-        assert_eq!((p.status, p.kind, p.detail.as_str()), (400, "/request/invalid", "Unrecognized field \"foo\""));
+        assert_eq!(
+            (p.status, p.kind, p.detail.as_str()),
+            (400, "/request/invalid", "Unrecognized field \"foo\"")
+        );
     }
 
     #[test]
@@ -58,7 +65,12 @@ mod tests {
         let p = parse_and_check(b"{\n  \"url\": False}", &Policy::default()).expect_err("bad json");
         assert_eq!((p.status, p.kind), (400, "/request/invalid-json"));
         assert!(p.detail.contains("line 2, column"), "{}", p.detail);
-        assert_eq!(parse_and_check(b"[1]", &Policy::default()).expect_err("array").kind, "/request/invalid");
+        assert_eq!(
+            parse_and_check(b"[1]", &Policy::default())
+                .expect_err("array")
+                .kind,
+            "/request/invalid"
+        );
     }
 
     #[test]
@@ -67,19 +79,41 @@ mod tests {
         assert!(p.detail.contains("\"browserHtml\""), "{}", p.detail);
         let p = problem(json!({"url": 5, "browserHtml": true}));
         assert!(p.detail.contains("\"url\""), "{}", p.detail);
-        let p = problem(json!({"url": "https://example.com", "httpResponseBody": true, "customHttpRequestHeaders": [{"name": "a"}]}));
-        assert_eq!(p.detail, "Missing required field \"customHttpRequestHeaders[0].value\"");
+        let p = problem(
+            json!({"url": "https://example.com", "httpResponseBody": true, "customHttpRequestHeaders": [{"name": "a"}]}),
+        );
+        assert_eq!(
+            p.detail,
+            "Missing required field \"customHttpRequestHeaders[0].value\""
+        );
     }
 
     #[test]
     fn urls_must_be_http_with_a_domain() {
-        for url in ["ftp://example.com/", "https://127.0.0.1/", "https://[::1]/", "https://localhost/", "not a url"] {
+        for url in [
+            "ftp://example.com/",
+            "https://127.0.0.1/",
+            "https://[::1]/",
+            "https://localhost/",
+            "not a url",
+        ] {
             let p = problem(json!({"url": url, "browserHtml": true}));
-            assert_eq!((p.status, p.kind), (400, "/request/invalid"), "{url}: {}", p.detail);
+            assert_eq!(
+                (p.status, p.kind),
+                (400, "/request/invalid"),
+                "{url}: {}",
+                p.detail
+            );
         }
         let long = format!("https://example.com/{}", "a".repeat(8200));
-        assert_eq!(problem(json!({"url": long, "browserHtml": true})).status, 400);
-        assert_eq!(problem(json!({"browserHtml": true})).detail, "Missing required field \"url\"");
+        assert_eq!(
+            problem(json!({"url": long, "browserHtml": true})).status,
+            400
+        );
+        assert_eq!(
+            problem(json!({"browserHtml": true})).detail,
+            "Missing required field \"url\""
+        );
     }
 
     #[test]
@@ -96,10 +130,22 @@ mod tests {
         ];
         for body in cases {
             let p = problem(body.clone());
-            assert_eq!((p.status, p.kind), (422, "/request/unprocessable"), "{body}: {}", p.detail);
+            assert_eq!(
+                (p.status, p.kind),
+                (422, "/request/unprocessable"),
+                "{body}: {}",
+                p.detail
+            );
         }
-        let p = problem(json!({"url": "https://example.com", "httpResponseBody": true, "browserHtml": true}));
-        assert!(p.detail.starts_with("Incompatible parameters were found in the request."), "{}", p.detail);
+        let p = problem(
+            json!({"url": "https://example.com", "httpResponseBody": true, "browserHtml": true}),
+        );
+        assert!(
+            p.detail
+                .starts_with("Incompatible parameters were found in the request."),
+            "{}",
+            p.detail
+        );
     }
 
     #[test]
@@ -123,12 +169,20 @@ mod tests {
                              "sessionContext": [{"name": "b", "value": "2"}, {"name": "a", "value": "1"}]}));
         let b = check(json!({"url": "https://example.com", "browserHtml": true,
                              "sessionContext": [{"name": "a", "value": "1"}, {"name": "b", "value": "2"}]}));
-        assert_eq!(a.expect("valid").opts.session_context, b.expect("valid").opts.session_context);
+        assert_eq!(
+            a.expect("valid").opts.session_context,
+            b.expect("valid").opts.session_context
+        );
     }
 
     #[test]
     fn echo_data_of_any_type_is_kept() {
-        let request = check(json!({"url": "https://example.com", "browserHtml": true, "echoData": "https://example.com"}));
-        assert_eq!(request.expect("valid").opts.echo_data, Some(json!("https://example.com")));
+        let request = check(
+            json!({"url": "https://example.com", "browserHtml": true, "echoData": "https://example.com"}),
+        );
+        assert_eq!(
+            request.expect("valid").opts.echo_data,
+            Some(json!("https://example.com"))
+        );
     }
 }

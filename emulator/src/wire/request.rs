@@ -23,12 +23,31 @@ pub const MAX_URL_LEN: usize = 8192;
 /// Fields that select a browser request (`httpResponseBody` cannot be combined with them).
 /// `browserHtml` and `screenshot` count only when true.
 const EXTRACTION_FIELDS: &[&str] = &[
-    "product", "productList", "productNavigation", "article", "articleList", "articleNavigation",
-    "forumThread", "jobPosting", "jobPostingNavigation", "pageContent", "serp", "productOptions",
-    "productListOptions", "productNavigationOptions", "articleOptions", "articleListOptions",
-    "articleNavigationOptions", "forumThreadOptions", "jobPostingOptions",
-    "jobPostingNavigationOptions", "pageContentOptions", "serpOptions", "extractFrom",
-    "customAttributes", "customAttributesOptions",
+    "product",
+    "productList",
+    "productNavigation",
+    "article",
+    "articleList",
+    "articleNavigation",
+    "forumThread",
+    "jobPosting",
+    "jobPostingNavigation",
+    "pageContent",
+    "serp",
+    "productOptions",
+    "productListOptions",
+    "productNavigationOptions",
+    "articleOptions",
+    "articleListOptions",
+    "articleNavigationOptions",
+    "forumThreadOptions",
+    "jobPostingOptions",
+    "jobPostingNavigationOptions",
+    "pageContentOptions",
+    "serpOptions",
+    "extractFrom",
+    "customAttributes",
+    "customAttributesOptions",
 ];
 
 /// A cookie sent with `requestCookies` (only name, value and domain matter to the emulator).
@@ -165,14 +184,21 @@ fn json_problem(error: &serde_json::Error) -> Problem {
 
 fn parse_url(value: &Value) -> Result<(Url, String), Problem> {
     let text = fields::string("url", value, MAX_URL_LEN)?;
-    let url = Url::parse(text).map_err(|e| fields::invalid("url", format_args!("not an absolute URL ({e})")))?;
+    let url = Url::parse(text)
+        .map_err(|e| fields::invalid("url", format_args!("not an absolute URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(fields::invalid("url", "the URL scheme must be http or https"));
+        return Err(fields::invalid(
+            "url",
+            "the URL scheme must be http or https",
+        ));
     }
     let host = match url.host() {
         Some(Host::Domain(domain)) if domain.contains('.') => domain.to_ascii_lowercase(),
         Some(Host::Ipv4(_) | Host::Ipv6(_)) => {
-            return Err(fields::invalid("url", "the host name must be a domain name, it cannot be an IP address"));
+            return Err(fields::invalid(
+                "url",
+                "the host name must be a domain name, it cannot be an IP address",
+            ));
         }
         _ => return Err(fields::invalid("url", "the URL must have a domain name")),
     };
@@ -221,7 +247,9 @@ impl Options {
     fn other_field(&mut self, name: &str, value: &Value) -> Result<(), Problem> {
         match name {
             "httpRequestMethod" => {
-                const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "HEAD"];
+                const METHODS: &[&str] = &[
+                    "GET", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "HEAD",
+                ];
                 self.method = fields::one_of(name, value, METHODS)?.to_owned();
                 self.http_body_fields.push("httpRequestMethod");
             }
@@ -290,15 +318,30 @@ impl Options {
     }
 
     fn custom_headers(&mut self, value: &Value) -> Result<(), Problem> {
-        for (i, item) in fields::array("customHttpRequestHeaders", value, 200)?.iter().enumerate() {
+        for (i, item) in fields::array("customHttpRequestHeaders", value, 200)?
+            .iter()
+            .enumerate()
+        {
             let field = format!("customHttpRequestHeaders[{i}]");
             let map = fields::closed_object(&field, item, &["name", "value"])?;
-            let name = fields::non_empty(&format!("{field}.name"), fields::member(&field, map, "name")?, 200)?;
-            let header_value = fields::string(&format!("{field}.value"), fields::member(&field, map, "value")?, 7000)?;
+            let name = fields::non_empty(
+                &format!("{field}.name"),
+                fields::member(&field, map, "name")?,
+                200,
+            )?;
+            let header_value = fields::string(
+                &format!("{field}.value"),
+                fields::member(&field, map, "value")?,
+                7000,
+            )?;
             if name.eq_ignore_ascii_case("cookie") {
-                return Err(fields::invalid(&format!("{field}.name"), "the Cookie header cannot be set, use requestCookies"));
+                return Err(fields::invalid(
+                    &format!("{field}.name"),
+                    "the Cookie header cannot be set, use requestCookies",
+                ));
             }
-            self.custom_headers.push((name.to_ascii_lowercase(), header_value.to_owned()));
+            self.custom_headers
+                .push((name.to_ascii_lowercase(), header_value.to_owned()));
         }
         self.http_body_fields.push("customHttpRequestHeaders");
         Ok(())
@@ -309,7 +352,9 @@ fn session_id(value: &Value, policy: &Policy) -> Result<Uuid, Problem> {
     let map = fields::closed_object("session", value, &["id"])?;
     let id = fields::string("session.id", fields::member("session", map, "id")?, 100)?;
     match Uuid::parse_str(id) {
-        Ok(uuid) if uuid.get_version_num() == 4 && uuid.get_variant() == uuid::Variant::RFC4122 => Ok(uuid),
+        Ok(uuid) if uuid.get_version_num() == 4 && uuid.get_variant() == uuid::Variant::RFC4122 => {
+            Ok(uuid)
+        }
         _ => Err(Problem::invalid_with_status(
             policy.invalid_session_id_status,
             format!("Invalid value for field \"session.id\": \"{id}\" is not a version 4 UUID"),
@@ -326,8 +371,16 @@ fn session_context(value: &Value) -> Result<String, Problem> {
     for (i, item) in items.iter().enumerate() {
         let field = format!("sessionContext[{i}]");
         let map = fields::closed_object(&field, item, &["name", "value"])?;
-        let name = fields::non_empty(&format!("{field}.name"), fields::member(&field, map, "name")?, 30)?;
-        let value = fields::non_empty(&format!("{field}.value"), fields::member(&field, map, "value")?, 100)?;
+        let name = fields::non_empty(
+            &format!("{field}.name"),
+            fields::member(&field, map, "name")?,
+            30,
+        )?;
+        let value = fields::non_empty(
+            &format!("{field}.value"),
+            fields::member(&field, map, "value")?,
+            100,
+        )?;
         pairs.push((name.to_owned(), value.to_owned()));
     }
     pairs.sort();
@@ -335,15 +388,29 @@ fn session_context(value: &Value) -> Result<String, Problem> {
 }
 
 fn request_cookies(value: &Value) -> Result<Vec<RequestCookie>, Problem> {
-    const KEYS: &[&str] = &["name", "value", "domain", "path", "expires", "httpOnly", "secure", "sameSite"];
+    const KEYS: &[&str] = &[
+        "name", "value", "domain", "path", "expires", "httpOnly", "secure", "sameSite",
+    ];
     let mut cookies = Vec::new();
-    for (i, item) in fields::array("requestCookies", value, 100)?.iter().enumerate() {
+    for (i, item) in fields::array("requestCookies", value, 100)?
+        .iter()
+        .enumerate()
+    {
         let field = format!("requestCookies[{i}]");
         let map = fields::closed_object(&field, item, KEYS)?;
         let text = |key: &str, max: usize| -> Result<String, Problem> {
-            Ok(fields::string(&format!("{field}.{key}"), fields::member(&field, map, key)?, max)?.to_owned())
+            Ok(fields::string(
+                &format!("{field}.{key}"),
+                fields::member(&field, map, key)?,
+                max,
+            )?
+            .to_owned())
         };
-        cookies.push(RequestCookie { name: text("name", 4085)?, value: text("value", 4085)?, domain: text("domain", 253)? });
+        cookies.push(RequestCookie {
+            name: text("name", 4085)?,
+            value: text("value", 4085)?,
+            domain: text("domain", 253)?,
+        });
     }
     Ok(cookies)
 }
@@ -353,13 +420,20 @@ fn geolocation(value: &Value) -> Result<(), Problem> {
     if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         return Ok(());
     }
-    Err(fields::invalid("geolocation", format_args!("\"{code}\" is not an ISO 3166-1 alpha-2 country code")))
+    Err(fields::invalid(
+        "geolocation",
+        format_args!("\"{code}\" is not an ISO 3166-1 alpha-2 country code"),
+    ))
 }
 
 fn tags(value: &Value) -> Result<(), Problem> {
     for (key, tag) in fields::object("tags", value)? {
         if !(tag.is_string() || tag.is_null()) {
-            return Err(fields::expected(&format!("tags.{key}"), "a string or null", tag));
+            return Err(fields::expected(
+                &format!("tags.{key}"),
+                "a string or null",
+                tag,
+            ));
         }
     }
     Ok(())

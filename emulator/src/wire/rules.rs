@@ -23,31 +23,52 @@ const INCOMPATIBLE: &str = "Incompatible parameters were found in the request.";
 pub fn check(request: &ExtractRequest, policy: &Policy) -> Result<(), Problem> {
     let opts = &request.opts;
     if let Some(field) = &opts.extraction {
-        return Err(Problem::unprocessable(format!("Extraction (field \"{field}\") is not supported by the emulator.")));
+        return Err(Problem::unprocessable(format!(
+            "Extraction (field \"{field}\") is not supported by the emulator."
+        )));
     }
-    if !(opts.browser_html || opts.http_response_body || opts.http_response_headers || opts.screenshot) {
+    if !(opts.browser_html
+        || opts.http_response_body
+        || opts.http_response_headers
+        || opts.screenshot)
+    {
         return Err(incompatible(
             "At least one of browserHtml, httpResponseBody, httpResponseHeaders or screenshot must be enabled.",
         ));
     }
     if let (true, Some(field)) = (opts.http_response_body, opts.browser_fields.first()) {
-        return Err(incompatible(&format!("httpResponseBody cannot be combined with {field}.")));
+        return Err(incompatible(&format!(
+            "httpResponseBody cannot be combined with {field}."
+        )));
     }
     if let (false, Some(field)) = (opts.http_response_body, opts.http_body_fields.first()) {
-        return Err(incompatible(&format!("{field} can only be used together with httpResponseBody.")));
+        return Err(incompatible(&format!(
+            "{field} can only be used together with httpResponseBody."
+        )));
     }
-    if let (Some(browser), Some(field)) = (opts.browser_fields.first(), opts.http_mode_fields.first()) {
-        return Err(incompatible(&format!("{field} is for HTTP requests and cannot be combined with {browser}.")));
+    if let (Some(browser), Some(field)) =
+        (opts.browser_fields.first(), opts.http_mode_fields.first())
+    {
+        return Err(incompatible(&format!(
+            "{field} is for HTTP requests and cannot be combined with {browser}."
+        )));
     }
     if opts.both_request_bodies {
-        return Err(incompatible("httpRequestBody cannot be combined with httpRequestText."));
+        return Err(incompatible(
+            "httpRequestBody cannot be combined with httpRequestText.",
+        ));
     }
     if opts.session.is_some() && opts.session_context.is_some() {
         let detail = format!("{INCOMPATIBLE} session cannot be combined with sessionContext.");
-        return Err(Problem::unprocessable_with_status(policy.session_with_context_status, detail));
+        return Err(Problem::unprocessable_with_status(
+            policy.session_with_context_status,
+            detail,
+        ));
     }
     if opts.has_context_parameters && opts.session_context.is_none() {
-        return Err(incompatible("sessionContextParameters requires sessionContext."));
+        return Err(incompatible(
+            "sessionContextParameters requires sessionContext.",
+        ));
     }
     Ok(())
 }

@@ -18,7 +18,10 @@ fn zyte_api_cli() -> Option<PathBuf> {
         return Some(cli);
     }
     if std::env::var("SESSION_HOST_SKIP_PYTHON").as_deref() == Ok("1") {
-        eprintln!("skipped: {} is missing and SESSION_HOST_SKIP_PYTHON=1", cli.display());
+        eprintln!(
+            "skipped: {} is missing and SESSION_HOST_SKIP_PYTHON=1",
+            cli.display()
+        );
         return None;
     }
     panic!(
@@ -35,7 +38,11 @@ async fn zyte_api_cli_gets_results_and_retries_520_four_times() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("urls.txt");
     let output = dir.path().join("out.jl");
-    let urls = ["https://example.com/1", "https://postal-code-10001.example/", "https://csrf.example/"];
+    let urls = [
+        "https://example.com/1",
+        "https://postal-code-10001.example/",
+        "https://csrf.example/",
+    ];
     let mut lines: Vec<&str> = urls.to_vec();
     lines.push("https://e520.example/");
     std::fs::write(&input, lines.join("\n") + "\n").expect("write input");
@@ -50,25 +57,42 @@ async fn zyte_api_cli_gets_results_and_retries_520_four_times() {
         .arg(&output)
         .kill_on_drop(true)
         .output();
-    let result = tokio::time::timeout(Duration::from_secs(180), run).await.expect("zyte-api finished in time");
+    let result = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("zyte-api finished in time");
     let result = result.expect("zyte-api ran");
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(result.status.success(), "zyte-api failed: {stderr}");
 
     let text = std::fs::read_to_string(&output).expect("output file");
-    let results: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).expect("JSON line")).collect();
-    assert_eq!(results.len(), urls.len(), "one result per good URL; stderr: {stderr}");
+    let results: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("JSON line"))
+        .collect();
+    assert_eq!(
+        results.len(),
+        urls.len(),
+        "one result per good URL; stderr: {stderr}"
+    );
     for result in &results {
         let url = result["url"].as_str().unwrap_or_default();
         assert!(urls.contains(&url), "unexpected url {url}");
         assert_eq!(result["echoData"], url, "the CLI sets echoData to the URL");
         assert_eq!(result["statusCode"], 200);
-        assert!(result["browserHtml"].as_str().is_some_and(|html| html.contains("<html")));
+        assert!(
+            result["browserHtml"]
+                .as_str()
+                .is_some_and(|html| html.contains("<html"))
+        );
     }
     assert!(stderr.contains("520"), "the 520 is logged: {stderr}");
 
     let stats = emulator.stats();
-    assert_eq!(stats.site("e520.example").requests.status(520), 4, "default policy: 4 attempts for a 520");
+    assert_eq!(
+        stats.site("e520.example").requests.status(520),
+        4,
+        "default policy: 4 attempts for a 520"
+    );
     for url in urls {
         let host = url.split('/').nth(2).unwrap_or_default();
         assert_eq!(stats.site(host).requests.status(200), 1, "{host}");

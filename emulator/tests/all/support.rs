@@ -13,7 +13,11 @@ pub async fn emulator() -> RunningEmulator {
 
 /// An emulator with `scenario` and a frozen clock.
 pub async fn emulator_with(scenario: Scenario) -> RunningEmulator {
-    let config = EmulatorConfig { scenario, time_scale: 0.0, ..EmulatorConfig::default() };
+    let config = EmulatorConfig {
+        scenario,
+        time_scale: 0.0,
+        ..EmulatorConfig::default()
+    };
     start(config).await.expect("emulator starts")
 }
 
