@@ -21,6 +21,8 @@
 //!    `responseCookies` is the session's jar (or the request's cookies for the site) updated by
 //!    those.
 
+use std::cell::OnceCell;
+
 use rand::Rng;
 use url::Url;
 
@@ -221,17 +223,23 @@ impl Renderer<'_> {
             request,
             visitor,
             location: location.as_deref(),
-            csrf: self.csrf_token(&visitor.sid),
+            csrf: OnceCell::new(),
+            renderer: self,
         };
         let html = render(template(location.is_some()), &vars);
-        let (headers, cookies) = cookies_and_headers(
-            host,
-            visitor,
-            outcome.location.as_deref(),
-            location.as_deref(),
-            request,
-            session,
-        );
+        let wanted = request.opts.http_response_headers || request.opts.response_cookies;
+        let (headers, cookies) = if !wanted {
+            (Vec::new(), Vec::new())
+        } else {
+            cookies_and_headers(
+                host,
+                visitor,
+                outcome.location.as_deref(),
+                location.as_deref(),
+                request,
+                session,
+            )
+        };
         let status = refused.unwrap_or(page.spec.status);
         Rendered {
             url: url.to_string(),
@@ -293,7 +301,9 @@ struct Vars<'a> {
     request: &'a ExtractRequest,
     visitor: &'a Visitor,
     location: Option<&'a str>,
-    csrf: String,
+    /// Computed only if the template asks for it.
+    csrf: OnceCell<String>,
+    renderer: &'a Renderer<'a>,
 }
 
 fn render(template: &Template, vars: &Vars<'_>) -> String {
@@ -304,7 +314,9 @@ fn render(template: &Template, vars: &Vars<'_>) -> String {
         Var::Title => vars.site.spec.title.as_deref().unwrap_or(vars.host),
         Var::Method => vars.request.opts.method.as_str(),
         Var::PostalCode => vars.location.unwrap_or(""),
-        Var::CsrfToken => vars.csrf.as_str(),
+        Var::CsrfToken => vars
+            .csrf
+            .get_or_init(|| vars.renderer.csrf_token(&vars.visitor.sid)),
         Var::Visitor => vars.visitor.sid.as_str(),
     })
 }

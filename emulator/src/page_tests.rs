@@ -34,7 +34,7 @@ fn session(created_now: bool, location: Option<&str>) -> SessionView {
 
 #[test]
 fn location_content_follows_set_location_and_sessions() {
-    let body = json!({"url": "https://postal-code-10001.example/", "browserHtml": true,
+    let body = json!({"url": "https://postal-code-10001.example/", "browserHtml": true, "responseCookies": true,
                       "actions": [{"action": "setLocation", "address": {"postalCode": "10001"}}]});
     let page = render_with(body, Some(&session(true, None)));
     assert!(page.html.contains("Delivering to 10001"), "{}", page.html);
