@@ -69,6 +69,20 @@ pub fn check<C: SessionConfig + ?Sized>(config: &C, response: &Response, request
     Ok(defaults::check(response, request, &location))
 }
 
+/// Init params that take precedence over `config.params()` (reference 4.1): the request's params
+/// control, else the `params` setting when the request has no non-empty location control.
+/// `None`: call `config.params()`. For custom init chains.
+pub fn preset_init_params(request: &Request) -> Result<Option<Params>, String> {
+    defaults::preset_init_params(request).map(|json| Params::parse(&json)).transpose()
+}
+
+/// The init request for `session_id` from init `params`: pops `url` (default: the triggering
+/// request's URL), applies cookie mode, copies the triggering request's params and location
+/// controls, and marks it `is_init`. For custom init chains, before [`crate::download`].
+pub fn init_request(session_id: &str, request: &Request, params: &Params) -> Result<Request, String> {
+    defaults::init_request(session_id, request, &params.to_json())
+}
+
 /// No change.
 ///
 /// Equivalent to the host's `defaults.process-request`, which the WIT defines as "no change",
