@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::sessions::{SessionStats, SiteSessionCounters};
+use crate::sessions::{ExpiryReason, SessionKind, SiteSessionCounters};
 
 /// Request counts by outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +80,47 @@ impl StatsSnapshot {
     pub fn site(&self, host: &str) -> SiteStats {
         self.sites.get(host).cloned().unwrap_or_default()
     }
+}
+
+/// A session's state in a stats snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// Usable.
+    Active,
+    /// Expired, and within its tombstone period.
+    Expired,
+}
+
+/// One session in a stats snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionStats {
+    /// Session id (for Zyte-managed sessions, an id the emulator made up).
+    pub id: String,
+    /// User- or Zyte-managed.
+    pub kind: SessionKind,
+    /// Host name of the request that created it.
+    pub site: String,
+    /// Current state.
+    pub state: SessionState,
+    /// Requests that used it (including the creating one).
+    pub uses: u64,
+    /// Ban responses it got.
+    pub bans: u64,
+    /// Bans in a row, up to now.
+    pub consecutive_bans: u32,
+    /// Location fixed at creation.
+    pub location: Option<String>,
+    /// Emulated seconds at creation.
+    pub created_at_secs: f64,
+    /// Emulated seconds at last use.
+    pub last_used_secs: f64,
+    /// When it expired, or will expire if unused and unbanned.
+    pub expires_at_secs: f64,
+    /// Why it expired.
+    pub expiry_reason: Option<ExpiryReason>,
+    /// End of the tombstone period.
+    pub tombstone_until_secs: Option<f64>,
 }
 
 /// What one request contributes to the counters.
