@@ -30,7 +30,7 @@ pub enum EmulatorError {
     /// A scenario is not valid TOML or breaks a rule of the scenario format.
     #[error("invalid scenario {origin}: {message}")]
     Scenario {
-        /// Where the scenario came from (a path, or "<string>" / "<builtin>").
+        /// Where the scenario came from (a path, or `"<string>"` / `"<builtin>"`).
         origin: String,
         /// What is wrong, naming the offending site or field.
         message: String,

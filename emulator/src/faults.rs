@@ -4,7 +4,7 @@
 //! - Rates are probabilities per request. The rates of one table (the global `[faults]`, or a
 //!   site's own `faults`) must add up to at most 1 (checked when loading).
 //! - One uniform draw from the request's RNG picks at most one fault, so a seed gives the same
-//!   faults for the same requests (see [`crate::rng`]). The site's own rates are laid out first
+//!   faults for the same requests (see the crate docs, "Determinism"). The site's own rates are laid out first
 //!   and the global rates after them, so a site whose rates add up to 1 (a fault-trigger domain
 //!   such as `e429.example`) always fails its own way, and global rates share what remains.
 //! - Kinds and what they produce:

@@ -1,8 +1,8 @@
-//! Server-wide rules: session lifetimes, limits, and every [UNVERIFIED] choice, in one table.
+//! Server-wide rules: session lifetimes, limits, and every \[UNVERIFIED\] choice, in one table.
 //!
 //! The `[policy]` table of a scenario file sets these; each field defaults to the value below.
 //! Defaults follow `zyte-api.md`: documented facts where there are some, and the reference's own
-//! choice where it marks the behaviour [UNVERIFIED].
+//! choice where it marks the behaviour \[UNVERIFIED\].
 //!
 //! | Field | Default | Source |
 //! |---|---|---|
@@ -12,15 +12,15 @@
 //! | `tombstone_min_secs`, `tombstone_max_secs` | 300, 600 | documented (5–10 min), drawn uniformly |
 //! | `context_session_lifetime_secs` | 14400 | documented (4 h) |
 //! | `context_session_max_bans` | 3 | documented (3 ban responses, not necessarily in a row) |
-//! | `max_active_sessions` | 1000 per API key | [UNVERIFIED] the real cap is undocumented |
-//! | `session_expired_status` | 422 | [UNVERIFIED] scrapy-zyte-api tests |
-//! | `over_session_limit_status` | 422 | [UNVERIFIED] scrapy-zyte-api tests |
-//! | `session_creation_error_status` | 503 | [UNVERIFIED] scrapy-zyte-api tests |
+//! | `max_active_sessions` | 1000 per API key | \[UNVERIFIED\] the real cap is undocumented |
+//! | `session_expired_status` | 422 | \[UNVERIFIED\] scrapy-zyte-api tests |
+//! | `over_session_limit_status` | 422 | \[UNVERIFIED\] scrapy-zyte-api tests |
+//! | `session_creation_error_status` | 503 | \[UNVERIFIED\] scrapy-zyte-api tests |
 //! | `session_creation_error_rate` | 0.0 | injected fault, off by default |
-//! | `invalid_session_id_status` | 400 | [UNVERIFIED] non-UUIDv4 `session.id` → `/request/invalid` |
-//! | `session_with_context_status` | 422 | [UNVERIFIED] `session` + `sessionContext` → `/request/unprocessable` |
-//! | `body_too_large_status` | 400 | [UNVERIFIED] the reference says "400/413"; body over 5 MiB → `/request/invalid` |
-//! | `echo_session_for_context` | false | [UNVERIFIED] whether `sessionContext` 200s carry `session` |
+//! | `invalid_session_id_status` | 400 | \[UNVERIFIED\] non-UUIDv4 `session.id` → `/request/invalid` |
+//! | `session_with_context_status` | 422 | \[UNVERIFIED\] `session` + `sessionContext` → `/request/unprocessable` |
+//! | `body_too_large_status` | 400 | \[UNVERIFIED\] the reference says "400/413"; body over 5 MiB → `/request/invalid` |
+//! | `echo_session_for_context` | false | \[UNVERIFIED\] whether `sessionContext` 200s carry `session` |
 //! | `retry_after_secs` | 60 | observed on real 520s; also used for 429 and 503 |
 //! | `set_location_unsupported_error` | `Action setLocation not supported on {domain}` | only the prefix is verified |
 //! | `slow_body_chunks`, `slow_body_chunk_delay_ms` | 8, 250 | shape of the "slow body" fault (real time) |

@@ -3,12 +3,12 @@
 //! Policy:
 //! - Every error body is `{"type", "title", "status", "detail"}` with the type and title of the
 //!   spec's table (`zyte-api.md` §2.2). Titles that no public source shows (the three session
-//!   problems) are our own wording and marked [UNVERIFIED] below.
-//! - `Retry-After` (integer seconds, [`crate::scenario::Policy::retry_after_secs`], default 60 as
+//!   problems) are our own wording and marked \[UNVERIFIED\] below.
+//! - `Retry-After` (integer seconds, [`crate::policy::Policy::retry_after_secs`], default 60 as
 //!   seen on real 520s) is sent on 429, 503 and 520, where the OpenAPI spec documents it.
 //! - 401 responses carry `WWW-Authenticate: Basic realm="Zyte API"`.
 //! - The statuses of the session problems come from the scenario policy, since they are
-//!   [UNVERIFIED] (defaults 422/422/503 as in scrapy-zyte-api's tests).
+//!   \[UNVERIFIED\] (defaults 422/422/503 as in scrapy-zyte-api's tests).
 
 use serde::Serialize;
 
@@ -55,7 +55,7 @@ impl Problem {
         Self::new("/request/invalid", "Bad Request", 400, detail)
     }
 
-    /// `/request/invalid` with a configurable status, for [UNVERIFIED] cases.
+    /// `/request/invalid` with a configurable status, for \[UNVERIFIED\] cases.
     pub fn invalid_with_status(status: u16, detail: impl Into<String>) -> Self {
         Self {
             status,
@@ -78,7 +78,7 @@ impl Problem {
         )
     }
 
-    /// `/request/unprocessable` with a configurable status, for [UNVERIFIED] cases.
+    /// `/request/unprocessable` with a configurable status, for \[UNVERIFIED\] cases.
     pub fn unprocessable_with_status(status: u16, detail: impl Into<String>) -> Self {
         Self {
             status,
@@ -158,7 +158,7 @@ impl Problem {
         .with_retry_after(retry_after)
     }
 
-    /// `/problem/session-expired` (status [UNVERIFIED], from the policy; default 422).
+    /// `/problem/session-expired` (status \[UNVERIFIED\], from the policy; default 422).
     pub fn session_expired(status: u16) -> Self {
         let detail = "The session has expired and cannot be reused yet. Use a new session ID.";
         Self::new(
@@ -169,7 +169,7 @@ impl Problem {
         )
     }
 
-    /// `/problem/over-session-limit` (status [UNVERIFIED], from the policy; default 422).
+    /// `/problem/over-session-limit` (status \[UNVERIFIED\], from the policy; default 422).
     pub fn over_session_limit(status: u16, cap: usize) -> Self {
         let detail = format!("The active session limit ({cap}) has been reached.");
         Self::new(
@@ -180,7 +180,7 @@ impl Problem {
         )
     }
 
-    /// `/problem/session-creation-error` (status [UNVERIFIED], from the policy; default 503).
+    /// `/problem/session-creation-error` (status \[UNVERIFIED\], from the policy; default 503).
     pub fn session_creation_error(status: u16, retry_after: u32) -> Self {
         let detail = "The session could not be created. Try again later.";
         let problem = Self::new(

@@ -10,7 +10,7 @@
 //!    and `device` require `httpResponseBody`.
 //! 5. `followRedirect` and `verifyCertificate` are for HTTP requests, not browser requests.
 //! 6. `httpRequestBody` and `httpRequestText` are mutually exclusive.
-//! 7. `session` with `sessionContext` ([UNVERIFIED]; status from the policy, default 422).
+//! 7. `session` with `sessionContext` (\[UNVERIFIED\]; status from the policy, default 422).
 //! 8. `sessionContextParameters` requires `sessionContext`.
 
 use super::request::ExtractRequest;
