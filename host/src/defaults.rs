@@ -151,24 +151,22 @@ impl DefaultConfig {
     }
 
     /// The default check (reference 5.8), given the location the config chose for `request`.
+    ///
+    /// Only the `actions` of the response are read: the parse skips every other field (the
+    /// body, the HTML) without building it. A body that is not JSON has no actions.
     pub fn check(&self, response: &Response, request: &Request, location: &Address) -> Verdict {
-        let body: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
-        let actions = body.get("actions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        let set_location = actions.iter().find(|a| a.get("action").and_then(Value::as_str) == Some("setLocation"));
+        let actions = serde_json::from_str::<ActionsOnly>(&response.body).map(|b| b.actions).unwrap_or_default();
         let located = !is_empty(location);
-        if let Some(action) = set_location.filter(|_| located) {
-            let error = action.get("error").and_then(Value::as_str).unwrap_or_default();
-            if error.starts_with(UNSUPPORTED_SET_LOCATION) {
-                tracing::error!(url = %request.url, "Stopping the pool: tried to use the setLocation action on an unsupported website");
-                return Verdict::ClosePool(UNSUPPORTED_SET_LOCATION_REASON.into());
-            }
+        let set_location = actions.iter().find(|a| a.action.as_deref() == Some("setLocation")).filter(|_| located);
+        if set_location.is_some_and(|a| a.error.as_deref().unwrap_or_default().starts_with(UNSUPPORTED_SET_LOCATION)) {
+            tracing::error!(url = %request.url, "Stopping the pool: tried to use the setLocation action on an unsupported website");
+            return Verdict::ClosePool(UNSUPPORTED_SET_LOCATION_REASON.into());
         }
-        let status = |a: &Value| a.get("status").and_then(Value::as_str).map(str::to_owned);
         if self.settings.init_action_failure_invalidates_session && request.is_init && !actions.is_empty() {
-            return verdict(!actions.iter().any(|a| status(a).as_deref() == Some("returned")));
+            return verdict(!actions.iter().any(|a| a.status.as_deref() == Some("returned")));
         }
-        match set_location.filter(|_| located) {
-            Some(action) => verdict(status(action).as_deref() == Some("success")),
+        match set_location {
+            Some(action) => verdict(action.status.as_deref() == Some("success")),
             None => Verdict::Keep,
         }
     }
@@ -184,6 +182,22 @@ impl DefaultConfig {
             next
         })
     }
+}
+
+/// The part of a Zyte API response the default check reads.
+#[derive(serde::Deserialize)]
+struct ActionsOnly {
+    #[serde(default)]
+    actions: Vec<ActionResult>,
+}
+
+/// One entry of a response's `actions`; fields of unexpected types make the parse fail, which
+/// reads as "no actions".
+#[derive(serde::Deserialize)]
+struct ActionResult {
+    action: Option<String>,
+    status: Option<String>,
+    error: Option<String>,
 }
 
 fn verdict(keep: bool) -> Verdict {

@@ -20,6 +20,8 @@ enum Command {
     /// Inspect session configs.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Serve the offline Zyte API emulator.
+    Emulate(zyte_emulator::EmulateArgs),
 }
 
 /// Parses the arguments, runs the command, and reports its outcome.
@@ -33,6 +35,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plugin(command) => plugin::run(command).await,
+            Command::Emulate(args) => zyte_emulator::run_cli(args).await.map(|()| ExitCode::SUCCESS).map_err(Into::into),
         }
     });
     match result {

@@ -14,12 +14,11 @@ use serde::Deserialize;
 pub struct Limits {
     /// Guest CPU time per hook call (default 50 ms). Protects against infinite loops: the call
     /// traps when the guest has run this long, not counting time spent waiting on `download`.
+    /// It is the only bound of hooks other than `init-session`, which never wait on the host.
     pub hook_cpu_ms: u64,
-    /// Wall-clock time per hook call other than `init-session` (default 1 000 ms). Protects
-    /// against a host import that never returns.
-    pub hook_timeout_ms: u64,
     /// Wall-clock time per `init-session` call, downloads included (default 600 000 ms: a
-    /// browser request may take 30 s and is retried by the retry policy).
+    /// browser request may take 30 s and is retried by the retry policy). Protects against a
+    /// download that never returns.
     pub init_timeout_ms: u64,
     /// Linear memory per instance (default 64 MiB). Protects against memory bombs: growth past it
     /// fails, and the trap that follows is reported as a memory-limit error.
@@ -47,7 +46,6 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             hook_cpu_ms: 50,
-            hook_timeout_ms: 1_000,
             init_timeout_ms: 600_000,
             memory_bytes: 64 << 20,
             recycle_after_calls: 10_000,
@@ -66,8 +64,8 @@ impl Limits {
         Duration::from_millis(self.hook_cpu_ms)
     }
 
-    /// The wall-clock timeout of a hook (`init` for `init-session`).
-    pub fn timeout(&self, init: bool) -> Duration {
-        Duration::from_millis(if init { self.init_timeout_ms } else { self.hook_timeout_ms })
+    /// [`Self::init_timeout_ms`] as a duration.
+    pub fn init_timeout(&self) -> Duration {
+        Duration::from_millis(self.init_timeout_ms)
     }
 }

@@ -15,7 +15,7 @@ use wasmtime::Store;
 use super::bindings::{SessionConfig, SessionConfigPre};
 use super::host::{CallEnv, CallState, HostState};
 use super::{
-    Address, Hook, HookError, HookErrorKind, InitError, LoadError, LoadErrorKind, PoolSpec, Request, Response, UrlRules,
+    Address, Hook, HookError, Limits, HookErrorKind, InitError, LoadError, LoadErrorKind, PoolSpec, Request, Response, UrlRules,
     Runtime, Verdict,
 };
 use crate::wire;
@@ -89,7 +89,10 @@ impl Call<'_> {
         }
     }
 
-    async fn invoke(self, b: &SessionConfig, s: &mut Store<HostState>) -> wasmtime::Result<Ret> {
+    /// Runs the hook. Only `init-session` can wait (on `download`), so only it gets the
+    /// wall-clock timeout; the others are bounded by the CPU budget alone, and never register a
+    /// timer.
+    async fn invoke(self, b: &SessionConfig, s: &mut Store<HostState>, limits: &Limits) -> wasmtime::Result<Ret> {
         Ok(match self {
             Call::Rules => Ret::Rules(b.call_rules(s).await?),
             Call::Enabled(r) => Ret::Bool(b.call_enabled(s, r).await?),
@@ -97,9 +100,15 @@ impl Call<'_> {
             Call::Pool(r) => Ret::Pool(b.call_pool(s, r).await?),
             Call::Location(r) => Ret::Address(b.call_location(s, r).await?),
             Call::Params(r) => Ret::Text(b.call_params(s, r).await?),
-            Call::InitSession(id, r) => Ret::Init(b.call_init_session(s, id, r).await?),
             Call::Check(resp, r) => Ret::Verdict(b.call_check(s, resp, r).await?),
             Call::ProcessRequest(r) => Ret::Request(b.call_process_request(s, r).await?),
+            Call::InitSession(id, r) => {
+                let timeout = limits.init_timeout();
+                match tokio::time::timeout(timeout, b.call_init_session(s, id, r)).await {
+                    Ok(result) => Ret::Init(result?),
+                    Err(_) => return Err(wasmtime::Error::new(TimedOut(timeout.as_millis() as u64))),
+                }
+            }
         })
     }
 }
@@ -255,14 +264,9 @@ impl Plugin {
         warm.store.data_mut().call = CallState::new(hook, env);
         warm.store.set_epoch_deadline(1);
         let limits = &self.runtime.limits;
-        let timeout = limits.timeout(hook == Hook::InitSession);
-        let outcome = tokio::time::timeout(timeout, call.invoke(&warm.bindings, &mut warm.store)).await;
+        let outcome = call.invoke(&warm.bindings, &mut warm.store, limits).await;
         let output_full = warm.store.data_mut().drain_output();
-        let result = match outcome {
-            Ok(Ok(ret)) => Ok(ret),
-            Ok(Err(trap)) => Err(classify_trap(warm.store.data(), &trap)),
-            Err(_) => Err(HookErrorKind::Timeout { ms: timeout.as_millis() as u64 }),
-        };
+        let result = outcome.map_err(|trap| classify_trap(warm.store.data(), &trap));
         warm.store.data_mut().call.env = CallEnv::default();
         warm.calls += 1;
         match result {
@@ -315,8 +319,16 @@ impl Plugin {
     }
 }
 
+/// The wall-clock timeout of an async call fired after this many milliseconds.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out after {0} ms")]
+struct TimedOut(u64);
+
 /// Names the cause of a failed call from what the store saw during it.
 fn classify_trap(state: &HostState, error: &wasmtime::Error) -> HookErrorKind {
+    if let Some(TimedOut(ms)) = error.downcast_ref::<TimedOut>() {
+        return HookErrorKind::Timeout { ms: *ms };
+    }
     if state.call.cpu_exceeded {
         return HookErrorKind::CpuBudget { ms: state.limits.hook_cpu_ms };
     }
