@@ -132,3 +132,27 @@ async fn session_required_sites_need_a_session() {
     .await;
     assert_eq!(member["statusCode"], 200);
 }
+
+#[tokio::test]
+async fn a_time_scale_expires_idle_sessions_in_real_milliseconds() {
+    // 600× real time: the 2-minute idle limit passes in 200 ms.
+    let config = zyte_emulator::EmulatorConfig {
+        time_scale: 600.0,
+        ..Default::default()
+    };
+    let emulator = zyte_emulator::start(config).await.expect("starts");
+    let body =
+        json!({"url": "https://example.com/", "browserHtml": true, "session": new_session()});
+    assert_eq!(extract_json(&emulator, &body).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, problem) = extract_json(&emulator, &body).await;
+    assert_eq!(
+        (status, problem["type"].as_str()),
+        (422, Some("/problem/session-expired"))
+    );
+    assert_eq!(
+        emulator.stats().sessions[0].expiry_reason,
+        Some(zyte_emulator::sessions::ExpiryReason::Idle)
+    );
+    emulator.shutdown().await;
+}
