@@ -9,6 +9,10 @@
 //! - `request/fresh_instances`: the same with a fresh instance per call (what the policy avoids).
 //!
 //! Run: `cargo bench -p session-host --bench request`.
+#![expect(
+    missing_docs,
+    reason = "criterion_group! and criterion_main! generate undocumented items"
+)]
 
 use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -22,8 +26,15 @@ use session_host::wire;
 mod guests;
 
 fn request() -> Request {
-    let params = json!({"httpResponseBody": true, "httpResponseHeaders": true}).as_object().cloned().unwrap_or_default();
-    let mut request = wire::request_from_body("https://csrf.example/search?q=shoes".into(), &params, wire::no_controls());
+    let params = json!({"httpResponseBody": true, "httpResponseHeaders": true})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut request = wire::request_from_body(
+        "https://csrf.example/search?q=shoes".into(),
+        &params,
+        wire::no_controls(),
+    );
     request.controls.enabled = Some(true);
     request.session_id = Some("3f0c4d9e-8a57-4c1b-9f6e-2b7d5a1c0e42".into());
     request
@@ -31,7 +42,10 @@ fn request() -> Request {
 
 /// A realistic successful answer: about 2 KB of JSON with a base64 body.
 fn response() -> Response {
-    let html = format!("<!doctype html><html><body><h1>Results</h1>{}</body></html>", "<p>shoe</p>".repeat(100));
+    let html = format!(
+        "<!doctype html><html><body><h1>Results</h1>{}</body></html>",
+        "<p>shoe</p>".repeat(100)
+    );
     let body = json!({
         "url": "https://csrf.example/search?q=shoes",
         "statusCode": 200,
@@ -39,43 +53,80 @@ fn response() -> Response {
         "httpResponseHeaders": [{"name": "content-type", "value": "text/html"}, {"name": "server", "value": "emulated"}],
         "session": {"id": "3f0c4d9e-8a57-4c1b-9f6e-2b7d5a1c0e42"},
     });
-    Response { status: 200, body: body.to_string() }
+    Response {
+        status: 200,
+        body: body.to_string(),
+    }
 }
 
 async fn one_request(plugin: &Plugin, env: &CallEnv, request: &Request, response: &Response) {
     plugin.params(env.clone(), request).await.expect("params");
     plugin.pool(env.clone(), request).await.expect("pool");
-    plugin.check(env.clone(), response, request).await.expect("check");
-    plugin.process_request(env.clone(), request).await.expect("process-request").expect("adds the token");
+    plugin
+        .check(env.clone(), response, request)
+        .await
+        .expect("check");
+    plugin
+        .process_request(env.clone(), request)
+        .await
+        .expect("process-request")
+        .expect("adds the token");
 }
 
 fn load(rt: &tokio::runtime::Runtime, runtime: &Runtime, name: &str, bytes: Vec<u8>) -> Plugin {
-    rt.block_on(runtime.load_bytes(name, bytes, CallEnv::default())).expect("loads")
+    rt.block_on(runtime.load_bytes(name, bytes, CallEnv::default()))
+        .expect("loads")
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
-    let csrf = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../example-configs/dist/csrf-token.wasm")).expect("prebuilt example");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let csrf = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../example-configs/dist/csrf-token.wasm"
+    ))
+    .expect("prebuilt example");
     let warm = Runtime::new(Limits::default()).expect("runtime");
-    let cold = Runtime::new(Limits { max_idle_instances: 0, ..Limits::default() }).expect("runtime");
+    let cold = Runtime::new(Limits {
+        max_idle_instances: 0,
+        ..Limits::default()
+    })
+    .expect("runtime");
     let wat = load(&rt, &warm, "wat", guests::guest(&[], None));
     let sdk = load(&rt, &warm, "csrf-token", csrf.clone());
     let sdk_cold = load(&rt, &cold, "csrf-token", csrf);
 
     let data = SessionData::new();
     data.set("csrf_token", "0123456789abcdef").expect("set");
-    let env = CallEnv { session: Some(data), ..CallEnv::default() };
+    let env = CallEnv {
+        session: Some(data),
+        ..CallEnv::default()
+    };
     let (request, response) = (request(), response());
     println!("response JSON: {} bytes", response.body.len());
 
     let mut group = c.benchmark_group("bare_call");
-    group.bench_function("wat", |b| b.to_async(&rt).iter(|| async { wat.enabled(env.clone(), &request).await.expect("ok") }));
-    group.bench_function("sdk", |b| b.to_async(&rt).iter(|| async { sdk.enabled(env.clone(), &request).await.expect("ok") }));
+    group.bench_function("wat", |b| {
+        b.to_async(&rt)
+            .iter(|| async { wat.enabled(env.clone(), &request).await.expect("ok") })
+    });
+    group.bench_function("sdk", |b| {
+        b.to_async(&rt)
+            .iter(|| async { sdk.enabled(env.clone(), &request).await.expect("ok") })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("request");
-    group.bench_function("warm", |b| b.to_async(&rt).iter(|| one_request(&sdk, &env, &request, &response)));
-    group.bench_function("fresh_instances", |b| b.to_async(&rt).iter(|| one_request(&sdk_cold, &env, &request, &response)));
+    group.bench_function("warm", |b| {
+        b.to_async(&rt)
+            .iter(|| one_request(&sdk, &env, &request, &response))
+    });
+    group.bench_function("fresh_instances", |b| {
+        b.to_async(&rt)
+            .iter(|| one_request(&sdk_cold, &env, &request, &response))
+    });
     group.finish();
 }
 

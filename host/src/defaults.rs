@@ -18,7 +18,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 
-use crate::plugin::{Address, PoolSpec, Request, Response, UrlRules, SessionControls, Verdict};
+use crate::plugin::{Address, PoolSpec, Request, Response, SessionControls, UrlRules, Verdict};
 use crate::settings::{Location, SessionSettings};
 use crate::wire;
 
@@ -43,7 +43,10 @@ pub struct DefaultConfig {
 impl DefaultConfig {
     /// Defaults that read `settings`.
     pub fn new(settings: Arc<SessionSettings>) -> Self {
-        Self { settings, param_pools: Arc::default() }
+        Self {
+            settings,
+            param_pools: Arc::default(),
+        }
     }
 
     /// The settings these defaults read.
@@ -53,7 +56,12 @@ impl DefaultConfig {
 
     /// A universal rule with the reference's default priority.
     pub fn rules(&self) -> UrlRules {
-        UrlRules { include: Vec::new(), exclude: Vec::new(), priority: DEFAULT_PRIORITY, instead_of: None }
+        UrlRules {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            priority: DEFAULT_PRIORITY,
+            instead_of: None,
+        }
     }
 
     /// The request's `enabled` control, else the setting (reference 4.4).
@@ -63,7 +71,10 @@ impl DefaultConfig {
 
     /// The request's `cookie-mode` control, else the setting (reference 4.4).
     pub fn cookie_mode(&self, request: &Request) -> bool {
-        request.controls.cookie_mode.unwrap_or(self.settings.cookie_mode)
+        request
+            .controls
+            .cookie_mode
+            .unwrap_or(self.settings.cookie_mode)
     }
 
     /// The request's location control when present (even if empty), else the setting.
@@ -83,7 +94,10 @@ impl DefaultConfig {
         }
         let netloc = netloc(&request.url)?;
         if let Some(params) = truthy_params(controls)? {
-            return Ok(pool_id(format!("{netloc}[{}]", self.param_pool_index(&netloc, &params))));
+            return Ok(pool_id(format!(
+                "{netloc}[{}]",
+                self.param_pool_index(&netloc, &params)
+            )));
         }
         if let Some(address) = controls.location.as_ref().filter(|a| !is_empty(a)) {
             let fields = present_fields(address).collect::<Vec<_>>().join(",");
@@ -99,7 +113,8 @@ impl DefaultConfig {
             return json!({"browserHtml": true}).to_string();
         }
         let address = serde_json::to_value(location_of(location)).unwrap_or_default();
-        json!({"browserHtml": true, "actions": [{"action": "setLocation", "address": address}]}).to_string()
+        json!({"browserHtml": true, "actions": [{"action": "setLocation", "address": address}]})
+            .to_string()
     }
 
     /// Init parameters that beat the config's `params` hook (reference 4.1): the params control,
@@ -130,10 +145,18 @@ impl DefaultConfig {
         let url = match params.remove("url") {
             None => request.url.clone(),
             Some(Value::String(url)) => url,
-            Some(other) => return Err(format!("init params `url` must be a string, got {}", wire::json_kind(&other))),
+            Some(other) => {
+                return Err(format!(
+                    "init params `url` must be a string, got {}",
+                    wire::json_kind(&other)
+                ));
+            }
         };
         if cookie_mode {
-            if params.get("responseCookies").is_some_and(|v| v != &Value::Bool(true)) {
+            if params
+                .get("responseCookies")
+                .is_some_and(|v| v != &Value::Bool(true))
+            {
                 tracing::error!(url = %request.url, "cookie session init params set responseCookies to a false value; forcing it to true");
             }
             params.insert("responseCookies".into(), Value::Bool(true));
@@ -155,15 +178,32 @@ impl DefaultConfig {
     /// Only the `actions` of the response are read: the parse skips every other field (the
     /// body, the HTML) without building it. A body that is not JSON has no actions.
     pub fn check(&self, response: &Response, request: &Request, location: &Address) -> Verdict {
-        let actions = serde_json::from_str::<ActionsOnly>(&response.body).map(|b| b.actions).unwrap_or_default();
+        let actions = serde_json::from_str::<ActionsOnly>(&response.body)
+            .map(|b| b.actions)
+            .unwrap_or_default();
         let located = !is_empty(location);
-        let set_location = actions.iter().find(|a| a.action.as_deref() == Some("setLocation")).filter(|_| located);
-        if set_location.is_some_and(|a| a.error.as_deref().unwrap_or_default().starts_with(UNSUPPORTED_SET_LOCATION)) {
+        let set_location = actions
+            .iter()
+            .find(|a| a.action.as_deref() == Some("setLocation"))
+            .filter(|_| located);
+        if set_location.is_some_and(|a| {
+            a.error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with(UNSUPPORTED_SET_LOCATION)
+        }) {
             tracing::error!(url = %request.url, "Stopping the pool: tried to use the setLocation action on an unsupported website");
             return Verdict::ClosePool(UNSUPPORTED_SET_LOCATION_REASON.into());
         }
-        if self.settings.init_action_failure_invalidates_session && request.is_init && !actions.is_empty() {
-            return verdict(!actions.iter().any(|a| a.status.as_deref() == Some("returned")));
+        if self.settings.init_action_failure_invalidates_session
+            && request.is_init
+            && !actions.is_empty()
+        {
+            return verdict(
+                !actions
+                    .iter()
+                    .any(|a| a.status.as_deref() == Some("returned")),
+            );
         }
         match set_location {
             Some(action) => verdict(action.status.as_deref() == Some("success")),
@@ -201,25 +241,38 @@ struct ActionResult {
 }
 
 fn verdict(keep: bool) -> Verdict {
-    if keep { Verdict::Keep } else { Verdict::Discard }
+    if keep {
+        Verdict::Keep
+    } else {
+        Verdict::Discard
+    }
 }
 
 fn pool_id(id: String) -> PoolSpec {
-    PoolSpec { id, size: None, delay: None, randomize_delay: None }
+    PoolSpec {
+        id,
+        size: None,
+        delay: None,
+        randomize_delay: None,
+    }
 }
 
 /// The request's params control, when it is a non-empty object.
 fn truthy_params(controls: &SessionControls) -> Result<Option<Map<String, Value>>, String> {
     match &controls.params {
         None => Ok(None),
-        Some(text) => Ok(Some(wire::parse_object(text, "the params control")?).filter(|m| !m.is_empty())),
+        Some(text) => {
+            Ok(Some(wire::parse_object(text, "the params control")?).filter(|m| !m.is_empty()))
+        }
     }
 }
 
 /// The URL's netloc as the reference builds pool ids from: `[userinfo@]host[:port]`.
 pub fn netloc(url: &str) -> Result<String, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
-    let host = parsed.host_str().ok_or_else(|| format!("URL {url:?} has no host"))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| format!("URL {url:?} has no host"))?;
     let mut out = String::new();
     if !parsed.username().is_empty() {
         out.push_str(parsed.username());
@@ -243,7 +296,11 @@ pub fn canonical_json(value: &Value) -> String {
             Value::Object(map) => {
                 let mut keys: Vec<_> = map.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),
@@ -258,9 +315,14 @@ pub fn is_empty(address: &Address) -> bool {
 }
 
 fn present_fields(address: &Address) -> impl Iterator<Item = &str> {
-    [&address.address_country, &address.address_region, &address.postal_code, &address.street_address]
-        .into_iter()
-        .filter_map(|f| f.as_deref())
+    [
+        &address.address_country,
+        &address.address_region,
+        &address.postal_code,
+        &address.street_address,
+    ]
+    .into_iter()
+    .filter_map(|f| f.as_deref())
 }
 
 /// The WIT address of a settings location.

@@ -30,16 +30,26 @@ impl SessionData {
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<String> {
-        self.entries.lock().iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        self.entries
+            .lock()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
     }
 
     /// Stores `value` under `key`, within the limits.
     pub fn set(&self, key: &str, value: &str) -> Result<(), String> {
         if key.len() > MAX_KEY_BYTES {
-            return Err(format!("session-data key is {} bytes, the limit is {MAX_KEY_BYTES}", key.len()));
+            return Err(format!(
+                "session-data key is {} bytes, the limit is {MAX_KEY_BYTES}",
+                key.len()
+            ));
         }
         if value.len() > MAX_VALUE_BYTES {
-            return Err(format!("session-data value is {} bytes, the limit is {MAX_VALUE_BYTES}", value.len()));
+            return Err(format!(
+                "session-data value is {} bytes, the limit is {MAX_VALUE_BYTES}",
+                value.len()
+            ));
         }
         let mut entries = self.entries.lock();
         if let Some(entry) = entries.iter_mut().find(|(k, _)| k == key) {

@@ -165,7 +165,10 @@ mod tests {
     #[test]
     fn defaults_match_the_reference() {
         let s = SessionSettings::default();
-        assert_eq!((s.pool_size, s.max_bad_inits, s.queue_max_attempts), (8, 8, 60));
+        assert_eq!(
+            (s.pool_size, s.max_bad_inits, s.queue_max_attempts),
+            (8, 8, 60)
+        );
         assert_eq!((s.max_check_failures, s.max_errors), (1, 1));
         assert_eq!(s.creation_retry_delay, 60.0);
         assert!(s.init_action_failure_invalidates_session && s.randomize_delay);

@@ -14,11 +14,21 @@ pub const DEFAULT_METHOD: &str = "GET";
 
 /// Controls that set nothing: the host's settings apply.
 pub fn no_controls() -> SessionControls {
-    SessionControls { enabled: None, cookie_mode: None, params: None, location: None, pool: None }
+    SessionControls {
+        enabled: None,
+        cookie_mode: None,
+        params: None,
+        location: None,
+        pool: None,
+    }
 }
 
 /// Builds the WIT request for a Zyte API body (without its `url`).
-pub fn request_from_body(url: String, params: &Map<String, Value>, controls: SessionControls) -> Request {
+pub fn request_from_body(
+    url: String,
+    params: &Map<String, Value>,
+    controls: SessionControls,
+) -> Request {
     let (method, headers) = views(params);
     Request {
         url,
@@ -42,14 +52,23 @@ pub fn body_from_request(request: &Request) -> Result<Map<String, Value>, String
     }
     let (method, headers) = views(&params);
     if request.method != method {
-        params.insert("httpRequestMethod".into(), Value::String(request.method.clone()));
+        params.insert(
+            "httpRequestMethod".into(),
+            Value::String(request.method.clone()),
+        );
     }
     if request.headers != headers {
         if request.headers.is_empty() {
             params.remove("customHttpRequestHeaders");
         } else {
-            let list = request.headers.iter().map(|h| serde_json::json!({"name": h.name, "value": h.value}));
-            params.insert("customHttpRequestHeaders".into(), Value::Array(list.collect()));
+            let list = request
+                .headers
+                .iter()
+                .map(|h| serde_json::json!({"name": h.name, "value": h.value}));
+            params.insert(
+                "customHttpRequestHeaders".into(),
+                Value::Array(list.collect()),
+            );
         }
     }
     Ok(params)
@@ -59,7 +78,10 @@ pub fn body_from_request(request: &Request) -> Result<Map<String, Value>, String
 pub fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>, String> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(format!("{what} must be a JSON object, got {}", json_kind(&other))),
+        Ok(other) => Err(format!(
+            "{what} must be a JSON object, got {}",
+            json_kind(&other)
+        )),
         Err(e) => Err(format!("{what} is not valid JSON: {e}")),
     }
 }
@@ -109,11 +131,19 @@ mod tests {
 
     #[test]
     fn views_are_derived() {
-        let params = body(json!({"httpResponseBody": true, "httpRequestMethod": "POST",
-            "customHttpRequestHeaders": [{"name": "a", "value": "1"}]}));
+        let params = body(
+            json!({"httpResponseBody": true, "httpRequestMethod": "POST",
+            "customHttpRequestHeaders": [{"name": "a", "value": "1"}]}),
+        );
         let req = request_from_body("https://x.example".into(), &params, no_controls());
         assert_eq!(req.method, "POST");
-        assert_eq!(req.headers, vec![Header { name: "a".into(), value: "1".into() }]);
+        assert_eq!(
+            req.headers,
+            vec![Header {
+                name: "a".into(),
+                value: "1".into()
+            }]
+        );
     }
 
     #[test]
@@ -128,20 +158,37 @@ mod tests {
         let params = body(json!({"httpResponseBody": true}));
         let mut req = request_from_body("https://x.example".into(), &params, no_controls());
         req.method = "PUT".into();
-        req.headers.push(Header { name: "x-csrf-token".into(), value: "t".into() });
+        req.headers.push(Header {
+            name: "x-csrf-token".into(),
+            value: "t".into(),
+        });
         let out = body_from_request(&req).unwrap();
         assert_eq!(out["httpRequestMethod"], "PUT");
-        assert_eq!(out["customHttpRequestHeaders"], json!([{"name": "x-csrf-token", "value": "t"}]));
+        assert_eq!(
+            out["customHttpRequestHeaders"],
+            json!([{"name": "x-csrf-token", "value": "t"}])
+        );
     }
 
     #[test]
     fn bad_params_are_reported() {
         let mut req = request_from_body("https://x.example".into(), &Map::new(), no_controls());
         req.params = "[1]".into();
-        assert_eq!(body_from_request(&req).unwrap_err(), "params must be a JSON object, got an array");
+        assert_eq!(
+            body_from_request(&req).unwrap_err(),
+            "params must be a JSON object, got an array"
+        );
         req.params = "{".into();
-        assert!(body_from_request(&req).unwrap_err().starts_with("params is not valid JSON"));
+        assert!(
+            body_from_request(&req)
+                .unwrap_err()
+                .starts_with("params is not valid JSON")
+        );
         req.params = r#"{"url": "https://y.example"}"#.into();
-        assert!(body_from_request(&req).unwrap_err().contains("must not contain `url`"));
+        assert!(
+            body_from_request(&req)
+                .unwrap_err()
+                .contains("must not contain `url`")
+        );
     }
 }

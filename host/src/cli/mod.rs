@@ -28,14 +28,20 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return report(anyhow::anyhow!("cannot start the async runtime: {e}")),
     };
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plugin(command) => plugin::run(command).await,
-            Command::Emulate(args) => zyte_emulator::run_cli(args).await.map(|()| ExitCode::SUCCESS).map_err(Into::into),
+            Command::Emulate(args) => zyte_emulator::run_cli(args)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Into::into),
         }
     });
     match result {
@@ -53,5 +59,8 @@ fn report(error: anyhow::Error) -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

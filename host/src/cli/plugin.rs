@@ -47,15 +47,28 @@ async fn check(files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
 /// A human-readable summary of a loaded config.
 fn describe(file: &std::path::Path, plugin: &Plugin) -> String {
     let rules = plugin.rules();
-    let list = |items: &[String]| if items.is_empty() { "(none)".to_owned() } else { items.join(", ") };
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "(none)".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
     format!(
         "{}: ok\n  config:     {}\n  include:    {}\n  exclude:    {}\n  priority:   {}\n  instead-of: {}\n  hooks:      {}\n",
         file.display(),
         plugin.name(),
-        if rules.include.is_empty() { "(universal)".to_owned() } else { rules.include.join(", ") },
+        if rules.include.is_empty() {
+            "(universal)".to_owned()
+        } else {
+            rules.include.join(", ")
+        },
         list(&rules.exclude),
         rules.priority,
-        rules.instead_of.as_deref().unwrap_or("(the built-in default)"),
+        rules
+            .instead_of
+            .as_deref()
+            .unwrap_or("(the built-in default)"),
         plugin.exports().join(", "),
     )
 }

@@ -13,20 +13,38 @@ fn request(url: &str) -> Request {
 }
 
 fn addr(postal: &str) -> Address {
-    Address { postal_code: Some(postal.into()), ..address_of(&Location::default()) }
+    Address {
+        postal_code: Some(postal.into()),
+        ..address_of(&Location::default())
+    }
 }
 
 fn response(body: Value) -> Response {
-    Response { status: 200, body: body.to_string() }
+    Response {
+        status: 200,
+        body: body.to_string(),
+    }
 }
 
 #[test]
 fn pool_id_is_the_netloc_with_port_and_userinfo() {
     let d = DefaultConfig::default();
-    assert_eq!(d.pool(&request("https://EXAMPLE.com:8080/a")).unwrap().id, "example.com:8080");
-    assert_eq!(d.pool(&request("https://user:pw@example.com/")).unwrap().id, "user:pw@example.com");
-    assert_eq!(d.pool(&request("https://bücher.example/")).unwrap().id, "xn--bcher-kva.example");
-    assert_ne!(d.pool(&request("https://www.example.com/")).unwrap().id, "example.com");
+    assert_eq!(
+        d.pool(&request("https://EXAMPLE.com:8080/a")).unwrap().id,
+        "example.com:8080"
+    );
+    assert_eq!(
+        d.pool(&request("https://user:pw@example.com/")).unwrap().id,
+        "user:pw@example.com"
+    );
+    assert_eq!(
+        d.pool(&request("https://bücher.example/")).unwrap().id,
+        "xn--bcher-kva.example"
+    );
+    assert_ne!(
+        d.pool(&request("https://www.example.com/")).unwrap().id,
+        "example.com"
+    );
 }
 
 #[test]
@@ -37,7 +55,12 @@ fn pool_precedence_pool_then_params_then_location() {
     assert_eq!(d.pool(&r).unwrap().id, "example.com@10001");
     r.controls.params = Some(r#"{"b": 1, "a": [1, 2]}"#.into());
     assert_eq!(d.pool(&r).unwrap().id, "example.com[0]");
-    r.controls.pool = Some(PoolSpec { id: "mine".into(), size: Some(2), delay: None, randomize_delay: None });
+    r.controls.pool = Some(PoolSpec {
+        id: "mine".into(),
+        size: Some(2),
+        delay: None,
+        randomize_delay: None,
+    });
     assert_eq!(d.pool(&r).unwrap().id, "mine");
 }
 
@@ -49,11 +72,27 @@ fn param_sets_are_indexed_per_netloc_by_canonical_json() {
         r.controls.params = Some(params.into());
         d.pool(&r).unwrap().id
     };
-    assert_eq!(pool("https://a.example/", r#"{"x": 1, "y": 2}"#), "a.example[0]");
-    assert_eq!(pool("https://a.example/", r#"{"y": 2, "x": 1}"#), "a.example[0]");
-    assert_eq!(pool("https://a.example/", r#"{"x": 1.0, "y": 2}"#), "a.example[1]");
-    assert_eq!(pool("https://b.example/", r#"{"x": 1, "y": 2}"#), "b.example[0]");
-    assert_eq!(pool("https://a.example/", "{}"), "a.example", "an empty param set is falsy");
+    assert_eq!(
+        pool("https://a.example/", r#"{"x": 1, "y": 2}"#),
+        "a.example[0]"
+    );
+    assert_eq!(
+        pool("https://a.example/", r#"{"y": 2, "x": 1}"#),
+        "a.example[0]"
+    );
+    assert_eq!(
+        pool("https://a.example/", r#"{"x": 1.0, "y": 2}"#),
+        "a.example[1]"
+    );
+    assert_eq!(
+        pool("https://b.example/", r#"{"x": 1, "y": 2}"#),
+        "b.example[0]"
+    );
+    assert_eq!(
+        pool("https://a.example/", "{}"),
+        "a.example",
+        "an empty param set is falsy"
+    );
 }
 
 #[test]
@@ -66,12 +105,21 @@ fn location_pool_ids_keep_order_and_empty_strings() {
         postal_code: Some("12345".into()),
         address_region: None,
     });
-    assert_eq!(d.pool(&r).unwrap().id, "example.com@,12345,Rúa do Príncipe, 123");
+    assert_eq!(
+        d.pool(&r).unwrap().id,
+        "example.com@,12345,Rúa do Príncipe, 123"
+    );
 }
 
 #[test]
 fn location_control_even_empty_beats_the_setting() {
-    let settings = SessionSettings { location: Location { postal_code: Some("10001".into()), ..Location::default() }, ..SessionSettings::default() };
+    let settings = SessionSettings {
+        location: Location {
+            postal_code: Some("10001".into()),
+            ..Location::default()
+        },
+        ..SessionSettings::default()
+    };
     let d = config(settings);
     let mut r = request("https://example.com/");
     assert_eq!(d.location(&r).postal_code.as_deref(), Some("10001"));
@@ -82,25 +130,53 @@ fn location_control_even_empty_beats_the_setting() {
 #[test]
 fn init_params_precedence() {
     // Reference 4.1: meta params > (setting params unless a truthy meta location) > params().
-    let settings = SessionSettings { params: json!({"browserHtml": true, "x": 1}).as_object().cloned().unwrap_or_default(), ..SessionSettings::default() };
+    let settings = SessionSettings {
+        params: json!({"browserHtml": true, "x": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        ..SessionSettings::default()
+    };
     let d = config(settings);
     let mut r = request("https://example.com/");
-    assert_eq!(d.preset_init_params(&r).as_deref(), Some(r#"{"browserHtml":true,"x":1}"#));
+    assert_eq!(
+        d.preset_init_params(&r).as_deref(),
+        Some(r#"{"browserHtml":true,"x":1}"#)
+    );
     r.controls.location = Some(address_of(&Location::default()));
-    assert!(d.preset_init_params(&r).is_some(), "an empty meta location does not suppress the setting");
+    assert!(
+        d.preset_init_params(&r).is_some(),
+        "an empty meta location does not suppress the setting"
+    );
     r.controls.location = Some(addr("10001"));
-    assert_eq!(d.preset_init_params(&r), None, "a truthy meta location suppresses the setting");
+    assert_eq!(
+        d.preset_init_params(&r),
+        None,
+        "a truthy meta location suppresses the setting"
+    );
     r.controls.params = Some(r#"{"httpResponseBody": true}"#.into());
-    assert_eq!(d.preset_init_params(&r).as_deref(), Some(r#"{"httpResponseBody":true}"#));
-    assert_eq!(DefaultConfig::default().preset_init_params(&request("https://e.example")), None);
+    assert_eq!(
+        d.preset_init_params(&r).as_deref(),
+        Some(r#"{"httpResponseBody":true}"#)
+    );
+    assert_eq!(
+        DefaultConfig::default().preset_init_params(&request("https://e.example")),
+        None
+    );
 }
 
 #[test]
 fn default_params_add_set_location_for_a_location() {
     let d = DefaultConfig::default();
-    assert_eq!(d.params(&address_of(&Location::default())), r#"{"browserHtml":true}"#);
+    assert_eq!(
+        d.params(&address_of(&Location::default())),
+        r#"{"browserHtml":true}"#
+    );
     let with = serde_json::from_str::<Value>(&d.params(&addr("10001"))).unwrap();
-    assert_eq!(with, json!({"browserHtml": true, "actions": [{"action": "setLocation", "address": {"postalCode": "10001"}}]}));
+    assert_eq!(
+        with,
+        json!({"browserHtml": true, "actions": [{"action": "setLocation", "address": {"postalCode": "10001"}}]})
+    );
 }
 
 #[test]
@@ -109,12 +185,25 @@ fn init_request_pops_url_and_copies_controls() {
     let mut r = request("https://example.com/page");
     r.controls.location = Some(addr("10001"));
     r.controls.enabled = Some(true);
-    let init = d.init_request("sid", &r, r#"{"url": "https://example.com/init", "browserHtml": true}"#, false).unwrap();
+    let init = d
+        .init_request(
+            "sid",
+            &r,
+            r#"{"url": "https://example.com/init", "browserHtml": true}"#,
+            false,
+        )
+        .unwrap();
     assert_eq!(init.url, "https://example.com/init");
     assert_eq!(init.params, r#"{"browserHtml":true}"#);
-    assert_eq!((init.is_init, init.session_id.as_deref()), (true, Some("sid")));
+    assert_eq!(
+        (init.is_init, init.session_id.as_deref()),
+        (true, Some("sid"))
+    );
     assert_eq!(init.controls.location, r.controls.location);
-    assert_eq!(init.controls.enabled, None, "only params and location controls are copied");
+    assert_eq!(
+        init.controls.enabled, None,
+        "only params and location controls are copied"
+    );
     let plain = d.init_request("sid", &r, "{}", false).unwrap();
     assert_eq!(plain.url, "https://example.com/page");
     assert!(d.init_request("sid", &r, "[]", false).is_err());
@@ -124,7 +213,14 @@ fn init_request_pops_url_and_copies_controls() {
 #[test]
 fn cookie_mode_init_forces_response_cookies_and_drops_session() {
     let d = DefaultConfig::default();
-    let init = d.init_request("sid", &request("https://e.example/"), r#"{"responseCookies": false}"#, true).unwrap();
+    let init = d
+        .init_request(
+            "sid",
+            &request("https://e.example/"),
+            r#"{"responseCookies": false}"#,
+            true,
+        )
+        .unwrap();
     let params: Value = serde_json::from_str(&init.params).unwrap();
     assert_eq!(params, json!({"responseCookies": true, "session": null}));
 }
@@ -133,10 +229,25 @@ fn cookie_mode_init_forces_response_cookies_and_drops_session() {
 fn check_unsupported_set_location_closes_the_pool() {
     let d = DefaultConfig::default();
     let body = json!({"actions": [{"action": "setLocation", "status": "returned", "error": "Action setLocation not supported on x.example"}]});
-    let verdict = d.check(&response(body.clone()), &request("https://x.example/"), &addr("10001"));
-    assert_eq!(verdict, Verdict::ClosePool("unsupported_set_location".into()));
-    let no_location = d.check(&response(body), &request("https://x.example/"), &address_of(&Location::default()));
-    assert_eq!(no_location, Verdict::Keep, "without a location the action is not inspected");
+    let verdict = d.check(
+        &response(body.clone()),
+        &request("https://x.example/"),
+        &addr("10001"),
+    );
+    assert_eq!(
+        verdict,
+        Verdict::ClosePool("unsupported_set_location".into())
+    );
+    let no_location = d.check(
+        &response(body),
+        &request("https://x.example/"),
+        &address_of(&Location::default()),
+    );
+    assert_eq!(
+        no_location,
+        Verdict::Keep,
+        "without a location the action is not inspected"
+    );
 }
 
 #[test]
@@ -147,11 +258,28 @@ fn check_init_action_failure_invalidates() {
     let none = address_of(&Location::default());
     let returned = json!({"actions": [{"action": "click", "status": "returned"}]});
     let continued = json!({"actions": [{"action": "click", "status": "continued"}, {"action": "x", "status": "success"}]});
-    assert_eq!(d.check(&response(returned.clone()), &init, &none), Verdict::Discard);
+    assert_eq!(
+        d.check(&response(returned.clone()), &init, &none),
+        Verdict::Discard
+    );
     assert_eq!(d.check(&response(continued), &init, &none), Verdict::Keep);
-    assert_eq!(d.check(&response(returned.clone()), &request("https://x.example/"), &none), Verdict::Keep, "use responses are not invalidated");
-    let lenient = config(SessionSettings { init_action_failure_invalidates_session: false, ..SessionSettings::default() });
-    assert_eq!(lenient.check(&response(returned), &init, &none), Verdict::Keep);
+    assert_eq!(
+        d.check(
+            &response(returned.clone()),
+            &request("https://x.example/"),
+            &none
+        ),
+        Verdict::Keep,
+        "use responses are not invalidated"
+    );
+    let lenient = config(SessionSettings {
+        init_action_failure_invalidates_session: false,
+        ..SessionSettings::default()
+    });
+    assert_eq!(
+        lenient.check(&response(returned), &init, &none),
+        Verdict::Keep
+    );
 }
 
 #[test]
@@ -160,7 +288,20 @@ fn check_set_location_outcome_on_use_and_init() {
     let failed = json!({"actions": [{"action": "setLocation", "status": "continued", "error": "Action setLocation failed"}]});
     let ok = json!({"actions": [{"action": "setLocation", "status": "success"}]});
     let use_request = request("https://x.example/");
-    assert_eq!(d.check(&response(failed), &use_request, &addr("1")), Verdict::Discard);
-    assert_eq!(d.check(&response(ok), &use_request, &addr("1")), Verdict::Keep);
-    assert_eq!(d.check(&response(json!({"browserHtml": "<p>"})), &use_request, &addr("1")), Verdict::Keep);
+    assert_eq!(
+        d.check(&response(failed), &use_request, &addr("1")),
+        Verdict::Discard
+    );
+    assert_eq!(
+        d.check(&response(ok), &use_request, &addr("1")),
+        Verdict::Keep
+    );
+    assert_eq!(
+        d.check(
+            &response(json!({"browserHtml": "<p>"})),
+            &use_request,
+            &addr("1")
+        ),
+        Verdict::Keep
+    );
 }

@@ -53,7 +53,10 @@ pub struct CallEnv {
 impl CallEnv {
     /// An environment with `defaults` and nothing else.
     pub fn with_defaults(defaults: DefaultConfig) -> Self {
-        Self { defaults, ..Self::default() }
+        Self {
+            defaults,
+            ..Self::default()
+        }
     }
 }
 
@@ -142,7 +145,10 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -156,18 +162,31 @@ pub(crate) struct GuardedLimits {
 impl GuardedLimits {
     fn new(memory_bytes: usize) -> Self {
         let inner = StoreLimitsBuilder::new().memory_size(memory_bytes).build();
-        Self { inner, refused: false }
+        Self {
+            inner,
+            refused: false,
+        }
     }
 }
 
 impl ResourceLimiter for GuardedLimits {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let allowed = self.inner.memory_growing(current, desired, maximum)?;
         self.refused |= !allowed;
         Ok(allowed)
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         self.inner.table_growing(current, desired, maximum)
     }
 }
@@ -221,10 +240,17 @@ impl defaults::Host for HostState {
         params: String,
     ) -> wasmtime::Result<Result<Request, String>> {
         let env = &self.call.env;
-        Ok(env.defaults.init_request(&session_id, &request, &params, env.cookie_mode))
+        Ok(env
+            .defaults
+            .init_request(&session_id, &request, &params, env.cookie_mode))
     }
 
-    fn check(&mut self, response: Response, request: Request, location: Address) -> wasmtime::Result<Verdict> {
+    fn check(
+        &mut self,
+        response: Response,
+        request: Request,
+        location: Address,
+    ) -> wasmtime::Result<Verdict> {
         Ok(self.call.env.defaults.check(&response, &request, &location))
     }
 
@@ -236,11 +262,16 @@ impl defaults::Host for HostState {
 impl download::Host for HostState {
     async fn download(&mut self, request: Request) -> Result<Response, DownloadError> {
         let Some(downloader) = self.call.env.downloader.clone() else {
-            return Err(DownloadError::Refused(format!("download is only available to init-session, with a session being created (this call to {} has none)", self.call.hook)));
+            return Err(DownloadError::Refused(format!(
+                "download is only available to init-session, with a session being created (this call to {} has none)",
+                self.call.hook
+            )));
         };
         if self.call.downloads >= self.limits.max_downloads_per_init {
             let max = self.limits.max_downloads_per_init;
-            return Err(DownloadError::Refused(format!("this init-session already made {max} downloads, the limit")));
+            return Err(DownloadError::Refused(format!(
+                "this init-session already made {max} downloads, the limit"
+            )));
         }
         self.call.downloads += 1;
         let waited = Instant::now();
@@ -258,7 +289,10 @@ impl session_data::Host for HostState {
     fn set(&mut self, key: String, value: String) -> wasmtime::Result<Result<(), String>> {
         Ok(match &self.call.env.session {
             Some(session) => session.set(&key, &value),
-            None => Err(format!("hook {} has no session, so it cannot store session data", self.call.hook)),
+            None => Err(format!(
+                "hook {} has no session, so it cannot store session data",
+                self.call.hook
+            )),
         })
     }
 
@@ -270,7 +304,13 @@ impl session_data::Host for HostState {
     }
 
     fn keys(&mut self) -> wasmtime::Result<Vec<String>> {
-        Ok(self.call.env.session.as_ref().map(SessionData::keys).unwrap_or_default())
+        Ok(self
+            .call
+            .env
+            .session
+            .as_ref()
+            .map(SessionData::keys)
+            .unwrap_or_default())
     }
 }
 

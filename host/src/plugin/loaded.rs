@@ -15,8 +15,8 @@ use wasmtime::Store;
 use super::bindings::{SessionConfig, SessionConfigPre};
 use super::host::{CallEnv, CallState, HostState};
 use super::{
-    Address, Hook, HookError, Limits, HookErrorKind, InitError, LoadError, LoadErrorKind, PoolSpec, Request, Response, UrlRules,
-    Runtime, Verdict,
+    Address, Hook, HookError, HookErrorKind, InitError, Limits, LoadError, LoadErrorKind, PoolSpec,
+    Request, Response, Runtime, UrlRules, Verdict,
 };
 use crate::wire;
 
@@ -63,6 +63,10 @@ enum Call<'a> {
 }
 
 /// What a hook returned.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per call, moved once"
+)]
 enum Ret {
     Rules(UrlRules),
     Bool(Result<bool, String>),
@@ -92,7 +96,12 @@ impl Call<'_> {
     /// Runs the hook. Only `init-session` can wait (on `download`), so only it gets the
     /// wall-clock timeout; the others are bounded by the CPU budget alone, and never register a
     /// timer.
-    async fn invoke(self, b: &SessionConfig, s: &mut Store<HostState>, limits: &Limits) -> wasmtime::Result<Ret> {
+    async fn invoke(
+        self,
+        b: &SessionConfig,
+        s: &mut Store<HostState>,
+        limits: &Limits,
+    ) -> wasmtime::Result<Ret> {
         Ok(match self {
             Call::Rules => Ret::Rules(b.call_rules(s).await?),
             Call::Enabled(r) => Ret::Bool(b.call_enabled(s, r).await?),
@@ -106,7 +115,9 @@ impl Call<'_> {
                 let timeout = limits.init_timeout();
                 match tokio::time::timeout(timeout, b.call_init_session(s, id, r)).await {
                     Ok(result) => Ret::Init(result?),
-                    Err(_) => return Err(wasmtime::Error::new(TimedOut(timeout.as_millis() as u64))),
+                    Err(_) => {
+                        return Err(wasmtime::Error::new(TimedOut(timeout.as_millis() as u64)));
+                    }
                 }
             }
         })
@@ -126,14 +137,24 @@ impl Plugin {
             name: name.into(),
             pre,
             exports,
-            rules: UrlRules { include: Vec::new(), exclude: Vec::new(), priority: 0, instead_of: None },
+            rules: UrlRules {
+                include: Vec::new(),
+                exclude: Vec::new(),
+                priority: 0,
+                instead_of: None,
+            },
             idle: Mutex::new(Vec::new()),
             counters: PluginCounters::default(),
         };
         plugin.rules = match plugin.call(env, Call::Rules).await {
             Ok(Ret::Rules(rules)) => rules,
             Ok(_) => unreachable_ret(Hook::Rules),
-            Err(e) => return Err(LoadError { config: name.to_owned(), kind: LoadErrorKind::Rules(Box::new(e)) }),
+            Err(e) => {
+                return Err(LoadError {
+                    config: name.to_owned(),
+                    kind: LoadErrorKind::Rules(Box::new(e)),
+                });
+            }
         };
         Ok(plugin)
     }
@@ -182,7 +203,9 @@ impl Plugin {
     /// The `pool` hook. An empty pool id is invalid output.
     pub async fn pool(&self, env: CallEnv, request: &Request) -> Result<PoolSpec, HookError> {
         match self.call(env, Call::Pool(request)).await? {
-            Ret::Pool(Ok(pool)) if pool.id.is_empty() => Err(self.invalid(Hook::Pool, "the pool id is empty".into())),
+            Ret::Pool(Ok(pool)) if pool.id.is_empty() => {
+                Err(self.invalid(Hook::Pool, "the pool id is empty".into()))
+            }
             Ret::Pool(r) => r.map_err(|e| self.guest_error(Hook::Pool, e)),
             _ => unreachable_ret(Hook::Pool),
         }
@@ -197,9 +220,15 @@ impl Plugin {
     }
 
     /// The `params` hook, parsed: invalid JSON or a non-object is invalid output.
-    pub async fn params(&self, env: CallEnv, request: &Request) -> Result<serde_json::Map<String, serde_json::Value>, HookError> {
+    pub async fn params(
+        &self,
+        env: CallEnv,
+        request: &Request,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, HookError> {
         match self.call(env, Call::Params(request)).await? {
-            Ret::Text(Ok(text)) => wire::parse_object(&text, "params").map_err(|e| self.invalid(Hook::Params, e)),
+            Ret::Text(Ok(text)) => {
+                wire::parse_object(&text, "params").map_err(|e| self.invalid(Hook::Params, e))
+            }
             Ret::Text(Err(e)) => Err(self.guest_error(Hook::Params, e)),
             _ => unreachable_ret(Hook::Params),
         }
@@ -213,14 +242,22 @@ impl Plugin {
         session_id: &str,
         request: &Request,
     ) -> Result<Result<bool, InitError>, HookError> {
-        match self.call(env, Call::InitSession(session_id, request)).await? {
+        match self
+            .call(env, Call::InitSession(session_id, request))
+            .await?
+        {
             Ret::Init(r) => Ok(r),
             _ => unreachable_ret(Hook::InitSession),
         }
     }
 
     /// The `check` hook.
-    pub async fn check(&self, env: CallEnv, response: &Response, request: &Request) -> Result<Verdict, HookError> {
+    pub async fn check(
+        &self,
+        env: CallEnv,
+        response: &Response,
+        request: &Request,
+    ) -> Result<Verdict, HookError> {
         match self.call(env, Call::Check(response, request)).await? {
             Ret::Verdict(r) => r.map_err(|e| self.guest_error(Hook::Check, e)),
             _ => unreachable_ret(Hook::Check),
@@ -229,7 +266,11 @@ impl Plugin {
 
     /// The `process-request` hook. A returned request whose params are not a JSON object is
     /// invalid output.
-    pub async fn process_request(&self, env: CallEnv, request: &Request) -> Result<Option<Request>, HookError> {
+    pub async fn process_request(
+        &self,
+        env: CallEnv,
+        request: &Request,
+    ) -> Result<Option<Request>, HookError> {
         match self.call(env, Call::ProcessRequest(request)).await? {
             Ret::Request(Ok(Some(new))) => match wire::body_from_request(&new) {
                 Ok(_) => Ok(Some(new)),
@@ -249,7 +290,11 @@ impl Plugin {
     }
 
     fn error(&self, hook: Hook, kind: HookErrorKind) -> HookError {
-        HookError { config: self.name.to_string(), hook, kind }
+        HookError {
+            config: self.name.to_string(),
+            hook,
+            kind,
+        }
     }
 
     /// Runs one call on a warm or fresh instance, enforcing the limits, and returns the
@@ -293,7 +338,10 @@ impl Plugin {
         }
         self.counters.instantiations.fetch_add(1, Ordering::Relaxed);
         let runtime = &self.runtime;
-        let mut store = Store::new(&runtime.engine, HostState::new(self.name.clone(), runtime.limits.clone()));
+        let mut store = Store::new(
+            &runtime.engine,
+            HostState::new(self.name.clone(), runtime.limits.clone()),
+        );
         store.limiter(|state| &mut state.memory);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data();
@@ -306,7 +354,11 @@ impl Plugin {
         store.set_epoch_deadline(1);
         store.data_mut().call = CallState::new(Hook::Rules, CallEnv::default());
         match self.pre.instantiate_async(&mut store).await {
-            Ok(bindings) => Ok(Warm { store, bindings, calls: 0 }),
+            Ok(bindings) => Ok(Warm {
+                store,
+                bindings,
+                calls: 0,
+            }),
             Err(e) => Err(HookErrorKind::Instantiate(format!("{e:#}"))),
         }
     }
@@ -330,16 +382,23 @@ fn classify_trap(state: &HostState, error: &wasmtime::Error) -> HookErrorKind {
         return HookErrorKind::Timeout { ms: *ms };
     }
     if state.call.cpu_exceeded {
-        return HookErrorKind::CpuBudget { ms: state.limits.hook_cpu_ms };
+        return HookErrorKind::CpuBudget {
+            ms: state.limits.hook_cpu_ms,
+        };
     }
     if state.memory.refused {
-        return HookErrorKind::MemoryLimit { bytes: state.limits.memory_bytes };
+        return HookErrorKind::MemoryLimit {
+            bytes: state.limits.memory_bytes,
+        };
     }
     let message = match error.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
         None => format!("{error:#}"),
     };
-    HookErrorKind::Trap { message, panic: state.call.panic.clone() }
+    HookErrorKind::Trap {
+        message,
+        panic: state.call.panic.clone(),
+    }
 }
 
 /// [`Call::invoke`] returns the `Ret` variant of its own hook; anything else is a bug here.

@@ -51,8 +51,8 @@ mod loaded;
 mod runtime;
 
 pub use bindings::session_host::config::types::{
-    Address, ApiError, DownloadError, Header, InitError, Level, PoolSpec, Request, Response, UrlRules,
-    SessionControls, Verdict,
+    Address, ApiError, DownloadError, Header, InitError, Level, PoolSpec, Request, Response,
+    SessionControls, UrlRules, Verdict,
 };
 pub use error::{Hook, HookError, HookErrorKind, LoadError, LoadErrorKind};
 pub use host::{CallEnv, Downloader};

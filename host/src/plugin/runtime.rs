@@ -14,7 +14,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::bindings::{SessionConfig, SessionConfigPre};
 use super::host::{CallEnv, HostState};
-use super::{LoadError, LoadErrorKind, Limits, Plugin};
+use super::{Limits, LoadError, LoadErrorKind, Plugin};
 
 /// How often the epoch advances. Each tick past a call's start runs the deadline callback, which
 /// compares the guest's run time to its CPU budget, so this is the budget's resolution.
@@ -35,19 +35,33 @@ impl Runtime {
     /// A runtime with `limits`. Tries the pooling allocator first and falls back to on-demand
     /// allocation (with a warning) when the machine cannot reserve the pool's address space.
     pub fn new(limits: Limits) -> Result<Self, LoadError> {
-        let engine_error = |e: wasmtime::Error| LoadError { config: "<runtime>".into(), kind: LoadErrorKind::Engine(format!("{e:#}")) };
+        let engine_error = |e: wasmtime::Error| LoadError {
+            config: "<runtime>".into(),
+            kind: LoadErrorKind::Engine(format!("{e:#}")),
+        };
         let (engine, pooling) = match Engine::new(&config(&limits, true)) {
             Ok(engine) => (engine, true),
             Err(e) => {
-                tracing::warn!("pooling allocator unavailable ({e:#}); allocating instances on demand");
-                (Engine::new(&config(&limits, false)).map_err(engine_error)?, false)
+                tracing::warn!(
+                    "pooling allocator unavailable ({e:#}); allocating instances on demand"
+                );
+                (
+                    Engine::new(&config(&limits, false)).map_err(engine_error)?,
+                    false,
+                )
             }
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
-        SessionConfig::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(engine_error)?;
+        SessionConfig::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
         spawn_epoch_ticker(&engine);
-        Ok(Self { engine, linker: Arc::new(linker), limits: Arc::new(limits), pooling })
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            limits: Arc::new(limits),
+            pooling,
+        })
     }
 
     /// Whether instances come from the pooling allocator.
@@ -62,25 +76,45 @@ impl Runtime {
 
     /// Loads the config at `path`; its name is the file stem.
     pub async fn load_file(&self, path: &Path, env: CallEnv) -> Result<Plugin, LoadError> {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|e| LoadError { config: path.display().to_string(), kind: LoadErrorKind::Read(e) })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let bytes = tokio::fs::read(path).await.map_err(|e| LoadError {
+            config: path.display().to_string(),
+            kind: LoadErrorKind::Read(e),
+        })?;
         self.load_bytes(&name, bytes, env).await
     }
 
     /// Loads a config from `bytes`: a component, or a core module carrying wit-bindgen's
     /// component-type section. Compiles off the async runtime, type-checks the world, and calls
     /// `rules` (with `env`) so that a config that cannot answer fails here, not on a request.
-    pub async fn load_bytes(&self, name: &str, bytes: Vec<u8>, env: CallEnv) -> Result<Plugin, LoadError> {
-        let fail = |kind| LoadError { config: name.to_owned(), kind };
+    pub async fn load_bytes(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        env: CallEnv,
+    ) -> Result<Plugin, LoadError> {
+        let fail = |kind| LoadError {
+            config: name.to_owned(),
+            kind,
+        };
         let engine = self.engine.clone();
         let component = tokio::task::spawn_blocking(move || compile(&engine, bytes))
             .await
-            .map_err(|e| fail(LoadErrorKind::Compile(format!("compilation task failed: {e}"))))?
+            .map_err(|e| {
+                fail(LoadErrorKind::Compile(format!(
+                    "compilation task failed: {e}"
+                )))
+            })?
             .map_err(fail)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| fail(LoadErrorKind::WrongWorld(format!("{e:#}"))))?;
-        let pre = SessionConfigPre::new(pre).map_err(|e| fail(LoadErrorKind::WrongWorld(format!("{e:#}"))))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| fail(LoadErrorKind::WrongWorld(format!("{e:#}"))))?;
+        let pre = SessionConfigPre::new(pre)
+            .map_err(|e| fail(LoadErrorKind::WrongWorld(format!("{e:#}"))))?;
         let exports = component
             .component_type()
             .exports(&self.engine)
@@ -98,7 +132,11 @@ fn compile(engine: &Engine, bytes: Vec<u8>) -> Result<Component, LoadErrorKind> 
     // The preamble: the magic, a 16-bit version, and a 16-bit layer (0 core, 1 component).
     let bytes = match bytes.get(..8) {
         _ if !bytes.starts_with(WASM_MAGIC) => return Err(LoadErrorKind::NotWasm),
-        None => return Err(LoadErrorKind::Compile("the file ends inside its 8-byte preamble".into())),
+        None => {
+            return Err(LoadErrorKind::Compile(
+                "the file ends inside its 8-byte preamble".into(),
+            ));
+        }
         Some([.., 0, 0]) => componentize(&bytes)?,
         Some(_) => bytes,
     };
@@ -116,8 +154,13 @@ fn componentize(module: &[u8]) -> Result<Vec<u8>, LoadErrorKind> {
         ));
     }
     let encoder = wit_component::ComponentEncoder::default();
-    let encoder = encoder.module(module).map_err(|e| LoadErrorKind::Componentize(format!("{e:#}")))?;
-    encoder.validate(true).encode().map_err(|e| LoadErrorKind::Componentize(format!("{e:#}")))
+    let encoder = encoder
+        .module(module)
+        .map_err(|e| LoadErrorKind::Componentize(format!("{e:#}")))?;
+    encoder
+        .validate(true)
+        .encode()
+        .map_err(|e| LoadErrorKind::Componentize(format!("{e:#}")))
 }
 
 /// Whether a core module carries a component-type custom section (wit-bindgen names them
@@ -160,14 +203,18 @@ fn config(limits: &Limits, pooling: bool) -> Config {
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
 fn spawn_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
-    let spawned = thread::Builder::new().name("wasm-epoch".into()).spawn(move || {
-        while let Some(engine) = weak.upgrade() {
-            engine.increment_epoch();
-            drop(engine);
-            thread::sleep(EPOCH_TICK);
-        }
-    });
+    let spawned = thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                thread::sleep(EPOCH_TICK);
+            }
+        });
     if let Err(e) = spawned {
-        tracing::error!("cannot start the epoch thread, guest CPU budgets will not be enforced: {e}");
+        tracing::error!(
+            "cannot start the epoch thread, guest CPU budgets will not be enforced: {e}"
+        );
     }
 }

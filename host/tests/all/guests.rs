@@ -19,7 +19,16 @@ const BAD_UTF8: u32 = 256; // result<string, string>: ok(<invalid UTF-8>)
 pub const PANIC_MESSAGE: &str = "panicked at src/lib.rs:7:5: the token was not found";
 
 /// Hooks that take a pointer and return a pointer.
-const HOOKS: [&str; 8] = ["enabled", "cookie-mode", "pool", "location", "params", "init-session", "check", "process-request"];
+const HOOKS: [&str; 8] = [
+    "enabled",
+    "cookie-mode",
+    "pool",
+    "location",
+    "params",
+    "init-session",
+    "check",
+    "process-request",
+];
 
 /// Bodies for hooks, by name. Hooks not overridden: `enabled` and `cookie-mode` return
 /// `ok(true)`, the others trap with `unreachable`.
@@ -27,10 +36,14 @@ pub mod body {
     /// Loops forever.
     pub const LOOP: &str = "(loop $l (br $l)) (i32.const 0)";
     /// Grows memory until refused, then traps (what an allocator does when out of memory).
-    pub const MEMORY_BOMB: &str = "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable";
+    pub const MEMORY_BOMB: &str =
+        "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable";
     /// Reports a panic message, then traps: what the SDKs' panic hooks do.
     pub fn panic() -> String {
-        format!("(call $report_panic (i32.const 160) (i32.const {})) unreachable", super::PANIC_MESSAGE.len())
+        format!(
+            "(call $report_panic (i32.const 160) (i32.const {})) unreachable",
+            super::PANIC_MESSAGE.len()
+        )
     }
     /// Divides by zero.
     pub const TRAP: &str = "(i32.div_u (i32.const 1) (i32.const 0))";
@@ -49,11 +62,23 @@ pub mod body {
 pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
     let mut funcs = String::new();
     for hook in HOOKS {
-        let default = if matches!(hook, "enabled" | "cookie-mode") { format!("(i32.const {OK_TRUE})") } else { "unreachable".into() };
-        let body = overrides.iter().find(|(h, _)| *h == hook).map(|(_, b)| b.to_string()).unwrap_or(default);
-        funcs.push_str(&format!("  (func (export \"{hook}\") (param i32) (result i32) {body})\n"));
+        let default = if matches!(hook, "enabled" | "cookie-mode") {
+            format!("(i32.const {OK_TRUE})")
+        } else {
+            "unreachable".into()
+        };
+        let body = overrides
+            .iter()
+            .find(|(h, _)| *h == hook)
+            .map(|(_, b)| b.to_string())
+            .unwrap_or(default);
+        funcs.push_str(&format!(
+            "  (func (export \"{hook}\") (param i32) (result i32) {body})\n"
+        ));
     }
-    let rules = rules_body.map(str::to_owned).unwrap_or(format!("(i32.const {RULES})"));
+    let rules = rules_body
+        .map(str::to_owned)
+        .unwrap_or(format!("(i32.const {RULES})"));
     let wat = format!(
         r#"(module
   (import "session-host:config/log@0.1.0" "report-panic" (func $report_panic (param i32 i32)))
@@ -80,14 +105,21 @@ pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
 {funcs})"#,
         prio = RULES + 16,
     );
-    with_world(wat::parse_str(&wat).expect("test guest WAT is valid"), &wit_dir(), "session-config")
+    with_world(
+        wat::parse_str(&wat).expect("test guest WAT is valid"),
+        &wit_dir(),
+        "session-config",
+    )
 }
 
 /// A core module implementing another world entirely.
 pub fn wrong_world() -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("other.wit"), "package test:other;\nworld other { export hello: func() -> u32; }\n")
-        .expect("write WIT");
+    std::fs::write(
+        dir.path().join("other.wit"),
+        "package test:other;\nworld other { export hello: func() -> u32; }\n",
+    )
+    .expect("write WIT");
     let module = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "hello") (result i32) (i32.const 7)))"#)
         .expect("valid WAT");
     with_world(module, dir.path(), "other")
@@ -101,8 +133,11 @@ pub fn bare_module() -> Vec<u8> {
 fn with_world(mut module: Vec<u8>, wit: &Path, world: &str) -> Vec<u8> {
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(wit).expect("WIT parses");
-    let world = resolve.select_world(&[package], Some(world)).expect("world exists");
-    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8).expect("embed metadata");
+    let world = resolve
+        .select_world(&[package], Some(world))
+        .expect("world exists");
+    wit_component::embed_component_metadata(&mut module, &resolve, world, StringEncoding::UTF8)
+        .expect("embed metadata");
     module
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests of the session-host library and binary (one test binary, to keep link
 //! time down).
 
+mod cli;
 mod examples;
 mod guests;
 mod hostile;

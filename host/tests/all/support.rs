@@ -5,7 +5,9 @@ use std::sync::OnceLock;
 
 use futures::future::BoxFuture;
 use serde_json::Map;
-use session_host::plugin::{ApiError, CallEnv, DownloadError, Downloader, Limits, Plugin, Request, Response, Runtime};
+use session_host::plugin::{
+    ApiError, CallEnv, DownloadError, Downloader, Limits, Plugin, Request, Response, Runtime,
+};
 use session_host::wire;
 
 /// One runtime for the whole test binary: an engine per test would reserve the pooling
@@ -43,7 +45,11 @@ pub struct EmulatorDownloader {
 impl EmulatorDownloader {
     /// A downloader for `session_id` against the emulator at `base_url`.
     pub fn new(base_url: String, session_id: String) -> Self {
-        Self { base_url, session_id, client: reqwest::Client::new() }
+        Self {
+            base_url,
+            session_id,
+            client: reqwest::Client::new(),
+        }
     }
 
     /// Sends `request` (with `session_id`'s session unless it opts out).
@@ -54,12 +60,21 @@ impl EmulatorDownloader {
 
 impl Downloader for EmulatorDownloader {
     fn download(&self, request: Request) -> BoxFuture<'static, Result<Response, DownloadError>> {
-        let (client, base, sid) = (self.client.clone(), self.base_url.clone(), self.session_id.clone());
+        let (client, base, sid) = (
+            self.client.clone(),
+            self.base_url.clone(),
+            self.session_id.clone(),
+        );
         Box::pin(async move { send(&client, &base, &sid, &request).await })
     }
 }
 
-async fn send(client: &reqwest::Client, base: &str, sid: &str, request: &Request) -> Result<Response, DownloadError> {
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    sid: &str,
+    request: &Request,
+) -> Result<Response, DownloadError> {
     let mut body = wire::body_from_request(request).map_err(DownloadError::Refused)?;
     body.insert("url".into(), request.url.clone().into());
     match body.get("session") {
@@ -75,23 +90,37 @@ async fn send(client: &reqwest::Client, base: &str, sid: &str, request: &Request
         .await
         .map_err(|e| DownloadError::Transport(e.to_string()))?;
     let status = answer.status().as_u16();
-    let text = answer.text().await.map_err(|e| DownloadError::Transport(e.to_string()))?;
+    let text = answer
+        .text()
+        .await
+        .map_err(|e| DownloadError::Transport(e.to_string()))?;
     if status == 200 {
         return Ok(Response { status, body: text });
     }
     let problem_type = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned));
-    Err(DownloadError::Api(ApiError { status, problem_type, body: text }))
+    Err(DownloadError::Api(ApiError {
+        status,
+        problem_type,
+        body: text,
+    }))
 }
 
 /// Starts the emulator with its built-in scenario on an ephemeral port.
 pub async fn emulator() -> zyte_emulator::RunningEmulator {
-    zyte_emulator::start(zyte_emulator::EmulatorConfig::default()).await.expect("the emulator starts")
+    zyte_emulator::start(zyte_emulator::EmulatorConfig::default())
+        .await
+        .expect("the emulator starts")
 }
 
 /// Loads a prebuilt example config from `example-configs/dist/`.
 pub async fn example(name: &str) -> Plugin {
-    let path = repo().join("example-configs/dist").join(format!("{name}.wasm"));
-    runtime().load_file(&path, CallEnv::default()).await.expect("the example loads")
+    let path = repo()
+        .join("example-configs/dist")
+        .join(format!("{name}.wasm"));
+    runtime()
+        .load_file(&path, CallEnv::default())
+        .await
+        .expect("the example loads")
 }

@@ -1,0 +1,89 @@
+//! The `session-host` binary (spine issue #2): `plugin check` prints rules and hooks of good
+//! files, and names the file and the cause of bad ones, with a non-zero exit.
+
+use std::process::{Command, Output};
+
+use crate::guests;
+use crate::support::repo;
+
+fn session_host(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_session-host"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn plugin_check_prints_rules_and_hooks() {
+    let dist = repo().join("example-configs/dist");
+    let (csrf, location) = (dist.join("csrf-token.wasm"), dist.join("location.wasm"));
+    let out = session_host(&[
+        "plugin",
+        "check",
+        csrf.to_str().unwrap(),
+        location.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("include:    csrf.example"), "{stdout}");
+    assert!(stdout.contains("postal-code-10001.example"), "{stdout}");
+    assert!(stdout.contains("hooks:      rules, enabled, cookie-mode, pool, location, params, init-session, check, process-request"));
+}
+
+#[test]
+fn plugin_check_names_each_bad_file_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let noise = dir.path().join("noise.wasm");
+    std::fs::write(&noise, b"definitely not wasm").unwrap();
+    let wrong = dir.path().join("wrong.wasm");
+    std::fs::write(&wrong, guests::wrong_world()).unwrap();
+    let missing = dir.path().join("missing.wasm");
+    let good = repo().join("example-configs/dist/csrf-token.wasm");
+    let out = session_host(&[
+        "plugin",
+        "check",
+        good.to_str().unwrap(),
+        noise.to_str().unwrap(),
+        wrong.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: {}: config noise: not a WebAssembly file",
+            noise.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "error: {}: config wrong: does not implement world",
+            wrong.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "error: {}: config {}: cannot read the file",
+            missing.display(),
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 of 4 file(s) failed"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("csrf-token.wasm: ok"),
+        "good files are still reported"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = session_host(&["plugin", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+}
