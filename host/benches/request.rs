@@ -4,6 +4,7 @@
 //! - `bare_call/wat`: `enabled` on a hand-written guest that returns a constant: the floor of a
 //!   call (checking out a warm instance, lowering the request, lifting a bool).
 //! - `bare_call/sdk`: `enabled` on the Rust example, which delegates to the host's `defaults`.
+//! - `hook/*`: each of the four hooks of `request/warm` alone.
 //! - `request/warm`: what a use request costs the host: `params`, `pool`, `check` of a ~2 KB
 //!   Zyte API response, and `process-request`, on warm instances (the runtime's policy).
 //! - `request/fresh_instances`: the same with a fresh instance per call (what the policy avoids).
@@ -115,6 +116,31 @@ fn bench(c: &mut Criterion) {
     group.bench_function("sdk", |b| {
         b.to_async(&rt)
             .iter(|| async { sdk.enabled(env.clone(), &request).await.expect("ok") })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("hook");
+    group.bench_function("params", |b| {
+        b.to_async(&rt)
+            .iter(|| async { sdk.params(env.clone(), &request).await.expect("ok") })
+    });
+    group.bench_function("pool", |b| {
+        b.to_async(&rt)
+            .iter(|| async { sdk.pool(env.clone(), &request).await.expect("ok") })
+    });
+    group.bench_function("check", |b| {
+        b.to_async(&rt).iter(|| async {
+            sdk.check(env.clone(), &response, &request)
+                .await
+                .expect("ok")
+        })
+    });
+    group.bench_function("process_request", |b| {
+        b.to_async(&rt).iter(|| async {
+            sdk.process_request(env.clone(), &request)
+                .await
+                .expect("ok")
+        })
     });
     group.finish();
 

@@ -5,10 +5,15 @@
 //! - [`defaults`]: the built-in default config (scrapy-zyte-api's `SessionConfig`);
 //! - [`settings`]: the `[sessions]` settings;
 //! - [`wire`]: how a Zyte API request body maps to the request a guest sees;
-//! - [`session_data`]: the per-session storage guests use.
+//! - [`session_data`]: the per-session storage guests use;
+//! - [`zyte`]: the Zyte API client and its retry policies;
+//! - [`engine`]: the session engine (pools, lifecycle, checks, retries), the library API the
+//!   front ends call.
 
 pub mod defaults;
+pub mod engine;
 pub mod plugin;
 pub mod session_data;
 pub mod settings;
 pub mod wire;
+pub mod zyte;

@@ -119,6 +119,21 @@ pub struct SessionSettings {
     pub retry_policy: RetryPolicyName,
     /// `ZYTE_API_SESSION_STATS_PER_POOL`.
     pub stats_per_pool: bool,
+    /// Scrapy's `RETRY_TIMES`: how many times a request is retried with another session after a
+    /// failed check, an expired session or a 520/521 (so at most `retry_times + 1` attempts).
+    pub retry_times: u32,
+    /// Not in the reference: requests one session may serve at once (the reference allows any
+    /// number). Default 4.
+    pub max_session_concurrency: u32,
+    /// Not in the reference: seconds before Zyte API's 15-minute session lifetime at which a
+    /// session is retired proactively (default 60). Negative or ≥ 900 disables it.
+    pub retire_before_lifetime: f64,
+    /// Not in the reference: seconds before Zyte API's 2-minute idle limit at which an idle
+    /// session is retired proactively (default 10). Negative or ≥ 120 disables it.
+    pub retire_before_idle: f64,
+    /// Not in the reference: the back-off after a failed init, in seconds, doubled for each
+    /// consecutive failure of the pool and capped at 60 s (default 1; 0 disables it).
+    pub init_failure_backoff: f64,
 }
 
 impl Default for SessionSettings {
@@ -142,6 +157,11 @@ impl Default for SessionSettings {
             creation_retry_delay: 60.0,
             retry_policy: RetryPolicyName::SessionDefault,
             stats_per_pool: false,
+            retry_times: 2,
+            max_session_concurrency: 4,
+            retire_before_lifetime: 60.0,
+            retire_before_idle: 10.0,
+            init_failure_backoff: 1.0,
         }
     }
 }
@@ -158,8 +178,130 @@ impl SessionSettings {
     }
 }
 
+/// The `[upstream]` table: where and how Zyte API is reached.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamSettings {
+    /// The Zyte API base URL (default `https://api.zyte.com/v1/`); `ZYTE_API_URL` overrides it.
+    pub url: String,
+    /// Timeout of one attempt, in seconds (default 320, like python-zyte-api).
+    pub timeout_secs: f64,
+    /// Multiplier of every retry wait (default 1; 0 in tests).
+    pub wait_scale: f64,
+    /// Idle connections kept per host (default 64).
+    pub max_idle_connections: usize,
+}
+
+/// The environment variable that overrides [`UpstreamSettings::url`].
+pub const URL_ENV: &str = "ZYTE_API_URL";
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            url: "https://api.zyte.com/v1/".into(),
+            timeout_secs: 320.0,
+            wait_scale: 1.0,
+            max_idle_connections: 64,
+        }
+    }
+}
+
+impl UpstreamSettings {
+    /// `ZYTE_API_URL` when set and not empty, else [`Self::url`].
+    pub fn effective_url(&self) -> String {
+        std::env::var(URL_ENV)
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| self.url.clone())
+    }
+}
+
+/// The whole `session-host.toml`: `[sessions]`, `[plugins]` and `[upstream]`, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostSettings {
+    /// Session management.
+    pub sessions: SessionSettings,
+    /// Guest limits.
+    pub plugins: crate::plugin::Limits,
+    /// Zyte API.
+    pub upstream: UpstreamSettings,
+}
+
+impl HostSettings {
+    /// Parses a whole settings file.
+    pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Reads and parses the settings file at `path`.
+    pub fn load(path: &std::path::Path) -> Result<Self, SettingsFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SettingsFileError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_toml_str(&text).map_err(|e| SettingsFileError::Parse {
+            path: path.display().to_string(),
+            source: e,
+        })
+    }
+}
+
+/// A settings file that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsFileError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The file is not valid settings.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, naming the key.
+        source: SettingsError,
+    },
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn host_settings_parse_every_table() {
+        let s = HostSettings::from_toml_str(
+            "[sessions]\nenabled = true\n[plugins]\nhook_cpu_ms = 7\n[upstream]\nurl = \"http://x/v1/\"\nwait_scale = 0.0",
+        )
+        .unwrap();
+        assert!(s.sessions.enabled);
+        assert_eq!(s.plugins.hook_cpu_ms, 7);
+        assert_eq!(
+            (s.upstream.url.as_str(), s.upstream.wait_scale),
+            ("http://x/v1/", 0.0)
+        );
+        assert_eq!(
+            HostSettings::from_toml_str("").unwrap(),
+            HostSettings::default()
+        );
+    }
+
+    #[test]
+    fn host_settings_name_bad_keys() {
+        for (text, key) in [
+            ("[upstream]\nurll = \"x\"", "urll"),
+            ("[upstream]\ntimeout_secs = \"x\"", "timeout_secs"),
+            ("[plugins]\nhook_cpu_ms = -1", "hook_cpu_ms"),
+            ("[sessionz]", "sessionz"),
+            ("[sessions]\nretry_times = true", "retry_times"),
+        ] {
+            let err = HostSettings::from_toml_str(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -312,7 +312,10 @@ impl Plugin {
         let outcome = call.invoke(&warm.bindings, &mut warm.store, limits).await;
         let output_full = warm.store.data_mut().drain_output();
         let result = outcome.map_err(|trap| classify_trap(warm.store.data(), &trap));
-        warm.store.data_mut().call.env = CallEnv::default();
+        // Drop what belongs to this call (the session's data, the downloader) without
+        // allocating a fresh environment.
+        let env = &mut warm.store.data_mut().call.env;
+        (env.session, env.downloader) = (None, None);
         warm.calls += 1;
         match result {
             Ok(ret) => {
@@ -352,7 +355,6 @@ impl Plugin {
             Ok(wasmtime::UpdateDeadline::Continue(1))
         });
         store.set_epoch_deadline(1);
-        store.data_mut().call = CallState::new(Hook::Rules, CallEnv::default());
         match self.pre.instantiate_async(&mut store).await {
             Ok(bindings) => Ok(Warm {
                 store,

@@ -254,3 +254,28 @@ async fn runtime_falls_back_when_the_pool_cannot_be_reserved() {
             .expect("serves")
     );
 }
+
+#[tokio::test]
+async fn components_load_like_core_modules() {
+    let module = guests::guest(&[], None);
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .encode()
+        .unwrap();
+    assert_eq!(
+        &component[4..8],
+        [0x0d, 0x00, 0x01, 0x00],
+        "a component preamble"
+    );
+    let plugin = load("component", component)
+        .await
+        .expect("a component loads");
+    assert_eq!(plugin.rules().priority, 500);
+    assert!(
+        plugin
+            .enabled(CallEnv::default(), &request("https://example.com/"))
+            .await
+            .unwrap()
+    );
+}

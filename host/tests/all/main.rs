@@ -2,6 +2,7 @@
 //! time down).
 
 mod cli;
+mod conformance;
 mod examples;
 mod guests;
 mod hostile;

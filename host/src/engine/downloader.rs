@@ -1,0 +1,68 @@
+//! The [`Downloader`] a session's `init-session` sends its requests through.
+//!
+//! Each request gets `session: {"id": <the session being created>}` unless its params set
+//! `session` already (kept as is) or set it to `null` (removed: cookie mode, reference 5.7).
+//! It is sent with the session retry policy. The `responseCookies` of the last response are
+//! kept: in cookie mode they become the new session's jar.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+
+use super::cookies;
+use crate::plugin::{DownloadError, Downloader, Request, Response};
+use crate::settings::RetryPolicyName;
+use crate::wire;
+use crate::zyte::Client;
+
+/// Sends the init requests of one session.
+pub struct InitDownloader {
+    client: Client,
+    session_id: String,
+    policy: RetryPolicyName,
+    last_cookies: Arc<Mutex<Vec<Value>>>,
+}
+
+impl InitDownloader {
+    /// A downloader for session `session_id`.
+    pub fn new(client: Client, session_id: String, policy: RetryPolicyName) -> Self {
+        Self {
+            client,
+            session_id,
+            policy,
+            last_cookies: Arc::default(),
+        }
+    }
+
+    /// The `responseCookies` of the last response.
+    pub fn last_cookies(&self) -> Vec<Value> {
+        self.last_cookies.lock().clone()
+    }
+}
+
+impl Downloader for InitDownloader {
+    fn download(&self, request: Request) -> BoxFuture<'static, Result<Response, DownloadError>> {
+        let (client, policy) = (self.client.clone(), self.policy);
+        let (sid, jar) = (self.session_id.clone(), self.last_cookies.clone());
+        Box::pin(async move {
+            let mut body = wire::body_from_request(&request).map_err(DownloadError::Refused)?;
+            body.insert("url".into(), Value::String(request.url.clone()));
+            match body.get("session") {
+                Some(Value::Null) => drop(body.remove("session")),
+                Some(_) => {}
+                None => drop(body.insert("session".into(), json!({ "id": sid }))),
+            }
+            let answer = client
+                .extract(&body, policy)
+                .await
+                .map_err(|e| e.to_download_error())?;
+            *jar.lock() = cookies::response_cookies(&answer.body);
+            Ok(Response {
+                status: answer.status,
+                body: answer.body,
+            })
+        })
+    }
+}

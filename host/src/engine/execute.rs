@@ -1,0 +1,284 @@
+//! One request through the engine: config, enabled, pool, then attempts with sessions until a
+//! response passes its check or the retry budget runs out (reference 5.3, 5.9, 5.10).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::lifecycle::PoolCtx;
+use super::pool::Lease;
+use super::{EngineError, EngineRequest, EngineResponse, Inner, ServedBy, cookies, pool_spec};
+use crate::defaults;
+use crate::plugin::{CallEnv, HookError, Request, Response, Verdict};
+use crate::session_data::SessionData;
+use crate::wire;
+use crate::zyte::{ZyteError, retry};
+
+const DISABLED: &str = "scrapy-zyte-api/sessions/use/disabled";
+const SESSION_EXPIRED: &str = "/problem/session-expired";
+
+/// How one attempt with a session ended.
+enum Attempt {
+    Done(EngineResponse),
+    Fail(EngineError),
+    /// Retry with another session; the error to report if the budget is spent.
+    Retry(Reason, EngineError),
+}
+
+#[derive(Clone, Copy)]
+enum Reason {
+    SessionExpired,
+    DownloadError,
+}
+
+impl Reason {
+    fn stat(self) -> &'static str {
+        match self {
+            Reason::SessionExpired => "retry/reason_count/session_expired",
+            Reason::DownloadError => "retry/reason_count/download_error",
+        }
+    }
+}
+
+impl Inner {
+    pub(super) async fn execute(
+        self: &Arc<Self>,
+        request: EngineRequest,
+    ) -> Result<EngineResponse, EngineError> {
+        let (url, params) = split(request.body)?;
+        if let Some(text) = &request.controls.params {
+            wire::parse_object(text, "the params control").map_err(EngineError::BadInput)?;
+        }
+        let wit = wire::request_from_body(url.clone(), &params, request.controls);
+        let config = self.configs.load().select(&url);
+        if !config.enabled(self.env(None, false), &wit).await? {
+            return self.forward(params, url).await;
+        }
+        let cookie_mode = config.cookie_mode(self.env(None, false), &wit).await?;
+        let pool = match config.pool(self.env(None, cookie_mode), &wit).await {
+            Ok(spec) => self.register(&spec),
+            Err(e) => return Err(self.pool_error(&url, &e)),
+        };
+        let ctx = PoolCtx {
+            config,
+            pool,
+            cookie_mode,
+            request: wit,
+        };
+        self.attempts(&ctx).await
+    }
+
+    async fn attempts(self: &Arc<Self>, ctx: &PoolCtx) -> Result<EngineResponse, EngineError> {
+        let mut retries = 0;
+        loop {
+            let lease = self.acquire(ctx).await?;
+            let attempt = self.attempt(ctx, &lease).await;
+            self.with_pool(&ctx.pool, |p| p.release(&lease.session_id));
+            let (reason, error) = match attempt {
+                Attempt::Done(response) => return Ok(response),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry(reason, error) => (reason, error),
+            };
+            if retries >= self.settings.retry_times {
+                self.stats.inc_global("retry/max_reached");
+                return Err(error);
+            }
+            retries += 1;
+            self.stats.inc_global("retry/count");
+            self.stats.inc_global(reason.stat());
+        }
+    }
+
+    /// Sends the request once with `lease`'s session and judges the answer.
+    async fn attempt(self: &Arc<Self>, ctx: &PoolCtx, lease: &Lease) -> Attempt {
+        let sid = &lease.session_id;
+        let data = self.session_data(&ctx.pool, sid);
+        let env = self.env(data, ctx.cookie_mode);
+        let mut request = ctx.request.clone();
+        request.session_id = Some(sid.clone());
+        let request = match ctx.config.process_request(env.clone(), &request).await {
+            Ok(Some(new)) => new,
+            Ok(None) => request,
+            Err(e) => return Attempt::Fail(e.into()),
+        };
+        let body = match self.use_body(&request, ctx.cookie_mode, lease) {
+            Ok(body) => body,
+            Err(e) => return Attempt::Fail(e),
+        };
+        let served_by = ServedBy {
+            pool: ctx.pool.clone(),
+            session_id: sid.clone(),
+            config: ctx.config.name().to_owned(),
+        };
+        match self.client.extract(&body, self.settings.retry_policy).await {
+            Ok(answer) => {
+                let response = Response {
+                    status: answer.status,
+                    body: answer.body,
+                };
+                let verdict = ctx.config.check(env, &response, &request).await;
+                self.judge(ctx, sid, verdict, response, served_by)
+            }
+            Err(error) => self.upstream_error(ctx, sid, error, served_by),
+        }
+    }
+
+    /// The Zyte API body of a use request: the session (or, in cookie mode, the jar) added.
+    fn use_body(
+        &self,
+        request: &Request,
+        cookie_mode: bool,
+        lease: &Lease,
+    ) -> Result<Map<String, Value>, EngineError> {
+        let mut body = wire::body_from_request(request).map_err(EngineError::BadInput)?;
+        body.insert("url".into(), Value::String(request.url.clone()));
+        if cookie_mode {
+            body.insert("requestCookies".into(), Value::Array(lease.cookies.clone()));
+            body.insert("responseCookies".into(), Value::Bool(true));
+        } else {
+            body.insert("session".into(), json!({ "id": lease.session_id }));
+        }
+        Ok(body)
+    }
+
+    fn judge(
+        self: &Arc<Self>,
+        ctx: &PoolCtx,
+        sid: &str,
+        verdict: Result<Verdict, HookError>,
+        response: Response,
+        served_by: ServedBy,
+    ) -> Attempt {
+        let pool = &ctx.pool;
+        let gave_up = |reason: String| EngineError::GaveUp {
+            pool: pool.clone(),
+            attempts: self.settings.retry_times + 1,
+            reason,
+        };
+        match verdict {
+            Ok(Verdict::Keep) => {
+                self.stats.inc(pool, "use/check-passed");
+                if ctx.cookie_mode {
+                    let new = cookies::response_cookies(&response.body);
+                    self.with_pool(pool, |p| {
+                        if let Some(s) = p.session_mut(sid) {
+                            cookies::merge(&mut s.cookies, new);
+                        }
+                    });
+                }
+                Attempt::Done(EngineResponse {
+                    status: response.status,
+                    body: response.body,
+                    served_by: Some(served_by),
+                })
+            }
+            Ok(Verdict::Discard) => {
+                self.stats.inc(pool, "use/check-failed");
+                let (max, now) = (self.settings.max_check_failures, self.clock.now());
+                if self.with_pool(pool, |p| p.check_failed(sid, max, now)) == Some(true) {
+                    self.refresh(ctx, sid, "check failed");
+                }
+                Attempt::Retry(
+                    Reason::SessionExpired,
+                    gave_up("the session check failed".into()),
+                )
+            }
+            Ok(Verdict::ClosePool(reason)) => Attempt::Fail(self.close(pool, &reason)),
+            Err(e) => {
+                self.stats.inc(pool, "use/check-error");
+                tracing::error!("Unexpected error while checking session validity: {e}");
+                self.refresh(ctx, sid, &format!("check error: {e}"));
+                Attempt::Retry(Reason::SessionExpired, gave_up(e.to_string()))
+            }
+        }
+    }
+
+    fn upstream_error(
+        self: &Arc<Self>,
+        ctx: &PoolCtx,
+        sid: &str,
+        error: ZyteError,
+        served_by: ServedBy,
+    ) -> Attempt {
+        let pool = &ctx.pool;
+        let status = error.status();
+        let reason = if error.problem_type() == Some(SESSION_EXPIRED) {
+            self.stats.inc(pool, "use/expired");
+            self.refresh(ctx, sid, "session expired");
+            Reason::SessionExpired
+        } else if let Some(s @ (520 | 521)) = status {
+            self.stats.inc(pool, "use/failed");
+            let (max, now) = (self.settings.max_errors, self.clock.now());
+            if self.with_pool(pool, |p| p.errored(sid, s, max, now)) == Some(true) {
+                self.refresh(ctx, sid, &format!("error {s}"));
+            }
+            Reason::DownloadError
+        } else {
+            let served_by = Some(served_by);
+            return Attempt::Fail(EngineError::Upstream { error, served_by });
+        };
+        let served_by = Some(served_by);
+        Attempt::Retry(reason, EngineError::Upstream { error, served_by })
+    }
+
+    /// A request without sessions: sent as is, with the non-session retry policy.
+    async fn forward(
+        &self,
+        mut body: Map<String, Value>,
+        url: String,
+    ) -> Result<EngineResponse, EngineError> {
+        self.stats.inc_global(DISABLED);
+        body.insert("url".into(), Value::String(url));
+        let policy = retry::non_session(self.settings.retry_policy);
+        match self.client.extract(&body, policy).await {
+            Ok(answer) => Ok(EngineResponse {
+                status: answer.status,
+                body: answer.body,
+                served_by: None,
+            }),
+            Err(error) => Err(EngineError::Upstream {
+                error,
+                served_by: None,
+            }),
+        }
+    }
+
+    /// The `pool` hook failed: close the URL's netloc pool with `pool_error` (reference 5.2).
+    fn pool_error(&self, url: &str, error: &HookError) -> EngineError {
+        tracing::error!("the pool hook failed: {error}");
+        match defaults::netloc(url) {
+            Ok(netloc) => {
+                let id = self.register(&pool_spec(&netloc));
+                self.close(&id, "pool_error")
+            }
+            Err(e) => EngineError::BadInput(e),
+        }
+    }
+
+    fn session_data(&self, pool: &str, sid: &str) -> Option<SessionData> {
+        let mut pools = self.pools.lock();
+        let slot = pools.get_mut(pool)?;
+        slot.pool.session_mut(sid).map(|s| s.data.clone())
+    }
+
+    pub(super) fn env(&self, session: Option<SessionData>, cookie_mode: bool) -> CallEnv {
+        CallEnv {
+            defaults: self.defaults.clone(),
+            session,
+            downloader: None,
+            cookie_mode,
+        }
+    }
+}
+
+/// Splits a Zyte API body into its `url` and the rest.
+fn split(mut body: Map<String, Value>) -> Result<(String, Map<String, Value>), EngineError> {
+    match body.remove("url") {
+        Some(Value::String(url)) => Ok((url, body)),
+        Some(other) => Err(EngineError::BadInput(format!(
+            "`url` must be a string, got {}",
+            wire::json_kind(&other)
+        ))),
+        None => Err(EngineError::BadInput("the request has no `url`".into())),
+    }
+}

@@ -1,0 +1,272 @@
+//! The session engine: pools of Zyte API sessions, their lifecycle, checks and retries
+//! (reference sections 4 and 5), as a library API for the front ends.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use session_host::engine::{Engine, EngineRequest};
+//! use session_host::settings::HostSettings;
+//! use session_host::zyte::Client;
+//! let settings = HostSettings::default();
+//! let engine = Engine::new(settings.sessions, Client::from_env(&settings.upstream)?);
+//! let body = serde_json::json!({"url": "https://example.com", "httpResponseBody": true});
+//! let mut request = EngineRequest::new(body.as_object().cloned().unwrap_or_default());
+//! request.controls.enabled = Some(true);
+//! let response = engine.execute(request).await?;
+//! println!("{} via {:?}", response.status, response.served_by);
+//! # Ok(()) }
+//! ```
+//!
+//! # Policy (reference behaviour unless marked "improves on")
+//!
+//! - **Config.** The first matching rule ([`config`]); the configs sit behind an `ArcSwap`
+//!   ([`Engine::set_configs`]), and a new set reopens every closed pool.
+//! - **Disabled requests** are forwarded as they are, with the non-session retry policy, and
+//!   counted as `use/disabled`.
+//! - **Pools.** The `pool` hook names the pool; its options are frozen at first sight with the
+//!   precedence `[sessions.pools]` > hook > global (4.2). Pools in `[sessions.pools]` with a
+//!   `size` exist from the start. The first `size` requests of a pool each initialise their own
+//!   session, concurrently, with their own URL and controls (5.4).
+//! - **Init** (5.5, 5.7): `init-session` (or the built-in default chain) downloads through a
+//!   [`downloader::InitDownloader`] with the session retry policy. `over-session-limit` and
+//!   `session-creation-error` are retried after `creation_retry_delay` with a new id, not
+//!   counted; other failures count as bad inits, and `max_bad_inits` consecutive ones close the
+//!   pool with `bad_session_inits`. Improves on 5.5 (pitfall 4): a back-off of
+//!   `init_failure_backoff` × 2^(n−1) seconds (capped at 60 s) after the n-th consecutive failed
+//!   init, so a broken site is not hammered. After a passed init the triggering request waits
+//!   the pool's delay, then uses the session.
+//! - **Rotation** (5.6): improves on the reference's FIFO by handing out the session available
+//!   earliest (no head-of-line blocking), and bounds concurrent use of one session to
+//!   `max_session_concurrency` (the reference allows any number). When the pool has no session
+//!   the request waits, woken as soon as a session is added, and fails with
+//!   [`EngineError::NoSession`] after `(queue_max_attempts − 1) × queue_wait_time` seconds.
+//! - **Proactive retirement** improves on 5.11: a session is retired `retire_before_lifetime`
+//!   seconds before Zyte API's 15-minute lifetime and `retire_before_idle` seconds before its
+//!   2-minute idle limit, and replaced, so that no request burns an attempt on it.
+//! - **Checks and errors** (5.9, 5.10): a failed check retries the request with another session
+//!   and replaces the session at `max_check_failures`; a 520/521 likewise at `max_errors`; a
+//!   `/problem/session-expired` or a check error replaces it at once. Concurrent failures
+//!   replace a session once. Replacement runs in the background, triggered by the failing
+//!   request. Other upstream errors are returned as they are. A request is retried at most
+//!   `retry_times` times (Scrapy's `RETRY_TIMES`).
+//! - **Closing** (5.12): `bad_session_inits`, `pool_error` (the `pool` hook failed: the URL's
+//!   netloc pool is closed), `unsupported_set_location` and a guest's own reason close the
+//!   affected pool only. Its requests then fail fast with [`EngineError::PoolClosed`] until
+//!   [`Engine::reopen_pool`] or a new config set.
+//! - **Cookie mode** (5.13): see [`cookies`]. **Session data** is kept per session and dropped
+//!   with it; each session keeps its last events, and each pool its last retired sessions with
+//!   why ([`Engine::pools`]), improving on the reference, which keeps no history.
+
+pub mod config;
+pub mod cookies;
+pub mod downloader;
+pub mod pool;
+pub mod stats;
+
+mod clock;
+mod error;
+mod execute;
+mod lifecycle;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+
+pub use clock::Clock;
+pub use config::{Config, ConfigSet};
+pub use error::{EngineError, ServedBy};
+pub use snapshot::{PoolSnapshot, SessionSnapshot};
+pub use stats::StatsSnapshot;
+
+use crate::defaults::DefaultConfig;
+use crate::plugin::{Plugin, PoolSpec, SessionControls};
+use crate::settings::SessionSettings;
+use crate::wire;
+use crate::zyte::Client;
+use pool::{Pool, PoolOptions, Rotation};
+use stats::Stats;
+
+/// A request for the engine: a Zyte API body (with its `url`) and its session controls.
+#[derive(Debug, Clone)]
+pub struct EngineRequest {
+    /// The Zyte API request body, including `url`.
+    pub body: Map<String, Value>,
+    /// The session controls (`zyte_api_session_*` equivalents).
+    pub controls: SessionControls,
+}
+
+impl EngineRequest {
+    /// A request with no session controls.
+    pub fn new(body: Map<String, Value>) -> Self {
+        Self {
+            body,
+            controls: wire::no_controls(),
+        }
+    }
+}
+
+/// Zyte API's answer, and which session served it.
+#[derive(Debug, Clone)]
+pub struct EngineResponse {
+    /// The upstream HTTP status (200).
+    pub status: u16,
+    /// The raw JSON body.
+    pub body: String,
+    /// The session, pool and config; `None` for requests without sessions.
+    pub served_by: Option<ServedBy>,
+}
+
+/// The session engine. Cheap to clone: clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Slot {
+    pool: Pool,
+    notify: Arc<Notify>,
+}
+
+struct Inner {
+    client: Client,
+    settings: Arc<SessionSettings>,
+    defaults: DefaultConfig,
+    configs: ArcSwap<ConfigSet>,
+    pools: Mutex<HashMap<String, Slot>>,
+    stats: Stats,
+    clock: Clock,
+    rotation: Rotation,
+}
+
+impl Engine {
+    /// An engine with no guest config (every URL uses the built-in default).
+    pub fn new(settings: SessionSettings, client: Client) -> Self {
+        let settings = Arc::new(settings);
+        let inner = Inner {
+            client,
+            defaults: DefaultConfig::new(settings.clone()),
+            configs: ArcSwap::from_pointee(ConfigSet::default()),
+            pools: Mutex::new(HashMap::new()),
+            stats: Stats::default(),
+            clock: Clock::default(),
+            rotation: Rotation::from_settings(&settings),
+            settings,
+        };
+        for (id, preset) in &inner.settings.pools {
+            if preset.size.is_some() {
+                inner.register(&pool_spec(id));
+            }
+        }
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Replaces the loaded configs (in priority order of ties) and reopens closed pools.
+    pub fn set_configs(&self, plugins: Vec<Arc<Plugin>>) {
+        self.inner.configs.store(Arc::new(ConfigSet::new(plugins)));
+        let mut pools = self.inner.pools.lock();
+        for slot in pools.values_mut().filter(|s| s.pool.closed().is_some()) {
+            slot.pool.reopen();
+            slot.notify.notify_waiters();
+        }
+    }
+
+    /// Sends `request` through its session pool (or as is, when sessions are disabled for it).
+    pub async fn execute(&self, request: EngineRequest) -> Result<EngineResponse, EngineError> {
+        self.inner.execute(request).await
+    }
+
+    /// Reopens pool `id`; false when there is no such pool or it is not closed.
+    pub fn reopen_pool(&self, id: &str) -> bool {
+        let mut pools = self.inner.pools.lock();
+        let Some(slot) = pools.get_mut(id).filter(|s| s.pool.closed().is_some()) else {
+            return false;
+        };
+        slot.pool.reopen();
+        slot.notify.notify_waiters();
+        true
+    }
+
+    /// The counters, named as `stats_per_pool` asks.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner
+            .stats
+            .snapshot(self.inner.settings.stats_per_pool)
+    }
+
+    /// Every pool, sorted by id.
+    pub fn pools(&self) -> Vec<PoolSnapshot> {
+        let now = self.inner.clock.now();
+        let pools = self.inner.pools.lock();
+        let mut out: Vec<_> = pools
+            .values()
+            .map(|s| PoolSnapshot::of(&s.pool, now))
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// The engine's clock (tests advance it together with the emulator's).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+}
+
+impl Inner {
+    /// Registers the pool of `spec` at first sight; returns its id.
+    fn register(&self, spec: &PoolSpec) -> String {
+        let mut pools = self.pools.lock();
+        if !pools.contains_key(&spec.id) {
+            let options = PoolOptions::resolve(&self.settings, spec);
+            let pool = Pool::new(spec.id.clone(), options, &self.settings);
+            let notify = Arc::new(Notify::new());
+            pools.insert(spec.id.clone(), Slot { pool, notify });
+        }
+        spec.id.clone()
+    }
+
+    /// Runs `f` on pool `id` (which must be registered) and wakes its waiters.
+    fn with_pool<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
+        let mut pools = self.pools.lock();
+        let slot = pools.get_mut(id)?;
+        let out = f(&mut slot.pool);
+        slot.notify.notify_waiters();
+        Some(out)
+    }
+
+    fn notify(&self, id: &str) -> Option<Arc<Notify>> {
+        self.pools.lock().get(id).map(|s| s.notify.clone())
+    }
+
+    fn closed(&self, id: &str) -> Option<EngineError> {
+        let pools = self.pools.lock();
+        let reason = pools.get(id)?.pool.closed()?;
+        Some(EngineError::PoolClosed {
+            pool: id.to_owned(),
+            reason: reason.to_owned(),
+        })
+    }
+
+    fn close(&self, id: &str, reason: &str) -> EngineError {
+        tracing::error!(pool = id, reason, "closing session pool");
+        self.with_pool(id, |p| p.close(reason));
+        self.closed(id).unwrap_or(EngineError::PoolClosed {
+            pool: id.to_owned(),
+            reason: reason.to_owned(),
+        })
+    }
+}
+
+fn pool_spec(id: &str) -> PoolSpec {
+    PoolSpec {
+        id: id.to_owned(),
+        size: None,
+        delay: None,
+        randomize_delay: None,
+    }
+}

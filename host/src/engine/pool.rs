@@ -1,0 +1,401 @@
+//! One pool's state and its rules, pure and synchronous: option resolution, the initial
+//! creations, rotation, thresholds, bad-init counting, closing and retirement history.
+//!
+//! Every function takes the current time as an argument, so the rules are unit-tested without
+//! a clock or a runtime. The async layer ([`super::lifecycle`]) holds pools under one mutex and
+//! never across an `await`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::plugin::PoolSpec;
+use crate::session_data::SessionData;
+use crate::settings::SessionSettings;
+
+/// Zyte API's documented lifetime of a user-managed session (zyte-api 3.1).
+pub const ZYTE_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// Zyte API's documented idle limit of a user-managed session (zyte-api 3.1).
+pub const ZYTE_IDLE: Duration = Duration::from_secs(2 * 60);
+/// Events kept per session, and retired sessions kept per pool, for the status endpoint.
+pub const HISTORY: usize = 16;
+
+/// Pool options after precedence (reference 4.2), frozen at the pool's first sight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolOptions {
+    /// Number of sessions.
+    pub size: u32,
+    /// Minimum seconds between two uses of one session.
+    pub delay: f64,
+    /// Whether each delay is multiplied by a factor drawn from `[0.5, 1.5)`.
+    pub randomize_delay: bool,
+}
+
+impl PoolOptions {
+    /// `[sessions.pools.ID]` > the pool hook's spec > the global settings.
+    pub fn resolve(settings: &SessionSettings, spec: &PoolSpec) -> Self {
+        let preset = settings.pools.get(&spec.id).cloned().unwrap_or_default();
+        Self {
+            size: preset.size.or(spec.size).unwrap_or(settings.pool_size),
+            delay: preset.delay.or(spec.delay).unwrap_or(settings.delay),
+            randomize_delay: preset
+                .randomize_delay
+                .or(spec.randomize_delay)
+                .unwrap_or(settings.randomize_delay),
+        }
+    }
+
+    /// The delay before the next use, given a uniform sample `u` in `[0, 1)`.
+    pub fn next_delay(&self, u: f64) -> Duration {
+        let factor = if self.randomize_delay { 0.5 + u } else { 1.0 };
+        Duration::from_secs_f64((self.delay * factor).max(0.0))
+    }
+}
+
+/// One event in a session's life.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// When it happened.
+    pub at: Instant,
+    /// What happened, e.g. `init passed`, `check failed`, `error 520`.
+    pub what: String,
+}
+
+/// A live session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The Zyte API session id (or, in cookie mode, the host's local id).
+    pub id: String,
+    /// When its init passed.
+    pub created: Instant,
+    /// Its last hand-out (or its init).
+    pub last_use: Instant,
+    /// Earliest next hand-out.
+    pub next_use: Instant,
+    /// Requests using it right now.
+    pub in_flight: u32,
+    /// Uses so far.
+    pub uses: u64,
+    /// Failed checks so far.
+    pub check_failures: u32,
+    /// 520/521 answers so far.
+    pub errors: u32,
+    /// Cookie jar (cookie mode only).
+    pub cookies: Vec<Value>,
+    /// Guest data.
+    pub data: SessionData,
+    /// Its last events.
+    pub history: VecDeque<Event>,
+}
+
+impl Session {
+    /// A session whose init passed at `now`.
+    pub fn new(id: String, now: Instant, data: SessionData, cookies: Vec<Value>) -> Self {
+        let mut session = Self {
+            id,
+            created: now,
+            last_use: now,
+            next_use: now,
+            in_flight: 0,
+            uses: 0,
+            check_failures: 0,
+            errors: 0,
+            cookies,
+            data,
+            history: VecDeque::new(),
+        };
+        session.record(now, "init passed");
+        session
+    }
+
+    /// Appends an event, keeping the last [`HISTORY`].
+    pub fn record(&mut self, at: Instant, what: impl Into<String>) {
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(Event {
+            at,
+            what: what.into(),
+        });
+    }
+}
+
+/// A session taken out of rotation, with why.
+#[derive(Debug, Clone)]
+pub struct Retired {
+    /// The session.
+    pub session: Session,
+    /// Why it was retired.
+    pub reason: String,
+}
+
+/// What rotation gives a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Choice {
+    /// Use this session now; it is counted in flight.
+    Ready(Lease),
+    /// The best session is available after this long.
+    Wait(Duration),
+    /// Every session serves as many requests as allowed.
+    Busy,
+    /// The pool has no session (all being created or replaced).
+    Empty,
+}
+
+/// A session handed to one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    /// The session id.
+    pub session_id: String,
+    /// Its cookie jar, in cookie mode.
+    pub cookies: Vec<Value>,
+}
+
+/// Rotation limits (engine settings that are not per pool).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rotation {
+    /// Requests one session may serve at once.
+    pub max_concurrency: u32,
+    /// Age at which a session is retired, if any.
+    pub max_age: Option<Duration>,
+    /// Idle time after which a session is retired, if any.
+    pub max_idle: Option<Duration>,
+}
+
+impl Rotation {
+    /// The limits `settings` ask for.
+    pub fn from_settings(s: &SessionSettings) -> Self {
+        let before = |limit: Duration, margin: f64| {
+            (margin >= 0.0 && margin < limit.as_secs_f64())
+                .then(|| limit - Duration::from_secs_f64(margin))
+        };
+        Self {
+            max_concurrency: s.max_session_concurrency.max(1),
+            max_age: before(ZYTE_LIFETIME, s.retire_before_lifetime),
+            max_idle: before(ZYTE_IDLE, s.retire_before_idle),
+        }
+    }
+}
+
+/// One pool.
+#[derive(Debug)]
+pub struct Pool {
+    /// Its id.
+    pub id: String,
+    /// Its frozen options.
+    pub options: PoolOptions,
+    /// Consecutive failed inits that close it.
+    pub max_bad_inits: u32,
+    pending_initial: u32,
+    sessions: Vec<Session>,
+    bad_inits: u32,
+    closed: Option<String>,
+    retired: VecDeque<Retired>,
+}
+
+impl Pool {
+    /// A new pool; its first `options.size` requests will each create a session.
+    pub fn new(id: String, options: PoolOptions, settings: &SessionSettings) -> Self {
+        let max_bad_inits = settings
+            .max_bad_inits_per_pool
+            .get(&id)
+            .copied()
+            .unwrap_or(settings.max_bad_inits);
+        Self {
+            id,
+            pending_initial: options.size,
+            options,
+            max_bad_inits,
+            sessions: Vec::new(),
+            bad_inits: 0,
+            closed: None,
+            retired: VecDeque::new(),
+        }
+    }
+
+    /// The close reason, if the pool is closed.
+    pub fn closed(&self) -> Option<&str> {
+        self.closed.as_deref()
+    }
+
+    /// Live sessions.
+    pub fn sessions(&self) -> &[Session] {
+        &self.sessions
+    }
+
+    /// Recently retired sessions, oldest first.
+    pub fn retired(&self) -> &VecDeque<Retired> {
+        &self.retired
+    }
+
+    /// Consecutive failed inits.
+    pub fn bad_inits(&self) -> u32 {
+        self.bad_inits
+    }
+
+    /// Initial creations not started yet.
+    pub fn pending_initial(&self) -> u32 {
+        self.pending_initial
+    }
+
+    /// Whether the next request must create its own session (reference 5.4); counts it.
+    pub fn take_initial(&mut self) -> bool {
+        let take = self.pending_initial > 0;
+        self.pending_initial -= u32::from(take);
+        take
+    }
+
+    /// Removes sessions past the rotation's age or idle limits (improves on reference 5.11,
+    /// which only replaces sessions after Zyte API has already expired them).
+    pub fn retire_expiring(&mut self, now: Instant, rotation: &Rotation) -> Vec<String> {
+        let expiring = |s: &Session| {
+            let old = rotation.max_age.is_some_and(|a| now >= s.created + a);
+            let idle = rotation
+                .max_idle
+                .is_some_and(|i| s.in_flight == 0 && now >= s.last_use + i);
+            old.then_some("age limit").or(idle.then_some("idle limit"))
+        };
+        let due: Vec<(String, &str)> = self
+            .sessions
+            .iter()
+            .filter_map(|s| expiring(s).map(|why| (s.id.clone(), why)))
+            .collect();
+        due.into_iter()
+            .filter(|(id, why)| self.retire(id, &format!("proactive: {why}"), now))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Hands out the session available earliest among those below the concurrency limit
+    /// (improves on reference 5.6: no head-of-line blocking behind a session that is waiting
+    /// out its delay). `u` is a uniform sample for the randomised delay.
+    pub fn choose(&mut self, now: Instant, rotation: &Rotation, u: f64) -> Choice {
+        if self.sessions.is_empty() {
+            return Choice::Empty;
+        }
+        let best = self
+            .sessions
+            .iter_mut()
+            .filter(|s| s.in_flight < rotation.max_concurrency)
+            .min_by_key(|s| s.next_use);
+        let Some(session) = best else {
+            return Choice::Busy;
+        };
+        if session.next_use > now {
+            return Choice::Wait(session.next_use - now);
+        }
+        session.in_flight += 1;
+        session.uses += 1;
+        session.last_use = now;
+        session.next_use = now + self.options.next_delay(u);
+        Choice::Ready(Lease {
+            session_id: session.id.clone(),
+            cookies: session.cookies.clone(),
+        })
+    }
+
+    /// Adds a session whose init passed, first usable after `first_delay`; with `for_use` the
+    /// triggering request holds it. Resets the bad-init count.
+    pub fn add(&mut self, mut session: Session, first_delay: Duration, for_use: bool) -> Lease {
+        self.bad_inits = 0;
+        session.next_use = session.created + first_delay;
+        if for_use {
+            session.in_flight = 1;
+            session.uses = 1;
+        }
+        let lease = Lease {
+            session_id: session.id.clone(),
+            cookies: session.cookies.clone(),
+        };
+        self.sessions.push(session);
+        lease
+    }
+
+    /// A request is done with a session.
+    pub fn release(&mut self, session_id: &str) {
+        if let Some(s) = self.session_mut(session_id) {
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// The session, if it is live.
+    pub fn session_mut(&mut self, session_id: &str) -> Option<&mut Session> {
+        self.sessions.iter_mut().find(|s| s.id == session_id)
+    }
+
+    /// Counts a failed check; true when the session must be replaced (`failures >= max`,
+    /// `0` behaving like `1`).
+    pub fn check_failed(&mut self, session_id: &str, max: u32, now: Instant) -> bool {
+        self.count(session_id, now, "check failed", |s| {
+            s.check_failures += 1;
+            s.check_failures >= max.max(1)
+        })
+    }
+
+    /// Counts a 520/521; true when the session must be replaced.
+    pub fn errored(&mut self, session_id: &str, status: u16, max: u32, now: Instant) -> bool {
+        self.count(session_id, now, &format!("error {status}"), |s| {
+            s.errors += 1;
+            s.errors >= max.max(1)
+        })
+    }
+
+    fn count(
+        &mut self,
+        id: &str,
+        now: Instant,
+        what: &str,
+        bump: impl FnOnce(&mut Session) -> bool,
+    ) -> bool {
+        match self.session_mut(id) {
+            Some(s) => {
+                s.record(now, what);
+                bump(s)
+            }
+            None => false,
+        }
+    }
+
+    /// Takes a session out of the pool; false when it is already gone (a concurrent failure
+    /// refreshed it: reference 5.11, refresh once).
+    pub fn retire(&mut self, session_id: &str, reason: &str, now: Instant) -> bool {
+        let Some(index) = self.sessions.iter().position(|s| s.id == session_id) else {
+            return false;
+        };
+        let mut session = self.sessions.swap_remove(index);
+        session.record(now, format!("retired: {reason}"));
+        if self.retired.len() == HISTORY {
+            self.retired.pop_front();
+        }
+        self.retired.push_back(Retired {
+            session,
+            reason: reason.to_owned(),
+        });
+        true
+    }
+
+    /// Counts a failed init; true when the pool must close with `bad_session_inits`.
+    pub fn bad_init(&mut self) -> bool {
+        self.bad_inits += 1;
+        self.bad_inits >= self.max_bad_inits.max(1)
+    }
+
+    /// Closes the pool with `reason` (the first reason wins).
+    pub fn close(&mut self, reason: &str) {
+        self.closed.get_or_insert_with(|| reason.to_owned());
+    }
+
+    /// Reopens a closed pool: bad inits are forgotten and missing sessions are created again
+    /// by the next requests.
+    pub fn reopen(&mut self) {
+        self.closed = None;
+        self.bad_inits = 0;
+        let live = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
+        self.pending_initial = self.options.size.saturating_sub(live);
+    }
+}
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;

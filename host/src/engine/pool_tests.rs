@@ -1,0 +1,188 @@
+use super::*;
+use crate::settings::PoolOptions as Preset;
+
+fn spec(id: &str, size: Option<u32>, delay: Option<f64>) -> PoolSpec {
+    PoolSpec {
+        id: id.into(),
+        size,
+        delay,
+        randomize_delay: None,
+    }
+}
+
+fn pool(size: u32, delay: f64) -> Pool {
+    let options = PoolOptions {
+        size,
+        delay,
+        randomize_delay: false,
+    };
+    Pool::new("p".into(), options, &SessionSettings::default())
+}
+
+fn rotation(max_concurrency: u32) -> Rotation {
+    Rotation {
+        max_concurrency,
+        max_age: None,
+        max_idle: None,
+    }
+}
+
+fn add(pool: &mut Pool, id: &str, now: Instant) {
+    pool.add(
+        Session::new(id.into(), now, SessionData::new(), Vec::new()),
+        Duration::ZERO,
+        false,
+    );
+}
+
+fn ready(choice: Choice) -> String {
+    match choice {
+        Choice::Ready(lease) => lease.session_id,
+        other => panic!("expected a session, got {other:?}"),
+    }
+}
+
+#[test]
+fn options_precedence_is_preset_then_spec_then_global() {
+    let mut settings = SessionSettings {
+        pool_size: 8,
+        delay: 1.0,
+        ..SessionSettings::default()
+    };
+    settings.pools.insert(
+        "a".into(),
+        Preset {
+            size: Some(2),
+            ..Preset::default()
+        },
+    );
+    let a = PoolOptions::resolve(&settings, &spec("a", Some(5), Some(3.0)));
+    assert_eq!((a.size, a.delay), (2, 3.0));
+    let b = PoolOptions::resolve(&settings, &spec("b", None, None));
+    assert_eq!((b.size, b.delay, b.randomize_delay), (8, 1.0, true));
+}
+
+#[test]
+fn randomised_delay_is_scaled_by_half_to_one_and_a_half() {
+    let mut o = PoolOptions {
+        size: 1,
+        delay: 2.0,
+        randomize_delay: true,
+    };
+    assert_eq!(o.next_delay(0.0), Duration::from_secs(1));
+    assert_eq!(o.next_delay(0.5), Duration::from_secs(2));
+    o.randomize_delay = false;
+    assert_eq!(o.next_delay(0.0), Duration::from_secs(2));
+}
+
+#[test]
+fn the_first_size_requests_create_sessions() {
+    let mut p = pool(2, 0.0);
+    assert!(p.take_initial() && p.take_initial());
+    assert!(!p.take_initial());
+    assert_eq!(p.choose(Instant::now(), &rotation(4), 0.0), Choice::Empty);
+}
+
+#[test]
+fn rotation_hands_out_the_earliest_available_session() {
+    let now = Instant::now();
+    let mut p = pool(2, 10.0);
+    add(&mut p, "a", now);
+    add(&mut p, "b", now);
+    let first = ready(p.choose(now, &rotation(4), 0.0));
+    let second = ready(p.choose(now, &rotation(4), 0.0));
+    assert_ne!(first, second, "both sessions are used before waiting");
+    assert_eq!(
+        p.choose(now, &rotation(4), 0.0),
+        Choice::Wait(Duration::from_secs(10))
+    );
+    // No head-of-line blocking: a session ready earlier is picked whatever the order.
+    p.session_mut(&second).unwrap().next_use = now + Duration::from_secs(1);
+    let later = now + Duration::from_secs(2);
+    assert_eq!(ready(p.choose(later, &rotation(4), 0.0)), second);
+}
+
+#[test]
+fn concurrency_is_bounded() {
+    let now = Instant::now();
+    let mut p = pool(1, 0.0);
+    add(&mut p, "a", now);
+    ready(p.choose(now, &rotation(2), 0.0));
+    ready(p.choose(now, &rotation(2), 0.0));
+    assert_eq!(p.choose(now, &rotation(2), 0.0), Choice::Busy);
+    p.release("a");
+    assert_eq!(ready(p.choose(now, &rotation(2), 0.0)), "a");
+}
+
+#[test]
+fn thresholds_refresh_at_max_and_zero_means_one() {
+    let now = Instant::now();
+    let mut p = pool(1, 0.0);
+    add(&mut p, "a", now);
+    assert!(!p.check_failed("a", 2, now));
+    assert!(p.check_failed("a", 2, now));
+    assert!(p.errored("a", 520, 0, now), "max_errors 0 behaves like 1");
+    assert!(
+        !p.errored("gone", 520, 1, now),
+        "unknown sessions are ignored"
+    );
+}
+
+#[test]
+fn retire_is_idempotent_and_kept_in_history() {
+    let now = Instant::now();
+    let mut p = pool(1, 0.0);
+    add(&mut p, "a", now);
+    assert!(p.retire("a", "session expired", now));
+    assert!(!p.retire("a", "session expired", now), "refreshed once");
+    let retired = &p.retired()[0];
+    assert_eq!(retired.reason, "session expired");
+    let events: Vec<_> = retired.session.history.iter().map(|e| &e.what).collect();
+    assert_eq!(events, ["init passed", "retired: session expired"]);
+}
+
+#[test]
+fn bad_inits_close_at_max_and_reset_on_success() {
+    let mut settings = SessionSettings::default();
+    settings.max_bad_inits_per_pool.insert("p".into(), 2);
+    let options = PoolOptions::resolve(&settings, &spec("p", Some(1), None));
+    let mut p = Pool::new("p".into(), options, &settings);
+    assert!(!p.bad_init());
+    add(&mut p, "a", Instant::now());
+    assert_eq!(p.bad_inits(), 0);
+    assert!(!p.bad_init());
+    assert!(p.bad_init());
+    p.close("bad_session_inits");
+    p.close("other");
+    assert_eq!(p.closed(), Some("bad_session_inits"));
+    p.reopen();
+    assert_eq!(
+        (p.closed(), p.bad_inits(), p.pending_initial()),
+        (None, 0, 0)
+    );
+}
+
+#[test]
+fn expiring_sessions_are_retired_before_zyte_expires_them() {
+    let now = Instant::now();
+    let settings = SessionSettings::default();
+    let rot = Rotation::from_settings(&settings);
+    assert_eq!(rot.max_age, Some(Duration::from_secs(840)));
+    assert_eq!(rot.max_idle, Some(Duration::from_secs(110)));
+    let mut p = pool(2, 0.0);
+    add(&mut p, "a", now);
+    add(&mut p, "b", now);
+    let t = now + Duration::from_secs(100);
+    assert_eq!(ready(p.choose(t, &rot, 0.0)), "a");
+    p.release("a");
+    let idle = now + Duration::from_secs(111);
+    assert_eq!(p.retire_expiring(idle, &rot), ["b"]);
+    let old = now + Duration::from_secs(841);
+    assert_eq!(p.retire_expiring(old, &rot), ["a"]);
+    assert_eq!(p.retired()[1].reason, "proactive: age limit");
+    let off = Rotation::from_settings(&SessionSettings {
+        retire_before_idle: -1.0,
+        ..settings
+    });
+    assert_eq!(off.max_idle, None);
+}

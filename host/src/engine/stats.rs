@@ -1,0 +1,132 @@
+//! Counters named like the reference's stats (section 8), per pool and in aggregate.
+//!
+//! A key is the part after `scrapy-zyte-api/sessions/[pools/{pool}/]`, e.g. `init/check-passed`.
+//! [`Stats::snapshot`] spells the full names the way `stats_per_pool` asks: per pool
+//! `scrapy-zyte-api/sessions/pools/{pool}/{key}`, else the aggregate
+//! `scrapy-zyte-api/sessions/{key}`. `use/disabled` is never per pool, and Scrapy's retry stats
+//! (`retry/count`, `retry/reason_count/{reason}`, `retry/max_reached`) keep their names.
+
+use std::collections::BTreeMap;
+
+use parking_lot::Mutex;
+
+/// The prefix of every session stat.
+pub const PREFIX: &str = "scrapy-zyte-api/sessions/";
+
+/// Every per-pool key of reference section 8.
+pub const POOL_KEYS: [&str; 12] = [
+    "init/check-passed",
+    "init/check-failed",
+    "init/check-error",
+    "init/param-error",
+    "init/failed",
+    "init/over-limit",
+    "init/server-error",
+    "use/check-passed",
+    "use/check-failed",
+    "use/check-error",
+    "use/failed",
+    "use/expired",
+];
+
+/// The engine's counters.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pools: Mutex<BTreeMap<String, BTreeMap<&'static str, u64>>>,
+    global: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// A copy of the counters, ready to export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatsSnapshot {
+    /// Full stat names as the reference spells them (honouring `stats_per_pool`).
+    pub counters: BTreeMap<String, u64>,
+    /// Per pool, by key (e.g. `use/check-passed`), whatever `stats_per_pool` says.
+    pub per_pool: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl StatsSnapshot {
+    /// A counter by full name, 0 when absent.
+    pub fn get(&self, name: &str) -> u64 {
+        self.counters.get(name).copied().unwrap_or(0)
+    }
+
+    /// A pool's counter by key, 0 when absent.
+    pub fn pool(&self, pool: &str, key: &str) -> u64 {
+        self.per_pool
+            .get(pool)
+            .and_then(|p| p.get(key))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Stats {
+    /// Counts `key` for `pool`.
+    pub fn inc(&self, pool: &str, key: &'static str) {
+        let mut pools = self.pools.lock();
+        match pools.get_mut(pool) {
+            Some(counters) => *counters.entry(key).or_default() += 1,
+            None => {
+                pools.insert(pool.to_owned(), BTreeMap::from([(key, 1)]));
+            }
+        }
+    }
+
+    /// Counts a stat that belongs to no pool (full name).
+    pub fn inc_global(&self, name: &'static str) {
+        *self.global.lock().entry(name).or_default() += 1;
+    }
+
+    /// The counters, named as `per_pool` asks.
+    pub fn snapshot(&self, per_pool: bool) -> StatsSnapshot {
+        let pools = self.pools.lock();
+        let mut counters: BTreeMap<String, u64> = self
+            .global
+            .lock()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect();
+        for (pool, keys) in pools.iter() {
+            for (key, value) in keys {
+                let name = if per_pool {
+                    format!("{PREFIX}pools/{pool}/{key}")
+                } else {
+                    format!("{PREFIX}{key}")
+                };
+                *counters.entry(name).or_default() += value;
+            }
+        }
+        let per_pool = pools
+            .iter()
+            .map(|(pool, keys)| {
+                let keys = keys.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+                (pool.clone(), keys)
+            })
+            .collect();
+        StatsSnapshot { counters, per_pool }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_stats_per_pool() {
+        let stats = Stats::default();
+        stats.inc("a.com", "use/check-passed");
+        stats.inc("b.com@10001", "use/check-passed");
+        stats.inc_global("scrapy-zyte-api/sessions/use/disabled");
+        let flat = stats.snapshot(false);
+        assert_eq!(flat.get("scrapy-zyte-api/sessions/use/check-passed"), 2);
+        assert_eq!(flat.get("scrapy-zyte-api/sessions/use/disabled"), 1);
+        let split = stats.snapshot(true);
+        assert_eq!(
+            split.get("scrapy-zyte-api/sessions/pools/b.com@10001/use/check-passed"),
+            1
+        );
+        assert_eq!(split.get("scrapy-zyte-api/sessions/use/check-passed"), 0);
+        assert_eq!(split.pool("a.com", "use/check-passed"), 1);
+    }
+}

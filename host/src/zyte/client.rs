@@ -1,0 +1,177 @@
+//! The HTTP client: one `reqwest` connection pool, a timeout per attempt, and the retry loop.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use super::error::{ZyteError, problem_type};
+use super::key::ApiKey;
+use super::retry::{Decision, ErrorClass, RetryState};
+use crate::settings::{RetryPolicyName, UpstreamSettings};
+
+/// A successful (HTTP 200) Zyte API answer.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// The HTTP status (200).
+    pub status: u16,
+    /// The raw JSON body.
+    pub body: String,
+    /// The `request-id` header, when present.
+    pub request_id: Option<String>,
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// No key: `ZYTE_API_KEY` is unset or empty.
+    #[error("no Zyte API key: set ZYTE_API_KEY")]
+    NoKey,
+    /// The upstream URL does not parse.
+    #[error("invalid upstream URL {url:?}: {message}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// Why it does not parse.
+        message: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// A Zyte API client. Cheap to clone: clones share connections.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    endpoint: url::Url,
+    key: ApiKey,
+    wait_scale: f64,
+}
+
+impl Client {
+    /// A client for `settings`, authenticating with `key`.
+    pub fn new(settings: &UpstreamSettings, key: ApiKey) -> Result<Self, ClientError> {
+        let base = settings.effective_url();
+        let endpoint = url::Url::parse(&base)
+            .and_then(|u| u.join("extract"))
+            .map_err(|e| ClientError::Url {
+                url: base.clone(),
+                message: e.to_string(),
+            })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs_f64(settings.timeout_secs.max(0.001)))
+            .pool_max_idle_per_host(settings.max_idle_connections)
+            .build()
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let inner = Inner {
+            http,
+            endpoint,
+            key,
+            wait_scale: settings.wait_scale,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// A client for `settings` with the key from `ZYTE_API_KEY`.
+    pub fn from_env(settings: &UpstreamSettings) -> Result<Self, ClientError> {
+        Self::new(settings, ApiKey::from_env().ok_or(ClientError::NoKey)?)
+    }
+
+    /// The `/extract` endpoint this client posts to.
+    pub fn endpoint(&self) -> &str {
+        self.inner.endpoint.as_str()
+    }
+
+    /// Sends `body` to `/extract`, retrying under `policy`.
+    pub async fn extract(
+        &self,
+        body: &Map<String, Value>,
+        policy: RetryPolicyName,
+    ) -> Result<ApiResponse, ZyteError> {
+        let bytes =
+            Bytes::from(serde_json::to_vec(body).map_err(|e| ZyteError::Invalid(e.to_string()))?);
+        let started = Instant::now();
+        let mut state = RetryState::default();
+        loop {
+            let error = match self.attempt(bytes.clone()).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) => error,
+            };
+            let class = classify(policy, &error);
+            match state.decide(policy, class, started.elapsed()) {
+                Decision::Stop => return Err(error),
+                Decision::Retry(wait) => {
+                    let pause = wait.sample(rand::random(), rand::random(), self.inner.wait_scale);
+                    tracing::debug!(%error, ?pause, attempt = state.attempts(), "retrying a Zyte API request");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, body: Bytes) -> Result<ApiResponse, ZyteError> {
+        let inner = &self.inner;
+        let answer = inner
+            .http
+            .post(inner.endpoint.clone())
+            .basic_auth(inner.key.expose(), Some(""))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = answer.status().as_u16();
+        let request_id = answer
+            .headers()
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = answer.text().await.map_err(transport)?;
+        if status == 200 {
+            return Ok(ApiResponse {
+                status,
+                body,
+                request_id,
+            });
+        }
+        Err(ZyteError::Api {
+            status,
+            problem_type: problem_type(&body),
+            body,
+            request_id,
+        })
+    }
+}
+
+fn transport(error: reqwest::Error) -> ZyteError {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "transport error"
+    };
+    ZyteError::Transport(format!("{kind}: {}", error.without_url()))
+}
+
+fn classify(policy: RetryPolicyName, error: &ZyteError) -> ErrorClass {
+    match error {
+        ZyteError::Api {
+            status,
+            problem_type,
+            ..
+        } => ErrorClass::of_status(policy, *status, problem_type.as_deref()),
+        ZyteError::Transport(_) => ErrorClass::Network,
+        ZyteError::Invalid(_) => ErrorClass::Final,
+    }
+}

@@ -1,0 +1,28 @@
+//! The Zyte API client and its retry policies.
+//!
+//! # Policy
+//!
+//! - **Endpoint.** `POST {url}extract`, where `url` is `ZYTE_API_URL` if set, else the
+//!   `[upstream] url` setting (default `https://api.zyte.com/v1/`).
+//! - **Authentication.** HTTP basic auth, the key from `ZYTE_API_KEY` as the user name. The key
+//!   lives in an [`ApiKey`], whose `Debug` and `Display` print `***`: it never appears in logs,
+//!   in errors, or in anything handed to a guest (guests get only Zyte API's answers).
+//! - **Connections.** One `reqwest` client (rustls, HTTP/1.1 and HTTP/2) shared by all clones,
+//!   so connections are reused; at most `[upstream] max_idle_connections` idle ones are kept.
+//! - **Timeout.** Each attempt is bounded by `[upstream] timeout_secs` (default 320 s, like
+//!   python-zyte-api: Zyte API's own 200 s plus 120 s). A timeout is a network error.
+//! - **Errors.** A non-200 answer becomes [`ZyteError::Api`] with its status, the problem+json
+//!   `type` when the body has one, the raw body and the `request-id`. No answer becomes
+//!   [`ZyteError::Transport`].
+//! - **Retries.** The four policies of the reference ([`retry`]): which errors are retried, how
+//!   many attempts, the 15-minute network-error window and the waits. Every wait is multiplied
+//!   by `[upstream] wait_scale` (0 in tests). `Retry-After` is ignored, like python-zyte-api.
+
+mod client;
+mod error;
+mod key;
+pub mod retry;
+
+pub use client::{ApiResponse, Client, ClientError};
+pub use error::{ZyteError, problem_type};
+pub use key::{ApiKey, KEY_ENV};

@@ -1,0 +1,367 @@
+//! The four retry policies of python-zyte-api / scrapy-zyte-api (reference 5.19, zyte-api 5.2),
+//! as a pure decision function.
+//!
+//! Each failed attempt is classified, in this order: throttling (HTTP 429 or 503), network (no
+//! answer: connection failure, reset, timeout, unreadable body), download (520/521),
+//! undocumented (any other status ≥ 500), 402. Anything else (400, 401, 403, 422 — including
+//! `/problem/session-expired` — 451, …) is never retried.
+//!
+//! | class | default | aggressive | session-default | session-aggressive |
+//! |---|---|---|---|---|
+//! | throttling | forever | forever | forever | forever |
+//! | network | until 15 min uninterrupted | same | same | same |
+//! | undocumented | 2 attempts | 4 | 2 | 4 |
+//! | 402 | 2 attempts | 2 | 2 | 2 |
+//! | download | 4 total / 2 × 521 | 8 / 4 | 1 attempt | 1 attempt |
+//!
+//! Counters are per request and never reset, except the network timer, which restarts after
+//! any other error. Waits (seconds, `n` = number of the attempt that just failed, all classes
+//! counted): throttling `20 + U(0, 20)` for n ≤ 2, else `30 + U(0, min(600, 2^(n−1)))`;
+//! network, download and undocumented `U(3, 7) + U(0, min(55, 2^(n−1)))`; 402 none.
+//!
+//! One deliberate difference (improves on reference 5.7's caveat): under the two session
+//! policies a 503 whose problem type is `/problem/session-creation-error` is *not* treated as
+//! throttling, so that the session layer sees it and waits `creation_retry_delay` instead of
+//! the client retrying it forever.
+
+use std::time::Duration;
+
+use crate::settings::RetryPolicyName;
+
+/// How long network errors may go on, uninterrupted, before the client gives up.
+pub const NETWORK_ERROR_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The problem type of a failed session creation.
+pub const SESSION_CREATION_ERROR: &str = "/problem/session-creation-error";
+
+/// The class of a failed attempt, in the order the policies test them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// HTTP 429 or 503.
+    Throttling,
+    /// No usable answer: connection failure, reset, timeout.
+    Network,
+    /// HTTP 520 (`permanent: false`) or 521 (`permanent: true`).
+    Download {
+        /// Whether it was a 521.
+        permanent: bool,
+    },
+    /// Any other HTTP status ≥ 500.
+    Undocumented,
+    /// HTTP 402.
+    X402,
+    /// Never retried.
+    Final,
+}
+
+impl ErrorClass {
+    /// Classifies an HTTP error answer under `policy`.
+    pub fn of_status(policy: RetryPolicyName, status: u16, problem_type: Option<&str>) -> Self {
+        let session_policy = matches!(
+            policy,
+            RetryPolicyName::SessionDefault | RetryPolicyName::SessionAggressive
+        );
+        match status {
+            503 if session_policy && problem_type == Some(SESSION_CREATION_ERROR) => Self::Final,
+            429 | 503 => Self::Throttling,
+            520 => Self::Download { permanent: false },
+            521 => Self::Download { permanent: true },
+            402 => Self::X402,
+            s if s >= 500 => Self::Undocumented,
+            _ => Self::Final,
+        }
+    }
+}
+
+/// A random wait: `U(low, high) + U(0, extra)` seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Wait {
+    /// Lower bound of the first term.
+    pub low: f64,
+    /// Upper bound of the first term.
+    pub high: f64,
+    /// Upper bound of the second term.
+    pub extra: f64,
+}
+
+impl Wait {
+    /// No wait.
+    pub const NONE: Wait = Wait {
+        low: 0.0,
+        high: 0.0,
+        extra: 0.0,
+    };
+
+    /// Draws the wait from two uniform samples in `[0, 1)`, multiplied by `scale`.
+    pub fn sample(&self, u1: f64, u2: f64, scale: f64) -> Duration {
+        let secs = self.low + (self.high - self.low) * u1 + self.extra * u2;
+        Duration::from_secs_f64((secs * scale).max(0.0))
+    }
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    /// Wait, then try again.
+    Retry(Wait),
+    /// Give up and report this error.
+    Stop,
+}
+
+/// The per-request counters of a retry policy.
+#[derive(Debug, Clone, Default)]
+pub struct RetryState {
+    attempts: u32,
+    downloads: u32,
+    permanent_downloads: u32,
+    undocumented: u32,
+    x402: u32,
+    network_since: Option<Duration>,
+}
+
+impl RetryState {
+    /// Attempts made so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Records a failed attempt of `class` at `now` (any monotonic time origin) and decides.
+    pub fn decide(
+        &mut self,
+        policy: RetryPolicyName,
+        class: ErrorClass,
+        now: Duration,
+    ) -> Decision {
+        self.attempts += 1;
+        if class != ErrorClass::Network {
+            self.network_since = None;
+        }
+        let n = self.attempts;
+        let retry = match class {
+            ErrorClass::Final => false,
+            ErrorClass::Throttling => true,
+            ErrorClass::Network => {
+                let since = *self.network_since.get_or_insert(now);
+                now.saturating_sub(since) < NETWORK_ERROR_WINDOW
+            }
+            ErrorClass::Download { permanent } => self.download(policy, permanent),
+            ErrorClass::Undocumented => {
+                self.undocumented += 1;
+                self.undocumented < undocumented_limit(policy)
+            }
+            ErrorClass::X402 => {
+                self.x402 += 1;
+                self.x402 < 2
+            }
+        };
+        if !retry {
+            return Decision::Stop;
+        }
+        Decision::Retry(match class {
+            ErrorClass::Throttling => throttling_wait(n),
+            ErrorClass::X402 => Wait::NONE,
+            _ => error_wait(n),
+        })
+    }
+
+    fn download(&mut self, policy: RetryPolicyName, permanent: bool) -> bool {
+        self.downloads += 1;
+        self.permanent_downloads += u32::from(permanent);
+        let (total, permanent_max) = match policy {
+            RetryPolicyName::Default => (4, 2),
+            RetryPolicyName::Aggressive => (8, 4),
+            RetryPolicyName::SessionDefault | RetryPolicyName::SessionAggressive => (1, 1),
+        };
+        self.downloads < total && self.permanent_downloads < permanent_max
+    }
+}
+
+fn undocumented_limit(policy: RetryPolicyName) -> u32 {
+    match policy {
+        RetryPolicyName::Default | RetryPolicyName::SessionDefault => 2,
+        RetryPolicyName::Aggressive | RetryPolicyName::SessionAggressive => 4,
+    }
+}
+
+fn exp_cap(n: u32, cap: f64) -> f64 {
+    2f64.powi(n.saturating_sub(1).min(30) as i32).min(cap)
+}
+
+/// `wait_chain(20+U(0,20), 20+U(0,20), 30+U(0, min(600, 2^(n−1))))`.
+fn throttling_wait(n: u32) -> Wait {
+    if n <= 2 {
+        Wait {
+            low: 20.0,
+            high: 20.0,
+            extra: 20.0,
+        }
+    } else {
+        Wait {
+            low: 30.0,
+            high: 30.0,
+            extra: exp_cap(n, 600.0),
+        }
+    }
+}
+
+/// `U(3, 7) + U(0, min(55, 2^(n−1)))`.
+fn error_wait(n: u32) -> Wait {
+    Wait {
+        low: 3.0,
+        high: 7.0,
+        extra: exp_cap(n, 55.0),
+    }
+}
+
+/// The policy for requests without sessions that corresponds to a session policy (reference
+/// 2, `ZYTE_API_SESSION_RETRY_POLICY`): session-default ↔ default, session-aggressive ↔
+/// aggressive.
+pub fn non_session(policy: RetryPolicyName) -> RetryPolicyName {
+    match policy {
+        RetryPolicyName::SessionDefault | RetryPolicyName::Default => RetryPolicyName::Default,
+        RetryPolicyName::SessionAggressive | RetryPolicyName::Aggressive => {
+            RetryPolicyName::Aggressive
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RetryPolicyName::*;
+
+    const ALL: [RetryPolicyName; 4] = [Default, Aggressive, SessionDefault, SessionAggressive];
+
+    /// Attempts made when every attempt fails with `status` (capped at 300).
+    fn attempts(policy: RetryPolicyName, status: u16) -> u32 {
+        let mut state = RetryState::default();
+        let class = ErrorClass::of_status(policy, status, None);
+        while state.attempts() < 300 {
+            if state.decide(policy, class, Duration::ZERO) == Decision::Stop {
+                break;
+            }
+        }
+        state.attempts()
+    }
+
+    #[test]
+    fn attempt_counts_match_the_reference_table() {
+        // (status, [default, aggressive, session-default, session-aggressive])
+        let table: [(u16, [u32; 4]); 11] = [
+            (429, [300; 4]),
+            (503, [300; 4]),
+            (500, [2, 4, 2, 4]),
+            (502, [2, 4, 2, 4]),
+            (504, [2, 4, 2, 4]),
+            (402, [2; 4]),
+            (520, [4, 8, 1, 1]),
+            (521, [2, 4, 1, 1]),
+            (400, [1; 4]),
+            (422, [1; 4]),
+            (451, [1; 4]),
+        ];
+        for (status, expected) in table {
+            for (policy, want) in ALL.into_iter().zip(expected) {
+                assert_eq!(attempts(policy, status), want, "{policy:?} {status}");
+            }
+        }
+    }
+
+    #[test]
+    fn download_errors_count_together() {
+        // 520×3 then 429 then 520: the 4th download error stops the default policy.
+        let mut s = RetryState::default();
+        let d = ErrorClass::Download { permanent: false };
+        for _ in 0..3 {
+            assert!(matches!(
+                s.decide(Default, d, Duration::ZERO),
+                Decision::Retry(_)
+            ));
+        }
+        let t = ErrorClass::Throttling;
+        assert!(matches!(
+            s.decide(Default, t, Duration::ZERO),
+            Decision::Retry(_)
+        ));
+        assert_eq!(s.decide(Default, d, Duration::ZERO), Decision::Stop);
+        // 520 then 521: the 521 counts toward both limits.
+        let mut s = RetryState::default();
+        let p = ErrorClass::Download { permanent: true };
+        assert!(matches!(
+            s.decide(Default, d, Duration::ZERO),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            s.decide(Default, p, Duration::ZERO),
+            Decision::Retry(_)
+        ));
+        assert_eq!(s.decide(Default, p, Duration::ZERO), Decision::Stop);
+    }
+
+    #[test]
+    fn network_errors_stop_after_15_uninterrupted_minutes() {
+        let mut s = RetryState::default();
+        let net = ErrorClass::Network;
+        let min = |m: u64| Duration::from_secs(m * 60);
+        assert!(matches!(
+            s.decide(SessionDefault, net, min(0)),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            s.decide(SessionDefault, net, min(14)),
+            Decision::Retry(_)
+        ));
+        // Another error resets the timer.
+        let t = ErrorClass::Throttling;
+        assert!(matches!(
+            s.decide(SessionDefault, t, min(14)),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            s.decide(SessionDefault, net, min(16)),
+            Decision::Retry(_)
+        ));
+        assert!(matches!(
+            s.decide(SessionDefault, net, min(30)),
+            Decision::Retry(_)
+        ));
+        assert_eq!(s.decide(SessionDefault, net, min(31)), Decision::Stop);
+    }
+
+    #[test]
+    fn waits_follow_tenacity() {
+        assert_eq!(throttling_wait(1).extra, 20.0);
+        assert_eq!(throttling_wait(3).low, 30.0);
+        assert_eq!(throttling_wait(3).extra, 4.0);
+        assert_eq!(throttling_wait(11).extra, 600.0);
+        assert_eq!(error_wait(1).extra, 1.0);
+        assert_eq!(error_wait(7).extra, 55.0);
+        let w = error_wait(2);
+        assert_eq!(w.sample(0.0, 0.0, 1.0), Duration::from_secs(3));
+        assert_eq!(w.sample(1.0, 1.0, 1.0), Duration::from_secs(9));
+        assert_eq!(w.sample(1.0, 1.0, 0.0), Duration::ZERO, "wait_scale 0");
+        let mut s = RetryState::default();
+        assert_eq!(
+            s.decide(Default, ErrorClass::X402, Duration::ZERO),
+            Decision::Retry(Wait::NONE)
+        );
+    }
+
+    #[test]
+    fn session_creation_error_is_not_throttling_under_session_policies() {
+        let t = Some(SESSION_CREATION_ERROR);
+        assert_eq!(
+            ErrorClass::of_status(SessionDefault, 503, t),
+            ErrorClass::Final
+        );
+        assert_eq!(
+            ErrorClass::of_status(SessionAggressive, 503, t),
+            ErrorClass::Final
+        );
+        assert_eq!(
+            ErrorClass::of_status(Default, 503, t),
+            ErrorClass::Throttling
+        );
+        assert_eq!(non_session(SessionAggressive), Aggressive);
+    }
+}
