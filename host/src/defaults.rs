@@ -176,11 +176,16 @@ impl DefaultConfig {
     /// The default check (reference 5.8), given the location the config chose for `request`.
     ///
     /// Only the `actions` of the response are read: the parse skips every other field (the
-    /// body, the HTML) without building it. A body that is not JSON has no actions.
+    /// body, the HTML) without building it, and a body without the text `"actions"` (any HTTP
+    /// response) is not parsed at all. A body that is not JSON has no actions.
     pub fn check(&self, response: &Response, request: &Request, location: &Address) -> Verdict {
-        let actions = serde_json::from_str::<ActionsOnly>(&response.body)
-            .map(|b| b.actions)
-            .unwrap_or_default();
+        let actions = if response.body.contains("\"actions\"") {
+            serde_json::from_str::<ActionsOnly>(&response.body)
+                .map(|b| b.actions)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let located = !is_empty(location);
         let set_location = actions
             .iter()
