@@ -1,0 +1,1 @@
+"""Native unit tests of the Python SDK (run with ``guest-sdk/python/test``)."""
