@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
 mod plugin;
 
 /// Zyte API session management with site logic in sandboxed WebAssembly components.
@@ -20,6 +21,8 @@ enum Command {
     /// Inspect session configs.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Run a batch through the engine on the built-in emulator: no setup, no key.
+    Demo(demo::DemoArgs),
     /// Serve the offline Zyte API emulator.
     Emulate(zyte_emulator::EmulateArgs),
 }
@@ -27,7 +30,12 @@ enum Command {
 /// Parses the arguments, runs the command, and reports its outcome.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The demo prints its own account of what happened; the log would drown it.
+    init_logging(if matches!(cli.command, Command::Demo(_)) {
+        "error"
+    } else {
+        "info"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -37,6 +45,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Plugin(command) => plugin::run(command).await,
             Command::Emulate(args) => zyte_emulator::run_cli(args)
                 .await
@@ -55,10 +64,10 @@ fn report(error: anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default level (`info`).
-fn init_logging() {
+/// Logs to stderr at `level`; `RUST_LOG` overrides it.
+fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -100,7 +100,7 @@ impl Inner {
         }
         let now = self.clock.now();
         let rotation = self.rotation;
-        let step = self.with_pool(id, |p| {
+        let step = self.with_pool_quiet(id, |p| {
             if p.take_initial() {
                 return (Choice::Empty, true, Vec::new());
             }

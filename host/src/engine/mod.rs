@@ -239,6 +239,13 @@ impl Inner {
         Some(out)
     }
 
+    /// Runs `f` on pool `id` without waking its waiters: for steps that cannot make a session
+    /// available (taking one). Waking there would make every waiter wake every other, and
+    /// itself, in a loop that burns the CPU.
+    fn with_pool_quiet<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
+        self.pools.lock().get_mut(id).map(|slot| f(&mut slot.pool))
+    }
+
     fn notify(&self, id: &str) -> Option<Arc<Notify>> {
         self.pools.lock().get(id).map(|s| s.notify.clone())
     }
