@@ -306,7 +306,10 @@ impl Plugin {
             Ok(warm) => warm,
             Err(kind) => return Err(self.failure(hook, kind)),
         };
-        warm.store.data_mut().call = CallState::new(hook, env);
+        let state = warm.store.data_mut();
+        state.call = CallState::new(hook, env);
+        // A refusal in an earlier call that the guest survived says nothing about this one.
+        state.memory.refused = false;
         warm.store.set_epoch_deadline(1);
         let limits = &self.runtime.limits;
         let outcome = call.invoke(&warm.bindings, &mut warm.store, limits).await;

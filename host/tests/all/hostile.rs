@@ -279,3 +279,34 @@ async fn components_load_like_core_modules() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn a_survived_memory_refusal_does_not_taint_later_traps() {
+    // `params` grows memory until refused and then returns normally (as an allocator that
+    // handles failure would); `location` then traps for an unrelated reason.
+    let survive =
+        "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) (i32.const 96)";
+    let plugin = load(
+        "survivor",
+        guests::guest(&[("params", survive), ("location", body::TRAP)], None),
+    )
+    .await
+    .expect("loads");
+    let req = request("https://example.com/");
+    let error = plugin
+        .params(CallEnv::default(), &req)
+        .await
+        .expect_err("bad JSON at offset 96");
+    assert!(
+        matches!(error.kind, HookErrorKind::InvalidOutput(_)),
+        "{error}"
+    );
+    let error = plugin
+        .location(CallEnv::default(), &req)
+        .await
+        .expect_err("traps");
+    assert!(
+        matches!(&error.kind, HookErrorKind::Trap { message, .. } if message.contains("divide by zero")),
+        "{error}"
+    );
+}
