@@ -44,7 +44,7 @@ pub enum EngineError {
     #[error("{error}")]
     Upstream {
         /// The error.
-        error: ZyteError,
+        error: Box<ZyteError>,
         /// The session used, if any.
         served_by: Option<ServedBy>,
     },

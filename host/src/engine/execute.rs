@@ -215,10 +215,19 @@ impl Inner {
             Reason::DownloadError
         } else {
             let served_by = Some(served_by);
-            return Attempt::Fail(EngineError::Upstream { error, served_by });
+            return Attempt::Fail(EngineError::Upstream {
+                error: Box::new(error),
+                served_by,
+            });
         };
         let served_by = Some(served_by);
-        Attempt::Retry(reason, EngineError::Upstream { error, served_by })
+        Attempt::Retry(
+            reason,
+            EngineError::Upstream {
+                error: Box::new(error),
+                served_by,
+            },
+        )
     }
 
     /// A request without sessions: sent as is, with the non-session retry policy.
@@ -237,7 +246,7 @@ impl Inner {
                 served_by: None,
             }),
             Err(error) => Err(EngineError::Upstream {
-                error,
+                error: Box::new(error),
                 served_by: None,
             }),
         }

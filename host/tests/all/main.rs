@@ -3,6 +3,7 @@
 
 mod cli;
 mod conformance;
+mod engine;
 mod examples;
 mod guests;
 mod hostile;

@@ -1,0 +1,10 @@
+//! The session engine (issue #4) against the in-process emulator, with the emulator's clock
+//! frozen (time scale 0), zero retry waits and short queue waits, so the suite runs in seconds.
+//! Server-side facts (sessions created, uses) come from the emulator's stats.
+
+mod client;
+mod fatal;
+mod harness;
+mod lifecycle;
+mod pools;
+mod rotation;

@@ -1,0 +1,136 @@
+//! A running emulator and an engine pointed at it.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use session_host::engine::{Engine, EngineError, EngineRequest, EngineResponse};
+use session_host::plugin::{Address, Plugin, PoolSpec};
+use session_host::settings::{SessionSettings, UpstreamSettings};
+use session_host::zyte::{ApiKey, Client};
+use zyte_emulator::{EmulatorConfig, RunningEmulator, Scenario};
+
+/// Settings for fast tests: sessions on, no randomness, short waits.
+pub fn settings() -> SessionSettings {
+    SessionSettings {
+        enabled: true,
+        randomize_delay: false,
+        queue_wait_time: 0.1,
+        creation_retry_delay: 0.02,
+        init_failure_backoff: 0.0,
+        ..SessionSettings::default()
+    }
+}
+
+/// A client of `emulator` with zero retry waits.
+pub fn client(emulator: &RunningEmulator) -> Client {
+    let upstream = UpstreamSettings {
+        url: emulator.base_url(),
+        timeout_secs: 20.0,
+        wait_scale: 0.0,
+        ..UpstreamSettings::default()
+    };
+    Client::new(&upstream, ApiKey::new("test-key")).expect("client")
+}
+
+/// An emulator (frozen clock) and an engine.
+pub struct Harness {
+    /// The emulator.
+    pub emulator: RunningEmulator,
+    /// The engine.
+    pub engine: Engine,
+}
+
+impl Harness {
+    /// With the built-in scenario.
+    pub async fn new(settings: SessionSettings) -> Self {
+        Self::with_scenario(settings, Scenario::builtin()).await
+    }
+
+    /// With a scenario given as TOML.
+    pub async fn with_toml(settings: SessionSettings, toml: &str) -> Self {
+        let scenario = Scenario::from_toml_str(toml).expect("scenario");
+        Self::with_scenario(settings, scenario).await
+    }
+
+    async fn with_scenario(settings: SessionSettings, scenario: Scenario) -> Self {
+        let config = EmulatorConfig {
+            time_scale: 0.0,
+            scenario,
+            ..EmulatorConfig::default()
+        };
+        let emulator = zyte_emulator::start(config).await.expect("emulator");
+        let engine = Engine::new(settings, client(&emulator));
+        Self { emulator, engine }
+    }
+
+    /// Loads `plugins` into the engine.
+    pub fn configs(&self, plugins: Vec<Arc<Plugin>>) {
+        self.engine.set_configs(plugins);
+    }
+
+    /// Sends `request`.
+    pub async fn send(&self, request: EngineRequest) -> Result<EngineResponse, EngineError> {
+        self.engine.execute(request).await
+    }
+
+    /// Sends a plain `httpResponseBody` request for `url`; panics on error.
+    pub async fn get(&self, url: &str) -> EngineResponse {
+        self.send(get(url)).await.expect("a response")
+    }
+
+    /// Sessions the emulator created for `site`.
+    pub fn created(&self, site: &str) -> u64 {
+        self.emulator.stats().site(site).sessions_created
+    }
+
+    /// An engine stat by its full name.
+    pub fn stat(&self, name: &str) -> u64 {
+        self.engine.stats().get(name)
+    }
+}
+
+/// A `httpResponseBody` request for `url`.
+pub fn get(url: &str) -> EngineRequest {
+    let body = json!({"url": url, "httpResponseBody": true});
+    EngineRequest::new(body.as_object().cloned().unwrap_or_default())
+}
+
+/// A session stat's full name.
+pub fn s(key: &str) -> String {
+    format!("scrapy-zyte-api/sessions/{key}")
+}
+
+/// `{"postalCode": code}`.
+pub fn postal(code: &str) -> Address {
+    Address {
+        address_country: None,
+        address_region: None,
+        postal_code: Some(code.into()),
+        street_address: None,
+    }
+}
+
+/// A pool control.
+pub fn pool(id: &str, size: Option<u32>) -> PoolSpec {
+    PoolSpec {
+        id: id.into(),
+        size,
+        delay: None,
+        randomize_delay: None,
+    }
+}
+
+/// The Zyte API session id echoed in a response body.
+pub fn session_of(response: &EngineResponse) -> String {
+    let body: Value = serde_json::from_str(&response.body).expect("json");
+    body["session"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The target site's status code in a response body.
+pub fn status_code(response: &EngineResponse) -> u64 {
+    let body: Value = serde_json::from_str(&response.body).expect("json");
+    body["statusCode"].as_u64().unwrap_or_default()
+}
