@@ -365,6 +365,9 @@ impl Pool {
         };
         let mut session = self.sessions.swap_remove(index);
         session.record(now, format!("retired: {reason}"));
+        // Its data and cookies go with it; only the history is kept.
+        session.data = SessionData::new();
+        session.cookies.clear();
         if self.retired.len() == HISTORY {
             self.retired.pop_front();
         }

@@ -145,3 +145,22 @@ async fn over_the_session_limit_inits_wait_and_are_not_counted() {
         "over-limit is not a bad init"
     );
 }
+
+#[tokio::test]
+async fn failed_inits_back_off() {
+    let h = Harness::new(SessionSettings {
+        max_bad_inits: 3,
+        init_failure_backoff: 0.05,
+        ..settings()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let error = h.send(get("https://e520.example/")).await.unwrap_err();
+    assert_eq!(closed_reason(error), "bad_session_inits");
+    // 0.05 s after the first failure, 0.1 s after the second; the third closes the pool.
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+}

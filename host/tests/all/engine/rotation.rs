@@ -44,3 +44,23 @@ async fn concurrent_use_of_a_session_is_bounded() {
     assert_eq!(pool.sessions[0].uses, 5);
     assert_eq!(pool.sessions[0].in_flight, 0);
 }
+
+#[tokio::test]
+async fn concurrent_failures_replace_a_session_once() {
+    let h = Harness::new(SessionSettings {
+        pool_size: 1,
+        ..settings()
+    })
+    .await;
+    for _ in 0..11 {
+        h.get("https://example.com/").await;
+    }
+    // Uses 13 to 15 of the session are banned: three concurrent 520s on one session.
+    let requests = (0..3).map(|i| h.send(get(&format!("https://example.com/{i}"))));
+    for r in futures::future::join_all(requests).await {
+        r.unwrap();
+    }
+    assert_eq!(h.stat("scrapy-zyte-api/sessions/use/failed"), 3);
+    assert_eq!(h.created("example.com"), 2, "one replacement");
+    assert_eq!(h.engine.pools()[0].retired.len(), 1);
+}

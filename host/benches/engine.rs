@@ -1,0 +1,133 @@
+//! The engine's overhead per request, against calling the emulator directly with the same
+//! client (issue #4).
+//!
+//! Both sides send the same Zyte API request to `csrf.example/search` on the in-process emulator
+//! (zero latency, frozen clock) and get the same answer:
+//!
+//! - `csrf/direct`: `Client::extract` with the session id and the CSRF token header already in
+//!   the body: the floor (HTTP round trip, JSON, the emulator's own work).
+//! - `csrf/engine`: `Engine::execute` with the `csrf-token` example config: config selection,
+//!   `enabled`, `cookie-mode`, `pool`, rotation, `process-request` (adds the token from session
+//!   data), the request, and `check`.
+//!
+//! The overhead is `engine − direct`, and the ratio `engine / direct`.
+//!
+//! Run: `cargo bench -p session-host --bench engine`.
+#![expect(
+    missing_docs,
+    reason = "criterion_group! and criterion_main! generate undocumented items"
+)]
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Map, Value, json};
+use session_host::engine::{Engine, EngineRequest};
+use session_host::plugin::{CallEnv, Limits, Runtime};
+use session_host::settings::{RetryPolicyName, SessionSettings, UpstreamSettings};
+use session_host::zyte::{ApiKey, Client};
+
+const URL: &str = "https://csrf.example/search?q=shoes";
+
+fn object(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// The CSRF token of session `sid`, read from the home page like the config does.
+async fn token(client: &Client, sid: &str) -> String {
+    let body = object(
+        json!({"url": "https://csrf.example/", "httpResponseBody": true,
+        "session": {"id": sid}}),
+    );
+    let answer = client
+        .extract(&body, RetryPolicyName::SessionDefault)
+        .await
+        .expect("home page");
+    let parsed: Value = serde_json::from_str(&answer.body).expect("json");
+    let encoded = parsed["httpResponseBody"].as_str().unwrap_or_default();
+    let html = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .expect("base64");
+    let html = String::from_utf8_lossy(&html);
+    let start = html.find("value=\"").expect("a token") + 7;
+    let end = html[start..].find('"').expect("a closing quote") + start;
+    html[start..end].to_owned()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let emulator = rt
+        .block_on(zyte_emulator::start(zyte_emulator::EmulatorConfig {
+            time_scale: 0.0,
+            ..zyte_emulator::EmulatorConfig::default()
+        }))
+        .expect("emulator");
+    let upstream = UpstreamSettings {
+        url: emulator.base_url(),
+        wait_scale: 0.0,
+        ..UpstreamSettings::default()
+    };
+    let client = Client::new(&upstream, ApiKey::new("bench-key")).expect("client");
+    let settings = SessionSettings {
+        enabled: true,
+        randomize_delay: false,
+        ..SessionSettings::default()
+    };
+    let engine = Engine::new(settings, client.clone());
+    let runtime = Runtime::new(Limits::default()).expect("runtime");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../example-configs/dist/csrf-token.wasm"
+    );
+    let plugin = rt
+        .block_on(runtime.load_file(path.as_ref(), CallEnv::default()))
+        .expect("the example loads");
+    engine.set_configs(vec![Arc::new(plugin)]);
+
+    let sid = uuid::Uuid::new_v4().to_string();
+    let token = rt.block_on(token(&client, &sid));
+    let direct = object(
+        json!({"url": URL, "httpResponseBody": true, "session": {"id": sid},
+        "customHttpRequestHeaders": [{"name": "x-csrf-token", "value": token}]}),
+    );
+    let request = EngineRequest::new(object(json!({"url": URL, "httpResponseBody": true})));
+    // Warm up: create the pool's sessions, so the measurement is the steady state.
+    for _ in 0..16 {
+        rt.block_on(engine.execute(request.clone()))
+            .expect("engine request");
+    }
+
+    let mut group = c.benchmark_group("csrf");
+    group.bench_function("direct", |b| {
+        b.to_async(&rt).iter(|| async {
+            client
+                .extract(&direct, RetryPolicyName::SessionDefault)
+                .await
+                .expect("direct request")
+        })
+    });
+    group.bench_function("engine", |b| {
+        b.to_async(&rt).iter(|| async {
+            engine
+                .execute(request.clone())
+                .await
+                .expect("engine request")
+        })
+    });
+    group.finish();
+    let stats = emulator.stats().site("csrf.example");
+    println!(
+        "csrf.example: {} sessions created, {} requests, {} answered 200",
+        stats.sessions_created,
+        stats.requests.total,
+        stats.requests.status(200)
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
