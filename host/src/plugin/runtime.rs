@@ -109,6 +109,58 @@ impl Runtime {
                 )))
             })?
             .map_err(fail)?;
+        self.load_component(name, component, env).await
+    }
+
+    /// Compiles `bytes` (as [`Self::load_bytes`] accepts them) into a precompiled artifact (a
+    /// `.cwasm`) for this runtime's engine, for [`Self::load_precompiled`]. The artifact is
+    /// valid only for the same wasmtime version and engine configuration. It compiles on the
+    /// calling thread (seconds for Python and JavaScript guests): call it off the async runtime.
+    pub fn precompile(&self, name: &str, bytes: Vec<u8>) -> Result<Vec<u8>, LoadError> {
+        let fail = |kind| LoadError {
+            config: name.to_owned(),
+            kind,
+        };
+        let bytes = component_bytes(bytes).map_err(fail)?;
+        self.engine
+            .precompile_component(&bytes)
+            .map_err(|e| fail(LoadErrorKind::Compile(format!("{e:#}"))))
+    }
+
+    /// Loads a config from an artifact made by [`Self::precompile`], skipping compilation
+    /// (milliseconds instead of seconds for Python and JavaScript guests), then type-checks the
+    /// world and calls `rules` like [`Self::load_bytes`]. wasmtime rejects an artifact of another
+    /// version or engine configuration.
+    ///
+    /// Only pass artifacts this host produced: they hold machine code, which is trusted as is.
+    pub async fn load_precompiled(
+        &self,
+        name: &str,
+        artifact: &[u8],
+        env: CallEnv,
+    ) -> Result<Plugin, LoadError> {
+        // SAFETY: the caller promises the artifact came from `precompile` (documented above);
+        // wasmtime checks its version and engine configuration before using it.
+        #[expect(unsafe_code, reason = "deserializing machine code is unsafe by nature")]
+        let component = unsafe { Component::deserialize(&self.engine, artifact) };
+        let component = component.map_err(|e| LoadError {
+            config: name.to_owned(),
+            kind: LoadErrorKind::Compile(format!("{e:#}")),
+        })?;
+        self.load_component(name, component, env).await
+    }
+
+    /// Type-checks a compiled component against the world and loads it (calls `rules`).
+    async fn load_component(
+        &self,
+        name: &str,
+        component: Component,
+        env: CallEnv,
+    ) -> Result<Plugin, LoadError> {
+        let fail = |kind| LoadError {
+            config: name.to_owned(),
+            kind,
+        };
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -129,6 +181,12 @@ const WASM_MAGIC: &[u8] = b"\0asm";
 
 /// Turns file bytes into a compiled component.
 fn compile(engine: &Engine, bytes: Vec<u8>) -> Result<Component, LoadErrorKind> {
+    let bytes = component_bytes(bytes)?;
+    Component::new(engine, &bytes).map_err(|e| LoadErrorKind::Compile(format!("{e:#}")))
+}
+
+/// The component encoding of file bytes: a component as is, a core module componentized.
+fn component_bytes(bytes: Vec<u8>) -> Result<Vec<u8>, LoadErrorKind> {
     // The preamble: the magic, a 16-bit version, and a 16-bit layer (0 core, 1 component).
     let bytes = match bytes.get(..8) {
         _ if !bytes.starts_with(WASM_MAGIC) => return Err(LoadErrorKind::NotWasm),
@@ -140,7 +198,7 @@ fn compile(engine: &Engine, bytes: Vec<u8>) -> Result<Component, LoadErrorKind> 
         Some([.., 0, 0]) => componentize(&bytes)?,
         Some(_) => bytes,
     };
-    Component::new(engine, &bytes).map_err(|e| LoadErrorKind::Compile(format!("{e:#}")))
+    Ok(bytes)
 }
 
 /// Wraps a core module produced by wit-bindgen (e.g. a `wasm32-unknown-unknown` build) into a
