@@ -2,13 +2,17 @@
 //! client (issue #4).
 //!
 //! Both sides send the same Zyte API request to `csrf.example/search` on the in-process emulator
-//! (zero latency, frozen clock) and get the same answer:
+//! (zero latency, frozen clock), on one current-thread runtime like the `request` bench, and get
+//! the same answer:
 //!
 //! - `csrf/direct`: `Client::extract` with the session id and the CSRF token header already in
 //!   the body: the floor (HTTP round trip, JSON, the emulator's own work).
 //! - `csrf/engine`: `Engine::execute` with the `csrf-token` example config: config selection,
 //!   `enabled`, `cookie-mode`, `pool`, rotation, `process-request` (adds the token from session
 //!   data), the request, and `check`.
+//!
+//! - `plain/direct`, `plain/engine`: the same on a plain site with the built-in default config
+//!   (no guest): the engine's own cost, without hooks.
 //!
 //! The overhead is `engine − direct`, and the ratio `engine / direct`.
 //!
@@ -56,8 +60,7 @@ async fn token(client: &Client, sid: &str) -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio");
@@ -118,6 +121,30 @@ fn bench(c: &mut Criterion) {
                 .await
                 .expect("engine request")
         })
+    });
+    group.finish();
+
+    // The same without a guest: the engine's own cost with the built-in default config.
+    let plain_url = "https://plain.example/search?q=shoes";
+    let plain = EngineRequest::new(object(json!({"url": plain_url, "httpResponseBody": true})));
+    let plain_direct = object(json!({"url": plain_url, "httpResponseBody": true,
+        "session": {"id": uuid::Uuid::new_v4().to_string()}}));
+    for _ in 0..16 {
+        rt.block_on(engine.execute(plain.clone()))
+            .expect("engine request");
+    }
+    let mut group = c.benchmark_group("plain");
+    group.bench_function("direct", |b| {
+        b.to_async(&rt).iter(|| async {
+            client
+                .extract(&plain_direct, RetryPolicyName::SessionDefault)
+                .await
+                .expect("direct request")
+        })
+    });
+    group.bench_function("engine", |b| {
+        b.to_async(&rt)
+            .iter(|| async { engine.execute(plain.clone()).await.expect("engine request") })
     });
     group.finish();
     let stats = emulator.stats().site("csrf.example");

@@ -9,9 +9,10 @@ use super::pool::{Choice, Lease, Session};
 use super::{Config, EngineError, Inner};
 use crate::plugin::{CallEnv, DownloadError, HookError, InitError, Request};
 use crate::session_data::SessionData;
+use crate::zyte::retry::secs;
 
 /// Longest back-off between failed inits.
-const MAX_INIT_BACKOFF: f64 = 60.0;
+const MAX_INIT_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What a request needs to get and create sessions of its pool.
 #[derive(Clone)]
@@ -58,8 +59,7 @@ pub(super) fn classify_init(result: Result<Result<bool, InitError>, HookError>) 
 
 /// The back-off after the `n`-th consecutive failed init.
 pub(super) fn init_backoff(base: f64, n: u32) -> Duration {
-    let secs = base * 2f64.powi(n.saturating_sub(1).min(16) as i32);
-    Duration::from_secs_f64(secs.clamp(0.0, MAX_INIT_BACKOFF))
+    secs(base * 2f64.powi(n.saturating_sub(1).min(16) as i32)).min(MAX_INIT_BACKOFF)
 }
 
 impl Inner {
@@ -129,7 +129,7 @@ impl Inner {
                 ),
             });
         }
-        Ok(Duration::from_secs_f64(s.queue_wait_time.max(0.0)))
+        Ok(secs(s.queue_wait_time))
     }
 
     /// Creates a session until one passes (reference 5.5); with `for_use` the triggering
@@ -242,9 +242,10 @@ impl Inner {
     }
 }
 
-async fn sleep_secs(secs: f64) {
-    if secs > 0.0 {
-        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+async fn sleep_secs(seconds: f64) {
+    let pause = secs(seconds);
+    if !pause.is_zero() {
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -295,5 +296,6 @@ mod tests {
         assert_eq!(init_backoff(1.0, 3), Duration::from_secs(4));
         assert_eq!(init_backoff(1.0, 30), Duration::from_secs(60));
         assert_eq!(init_backoff(0.0, 5), Duration::ZERO);
+        assert_eq!(init_backoff(f64::NAN, 5), Duration::ZERO);
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::plugin::PoolSpec;
 use crate::session_data::SessionData;
 use crate::settings::SessionSettings;
+use crate::zyte::retry::secs;
 
 /// Zyte API's documented lifetime of a user-managed session (zyte-api 3.1).
 pub const ZYTE_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -49,7 +50,7 @@ impl PoolOptions {
     /// The delay before the next use, given a uniform sample `u` in `[0, 1)`.
     pub fn next_delay(&self, u: f64) -> Duration {
         let factor = if self.randomize_delay { 0.5 + u } else { 1.0 };
-        Duration::from_secs_f64((self.delay * factor).max(0.0))
+        secs(self.delay * factor)
     }
 }
 
@@ -167,8 +168,7 @@ impl Rotation {
     /// The limits `settings` ask for.
     pub fn from_settings(s: &SessionSettings) -> Self {
         let before = |limit: Duration, margin: f64| {
-            (margin >= 0.0 && margin < limit.as_secs_f64())
-                .then(|| limit - Duration::from_secs_f64(margin))
+            (margin >= 0.0 && margin < limit.as_secs_f64()).then(|| limit - secs(margin))
         };
         Self {
             max_concurrency: s.max_session_concurrency.max(1),

@@ -73,6 +73,11 @@ fn randomised_delay_is_scaled_by_half_to_one_and_a_half() {
     assert_eq!(o.next_delay(0.5), Duration::from_secs(2));
     o.randomize_delay = false;
     assert_eq!(o.next_delay(0.0), Duration::from_secs(2));
+    // A guest's pool spec may say anything: no panic.
+    for delay in [f64::NAN, f64::INFINITY, -3.0, 1e300] {
+        o.delay = delay;
+        assert!(o.next_delay(0.99) <= crate::zyte::retry::MAX_WAIT);
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ZyteError, problem_type};
 use super::key::ApiKey;
-use super::retry::{Decision, ErrorClass, RetryState};
+use super::retry::{self, Decision, ErrorClass, RetryState};
 use crate::settings::{RetryPolicyName, UpstreamSettings};
 
 /// A successful (HTTP 200) Zyte API answer.
@@ -67,7 +67,7 @@ impl Client {
                 message: e.to_string(),
             })?;
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs_f64(settings.timeout_secs.max(0.001)))
+            .timeout(retry::secs(settings.timeout_secs).max(Duration::from_millis(1)))
             .pool_max_idle_per_host(settings.max_idle_connections)
             .build()
             .map_err(|e| ClientError::Http(e.to_string()))?;

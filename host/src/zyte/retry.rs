@@ -31,6 +31,20 @@ use crate::settings::RetryPolicyName;
 /// How long network errors may go on, uninterrupted, before the client gives up.
 pub const NETWORK_ERROR_WINDOW: Duration = Duration::from_secs(15 * 60);
 
+/// Longest wait any setting or guest can ask for (one day): longer values, and infinity, are
+/// capped to it.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// `secs` seconds as a duration, never panicking: negative and NaN give zero, and anything
+/// above [`MAX_WAIT`] (including infinity) gives [`MAX_WAIT`]. Settings and guests' pool specs
+/// are untrusted numbers.
+pub fn secs(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs).map_or(MAX_WAIT, |d| d.min(MAX_WAIT))
+}
+
 /// The problem type of a failed session creation.
 pub const SESSION_CREATION_ERROR: &str = "/problem/session-creation-error";
 
@@ -95,7 +109,7 @@ impl Wait {
     /// Draws the wait from two uniform samples in `[0, 1)`, multiplied by `scale`.
     pub fn sample(&self, u1: f64, u2: f64, scale: f64) -> Duration {
         let secs = self.low + (self.high - self.low) * u1 + self.extra * u2;
-        Duration::from_secs_f64((secs * scale).max(0.0))
+        self::secs(secs * scale)
     }
 }
 
@@ -345,6 +359,16 @@ mod tests {
             s.decide(Default, ErrorClass::X402, Duration::ZERO),
             Decision::Retry(Wait::NONE)
         );
+    }
+
+    #[test]
+    fn durations_never_panic() {
+        assert_eq!(secs(f64::NAN), Duration::ZERO);
+        assert_eq!(secs(-1.0), Duration::ZERO);
+        assert_eq!(secs(f64::INFINITY), MAX_WAIT);
+        assert_eq!(secs(1e300), MAX_WAIT);
+        assert_eq!(secs(1.5), Duration::from_millis(1500));
+        assert_eq!(error_wait(1).sample(1.0, 1.0, f64::INFINITY), MAX_WAIT);
     }
 
     #[test]
