@@ -101,3 +101,8 @@ pub use response::{ActionResult, ActionStatus, RawResponse, ResponseCookie};
 
 /// Short name of [`UrlRules`] (the WIT's `url-rules`), after the `rules` hook that returns it.
 pub type Rules = UrlRules;
+
+/// The repository README's Rust snippet, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -92,11 +92,21 @@ fn usage_errors_exit_2() {
 fn demo_runs_a_batch_and_prints_the_pools() {
     let out = session_host(&["demo", "--requests", "60", "--concurrency", "8"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("60 requests in"), "{stdout}");
     for pool in ["csrf.example", "example.com", "postal-code-10001.example"] {
-        assert!(stdout.lines().any(|l| l.starts_with(pool)), "pool {pool} missing:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l.starts_with(pool)),
+            "pool {pool} missing:\n{stdout}"
+        );
     }
-    assert!(stdout.contains("closed: unsupported_set_location"), "{stdout}");
+    assert!(
+        stdout.contains("closed: unsupported_set_location"),
+        "{stdout}"
+    );
     assert!(stdout.contains("server side (emulator)"), "{stdout}");
 }
