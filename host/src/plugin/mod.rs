@@ -24,7 +24,7 @@
 //!   captured into the host's log, bounded ([`Limits::output_bytes`]). Guests never see the Zyte
 //!   API key: `download` hands them only the Zyte API response.
 //! - **Limits** ([`Limits`], each documented with its default): guest CPU time per call through
-//!   epoch interruption (50 ms; time awaiting `download` excluded), wall-clock time with
+//!   epoch interruption (200 ms; time awaiting `download` excluded), wall-clock time with
 //!   `tokio::time::timeout` around `init-session`, the one hook that awaits host imports (10 min),
 //!   linear memory per instance (64 MiB), downloads per init (16), log lines per call (64).
 //!   Other hooks are synchronous calls: no fiber switch and no timer per call.
