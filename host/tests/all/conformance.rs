@@ -134,7 +134,8 @@ async fn conform(example: &str, scenario: Scenario) {
     for (language, record) in &records[1..] {
         if record != expected {
             panic!(
-                "{example}: {language} differs from {reference}\n--- {reference}\n{}\n--- {language}\n{}",
+                "{example}: {language} differs from {reference}\n{}\n--- all of {reference}\n{}\n--- all of {language}\n{}",
+                first_difference(expected, record, reference, language),
                 pretty(expected),
                 pretty(record)
             );
@@ -176,6 +177,22 @@ async fn run(example: &str, language: &str, path: PathBuf, scenario: Scenario) -
     record.step("rules", rules_json(harness.plugin.rules()));
     scenario(&harness, &mut record).await;
     record.finish()
+}
+
+/// The first step at which two records differ, both sides shown.
+fn first_difference(expected: &Value, actual: &Value, reference: &str, language: &str) -> String {
+    let (Some(expected), Some(actual)) = (expected.as_array(), actual.as_array()) else {
+        return String::new();
+    };
+    let steps = expected.iter().zip(actual).find(|(e, a)| e != a);
+    match steps {
+        Some((e, a)) => format!("first difference:\n{reference}: {e}\n{language}: {a}"),
+        None => format!(
+            "{reference} records {} steps, {language} {}",
+            expected.len(),
+            actual.len()
+        ),
+    }
 }
 
 fn pretty(value: &Value) -> String {
