@@ -225,3 +225,24 @@ async fn the_location_guest_runs_through_the_engine() {
     assert!(html.contains("Delivering to 10001"), "{html}");
     assert_eq!(r.served_by.unwrap().config, "location");
 }
+
+#[tokio::test]
+async fn max_check_failures_keeps_the_session_until_reached() {
+    let h = Harness::new(SessionSettings {
+        max_check_failures: 3,
+        ..one()
+    })
+    .await;
+    let body = json!({"url": "https://postal-code-10001.example/", "browserHtml": true,
+        "actions": [{"action": "setLocation", "address": {"postalCode": "94105"}}]});
+    let mut r = EngineRequest::new(body.as_object().cloned().unwrap());
+    r.controls.location = Some(postal("10001"));
+    h.send(r).await.unwrap_err();
+    let pool = &h.engine.pools()[0];
+    assert_eq!(pool.retired.len(), 1, "replaced once, at the third failure");
+    assert_eq!(pool.retired[0].check_failures, 3);
+    assert_eq!(
+        pool.retired[0].retired_because.as_deref(),
+        Some("check failed")
+    );
+}
