@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use session_host::plugin::{CallEnv, Limits, Plugin, Runtime};
+use session_host::plugin::{CallEnv, Hook, Limits, Plugin, Runtime};
 
 /// Subcommands of `plugin`.
 #[derive(Debug, Subcommand)]
@@ -44,6 +44,16 @@ async fn check(files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The world's hooks among the component's exports (componentize-py adds others).
+fn hooks(plugin: &Plugin) -> Vec<&str> {
+    let exported = |hook: &Hook| plugin.exports().iter().any(|e| e == hook.name());
+    Hook::ALL
+        .iter()
+        .filter(|h| exported(h))
+        .map(|h| h.name())
+        .collect()
+}
+
 /// A human-readable summary of a loaded config.
 fn describe(file: &std::path::Path, plugin: &Plugin) -> String {
     let rules = plugin.rules();
@@ -69,6 +79,6 @@ fn describe(file: &std::path::Path, plugin: &Plugin) -> String {
             .instead_of
             .as_deref()
             .unwrap_or("(the built-in default)"),
-        plugin.exports().join(", "),
+        hooks(plugin).join(", "),
     )
 }
