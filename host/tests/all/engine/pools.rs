@@ -135,3 +135,13 @@ async fn stats_can_be_per_pool() {
     assert_eq!(h.stat(&s("pools/example.com/init/check-passed")), 1);
     assert_eq!(h.stat(&s("use/check-passed")), 0);
 }
+
+#[tokio::test]
+async fn execute_can_be_spawned() {
+    fn spawnable<T: Send + 'static>(_: &T) {}
+    let h = Harness::new(settings()).await;
+    let engine = h.engine.clone();
+    let future = async move { engine.execute(get("https://example.com/")).await };
+    spawnable(&future);
+    tokio::spawn(future).await.unwrap().unwrap();
+}
