@@ -15,6 +15,16 @@ const OK_TRUE: u32 = 16; // result<bool, string>: ok(true)
 const RULES: u32 = 32; // rules { include: [], exclude: [], priority: 500, instead-of: none }
 const BAD_JSON: u32 = 96; // result<string, string>: ok("{not json")
 const BAD_UTF8: u32 = 256; // result<string, string>: ok(<invalid UTF-8>)
+const ZEROS: u32 = 512; // 64 zero bytes: ok(false), ok(none), ok(empty address)
+const POOL_OK: u32 = 576; // result<pool-spec, string>: ok({id: "wat-pool"}); payload at 8 (f64 alignment)
+const CLOSE_POOL: u32 = 640; // result<verdict, string>: ok(close-pool(CLOSE_REASON))
+const CHECK_ERR: u32 = 672; // result<verdict, string>: err(CHECK_ERROR)
+/// The pool id the `pool` body returns.
+pub const POOL_ID: &str = "wat-pool";
+/// The reason the `close-pool` verdict gives.
+pub const CLOSE_REASON: &str = "closed_by_checker";
+/// The error the failing `check` returns.
+pub const CHECK_ERROR: &str = "boom";
 /// The panic message a guest reports before trapping.
 pub const PANIC_MESSAGE: &str = "panicked at src/lib.rs:7:5: the token was not found";
 
@@ -50,6 +60,26 @@ pub mod body {
     /// Returns params that are not JSON.
     pub fn bad_json() -> String {
         format!("(i32.const {})", super::BAD_JSON)
+    }
+    /// Returns `ok(false)`, `ok(none)` or an empty `ok` record, depending on the hook's type.
+    pub fn zeros() -> String {
+        format!("(i32.const {})", super::ZEROS)
+    }
+    /// `pool`: `ok({id: POOL_ID})`.
+    pub fn pool_ok() -> String {
+        format!("(i32.const {})", super::POOL_OK)
+    }
+    /// `init-session`: `ok(true)` without downloading anything.
+    pub fn init_ok() -> String {
+        format!("(i32.const {})", super::OK_TRUE)
+    }
+    /// `check`: `ok(close-pool(CLOSE_REASON))`.
+    pub fn close_pool() -> String {
+        format!("(i32.const {})", super::CLOSE_POOL)
+    }
+    /// `check`: `err(CHECK_ERROR)`.
+    pub fn check_err() -> String {
+        format!("(i32.const {})", super::CHECK_ERR)
     }
     /// Returns a string that is not UTF-8.
     pub fn bad_utf8() -> String {
@@ -91,6 +121,12 @@ pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
   (data (i32.const 160) "{PANIC_MESSAGE}")
   (data (i32.const {BAD_UTF8}) "\00\00\00\00\20\01\00\00\02\00\00\00")
   (data (i32.const 288) "\ff\fe")
+  (data (i32.const {pool_id_ptr}) "\20\03\00\00\08\00\00\00")
+  (data (i32.const 800) "{POOL_ID}")
+  (data (i32.const {CLOSE_POOL}) "\00\00\00\00\02\00\00\00\40\03\00\00\11\00\00\00")
+  (data (i32.const 832) "{CLOSE_REASON}")
+  (data (i32.const {CHECK_ERR}) "\01\00\00\00\60\03\00\00\04\00\00\00")
+  (data (i32.const 864) "{CHECK_ERROR}")
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
     (local $p i32)
     (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
@@ -104,6 +140,7 @@ pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
   (func (export "rules") (result i32) {rules})
 {funcs})"#,
         prio = RULES + 16,
+        pool_id_ptr = POOL_OK + 8,
     );
     with_world(
         wat::parse_str(&wat).expect("test guest WAT is valid"),

@@ -164,3 +164,88 @@ async fn failed_inits_back_off() {
         started.elapsed()
     );
 }
+
+/// A guest whose hooks all answer (without downloading), and whose `check` is `check_body`.
+async fn guest_checking_with(name: &str, check_body: &str) -> session_host::plugin::Plugin {
+    use guests::body;
+    let (zeros, pool, init) = (body::zeros(), body::pool_ok(), body::init_ok());
+    let hooks = [
+        ("cookie-mode", zeros.as_str()),
+        ("pool", pool.as_str()),
+        ("location", zeros.as_str()),
+        ("init-session", init.as_str()),
+        ("process-request", zeros.as_str()),
+        ("check", check_body),
+    ];
+    support::load(name, guests::guest(&hooks, None))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_guest_close_reason_closes_its_pool_and_fails_fast() {
+    // Reference section 9: a CloseSpider(reason) raised by check() closes with that reason;
+    // here it closes the guest's pool only.
+    let h = Harness::new(settings()).await;
+    let guest = guest_checking_with("closer", &guests::body::close_pool()).await;
+    h.configs(vec![Arc::new(guest)]);
+    let error = h.send(get("https://example.com/a")).await.unwrap_err();
+    assert_eq!(closed_reason(error), guests::CLOSE_REASON);
+    let uses = h.emulator.stats().site("example.com").session_uses;
+    let error = h.send(get("https://example.com/b")).await.unwrap_err();
+    assert_eq!(closed_reason(error), guests::CLOSE_REASON);
+    assert_eq!(
+        h.emulator.stats().site("example.com").session_uses,
+        uses,
+        "a closed pool fails fast, sending nothing"
+    );
+    let pools = h.engine.pools();
+    assert_eq!(
+        pools
+            .iter()
+            .find(|p| p.id == guests::POOL_ID)
+            .and_then(|p| p.closed.as_deref()),
+        Some(guests::CLOSE_REASON)
+    );
+    assert!(
+        h.engine.reopen_pool(guests::POOL_ID),
+        "an operator can reopen it"
+    );
+}
+
+#[tokio::test]
+async fn a_guest_check_error_replaces_the_session_at_once() {
+    // Reference 5.9: an exception in check() counts use/check-error and refreshes the session
+    // immediately, whatever max_check_failures says; the request is retried with another one.
+    let settings = SessionSettings {
+        max_check_failures: 5,
+        ..settings()
+    };
+    let h = Harness::new(settings).await;
+    let guest = guest_checking_with("erring", &guests::body::check_err()).await;
+    h.configs(vec![Arc::new(guest)]);
+    let outcome = h.send(get("https://example.com/")).await;
+    assert!(
+        outcome.is_err(),
+        "every check fails, so the retries run out: {outcome:?}"
+    );
+    let errors = h.stat(&s("use/check-error"));
+    assert_eq!(errors, 3, "the first attempt and retry_times (2) retries");
+    let pool = h
+        .engine
+        .pools()
+        .into_iter()
+        .find(|p| p.id == guests::POOL_ID)
+        .expect("the pool");
+    assert!(
+        pool.retired.len() >= 2,
+        "each failing session is retired at once: {pool:?}"
+    );
+    assert!(
+        pool.retired.iter().all(|r| r
+            .retired_because
+            .as_deref()
+            .is_some_and(|w| w.contains(guests::CHECK_ERROR))),
+        "{pool:?}"
+    );
+}
