@@ -179,7 +179,7 @@ async fn guest_checking_with(name: &str, check_body: &str) -> session_host::plug
     ];
     support::load(name, guests::guest(&hooks, None))
         .await
-        .unwrap()
+        .expect("the guest loads")
 }
 
 #[tokio::test]
