@@ -27,12 +27,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde_json::json;
 use session_host::plugin::{CallEnv, Limits, Plugin, Request, Response, Runtime};
 use session_host::session_data::SessionData;
-use session_host::wire;
 
 /// The builds of every language (the table of `tests/all/conformance.rs`).
 const LANGUAGES: &[(&str, &str)] = &[
@@ -43,34 +40,8 @@ const LANGUAGES: &[(&str, &str)] = &[
 
 const CONFIG: &str = "csrf-token";
 
-fn request() -> Request {
-    let params = json!({"httpResponseBody": true, "httpResponseHeaders": true});
-    let params = params.as_object().cloned().unwrap_or_default();
-    let url = "https://csrf.example/search?q=shoes".into();
-    let mut request = wire::request_from_body(url, &params, wire::no_controls());
-    request.controls.enabled = Some(true);
-    request.session_id = Some("3f0c4d9e-8a57-4c1b-9f6e-2b7d5a1c0e42".into());
-    request
-}
-
-/// A realistic successful answer: about 2 KB of JSON with a base64 body.
-fn response() -> Response {
-    let html = format!(
-        "<!doctype html><html><body><h1>Results</h1>{}</body></html>",
-        "<p>shoe</p>".repeat(100)
-    );
-    let body = json!({
-        "url": "https://csrf.example/search?q=shoes",
-        "statusCode": 200,
-        "httpResponseBody": base64::engine::general_purpose::STANDARD.encode(html),
-        "httpResponseHeaders": [{"name": "content-type", "value": "text/html"}],
-        "session": {"id": "3f0c4d9e-8a57-4c1b-9f6e-2b7d5a1c0e42"},
-    });
-    Response {
-        status: 200,
-        body: body.to_string(),
-    }
-}
+mod fixtures;
+use fixtures::{request, response};
 
 fn env() -> CallEnv {
     let data = SessionData::new();

@@ -15,50 +15,16 @@
     reason = "criterion_group! and criterion_main! generate undocumented items"
 )]
 
-use base64::Engine as _;
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde_json::json;
 use session_host::plugin::{CallEnv, Limits, Plugin, Request, Response, Runtime};
 use session_host::session_data::SessionData;
-use session_host::wire;
+
+mod fixtures;
+use fixtures::{request, response};
 
 #[path = "../tests/all/guests.rs"]
 #[expect(dead_code, reason = "the bench uses one of the test guests")]
 mod guests;
-
-fn request() -> Request {
-    let params = json!({"httpResponseBody": true, "httpResponseHeaders": true})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    let mut request = wire::request_from_body(
-        "https://csrf.example/search?q=shoes".into(),
-        &params,
-        wire::no_controls(),
-    );
-    request.controls.enabled = Some(true);
-    request.session_id = Some("3f0c4d9e-8a57-4c1b-9f6e-2b7d5a1c0e42".into());
-    request
-}
-
-/// A realistic successful answer: about 2 KB of JSON with a base64 body.
-fn response() -> Response {
-    let html = format!(
-        "<!doctype html><html><body><h1>Results</h1>{}</body></html>",
-        "<p>shoe</p>".repeat(100)
-    );
-    let body = json!({
-        "url": "https://csrf.example/search?q=shoes",
-        "statusCode": 200,
-        "httpResponseBody": base64::engine::general_purpose::STANDARD.encode(html),
-        "httpResponseHeaders": [{"name": "content-type", "value": "text/html"}, {"name": "server", "value": "emulated"}],
-        "session": {"id": "3f0c4d9e-8a57-4c1b-9f6e-2b7d5a1c0e42"},
-    });
-    Response {
-        status: 200,
-        body: body.to_string(),
-    }
-}
 
 async fn one_request(plugin: &Plugin, env: &CallEnv, request: &Request, response: &Response) {
     plugin.params(env.clone(), request).await.expect("params");

@@ -98,41 +98,35 @@ async fn trap_is_reported() {
     still_serving(&plugin).await;
 }
 
-#[tokio::test]
-async fn malformed_json_is_invalid_output() {
-    let plugin = load(
-        "bad-json",
-        guests::guest(&[("params", &body::bad_json())], None),
-    )
-    .await
-    .expect("loads");
+/// Loads a guest whose `params` has `params_body`, calls it, and returns the error.
+async fn failing_params(name: &str, params_body: &str) -> (Plugin, HookErrorKind) {
+    let plugin = load(name, guests::guest(&[("params", params_body)], None))
+        .await
+        .expect("loads");
     let error = plugin
         .params(CallEnv::default(), &request("https://example.com/"))
         .await
-        .expect_err("fails");
-    assert_eq!(error.hook, Hook::Params);
+        .expect_err("the hook fails");
+    assert_eq!((error.config.as_str(), error.hook), (name, Hook::Params));
+    (plugin, error.kind)
+}
+
+#[tokio::test]
+async fn malformed_json_is_invalid_output() {
+    let (plugin, kind) = failing_params("bad-json", &body::bad_json()).await;
     assert!(
-        matches!(&error.kind, HookErrorKind::InvalidOutput(m) if m.starts_with("params is not valid JSON")),
-        "{error}"
+        matches!(&kind, HookErrorKind::InvalidOutput(m) if m.starts_with("params is not valid JSON")),
+        "{kind}"
     );
     still_serving(&plugin).await;
 }
 
 #[tokio::test]
 async fn invalid_utf8_is_contained() {
-    let plugin = load(
-        "bad-utf8",
-        guests::guest(&[("params", &body::bad_utf8())], None),
-    )
-    .await
-    .expect("loads");
-    let error = plugin
-        .params(CallEnv::default(), &request("https://example.com/"))
-        .await
-        .expect_err("fails");
+    let (plugin, kind) = failing_params("bad-utf8", &body::bad_utf8()).await;
     assert!(
-        matches!(&error.kind, HookErrorKind::Trap { message, .. } if message.contains("utf-8")),
-        "{error}"
+        matches!(&kind, HookErrorKind::Trap { message, .. } if message.contains("utf-8")),
+        "{kind}"
     );
     still_serving(&plugin).await;
 }
