@@ -50,16 +50,6 @@ pub struct CallEnv {
     pub cookie_mode: bool,
 }
 
-impl CallEnv {
-    /// An environment with `defaults` and nothing else.
-    pub fn with_defaults(defaults: DefaultConfig) -> Self {
-        Self {
-            defaults,
-            ..Self::default()
-        }
-    }
-}
-
 /// State of the call in progress.
 pub(crate) struct CallState {
     pub(crate) hook: Hook,
