@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use session_host::plugin::{CallEnv, Limits, Plugin, Request, Response, Runtime};
+use session_host::plugin::{CallEnv, Limits, Runtime};
 use session_host::session_data::SessionData;
 
 /// The builds of every language (the table of `tests/all/conformance.rs`).
@@ -41,7 +41,7 @@ const LANGUAGES: &[(&str, &str)] = &[
 const CONFIG: &str = "csrf-token";
 
 mod fixtures;
-use fixtures::{request, response};
+use fixtures::{one_request, request, response};
 
 fn env() -> CallEnv {
     let data = SessionData::new();
@@ -50,17 +50,6 @@ fn env() -> CallEnv {
         session: Some(data),
         ..CallEnv::default()
     }
-}
-
-async fn one_request(plugin: &Plugin, env: &CallEnv, request: &Request, response: &Response) {
-    plugin.params(env.clone(), request).await.expect("params");
-    plugin.pool(env.clone(), request).await.expect("pool");
-    plugin
-        .check(env.clone(), response, request)
-        .await
-        .expect("check");
-    let sent = plugin.process_request(env.clone(), request).await;
-    sent.expect("process-request").expect("adds the token");
 }
 
 /// The languages whose build exists, with the file's path.

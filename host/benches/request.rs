@@ -16,29 +16,15 @@
 )]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use session_host::plugin::{CallEnv, Limits, Plugin, Request, Response, Runtime};
+use session_host::plugin::{CallEnv, Limits, Plugin, Runtime};
 use session_host::session_data::SessionData;
 
 mod fixtures;
-use fixtures::{request, response};
+use fixtures::{one_request, request, response};
 
 #[path = "../tests/all/guests.rs"]
 #[expect(dead_code, reason = "the bench uses one of the test guests")]
 mod guests;
-
-async fn one_request(plugin: &Plugin, env: &CallEnv, request: &Request, response: &Response) {
-    plugin.params(env.clone(), request).await.expect("params");
-    plugin.pool(env.clone(), request).await.expect("pool");
-    plugin
-        .check(env.clone(), response, request)
-        .await
-        .expect("check");
-    plugin
-        .process_request(env.clone(), request)
-        .await
-        .expect("process-request")
-        .expect("adds the token");
-}
 
 fn load(rt: &tokio::runtime::Runtime, runtime: &Runtime, name: &str, bytes: Vec<u8>) -> Plugin {
     rt.block_on(runtime.load_bytes(name, bytes, CallEnv::default()))
