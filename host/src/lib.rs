@@ -13,6 +13,7 @@
 pub mod defaults;
 pub mod engine;
 pub mod plugin;
+pub mod rules;
 pub mod session_data;
 pub mod settings;
 pub mod wire;

@@ -1,0 +1,152 @@
+//! Splitting URLs and patterns into parts the way Python's `urllib.parse.urlparse` does, plus the
+//! small normalisations url-matcher applies on top (default-port stripping, scheme inference).
+//!
+//! We do not use the `url` crate's parser here on purpose: it normalises (adds a `/` path to
+//! `https://example.com`, percent-encodes, punycodes) and rejects inputs that Python accepts, and
+//! url-matcher's behaviour depends on the raw, unnormalised parts.
+
+use std::collections::HashMap;
+
+/// The five parts url-matcher works with; `path` holds `path;params`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Parts {
+    /// Lower-cased scheme, possibly inferred from a default port; empty when absent.
+    pub(crate) scheme: String,
+    /// The netloc (userinfo, host and port), with a default port stripped; case kept.
+    pub(crate) netloc: String,
+    /// The path, with `;params` joined back on; case kept.
+    pub(crate) path: String,
+    /// The raw query string, without the `?`.
+    pub(crate) query: String,
+    /// The raw fragment, without the `#`.
+    pub(crate) fragment: String,
+}
+
+/// Schemes for which `urlparse` splits `;params` off the last path segment.
+const USES_PARAMS: &[&str] = &[
+    "", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtsps", "rtspu",
+    "sip", "sips", "mms", "sftp", "tel",
+];
+
+/// Splits a URL like `urlparse` followed by url-matcher's `normalize_netloc_and_schema`.
+pub(crate) fn split_url(url: &str) -> Parts {
+    let url = url.trim_start_matches(|c: char| c <= ' ');
+    let cleaned: String = url
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+        .collect();
+    let (scheme, rest) = split_scheme(&cleaned);
+    let (netloc, rest) = match rest.strip_prefix("//") {
+        Some(after) => {
+            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+            after.split_at(end)
+        }
+        None => ("", rest),
+    };
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = if USES_PARAMS.contains(&scheme.as_str()) {
+        join_params(path)
+    } else {
+        path
+    };
+    let (scheme, netloc) = normalize_netloc_and_scheme(scheme, netloc);
+    Parts {
+        scheme,
+        netloc: netloc.to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        fragment: fragment.to_owned(),
+    }
+}
+
+/// Splits a pattern: a pattern without `scheme://` or `//` gets `//` prepended, and a leading `//`
+/// gets another `//` so that `//x/y` is a path pattern.
+pub(crate) fn split_pattern(pattern: &str) -> Parts {
+    if has_scheme_and_slashes(pattern) && !pattern.starts_with("//") {
+        split_url(pattern)
+    } else {
+        split_url(&format!("//{pattern}"))
+    }
+}
+
+/// Whether the pattern matches `^([a-zA-Z][a-zA-Z0-9.+-]*:)?//`.
+fn has_scheme_and_slashes(pattern: &str) -> bool {
+    if pattern.starts_with("//") {
+        return true;
+    }
+    let Some((scheme, rest)) = pattern.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
+        && rest.starts_with("//")
+}
+
+/// `urlsplit`'s scheme detection: a non-empty run of scheme characters before the first `:`,
+/// starting with an ASCII letter.
+fn split_scheme(url: &str) -> (String, &str) {
+    if let Some((candidate, rest)) = url.split_once(':') {
+        let mut chars = candidate.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+        if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-')) {
+            return (candidate.to_ascii_lowercase(), rest);
+        }
+    }
+    (String::new(), url)
+}
+
+/// `urlparse` splits `;params` off the last segment and url-matcher joins them back, which is the
+/// identity except that an empty params part loses its `;`.
+fn join_params(path: &str) -> &str {
+    let last_segment_start = path.rfind('/').unwrap_or(0);
+    match path[last_segment_start..].find(';') {
+        Some(i) if last_segment_start + i + 1 == path.len() => &path[..path.len() - 1],
+        _ => path,
+    }
+}
+
+/// Strips `:80` (http or no scheme) and `:443` (https or no scheme), inferring the scheme.
+fn normalize_netloc_and_scheme(scheme: String, netloc: &str) -> (String, &str) {
+    if let Some((host, port)) = netloc.rsplit_once(':') {
+        if port == "80" && (scheme == "http" || scheme.is_empty()) {
+            return ("http".to_owned(), host);
+        }
+        if port == "443" && (scheme == "https" || scheme.is_empty()) {
+            return ("https".to_owned(), host);
+        }
+    }
+    (scheme, netloc)
+}
+
+/// `parse_qs(query, keep_blank_values=True)` with names lower-cased afterwards.
+///
+/// Like url-matcher's `{k.lower(): v for k, v in parse_qs(...).items()}`, names that differ only
+/// in case are not merged: the group of the name seen last (by first occurrence) wins.
+pub(crate) fn parse_query(query: &str) -> HashMap<String, Vec<String>> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match index.get(name.as_ref()) {
+            Some(&i) => groups[i].1.push(value.into_owned()),
+            None => {
+                index.insert(name.clone().into_owned(), groups.len());
+                groups.push((name.into_owned(), vec![value.into_owned()]));
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(name, values)| (name.to_lowercase(), values))
+        .collect()
+}
+
+/// The host of a netloc: userinfo and port removed, brackets of an IPv6 literal kept.
+pub(crate) fn host_of(netloc: &str) -> &str {
+    let host = netloc.rsplit_once('@').map_or(netloc, |(_, host)| host);
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.split_once(':').map_or(host, |(host, _)| host)
+}
