@@ -1,0 +1,106 @@
+//! Arbitrary strings as patterns or URLs must never panic.
+
+use super::{compile, rule};
+use crate::rules::RuleSet;
+use crate::rules::pattern::{Pattern, Target};
+
+const ODD_INPUTS: &[&str] = &[
+    "",
+    ":",
+    "::",
+    "//",
+    "///",
+    "////",
+    "?",
+    "#",
+    "|",
+    "*",
+    "**|",
+    "?*",
+    "?=",
+    "?&&=&",
+    "#|",
+    "[",
+    "]",
+    "[::1",
+    "http://[",
+    "http://]:80",
+    "http://@",
+    "http://a@b@c:443",
+    "http://:80",
+    ":80",
+    ":443/x",
+    "%",
+    "?q=%",
+    "?q=%zz%ff%C3",
+    "é.例え.テスト/ß?İ=ß#é",
+    "http://ÉXAMPLE.com/İ",
+    "\u{0}\t\r\n http://x",
+    "x;",
+    "/a;",
+    "http://a.b.c.d.e.f.g.h.co.uk.",
+    ".",
+    "..",
+    "a..b",
+    "http://.com",
+    "http://com.",
+    "http://github.io",
+    "http://foo.blogspot.co.uk",
+    "1.2.3.4.5",
+    "mailto:someone@example.com",
+    "javascript:alert(1)",
+    "data:text/html,<p>",
+    "a*b*c*|",
+    "*example.com*",
+];
+
+#[test]
+fn odd_inputs_never_panic() {
+    for pattern in ODD_INPUTS {
+        let _ = RuleSet::compile(vec![rule(1, "include", &[pattern])]);
+        let rules = compile(vec![rule(1, "exclude", &[""]).exclude([*pattern])]);
+        for url in ODD_INPUTS {
+            let _ = Pattern::new(pattern).matches(&Target::new(url));
+            let _ = rules.select(url);
+            let _ = rules.resolve(url);
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_patterns_and_urls_never_panic(pattern in "\\PC{0,40}", url in "\\PC{0,60}") {
+        let _ = Pattern::new(&pattern).matches(&Target::new(&url));
+        if let Ok(rules) = RuleSet::compile(vec![rule(1, "a", &[pattern.as_str()])]) {
+            let _ = rules.select(&url);
+        }
+    }
+
+    #[test]
+    fn url_like_inputs_never_panic(
+        pattern in "[a-z.*:/?#|&=%0-9\\[\\]@]{0,30}",
+        url in "(https?://)?[a-z.*:/?#|&=%0-9\\[\\]@]{0,40}",
+    ) {
+        let _ = Pattern::new(&pattern).matches(&Target::new(&url));
+        let _ = RuleSet::compile(vec![rule(1, "a", &[pattern.as_str()])]).map(|r| r.select(&url));
+    }
+}
+
+proptest::proptest! {
+    /// The fast path and the explaining path always agree.
+    #[test]
+    fn resolve_agrees_with_select(
+        url in "(https?://)?(www\\.|blog\\.|uk\\.)?(example\\.(com|org)|other)(:80|:443|:8080)?(/path|/c|/c/d|/other)?(\\?(id=12|query=23))?(#fragment)?",
+    ) {
+        let rules = compile(vec![
+            rule(1, "1", &["example.com", "blog.example.org/path?id=12#fragment"]),
+            rule(2, "2", &["blog.example.com", "blog.example.org/path?id=12"]).priority(400),
+            rule(3, "3", &["blog.example.com/path", "blog.example.org/path"]),
+            rule(4, "4", &["", ""]).priority(900),
+            rule(5, "5", &["example.org/c"]).instead_of("4").exclude(["/c/d"]),
+            rule(6, "6", &["example.com/c"]).instead_of("1"),
+        ]);
+        let selection = rules.select(&url);
+        proptest::prop_assert_eq!(selection.config.as_deref(), rules.resolve(&url));
+    }
+}
