@@ -56,6 +56,16 @@
 //!   percent-decoded query value can contain.
 //! - Case-insensitivity uses Unicode lower-casing rather than Python's `re.IGNORECASE`; the
 //!   registered domain is computed on the lower-cased host.
+//! - Unbalanced `[`/`]` in a host is not rejected (Python's `urlsplit` raises `ValueError`): such
+//!   a pattern or URL simply matches little. Every string is a pattern; nothing panics.
+//! - The reference lists `*.jpg|` as a domain-less exclude, but url-matcher parses it as a host
+//!   (no leading `/`); we follow url-matcher's code: write `/*.jpg|` for a path suffix.
+//!
+//! # Explanations
+//! [`Selection::beaten`] lists, for each step of the `instead_of` chain, the rules ranked above
+//! the winner whose exclude matched ([`Why::Excluded`]), the rules ranked below it that also
+//! matched (priority, specificity, id, or universal), and each config replaced by the next step
+//! ([`Why::Replaced`]). [`RuleSet::resolve`] is the same choice without the explanation.
 
 mod pattern;
 mod select;

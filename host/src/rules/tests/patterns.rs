@@ -194,6 +194,12 @@ const PATTERN_CASES: &[(&str, &str, bool)] = &[
     ("a.example", "https://a.example:8080/", false),
     // Upstream quirk kept: the `www.` dot is any character (buckets make it harmless).
     ("example.com/x", "http://wwwXexample.com/x", true),
+    // Upstream quirk kept: URL names are lower-cased after grouping, so `ID` and `id` are not
+    // merged; the group first seen as `ID` is replaced by the later `id` group.
+    ("example.com?id=1", "http://example.com/?ID=1&id=2", false),
+    ("example.com?id=2", "http://example.com/?ID=1&id=2", true),
+    // `;params` are part of the path.
+    ("example.com/a;b", "http://example.com/a;b=1", true),
     // `*` is literal in a host.
     ("*.example.com", "http://shop.example.com/", false),
     // The reference lists `*.jpg|` as a domain-less exclude, but without a leading `/` it parses
@@ -220,6 +226,7 @@ const DOMAIN_CASES: &[(&str, &str)] = &[
     ("http://user:pw@Shop.Example.COM:8080/", "example.com"),
     // Private suffixes are off: github.io is not a public suffix here.
     ("https://foo.github.io/", "github.io"),
+    ("http://foo.blogspot.co.uk/", "blogspot.co.uk"),
     ("https://a.example/", "example"),
     ("http://other", "other"),
     ("https://co.uk/", "co.uk"),
