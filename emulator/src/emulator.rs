@@ -171,16 +171,7 @@ impl Emulator {
         }
         let delay = self.clock.real_wait(track.delay);
         Outcome::Reply(match result {
-            Ok(body) => Reply {
-                status: 200,
-                content_type: JSON,
-                body,
-                request_id,
-                retry_after: None,
-                www_authenticate: false,
-                delay,
-                slow_body: track.slow_body,
-            },
+            Ok(body) => json_reply(body, request_id, delay, track.slow_body),
             Err(problem) => problem_reply(&problem, request_id, delay),
         })
     }
@@ -386,6 +377,26 @@ impl Emulator {
 }
 
 /// The reply for a problem.
+/// A 200 reply carrying `body` (JSON).
+pub fn json_reply(
+    body: Vec<u8>,
+    request_id: String,
+    delay: Option<Duration>,
+    slow_body: bool,
+) -> Reply {
+    Reply {
+        status: 200,
+        content_type: JSON,
+        body,
+        request_id,
+        retry_after: None,
+        www_authenticate: false,
+        delay,
+        slow_body,
+    }
+}
+
+/// A problem+json reply for `problem`.
 pub fn problem_reply(problem: &Problem, request_id: String, delay: Option<Duration>) -> Reply {
     Reply {
         status: problem.status,

@@ -21,6 +21,15 @@ fn emulator_with(scenario: Scenario, seed: u64, time_scale: f64) -> Emulator {
     Emulator::new(&config).expect("valid config")
 }
 
+/// The built-in sites under `policy`, seed 0, frozen clock.
+fn emulator_with_policy(policy: Policy) -> Emulator {
+    let scenario = Scenario {
+        policy,
+        ..Scenario::builtin()
+    };
+    emulator_with(scenario, 0, 0.0)
+}
+
 fn emulator() -> Emulator {
     emulator_with(Scenario::builtin(), 0, 0.0)
 }
@@ -212,14 +221,7 @@ fn session_problem_statuses_and_limits_are_configurable() {
         session_expired_status: 410,
         ..Policy::default()
     };
-    let emulator = emulator_with(
-        Scenario {
-            policy,
-            ..Scenario::builtin()
-        },
-        0,
-        0.0,
-    );
+    let emulator = emulator_with_policy(policy);
     let body = json!({"url": "https://example.com/", "browserHtml": true});
     assert_eq!(
         call(&emulator, &with_session(body.clone(), Uuid::new_v4())).0,
@@ -234,14 +236,7 @@ fn session_problem_statuses_and_limits_are_configurable() {
         session_creation_error_rate: 1.0,
         ..Policy::default()
     };
-    let emulator = emulator_with(
-        Scenario {
-            policy,
-            ..Scenario::builtin()
-        },
-        0,
-        0.0,
-    );
+    let emulator = emulator_with_policy(policy);
     let (status, json) = call(&emulator, &with_session(body, Uuid::new_v4()));
     assert_eq!(
         (status, json["type"].as_str()),
@@ -307,14 +302,7 @@ fn zyte_managed_sessions_reuse_a_pool_and_hide_their_ids_by_default() {
         echo_session_for_context: true,
         ..Policy::default()
     };
-    let echoing = emulator_with(
-        Scenario {
-            policy,
-            ..Scenario::builtin()
-        },
-        0,
-        0.0,
-    );
+    let echoing = emulator_with_policy(policy);
     assert!(call(&echoing, &body).1["session"]["id"].is_string());
 }
 

@@ -36,7 +36,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::emulator::{Emulator, JSON, Outcome, Reply, problem_reply};
+use crate::emulator::{self, Emulator, Outcome, Reply, problem_reply};
 use crate::problem::Problem;
 use crate::wire::MAX_BODY_BYTES;
 
@@ -177,17 +177,11 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
 }
 
 fn json_reply(body: Vec<u8>, request_id: String) -> Response<Body> {
-    let reply = Reply {
-        status: 200,
-        content_type: JSON,
-        body,
-        request_id,
-        retry_after: None,
-        www_authenticate: false,
-        delay: None,
-        slow_body: false,
-    };
-    to_response(reply, 1, Duration::ZERO)
+    to_response(
+        emulator::json_reply(body, request_id, None, false),
+        1,
+        Duration::ZERO,
+    )
 }
 
 fn build(reply: Reply, emulator: &Emulator) -> Response<Body> {
