@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use crate::defaults::DefaultConfig;
 use crate::plugin::{
-    CallEnv, Downloader, Hook, HookError, HookErrorKind, InitError, Plugin, PoolSpec, Request,
-    Response, Verdict,
+    CallEnv, Downloader, Hook, HookError, HookErrorKind, InitError, Plugin, PoolSpec,
+    ProcessedRequest, Request, Response, Verdict,
 };
 
 /// The name of the built-in default config in errors and [`super::ServedBy`].
@@ -134,7 +134,7 @@ impl Config {
         &self,
         env: CallEnv,
         r: &Request,
-    ) -> Result<Option<Request>, HookError> {
+    ) -> Result<Option<ProcessedRequest>, HookError> {
         match self {
             Config::Default => Ok(None),
             Config::Guest(p) => p.process_request(env, r).await,

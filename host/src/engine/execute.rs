@@ -9,7 +9,7 @@ use super::lifecycle::PoolCtx;
 use super::pool::Lease;
 use super::{EngineError, EngineRequest, EngineResponse, Inner, ServedBy, cookies, pool_spec};
 use crate::defaults;
-use crate::plugin::{CallEnv, HookError, Request, Response, Verdict};
+use crate::plugin::{CallEnv, HookError, Response, Verdict};
 use crate::session_data::SessionData;
 use crate::wire;
 use crate::zyte::{ZyteError, retry};
@@ -96,15 +96,17 @@ impl Inner {
         let env = self.env(data, ctx.cookie_mode);
         let mut request = ctx.request.clone();
         request.session_id = Some(sid.clone());
-        let request = match ctx.config.process_request(env.clone(), &request).await {
-            Ok(Some(new)) => new,
-            Ok(None) => request,
+        // A request the guest replaced comes with its body parsed by the runtime; only an
+        // unchanged one is parsed here.
+        let (request, body) = match ctx.config.process_request(env.clone(), &request).await {
+            Ok(Some(processed)) => (processed.request, processed.body),
+            Ok(None) => match wire::body_from_request(&request) {
+                Ok(body) => (request, body),
+                Err(e) => return Attempt::Fail(EngineError::BadInput(e)),
+            },
             Err(e) => return Attempt::Fail(e.into()),
         };
-        let body = match self.use_body(&request, ctx.cookie_mode, lease) {
-            Ok(body) => body,
-            Err(e) => return Attempt::Fail(e),
-        };
+        let body = self.use_body(body, &request.url, ctx.cookie_mode, lease);
         let served_by = ServedBy {
             pool: ctx.pool.clone(),
             session_id: sid.clone(),
@@ -123,22 +125,23 @@ impl Inner {
         }
     }
 
-    /// The Zyte API body of a use request: the session (or, in cookie mode, the jar) added.
+    /// The Zyte API body of a use request: its `url`, and the session (or, in cookie mode, the
+    /// jar) added.
     fn use_body(
         &self,
-        request: &Request,
+        mut body: Map<String, Value>,
+        url: &str,
         cookie_mode: bool,
         lease: &Lease,
-    ) -> Result<Map<String, Value>, EngineError> {
-        let mut body = wire::body_from_request(request).map_err(EngineError::BadInput)?;
-        body.insert("url".into(), Value::String(request.url.clone()));
+    ) -> Map<String, Value> {
+        body.insert("url".into(), Value::String(url.to_owned()));
         if cookie_mode {
             body.insert("requestCookies".into(), Value::Array(lease.cookies.clone()));
             body.insert("responseCookies".into(), Value::Bool(true));
         } else {
             body.insert("session".into(), json!({ "id": lease.session_id }));
         }
-        Ok(body)
+        body
     }
 
     fn judge(

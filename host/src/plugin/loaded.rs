@@ -31,6 +31,16 @@ pub struct PluginCounters {
     pub instantiations: AtomicU64,
 }
 
+/// A request that a config's `process-request` returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessedRequest {
+    /// The request as the guest returned it.
+    pub request: Request,
+    /// Its Zyte API body ([`wire::body_from_request`]), without `url` and without the
+    /// session fields the host adds.
+    pub body: serde_json::Map<String, serde_json::Value>,
+}
+
 /// A loaded session config.
 pub struct Plugin {
     runtime: Runtime,
@@ -265,18 +275,19 @@ impl Plugin {
     }
 
     /// The `process-request` hook. A returned request whose params are not a JSON object is
-    /// invalid output.
+    /// invalid output; a valid one comes back with its Zyte API body, parsed once here.
     pub async fn process_request(
         &self,
         env: CallEnv,
         request: &Request,
-    ) -> Result<Option<Request>, HookError> {
+    ) -> Result<Option<ProcessedRequest>, HookError> {
         match self.call(env, Call::ProcessRequest(request)).await? {
             Ret::Request(Ok(Some(new))) => match wire::body_from_request(&new) {
-                Ok(_) => Ok(Some(new)),
+                Ok(body) => Ok(Some(ProcessedRequest { request: new, body })),
                 Err(e) => Err(self.invalid(Hook::ProcessRequest, e)),
             },
-            Ret::Request(r) => r.map_err(|e| self.guest_error(Hook::ProcessRequest, e)),
+            Ret::Request(Ok(None)) => Ok(None),
+            Ret::Request(Err(e)) => Err(self.guest_error(Hook::ProcessRequest, e)),
             _ => unreachable_ret(Hook::ProcessRequest),
         }
     }

@@ -383,6 +383,7 @@ impl Harness {
             ..CallEnv::default()
         };
         let result = self.plugin.process_request(env, request).await;
+        let result = result.map(|processed| processed.map(|p| p.request));
         let sent = result
             .as_ref()
             .ok()

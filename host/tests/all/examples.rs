@@ -72,7 +72,8 @@ async fn csrf_token_every_hook_against_the_emulator() {
         .process_request(session_env(&data, None), &req)
         .await
         .unwrap()
-        .expect("the request is modified");
+        .expect("the request is modified")
+        .request;
     assert_eq!(
         sent.headers
             .iter()
