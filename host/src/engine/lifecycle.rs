@@ -188,7 +188,7 @@ impl Inner {
     }
 
     async fn backoff(&self, id: &str) {
-        let n = self.with_pool(id, |p| p.bad_inits()).unwrap_or(1);
+        let n = self.with_pool_quiet(id, |p| p.bad_inits()).unwrap_or(1);
         let pause = init_backoff(self.settings.init_failure_backoff, n);
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;

@@ -240,8 +240,8 @@ impl Inner {
     }
 
     /// Runs `f` on pool `id` without waking its waiters: for steps that cannot make a session
-    /// available (taking one). Waking there would make every waiter wake every other, and
-    /// itself, in a loop that burns the CPU.
+    /// available or close the pool (taking a session, reading a counter). Waking there would
+    /// make every waiter wake every other, and itself, in a loop that burns the CPU.
     fn with_pool_quiet<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
         self.pools.lock().get_mut(id).map(|slot| f(&mut slot.pool))
     }
