@@ -90,7 +90,9 @@ fn bench(c: &mut Criterion) {
     let plugin = rt
         .block_on(runtime.load_file(path.as_ref(), CallEnv::default()))
         .expect("the example loads");
-    engine.set_configs(vec![Arc::new(plugin)]);
+    engine
+        .set_configs(vec![Arc::new(plugin)])
+        .expect("rules compile");
 
     let sid = uuid::Uuid::new_v4().to_string();
     let token = rt.block_on(token(&client, &sid));

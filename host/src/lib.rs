@@ -10,6 +10,7 @@
 //! - [`engine`]: the session engine (pools, lifecycle, checks, retries), the library API the
 //!   front ends call.
 
+pub mod configs;
 pub mod defaults;
 pub mod engine;
 pub mod plugin;

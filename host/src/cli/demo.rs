@@ -116,7 +116,7 @@ async fn engine(base_url: &str) -> anyhow::Result<Engine> {
         ..UpstreamSettings::default()
     };
     let engine = Engine::new(settings, Client::new(&upstream, ApiKey::new("demo-key"))?);
-    engine.set_configs(plugins);
+    engine.set_configs(plugins)?;
     Ok(engine)
 }
 

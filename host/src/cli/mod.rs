@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod host;
 mod plugin;
 
 /// Zyte API session management with site logic in sandboxed WebAssembly components.

@@ -3,8 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Subcommand;
+use session_host::configs::{CompileCache, Loader};
+use session_host::engine::{Engine, EngineRequest};
 use session_host::plugin::{CallEnv, Hook, Limits, Plugin, Runtime};
+use session_host::settings::HostSettings;
+use session_host::zyte::{ApiKey, Client};
 
 /// Subcommands of `plugin`.
 #[derive(Debug, Subcommand)]
@@ -16,12 +21,29 @@ pub enum PluginCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Show which config would serve URL: the rule's matching pattern, the configs it beat and
+    /// why, and the session pool the URL would get.
+    Which {
+        /// The URL.
+        url: String,
+        /// Folder of session configs; without it only the built-in default config exists.
+        #[arg(long, value_name = "DIR")]
+        configs: Option<PathBuf>,
+        /// Settings file (pool ids depend on `[sessions]`).
+        #[arg(long = "config", value_name = "FILE")]
+        settings: Option<PathBuf>,
+    },
 }
 
 /// Runs a `plugin` subcommand.
 pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::Check { files } => check(files).await,
+        PluginCommand::Which {
+            url,
+            configs,
+            settings,
+        } => which(&url, configs, settings).await,
     }
 }
 
@@ -81,4 +103,72 @@ fn describe(file: &std::path::Path, plugin: &Plugin) -> String {
             .unwrap_or("(the built-in default)"),
         hooks(plugin).join(", "),
     )
+}
+
+/// `plugin which`: loads the folder as `serve` would, and routes one URL without sending it.
+async fn which(
+    url: &str,
+    configs: Option<PathBuf>,
+    settings: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    url::Url::parse(url).with_context(|| format!("{url:?} is not an absolute URL"))?;
+    let settings = match settings {
+        Some(path) => HostSettings::load(&path)?,
+        None => HostSettings::default(),
+    };
+    // Nothing is sent: the client only exists because the engine needs one.
+    let client = Client::new(&settings.upstream, ApiKey::new("unused"))?;
+    let engine = Engine::new(settings.sessions.clone(), client);
+    if let Some(dir) = &configs {
+        let runtime = Runtime::new(settings.plugins.clone())?;
+        let cache = CompileCache::default_dir().map(CompileCache::new);
+        let mut loader = Loader::new(dir, runtime, cache);
+        if let Some((set, report)) = loader.reload().await? {
+            for problem in &report.problems {
+                eprintln!("warning: {}: {}", problem.file.display(), problem.error);
+            }
+            engine.install_configs(set);
+        }
+    }
+    let set = engine.configs();
+    let selection = set.explain(url);
+    let mut body = serde_json::Map::new();
+    body.insert("url".into(), url.into());
+    let route = engine.route(EngineRequest::new(body)).await?;
+    println!("url:     {url}");
+    match (&selection.config, selection.pattern.clone()) {
+        (Some(name), pattern) => {
+            let entry = set.get(name);
+            let file = entry
+                .and_then(|e| e.source.as_ref())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            println!("config:  {name} ({file})");
+            println!(
+                "pattern: {}",
+                pattern.map_or("(universal rule)".to_owned(), |p| format!("{p:?}"))
+            );
+        }
+        (None, _) => println!("config:  {} (built-in: no rule matches)", route.config),
+    }
+    match &route.pool {
+        Some(pool) => println!(
+            "pool:    {pool}{}",
+            if route.cookie_mode {
+                " (cookie mode)"
+            } else {
+                ""
+            }
+        ),
+        None => println!("pool:    none (sessions are disabled for this URL)"),
+    }
+    if selection.beaten.is_empty() {
+        println!("beat:    nothing else matched");
+    } else {
+        println!("beat:");
+        for (name, why) in &selection.beaten {
+            println!("  {name}: {why}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,87 +1,236 @@
 //! Which config serves a URL, and one call site per hook whether the config is a guest or the
 //! built-in default.
 //!
-//! Selection (simpler than the reference's url-matcher, section 7): a config's include patterns
-//! are read as domains (the part before any `/`, `?`, `#` or `:`), and match the URL's host
-//! itself or any subdomain. A config whose exclude patterns match (same reading, plus a path
-//! prefix when the pattern has one) is skipped. Among matching configs the highest priority
-//! wins, then the first loaded. Configs with no include patterns are universal: they apply only
-//! where no domain rule matches. Otherwise the built-in [`DefaultConfig`] serves the URL.
+//! Selection follows the reference's url-matcher and web-poet semantics ([`crate::rules`]): each
+//! loaded config contributes one rule (its `rules` export, or its sidecar's override), and the
+//! rules are compiled once per [`ConfigSet`], so a request costs one bucket lookup. A URL no
+//! rule matches is served by the built-in [`DefaultConfig`].
+//!
+//! A [`ConfigSet`] is immutable and swapped whole (the engine keeps it in an `ArcSwap`): a
+//! request resolves its config once, at its start, and finishes on that version even if the
+//! set is replaced meanwhile.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
 
 use crate::defaults::DefaultConfig;
 use crate::plugin::{
     CallEnv, Downloader, Hook, HookError, HookErrorKind, InitError, Plugin, PoolSpec,
-    ProcessedRequest, Request, Response, Verdict,
+    ProcessedRequest, Request, Response, UrlRules, Verdict,
 };
+use crate::rules::{Rule, RuleSet, RulesError, Selection};
 
 /// The name of the built-in default config in errors and [`super::ServedBy`].
 pub const DEFAULT_NAME: &str = "default";
 
-/// The loaded configs, in load order. Swapped whole on reload.
-#[derive(Default)]
-pub struct ConfigSet {
-    plugins: Vec<Arc<Plugin>>,
+/// One loaded config and what the set knows about it.
+#[derive(Clone)]
+pub struct ConfigEntry {
+    /// The loaded guest.
+    pub plugin: Arc<Plugin>,
+    /// The rules in force: the guest's `rules` export, or its sidecar's override.
+    pub rules: UrlRules,
+    /// Its version: the first 16 hex digits of the SHA-256 of the `.wasm` file (and of the
+    /// sidecar, when there is one). Empty for configs loaded from memory.
+    pub version: String,
+    /// The file it was loaded from.
+    pub source: Option<PathBuf>,
+    /// When this version was loaded.
+    pub loaded_at: SystemTime,
 }
 
-impl ConfigSet {
-    /// A set of `plugins`, in priority order of ties.
-    pub fn new(plugins: Vec<Arc<Plugin>>) -> Self {
-        Self { plugins }
-    }
-
-    /// The config for `url`.
-    pub fn select(&self, url: &str) -> Config {
-        let Ok(parsed) = url::Url::parse(url) else {
-            return Config::Default;
-        };
-        let host = parsed.host_str().unwrap_or_default();
-        let path = parsed.path();
-        let pick = |universal: bool| {
-            self.plugins
-                .iter()
-                .filter(|p| p.rules().include.is_empty() == universal)
-                .filter(|p| universal || p.rules().include.iter().any(|i| matches(i, host, None)))
-                .filter(|p| {
-                    !p.rules()
-                        .exclude
-                        .iter()
-                        .any(|e| matches(e, host, Some(path)))
-                })
-                .fold(None::<&Arc<Plugin>>, |best, p| match best {
-                    Some(b) if b.rules().priority >= p.rules().priority => Some(b),
-                    _ => Some(p),
-                })
-        };
-        match pick(false).or_else(|| pick(true)) {
-            Some(plugin) => Config::Guest(plugin.clone()),
-            None => Config::Default,
+impl ConfigEntry {
+    /// An entry for `plugin` with its own rules, no version and no file.
+    pub fn new(plugin: Arc<Plugin>) -> Self {
+        Self {
+            rules: plugin.rules().clone(),
+            plugin,
+            version: String::new(),
+            source: None,
+            loaded_at: SystemTime::now(),
         }
     }
 }
 
-/// Whether `pattern` matches `host` (domain or subdomain) and, when `path` is given and the
-/// pattern has a path, whether the path starts with it.
-pub fn matches(pattern: &str, host: &str, path: Option<&str>) -> bool {
-    let pattern = pattern
-        .trim_start_matches("https://")
-        .trim_start_matches("http://");
-    let end = pattern.find(['/', '?', '#', ':']).unwrap_or(pattern.len());
-    let domain = pattern[..end].to_ascii_lowercase();
-    if domain.is_empty() {
-        return false;
+/// A config file that failed to load (or to join the set), for the status endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigProblem {
+    /// The config's name (the file stem).
+    pub config: String,
+    /// The file.
+    pub file: PathBuf,
+    /// What went wrong, as a message naming the cause.
+    pub error: String,
+    /// The version still serving instead (the last good one), if any.
+    pub serving: Option<String>,
+}
+
+/// The loaded configs, their compiled rules, and the files that failed to load. Immutable;
+/// swapped whole on reload.
+#[derive(Default)]
+pub struct ConfigSet {
+    entries: Vec<ConfigEntry>,
+    by_name: HashMap<String, usize>,
+    rules: RuleSet,
+    problems: Vec<ConfigProblem>,
+}
+
+impl ConfigSet {
+    /// A set of `entries`. Rule ids follow the order of `entries` (a later entry wins ties of
+    /// priority and specificity, like a later registration in web-poet); names must be unique
+    /// (a later entry with a taken name replaces the earlier one).
+    ///
+    /// # Errors
+    /// The rules do not compile: an include pattern without a domain, or an `instead_of` cycle.
+    pub fn new(entries: Vec<ConfigEntry>) -> Result<Self, RulesError> {
+        let mut unique: Vec<ConfigEntry> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match unique
+                .iter_mut()
+                .find(|e| e.plugin.name() == entry.plugin.name())
+            {
+                Some(slot) => *slot = entry,
+                None => unique.push(entry),
+            }
+        }
+        let rules = RuleSet::compile(unique.iter().enumerate().map(|(i, e)| rule(i, e)))?;
+        let by_name = unique
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.plugin.name().to_owned(), i))
+            .collect();
+        Ok(Self {
+            entries: unique,
+            by_name,
+            rules,
+            problems: Vec::new(),
+        })
     }
-    let host_ok = host == domain
-        || host
-            .strip_suffix(domain.as_str())
-            .is_some_and(|rest| rest.ends_with('.'));
-    let prefix = pattern[end..].split(['?', '#']).next().unwrap_or_default();
-    let path_ok = match path {
-        Some(path) if prefix.starts_with('/') => path.starts_with(prefix),
-        _ => true,
-    };
-    host_ok && path_ok
+
+    /// A set of `plugins` with their own rules, in registration order.
+    ///
+    /// # Errors
+    /// As [`ConfigSet::new`].
+    pub fn from_plugins(plugins: Vec<Arc<Plugin>>) -> Result<Self, RulesError> {
+        Self::new(plugins.into_iter().map(ConfigEntry::new).collect())
+    }
+
+    /// The same set, reporting `problems`.
+    #[must_use]
+    pub fn with_problems(mut self, problems: Vec<ConfigProblem>) -> Self {
+        self.problems = problems;
+        self
+    }
+
+    /// The config for `url`.
+    pub fn select(&self, url: &str) -> Config {
+        match self.rules.resolve(url).and_then(|name| self.get(name)) {
+            Some(entry) => Config::Guest(entry.plugin.clone()),
+            None => Config::Default,
+        }
+    }
+
+    /// The config for `url`, with the matching pattern and the configs it beat and why.
+    pub fn explain(&self, url: &str) -> Selection {
+        self.rules.select(url)
+    }
+
+    /// The entry of config `name`.
+    pub fn get(&self, name: &str) -> Option<&ConfigEntry> {
+        self.by_name.get(name).map(|&i| &self.entries[i])
+    }
+
+    /// Every loaded config, in registration order.
+    pub fn entries(&self) -> &[ConfigEntry] {
+        &self.entries
+    }
+
+    /// The files that failed to load when this set was built.
+    pub fn problems(&self) -> &[ConfigProblem] {
+        &self.problems
+    }
+
+    /// A serializable account of the set, for status endpoints.
+    pub fn status(&self) -> ConfigsStatus {
+        ConfigsStatus {
+            configs: self.entries.iter().map(ConfigStatus::of).collect(),
+            problems: self.problems.clone(),
+        }
+    }
+}
+
+/// The rule of the `index`-th entry (ids count from 1, like web-poet's registrations).
+fn rule(index: usize, entry: &ConfigEntry) -> Rule {
+    let r = &entry.rules;
+    Rule {
+        id: index as u64 + 1,
+        name: entry.plugin.name().to_owned(),
+        include: r.include.clone(),
+        exclude: r.exclude.clone(),
+        priority: i64::from(r.priority),
+        instead_of: r.instead_of.clone(),
+    }
+}
+
+/// [`ConfigSet::status`]: what `GET /status` shows about configs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigsStatus {
+    /// The configs serving, in registration order.
+    pub configs: Vec<ConfigStatus>,
+    /// Files that failed to load; a config that had a good version keeps serving it.
+    pub problems: Vec<ConfigProblem>,
+}
+
+/// One serving config.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigStatus {
+    /// Its name (file stem).
+    pub name: String,
+    /// Its version (content hash prefix; empty when loaded from memory).
+    pub version: String,
+    /// The file it came from.
+    pub file: Option<PathBuf>,
+    /// Seconds since the Unix epoch at which this version was loaded.
+    pub loaded_at: f64,
+    /// Include patterns in force.
+    pub include: Vec<String>,
+    /// Exclude patterns in force.
+    pub exclude: Vec<String>,
+    /// Priority in force.
+    pub priority: i32,
+    /// The config it replaces (`null`: the built-in default).
+    pub instead_of: Option<String>,
+    /// Hook calls made so far.
+    pub calls: u64,
+    /// Hook calls that failed (trap, timeout, CPU or memory limit).
+    pub failures: u64,
+}
+
+impl ConfigStatus {
+    fn of(entry: &ConfigEntry) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counters = entry.plugin.counters();
+        Self {
+            name: entry.plugin.name().to_owned(),
+            version: entry.version.clone(),
+            file: entry.source.clone(),
+            loaded_at: entry
+                .loaded_at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default(),
+            include: entry.rules.include.clone(),
+            exclude: entry.rules.exclude.clone(),
+            priority: entry.rules.priority,
+            instead_of: entry.rules.instead_of.clone(),
+            calls: counters.calls.load(Relaxed),
+            failures: counters.failures.load(Relaxed),
+        }
+    }
 }
 
 /// The config serving a request.
@@ -199,35 +348,5 @@ fn default_error(hook: Hook, message: String) -> HookError {
         config: DEFAULT_NAME.into(),
         hook,
         kind: HookErrorKind::Guest(message),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::matches;
-
-    #[test]
-    fn include_patterns_match_domains_and_subdomains() {
-        assert!(matches("example.com", "example.com", None));
-        assert!(matches("example.com", "shop.example.com", None));
-        assert!(matches("example.com/products", "www.example.com", None));
-        assert!(matches("https://Example.com:443", "example.com", None));
-        assert!(!matches("example.com", "myexample.com", None));
-        assert!(!matches("", "example.com", None));
-    }
-
-    #[test]
-    fn exclude_patterns_honour_a_path_prefix() {
-        assert!(matches(
-            "example.com/private",
-            "example.com",
-            Some("/private/x")
-        ));
-        assert!(!matches(
-            "example.com/private",
-            "example.com",
-            Some("/public")
-        ));
-        assert!(matches("example.com", "example.com", Some("/public")));
     }
 }

@@ -284,7 +284,9 @@ impl Inner {
 }
 
 /// Splits a Zyte API body into its `url` and the rest.
-fn split(mut body: Map<String, Value>) -> Result<(String, Map<String, Value>), EngineError> {
+pub(super) fn split(
+    mut body: Map<String, Value>,
+) -> Result<(String, Map<String, Value>), EngineError> {
     match body.remove("url") {
         Some(Value::String(url)) => Ok((url, body)),
         Some(other) => Err(EngineError::BadInput(format!(

@@ -18,8 +18,9 @@
 //!
 //! # Policy (reference behaviour unless marked "improves on")
 //!
-//! - **Config.** The first matching rule ([`config`]); the configs sit behind an `ArcSwap`
-//!   ([`Engine::set_configs`]), and a new set reopens every closed pool.
+//! - **Config.** Chosen by URL rules with the reference's url-matcher semantics ([`config`],
+//!   [`crate::rules`]); the configs sit behind an `ArcSwap` ([`Engine::install_configs`]): a
+//!   request keeps the version it started with, and a new set reopens every closed pool.
 //! - **Disabled requests** are forwarded as they are, with the non-session retry policy, and
 //!   counted as `use/disabled`.
 //! - **Pools.** The `pool` hook names the pool; its options are frozen at first sight with the
@@ -66,6 +67,7 @@ mod clock;
 mod error;
 mod execute;
 mod lifecycle;
+mod route;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -77,13 +79,15 @@ use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
 pub use clock::Clock;
-pub use config::{Config, ConfigSet};
+pub use config::{Config, ConfigEntry, ConfigProblem, ConfigSet, ConfigStatus, ConfigsStatus};
 pub use error::{EngineError, ServedBy};
+pub use route::Route;
 pub use snapshot::{PoolSnapshot, SessionSnapshot};
 pub use stats::StatsSnapshot;
 
 use crate::defaults::DefaultConfig;
 use crate::plugin::{Plugin, PoolSpec, SessionControls};
+use crate::rules::RulesError;
 use crate::settings::SessionSettings;
 use crate::wire;
 use crate::zyte::Client;
@@ -166,9 +170,20 @@ impl Engine {
         }
     }
 
-    /// Replaces the loaded configs (in priority order of ties) and reopens closed pools.
-    pub fn set_configs(&self, plugins: Vec<Arc<Plugin>>) {
-        self.inner.configs.store(Arc::new(ConfigSet::new(plugins)));
+    /// Replaces the loaded configs with `plugins` and their own rules (later plugins win ties),
+    /// and reopens closed pools.
+    ///
+    /// # Errors
+    /// Their rules do not compile; the configs in force are kept.
+    pub fn set_configs(&self, plugins: Vec<Arc<Plugin>>) -> Result<(), RulesError> {
+        self.install_configs(ConfigSet::from_plugins(plugins)?);
+        Ok(())
+    }
+
+    /// Swaps in `set` and reopens closed pools (a new config may fix what closed them).
+    /// Requests already running finish with the config they started with.
+    pub fn install_configs(&self, set: ConfigSet) {
+        self.inner.configs.store(Arc::new(set));
         let mut pools = self.inner.pools.lock();
         for slot in pools.values_mut().filter(|s| s.pool.closed().is_some()) {
             slot.pool.reopen();
@@ -176,9 +191,20 @@ impl Engine {
         }
     }
 
+    /// The configs in force.
+    pub fn configs(&self) -> Arc<ConfigSet> {
+        self.inner.configs.load_full()
+    }
+
     /// Sends `request` through its session pool (or as is, when sessions are disabled for it).
     pub async fn execute(&self, request: EngineRequest) -> Result<EngineResponse, EngineError> {
         self.inner.execute(request).await
+    }
+
+    /// Where `request` would go (config, sessions enabled, pool), without sending it. Runs the
+    /// `enabled`, `cookie-mode` and `pool` hooks, but creates no pool.
+    pub async fn route(&self, request: EngineRequest) -> Result<Route, EngineError> {
+        self.inner.route(request).await
     }
 
     /// Reopens pool `id`; false when there is no such pool or it is not closed.

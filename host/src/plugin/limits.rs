@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Limits applied to every loaded config. Defaults are tuned for Rust guests (hooks take
 /// microseconds) with headroom for Python and JavaScript guests, whose first call on a fresh
@@ -10,7 +10,7 @@ use serde::Deserialize;
 /// defaults serve all three languages (`tests/all/conformance.rs` runs them under these).
 ///
 /// In `session-host.toml` this is the `[plugins]` table; durations are in milliseconds.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Guest CPU time per hook call (default 200 ms). Protects against infinite loops: the call
@@ -84,4 +84,21 @@ impl Limits {
     pub fn init_timeout(&self) -> Duration {
         Duration::from_millis(self.init_timeout_ms)
     }
+}
+
+/// Why per-config limits cannot apply ([`super::Runtime::with_limits`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitsError {
+    /// The limit is fixed for the whole engine.
+    #[error("{0} is engine-wide: set it in the [plugins] table of the settings file")]
+    EngineWide(&'static str),
+    /// A config asked for more memory than the engine reserves per instance.
+    #[error("memory_bytes {asked} exceeds the engine's {max} ([plugins] memory_bytes)")]
+    MemoryAboveEngine {
+        /// What the config asked for.
+        asked: usize,
+        /// The engine's limit.
+        max: usize,
+    },
 }

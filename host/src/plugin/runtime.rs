@@ -14,7 +14,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::bindings::{SessionConfig, SessionConfigPre};
 use super::host::{CallEnv, HostState};
-use super::{Limits, LoadError, LoadErrorKind, Plugin};
+use super::{Limits, LimitsError, LoadError, LoadErrorKind, Plugin};
 
 /// How often the epoch advances. Each tick past a call's start runs the deadline callback, which
 /// compares the guest's run time to its CPU budget, so this is the budget's resolution.
@@ -74,6 +74,29 @@ impl Runtime {
         &self.limits
     }
 
+    /// The same engine, loading configs under `limits` (a sidecar's per-config limits).
+    ///
+    /// The engine-wide limits cannot change: `pool_slots` sizes the pooling allocator, and
+    /// `memory_bytes` cannot exceed this runtime's, which is the size of each pooled memory.
+    ///
+    /// # Errors
+    /// `limits` changes `pool_slots` or raises `memory_bytes`.
+    pub fn with_limits(&self, limits: Limits) -> Result<Self, LimitsError> {
+        if limits.pool_slots != self.limits.pool_slots {
+            return Err(LimitsError::EngineWide("pool_slots"));
+        }
+        if limits.memory_bytes > self.limits.memory_bytes {
+            return Err(LimitsError::MemoryAboveEngine {
+                asked: limits.memory_bytes,
+                max: self.limits.memory_bytes,
+            });
+        }
+        Ok(Self {
+            limits: Arc::new(limits),
+            ..self.clone()
+        })
+    }
+
     /// Loads the config at `path`; its name is the file stem.
     pub async fn load_file(&self, path: &Path, env: CallEnv) -> Result<Plugin, LoadError> {
         let name = path
@@ -125,6 +148,20 @@ impl Runtime {
         self.engine
             .precompile_component(&bytes)
             .map_err(|e| fail(LoadErrorKind::Compile(format!("{e:#}"))))
+    }
+
+    /// A key for artifacts made by [`Self::precompile`]: equal keys mean that an artifact
+    /// made by one runtime loads in the other (same wasmtime version, target and compilation
+    /// settings). 16 hex digits.
+    pub fn compatibility_key(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: stable for a given build, which is all a cache needs
+        // (wasmtime also checks an artifact's compatibility when it loads it).
+        let mut hasher = std::hash::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
     }
 
     /// Loads a config from an artifact made by [`Self::precompile`], skipping compilation

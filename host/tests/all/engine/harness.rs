@@ -65,7 +65,7 @@ impl Harness {
 
     /// Loads `plugins` into the engine.
     pub fn configs(&self, plugins: Vec<Arc<Plugin>>) {
-        self.engine.set_configs(plugins);
+        self.engine.set_configs(plugins).expect("rules compile");
     }
 
     /// Sends `request`.

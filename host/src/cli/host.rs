@@ -1,0 +1,117 @@
+//! What `serve` and `run` share: the settings file, the upstream, the configs folder, and the
+//! engine built from them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use session_host::configs::{CompileCache, Loader, WatchOptions, Watcher};
+use session_host::engine::Engine;
+use session_host::plugin::Runtime;
+use session_host::settings::HostSettings;
+use session_host::zyte::Client;
+
+/// Options shared by the commands that run the engine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HostArgs {
+    /// Settings file (`session-host.toml`: `[sessions]`, `[plugins]`, `[upstream]`).
+    #[arg(long = "config", value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Folder of session configs (`NAME.wasm`, optional `NAME.toml` sidecars), reloaded live.
+    /// Without it every URL uses the built-in default config.
+    #[arg(long, value_name = "DIR")]
+    pub configs: Option<PathBuf>,
+    /// Zyte API base URL [default: the settings' `[upstream] url`, or `ZYTE_API_URL`, or
+    /// https://api.zyte.com/v1/]. The key is read from `ZYTE_API_KEY`.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// Where compiled configs are cached [default: ~/.cache/session-host/compiled].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not cache compiled configs.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Seconds between rescans of the configs folder, for filesystems that send no events.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub rescan_secs: f64,
+}
+
+/// A running engine and, when it has a configs folder, its watcher.
+pub struct Host {
+    /// The engine.
+    pub engine: Engine,
+    /// The settings in force.
+    pub settings: HostSettings,
+    /// Keeps the configs folder watched while alive.
+    pub watcher: Option<Watcher>,
+}
+
+impl HostArgs {
+    /// The settings file's content (defaults without one), with `--upstream` applied.
+    pub fn settings(&self) -> anyhow::Result<HostSettings> {
+        let mut settings = match &self.settings {
+            Some(path) => HostSettings::load(path)?,
+            None => HostSettings::default(),
+        };
+        if let Some(url) = &self.upstream {
+            settings.upstream.url.clone_from(url);
+        }
+        Ok(settings)
+    }
+
+    /// Builds the engine and loads the configs folder (failures of single configs are logged
+    /// and reported by the status endpoint; an unreadable folder is an error).
+    pub async fn start(&self) -> anyhow::Result<Host> {
+        let settings = self.settings()?;
+        // `--upstream` beats `ZYTE_API_URL`, which beats the settings file.
+        let mut upstream = settings.upstream.clone();
+        if self.upstream.is_none() {
+            upstream.url = upstream.effective_url();
+        }
+        let client = Client::from_env(&upstream)
+            .context("cannot create the Zyte API client (is ZYTE_API_KEY set?)")?;
+        let engine = Engine::new(settings.sessions.clone(), client);
+        let watcher = match &self.configs {
+            Some(dir) => Some(self.watch(dir, &settings, &engine).await?),
+            None => None,
+        };
+        Ok(Host {
+            engine,
+            settings,
+            watcher,
+        })
+    }
+
+    async fn watch(
+        &self,
+        dir: &std::path::Path,
+        settings: &HostSettings,
+        engine: &Engine,
+    ) -> anyhow::Result<Watcher> {
+        let runtime = Runtime::new(settings.plugins.clone())?;
+        let cache = match (&self.cache_dir, self.no_cache) {
+            (_, true) => None,
+            (Some(dir), false) => Some(CompileCache::new(dir)),
+            (None, false) => CompileCache::default_dir().map(CompileCache::new),
+        };
+        let options = WatchOptions {
+            rescan: Duration::try_from_secs_f64(self.rescan_secs)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .context("--rescan-secs must be a positive number")?,
+            ..WatchOptions::default()
+        };
+        let loader = Loader::new(dir, runtime, cache);
+        let (watcher, report) = Watcher::start(loader, engine.clone(), options).await?;
+        for problem in &report.problems {
+            tracing::warn!(config = %problem.config, file = %problem.file.display(), "{}", problem.error);
+        }
+        tracing::info!(
+            dir = %dir.display(),
+            configs = engine.configs().entries().len(),
+            problems = report.problems.len(),
+            "configs folder loaded and watched"
+        );
+        Ok(watcher)
+    }
+}

@@ -1,0 +1,154 @@
+//! Watching the configs folder and swapping reloaded sets into the engine.
+//!
+//! Policy:
+//! - Filesystem events (`notify`, debounced by [`WatchOptions::debounce`], default 100 ms, so
+//!   that a burst of writes and renames loads once) trigger a reload; so does a rescan every
+//!   [`WatchOptions::rescan`] (default 5 s), for filesystems that send no events (network and
+//!   some container mounts). A rescan of an unchanged folder reads no file.
+//! - Events of any kind, on any name in the folder, trigger the same full rescan: editors'
+//!   atomic saves (write a temporary file, rename it over) and a Kubernetes ConfigMap's `..data`
+//!   symlink swap are then nothing special.
+//! - Reloads run one at a time on their own task, off the request path. A new set is swapped
+//!   in atomically ([`Engine::install_configs`]); requests already running finish on the
+//!   version they started with.
+//! - A watcher that cannot be created (e.g. the inotify limit is reached) is logged, and the
+//!   periodic rescan still applies changes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notify::RecursiveMode;
+use notify_debouncer_full::new_debouncer;
+use tokio::sync::{Notify, watch};
+
+use super::load::{FolderError, Loader, ReloadReport};
+use crate::engine::Engine;
+
+/// How the folder is watched.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Quiet time after a filesystem event before reloading (default 100 ms).
+    pub debounce: Duration,
+    /// Interval of the rescan that needs no event (default 5 s).
+    pub rescan: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        Self {
+            debounce: Duration::from_millis(100),
+            rescan: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A watched configs folder. Dropping it stops the watching (the configs in force stay).
+pub struct Watcher {
+    task: tokio::task::JoinHandle<()>,
+    reloads: watch::Receiver<u64>,
+    wake: Arc<Notify>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Watcher {
+    /// Loads the folder once into `engine`, then keeps it up to date.
+    ///
+    /// # Errors
+    /// The folder cannot be listed. A config that fails to load is not an error: it is
+    /// reported in the log and in [`crate::engine::ConfigSet::problems`].
+    pub async fn start(
+        mut loader: Loader,
+        engine: Engine,
+        options: WatchOptions,
+    ) -> Result<(Self, ReloadReport), FolderError> {
+        let report = match loader.reload().await? {
+            Some((set, report)) => {
+                engine.install_configs(set);
+                report
+            }
+            None => ReloadReport::default(),
+        };
+        let wake = Arc::new(Notify::new());
+        let debouncer = {
+            let wake = wake.clone();
+            new_debouncer(options.debounce, None, move |_events| wake.notify_one())
+        };
+        let debouncer = match debouncer {
+            Ok(mut debouncer) => match debouncer.watch(loader.dir(), RecursiveMode::NonRecursive) {
+                Ok(()) => Some(debouncer),
+                Err(e) => {
+                    tracing::warn!(dir = %loader.dir().display(), "cannot watch the configs folder, rescanning every {:?} instead: {e}", options.rescan);
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(
+                    "cannot create a filesystem watcher, rescanning every {:?} instead: {e}",
+                    options.rescan
+                );
+                None
+            }
+        };
+        let (count, reloads) = watch::channel(0);
+        let task = tokio::spawn(run(loader, engine, options, wake.clone(), count, debouncer));
+        Ok((
+            Self {
+                task,
+                reloads,
+                wake,
+            },
+            report,
+        ))
+    }
+
+    /// Changes each time a reload installs a new set (the count of such reloads).
+    pub fn reloads(&self) -> watch::Receiver<u64> {
+        self.reloads.clone()
+    }
+
+    /// Asks for a rescan now (as an event would).
+    pub fn rescan(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// The reload loop. `_debouncer` lives as long as the loop.
+async fn run<D>(
+    mut loader: Loader,
+    engine: Engine,
+    options: WatchOptions,
+    wake: Arc<Notify>,
+    count: watch::Sender<u64>,
+    _debouncer: Option<D>,
+) {
+    let mut rescan = tokio::time::interval(options.rescan);
+    rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    rescan.tick().await;
+    loop {
+        tokio::select! {
+            () = wake.notified() => {}
+            _ = rescan.tick() => {}
+        }
+        let started = Instant::now();
+        match loader.reload().await {
+            Ok(Some((set, report))) => {
+                engine.install_configs(set);
+                count.send_modify(|n| *n += 1);
+                tracing::info!(
+                    loaded = report.loaded.len(),
+                    removed = report.removed.len(),
+                    problems = report.problems.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "configs reloaded"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("{e}; keeping the configs in force"),
+        }
+    }
+}
