@@ -4,7 +4,7 @@
 
 mod client;
 mod fatal;
-mod harness;
+pub mod harness;
 mod lifecycle;
 mod pools;
 mod rotation;

@@ -2,6 +2,7 @@
 //! time down).
 
 mod cli;
+mod configs;
 mod conformance;
 mod engine;
 mod examples;
