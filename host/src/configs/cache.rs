@@ -111,8 +111,9 @@ fn store(dir: &Path, path: &Path, artifact: &[u8]) -> std::io::Result<()> {
         .mode(0o700)
         .create(dir)?;
     let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    // No fsync: it would add milliseconds to every reload, and an artifact lost or truncated
+    // by a crash is only a cache miss (it fails to load and is compiled again).
     file.write_all(artifact)?;
-    file.as_file().sync_data()?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

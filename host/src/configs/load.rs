@@ -89,12 +89,27 @@ impl Loader {
         &self.dir
     }
 
-    /// Scans the folder and loads what changed. `None` when nothing did (the set in force is
-    /// still right); otherwise the new set, to install, and what happened.
+    /// Scans the folder and loads what changed, judging by file metadata. `None` when nothing
+    /// did (the set in force is still right); otherwise the new set, to install, and what
+    /// happened.
     ///
     /// # Errors
     /// The folder cannot be listed; nothing changes then.
     pub async fn reload(&mut self) -> Result<Option<(ConfigSet, ReloadReport)>, FolderError> {
+        self.reload_with(&Touched::default()).await
+    }
+
+    /// Like [`Self::reload`], but the files in `touched` (named by filesystem events) are read
+    /// and hashed even if their metadata looks unchanged: two versions of the same length
+    /// written within the filesystem's timestamp granularity, with a recycled inode, have equal
+    /// metadata.
+    ///
+    /// # Errors
+    /// The folder cannot be listed; nothing changes then.
+    pub async fn reload_with(
+        &mut self,
+        touched: &Touched,
+    ) -> Result<Option<(ConfigSet, ReloadReport)>, FolderError> {
         let dir = self.dir.clone();
         let listing = tokio::task::spawn_blocking(move || scan::scan(&dir))
             .await
@@ -117,7 +132,9 @@ impl Loader {
             changed = true;
         }
         for candidate in listing.configs.values() {
-            changed |= self.refresh(candidate, &mut report).await;
+            changed |= self
+                .refresh(candidate, touched.covers(candidate), &mut report)
+                .await;
         }
         if !changed {
             return Ok(None);
@@ -131,9 +148,15 @@ impl Loader {
 
     /// Brings `candidate` up to date; a new version becomes pending (it serves once the whole
     /// set's rules compile). Returns whether anything changed.
-    async fn refresh(&mut self, candidate: &Candidate, report: &mut ReloadReport) -> bool {
+    async fn refresh(
+        &mut self,
+        candidate: &Candidate,
+        touched: bool,
+        report: &mut ReloadReport,
+    ) -> bool {
         let sidecar_print = candidate.sidecar.as_ref().map(|s| s.fingerprint);
         if let Some(known) = self.known.get(&candidate.name)
+            && !touched
             && known.wasm == candidate.wasm.fingerprint
             && known.sidecar == sidecar_print
         {
@@ -281,6 +304,38 @@ impl Loader {
             serving: None,
         });
         configs.chain(orphans).collect()
+    }
+}
+
+/// Files that filesystem events named since the last reload.
+#[derive(Debug, Clone, Default)]
+pub struct Touched {
+    /// Every file may have changed (an event without a usable path, a Kubernetes `..data` swap).
+    pub everything: bool,
+    /// The file names (not paths) the events named.
+    pub files: HashSet<String>,
+}
+
+impl Touched {
+    /// Records an event's path.
+    pub fn add(&mut self, path: &Path) {
+        match path.file_name().and_then(|f| f.to_str()) {
+            Some(file) if !file.starts_with("..") => {
+                self.files.insert(file.to_owned());
+            }
+            _ => self.everything = true,
+        }
+    }
+
+    /// Whether nothing was touched.
+    pub fn is_empty(&self) -> bool {
+        !self.everything && self.files.is_empty()
+    }
+
+    fn covers(&self, candidate: &Candidate) -> bool {
+        self.everything
+            || self.files.contains(&format!("{}.wasm", candidate.name))
+            || self.files.contains(&format!("{}.toml", candidate.name))
     }
 }
 

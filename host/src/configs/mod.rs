@@ -37,6 +37,6 @@ pub mod sidecar;
 pub mod watch;
 
 pub use cache::{CompileCache, Compiled};
-pub use load::{FolderError, Loader, ReloadReport};
+pub use load::{FolderError, Loader, ReloadReport, Touched};
 pub use sidecar::Sidecar;
 pub use watch::{WatchOptions, Watcher};

@@ -21,7 +21,9 @@ use notify::RecursiveMode;
 use notify_debouncer_full::new_debouncer;
 use tokio::sync::{Notify, watch};
 
-use super::load::{FolderError, Loader, ReloadReport};
+use parking_lot::Mutex;
+
+use super::load::{FolderError, Loader, ReloadReport, Touched};
 use crate::engine::Engine;
 
 /// How the folder is watched.
@@ -74,9 +76,25 @@ impl Watcher {
             None => ReloadReport::default(),
         };
         let wake = Arc::new(Notify::new());
+        let touched = Arc::new(Mutex::new(Touched::default()));
         let debouncer = {
-            let wake = wake.clone();
-            new_debouncer(options.debounce, None, move |_events| wake.notify_one())
+            let (wake, touched) = (wake.clone(), touched.clone());
+            new_debouncer(
+                options.debounce,
+                None,
+                move |events: notify_debouncer_full::DebounceEventResult| {
+                    let mut touched = touched.lock();
+                    match events {
+                        Ok(events) => events
+                            .iter()
+                            .flat_map(|e| &e.paths)
+                            .for_each(|p| touched.add(p)),
+                        Err(_) => touched.everything = true,
+                    }
+                    drop(touched);
+                    wake.notify_one();
+                },
+            )
         };
         let debouncer = match debouncer {
             Ok(mut debouncer) => match debouncer.watch(loader.dir(), RecursiveMode::NonRecursive) {
@@ -95,7 +113,11 @@ impl Watcher {
             }
         };
         let (count, reloads) = watch::channel(0);
-        let task = tokio::spawn(run(loader, engine, options, wake.clone(), count, debouncer));
+        let events = Events {
+            wake: wake.clone(),
+            touched,
+        };
+        let task = tokio::spawn(run(loader, engine, options, events, count, debouncer));
         Ok((
             Self {
                 task,
@@ -117,12 +139,18 @@ impl Watcher {
     }
 }
 
+/// What the debouncer hands the reload loop.
+struct Events {
+    wake: Arc<Notify>,
+    touched: Arc<Mutex<Touched>>,
+}
+
 /// The reload loop. `_debouncer` lives as long as the loop.
 async fn run<D>(
     mut loader: Loader,
     engine: Engine,
     options: WatchOptions,
-    wake: Arc<Notify>,
+    events: Events,
     count: watch::Sender<u64>,
     _debouncer: Option<D>,
 ) {
@@ -131,11 +159,12 @@ async fn run<D>(
     rescan.tick().await;
     loop {
         tokio::select! {
-            () = wake.notified() => {}
+            () = events.wake.notified() => {}
             _ = rescan.tick() => {}
         }
+        let touched = std::mem::take(&mut *events.touched.lock());
         let started = Instant::now();
-        match loader.reload().await {
+        match loader.reload_with(&touched).await {
             Ok(Some((set, report))) => {
                 engine.install_configs(set);
                 count.send_modify(|n| *n += 1);

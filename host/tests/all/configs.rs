@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use session_host::configs::{CompileCache, Compiled, Loader, WatchOptions, Watcher};
+use session_host::configs::{CompileCache, Compiled, Loader, Touched, WatchOptions, Watcher};
 use session_host::engine::ConfigSet;
 
 use crate::engine::harness::{Harness, get, settings};
@@ -395,4 +395,38 @@ async fn issue_5_replacing_a_config_under_load_fails_no_request() {
         ok.load(Ordering::Relaxed) > 20,
         "requests ran during the replacements"
     );
+}
+
+#[tokio::test]
+async fn files_named_by_events_are_hashed_even_if_their_metadata_looks_unchanged() {
+    let folder = Folder::new();
+    let good = example("csrf-token");
+    folder.put("csrf-token.wasm", variant(&good, 1));
+    let mut loader = folder.loader();
+    let (set, _) = reload(&mut loader).await.expect("a first set");
+    let v1 = version(&set, "csrf-token");
+    // Same inode, same length, same mtime: only the content differs.
+    let path = folder.path("csrf-token.wasm");
+    let mtime = std::fs::metadata(&path)
+        .expect("stat")
+        .modified()
+        .expect("mtime");
+    std::fs::write(&path, variant(&good, 2)).expect("write in place");
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    file.set_modified(mtime).expect("set mtime");
+    assert!(
+        reload(&mut loader).await.is_none(),
+        "metadata alone cannot tell"
+    );
+    let mut touched = Touched::default();
+    touched.add(&path);
+    let (set, _) = loader
+        .reload_with(&touched)
+        .await
+        .expect("folder")
+        .expect("a change");
+    assert_ne!(version(&set, "csrf-token"), v1);
 }
