@@ -5,6 +5,7 @@ mod cli;
 mod conformance;
 mod engine;
 mod examples;
+mod gateway;
 mod guests;
 mod hostile;
 mod support;
