@@ -62,11 +62,12 @@ fn secs(value: f64, flag: &str) -> anyhow::Result<Duration> {
 /// Binds first (so a refused address fails before any config loads), then starts the engine
 /// and serves until SIGTERM or SIGINT.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let mut config = args.config()?;
     let listener = gateway::bind(&config).await?;
     let addr = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    config.listen = addr; // the port actually bound, for /status, when asked for port 0
     let signal = shutdown_signal()?;
     let host = args.host.start().await?;
     let state = GatewayState::new(host.engine.clone(), config);

@@ -414,6 +414,10 @@ async fn serve_requires_the_gateway_key_when_one_is_set() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
     let status = gateway.get("/status", Some(GATEWAY_KEY)).await;
     assert_eq!(status.json["gateway"]["key_required"], true);
+    let listen = status.json["gateway"]["listen"]
+        .as_str()
+        .map(|l| format!("http://{l}"));
+    assert_eq!(listen.as_deref(), Some(gateway.base.as_str()));
     assert_eq!(gateway.get("/healthz", None).await.status, StatusCode::OK);
     let logs = gateway.logs();
     assert!(
