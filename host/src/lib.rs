@@ -8,11 +8,13 @@
 //! - [`session_data`]: the per-session storage guests use;
 //! - [`zyte`]: the Zyte API client and its retry policies;
 //! - [`engine`]: the session engine (pools, lifecycle, checks, retries), the library API the
-//!   front ends call.
+//!   front ends call;
+//! - [`gateway`]: the Zyte-API-compatible HTTP front end (`session-host serve`).
 
 pub mod configs;
 pub mod defaults;
 pub mod engine;
+pub mod gateway;
 pub mod plugin;
 pub mod rules;
 pub mod session_data;

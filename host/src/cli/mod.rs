@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod host;
 mod plugin;
+mod serve;
 
 /// Zyte API session management with site logic in sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -24,6 +25,8 @@ enum Command {
     Plugin(plugin::PluginCommand),
     /// Run a batch through the engine on the built-in emulator: no setup, no key.
     Demo(demo::DemoArgs),
+    /// Serve the Zyte-API-compatible HTTP gateway: any Zyte API client gets session management.
+    Serve(serve::ServeArgs),
     /// Serve the offline Zyte API emulator.
     Emulate(zyte_emulator::EmulateArgs),
 }
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Plugin(command) => plugin::run(command).await,
+            Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Emulate(args) => zyte_emulator::run_cli(args)
                 .await
                 .map(|()| ExitCode::SUCCESS)

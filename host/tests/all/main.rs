@@ -6,6 +6,7 @@ mod configs;
 mod conformance;
 mod engine;
 mod examples;
+mod gateway;
 mod guests;
 mod hostile;
 mod support;

@@ -1,0 +1,106 @@
+//! `session-host serve`: the Zyte-API-compatible HTTP gateway ([`session_host::gateway`]).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use session_host::gateway::{self, GatewayConfig, GatewayKey, GatewayState};
+
+use super::host::HostArgs;
+
+/// Options of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    /// Address to listen on. A non-loopback address requires --gateway-key.
+    #[arg(long, value_name = "ADDR", default_value_t = gateway::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// The key clients send as the HTTP Basic user name, like a Zyte API key. Without one, any
+    /// key is accepted, and only on loopback.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "SESSION_HOST_GATEWAY_KEY",
+        hide_env_values = true
+    )]
+    gateway_key: Option<GatewayKey>,
+    /// Largest accepted request body, in bytes (larger ones get a 413).
+    #[arg(long, value_name = "BYTES", default_value_t = gateway::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Seconds one request may take before it is answered with a 504.
+    #[arg(long, value_name = "SECS", default_value_t = gateway::DEFAULT_REQUEST_TIMEOUT.as_secs_f64())]
+    request_timeout_secs: f64,
+    /// Seconds in-flight requests may drain after SIGTERM or SIGINT; those still running are
+    /// then answered with a 503.
+    #[arg(long, value_name = "SECS", default_value_t = gateway::DEFAULT_SHUTDOWN_TIMEOUT.as_secs_f64())]
+    shutdown_timeout_secs: f64,
+}
+
+impl ServeArgs {
+    fn config(&self) -> anyhow::Result<GatewayConfig> {
+        Ok(GatewayConfig {
+            listen: self.listen,
+            key: self.gateway_key.clone(),
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: secs(self.request_timeout_secs, "--request-timeout-secs")?,
+            shutdown_timeout: secs(self.shutdown_timeout_secs, "--shutdown-timeout-secs")?,
+            // The Prometheus exporter plugs in here once `session_host::telemetry` lands.
+            metrics: None,
+        })
+    }
+}
+
+fn secs(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("{flag} must be a positive number of seconds, got {value}"))
+}
+
+/// Binds first (so a refused address fails before any config loads), then starts the engine
+/// and serves until SIGTERM or SIGINT.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = args.config()?;
+    let listener = gateway::bind(&config).await?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    config.listen = addr; // the port actually bound, for /status, when asked for port 0
+    let signal = shutdown_signal()?;
+    let host = args.host.start().await?;
+    let state = GatewayState::new(host.engine.clone(), config);
+    let upstream = host.settings.upstream.effective_url();
+    let key_required = state.config().key.is_some();
+    tracing::info!(%addr, %upstream, key_required, "gateway listening");
+    // A stable line on stdout, for scripts and tests that start the gateway on port 0.
+    println!("session-host gateway listening on http://{addr}/v1/");
+    gateway::serve(listener, state, signal).await?;
+    drop(host.watcher);
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from now on; the future completes on either.
+/// Registered before the gateway announces itself, so no early signal kills it uncleanly.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+        }
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}

@@ -1,0 +1,174 @@
+//! The route handlers. Each returns `Result<_, Problem>` and uses `?`; see [`super`] for the
+//! policy they implement.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::GatewayState;
+use super::problem::{PROBLEM_JSON, Problem, ProblemKind};
+use super::request;
+use crate::engine::{EngineError, EngineResponse, ServedBy};
+use crate::zyte::ZyteError;
+
+/// The session id that served the request.
+pub const SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
+/// The pool of that session.
+pub const SESSION_POOL: HeaderName = HeaderName::from_static("x-session-pool");
+/// The config that managed it.
+pub const SESSION_CONFIG: HeaderName = HeaderName::from_static("x-session-config");
+/// Zyte API's id of the request, passed through on its error answers.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+
+/// `POST /v1/extract`.
+pub(super) async fn extract(
+    State(state): State<GatewayState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let bytes = request::read_body(&headers, body, state.config().max_body_bytes).await?;
+    let request = request::parse(&bytes)?;
+    let engine = state.engine().clone();
+    // A task of its own: a client that goes away must not cut a session lease short.
+    let outcome = tokio::spawn(async move { engine.execute(request).await })
+        .await
+        .map_err(|e| {
+            Problem::new(
+                ProblemKind::Internal,
+                format!("the engine task failed: {e}"),
+            )
+        })?;
+    match outcome {
+        Ok(EngineResponse {
+            status,
+            body,
+            served_by,
+        }) => Ok(upstream_answer(status, body, served_by.as_ref(), None)),
+        Err(EngineError::Upstream { error, served_by }) => match *error {
+            ZyteError::Api {
+                status,
+                body,
+                request_id,
+                ..
+            } => Ok(upstream_answer(
+                status,
+                body,
+                served_by.as_ref(),
+                request_id,
+            )),
+            other => Err(EngineError::Upstream {
+                error: Box::new(other),
+                served_by,
+            }
+            .into()),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Zyte API's status and body, unchanged, with the session headers.
+fn upstream_answer(
+    status: u16,
+    body: String,
+    served_by: Option<&ServedBy>,
+    request_id: Option<String>,
+) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = match (status.is_success(), body.is_empty()) {
+        (_, true) => None,
+        (true, false) => Some("application/json"),
+        (false, false) => Some(PROBLEM_JSON),
+    };
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.remove(header::CONTENT_TYPE);
+    if let Some(content_type) = content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    if let Some(served_by) = served_by {
+        headers.insert(SESSION_ID, header_value(&served_by.session_id));
+        headers.insert(SESSION_POOL, header_value(&served_by.pool));
+        headers.insert(SESSION_CONFIG, header_value(&served_by.config));
+    }
+    if let Some(id) = request_id {
+        headers.insert(REQUEST_ID, header_value(&id));
+    }
+    response
+}
+
+/// `text` as a header value; percent-encoded when it holds bytes a header cannot carry.
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| {
+        let encoded: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        HeaderValue::from_str(&encoded).unwrap_or(HeaderValue::from_static("?"))
+    })
+}
+
+/// `GET /status`.
+pub(super) async fn status(State(state): State<GatewayState>) -> Json<Value> {
+    let engine = state.engine();
+    let config = state.config();
+    Json(json!({
+        "gateway": {
+            "listen": config.listen.to_string(),
+            "key_required": config.key.is_some(),
+            "max_body_bytes": config.max_body_bytes,
+            "request_timeout_secs": config.request_timeout.as_secs_f64(),
+            "shutdown_timeout_secs": config.shutdown_timeout.as_secs_f64(),
+        },
+        "configs": engine.configs().status(),
+        "pools": engine.pools(),
+        "stats": engine.stats(),
+    }))
+}
+
+/// `POST /pools/{id}/reopen`.
+pub(super) async fn reopen(
+    State(state): State<GatewayState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, Problem> {
+    let Path(id) = id.map_err(|e| Problem::bad_request(format!("bad pool id: {e}")))?;
+    let engine = state.engine();
+    if engine.reopen_pool(&id) {
+        tracing::info!(pool = %id, "session pool reopened by an operator");
+        return Ok(Json(json!({"pool": id, "reopened": true})));
+    }
+    if engine.pools().iter().any(|p| p.id == id) {
+        let detail = format!("session pool {id:?} is not closed");
+        Err(Problem::new(ProblemKind::PoolNotClosed, detail).with("pool", id))
+    } else {
+        let detail = format!("there is no session pool {id:?}");
+        Err(Problem::new(ProblemKind::PoolNotFound, detail).with("pool", id))
+    }
+}
+
+/// `GET /metrics`: the exporter plugged into [`super::GatewayConfig::metrics`].
+pub(super) async fn metrics(State(state): State<GatewayState>) -> Result<Response, Problem> {
+    let render =
+        state.config().metrics.clone().ok_or_else(|| {
+            Problem::new(ProblemKind::NotFound, "no metrics exporter is configured")
+        })?;
+    let content_type = "text/plain; version=0.0.4; charset=utf-8";
+    Ok(([(header::CONTENT_TYPE, content_type)], render()).into_response())
+}
+
+/// `GET /healthz`.
+pub(super) async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Every other path.
+pub(super) async fn not_found(uri: Uri) -> Problem {
+    let detail = format!("no route for {}", uri.path());
+    Problem::new(ProblemKind::NotFound, detail)
+}
+
+/// A known path with another method.
+pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    let detail = format!("{} does not accept {method}", uri.path());
+    Problem::new(ProblemKind::MethodNotAllowed, detail)
+}

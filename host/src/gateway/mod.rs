@@ -1,0 +1,236 @@
+//! The HTTP gateway: a Zyte-API-compatible front end of the session [`Engine`], so that any
+//! Zyte API client (python-zyte-api, scrapy-zyte-api, curl) gets session management by changing
+//! only its API URL and key.
+//!
+//! ```no_run
+//! # async fn demo(engine: session_host::engine::Engine) -> Result<(), Box<dyn std::error::Error>> {
+//! use session_host::gateway::{self, GatewayConfig};
+//! let config = GatewayConfig::default(); // 127.0.0.1:8020, no key, 5 MiB, 600 s
+//! let listener = gateway::bind(&config).await?;
+//! let state = gateway::GatewayState::new(engine, config);
+//! gateway::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Routes
+//!
+//! | Route | What | Key required (when one is set) |
+//! | --- | --- | --- |
+//! | `POST /v1/extract` | any Zyte API request body, through the engine | yes |
+//! | `GET /status` | configs (versions, load problems), pools (state, close reason, sessions, why-retired history), stats | yes |
+//! | `POST /pools/{id}/reopen` | reopens a closed pool | yes |
+//! | `GET /metrics` | Prometheus text, only when [`GatewayConfig::metrics`] is set | yes |
+//! | `GET /healthz` | `{"status": "ok"}` while the process serves | no (probes carry no key) |
+//!
+//! # Policy
+//!
+//! - **The request.** `POST /v1/extract` takes any JSON object with a string `url`. Its
+//!   optional `sessionManagement` object (`enabled`, `cookieMode`, `params`, `location`, `pool`:
+//!   what scrapy-zyte-api puts in `zyte_api_session_*` request meta) becomes the engine's
+//!   [`SessionControls`](crate::plugin::SessionControls) and is removed before forwarding; an
+//!   unknown key in it, or a wrong type, is a 400 naming the key ([`request`]). Everything else
+//!   is left to Zyte API's own validation.
+//! - **The response.** Zyte API's status and JSON body, unchanged, with `x-session-id`,
+//!   `x-session-pool` and `x-session-config` naming the session that served it (absent when
+//!   sessions are disabled for the request). Errors that Zyte API itself returned (a 400
+//!   `/request/invalid`, a 451, a 520 after retries…) pass through the same way, with their
+//!   status, body and `request-id`.
+//! - **The host's own errors** are `application/problem+json` with `type` values under
+//!   `/session-host/problem/` ([`ProblemKind`] lists each with its status). A closed pool is a
+//!   409, deliberately not a 503: Zyte API clients retry 503 forever, and a closed pool must
+//!   fail fast until an operator reopens it. No session in time is a 503 with `Retry-After`
+//!   (clients retry it like throttling). Bad input is never a 500 and never a panic: malformed
+//!   JSON, a body that is not an object, a missing `url` are 400s, an oversize body a 413, and
+//!   axum's own rejections never reach the client (bodies are read and parsed here).
+//! - **Limits.** Request bodies: [`GatewayConfig::max_body_bytes`], default 5 MiB (Zyte API's
+//!   own limit), checked on `Content-Length` before reading and again while reading. Every
+//!   request: [`GatewayConfig::request_timeout`], default 600 s, then a 504: generous, because
+//!   one request may have to initialise a session (an `init-session` chain may take up to 10
+//!   minutes, see [`crate::plugin::Limits`]) and wait for Zyte API (up to 200 s per attempt);
+//!   its purpose is that nothing hangs forever.
+//! - **Auth** ([`auth`]): HTTP Basic as Zyte API does it, the gateway key as the user name (the
+//!   password is ignored). With [`GatewayConfig::key`] set, every route but `/healthz` requires
+//!   it (401 with `WWW-Authenticate: Basic`). Without a key, any credentials (or none) are
+//!   accepted, and only on a loopback address: [`bind`] refuses any other address
+//!   ([`GatewayError::OpenWithoutKey`]). The real Zyte API key stays in the engine's client;
+//!   neither key is ever logged (both print as `***`).
+//! - **Cancellation.** Each engine request runs in its own task, so a client that disconnects or
+//!   times out cannot cut a session lease short and leave the pool's bookkeeping wrong; the task
+//!   finishes under the engine's own timeouts.
+//! - **Shutdown** ([`serve`]): when the signal fires, the listener closes (new connections are
+//!   refused) and in-flight requests drain. After [`GatewayConfig::shutdown_timeout`] (default
+//!   30 s) the requests still running are answered with a 503 `shutting-down` problem, so every
+//!   request gets exactly one answer, and the server stops.
+
+pub mod auth;
+mod handlers;
+pub mod problem;
+pub mod request;
+mod serve;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::sync::watch;
+
+use crate::engine::Engine;
+
+pub use auth::GatewayKey;
+pub use problem::{Problem, ProblemKind};
+pub use serve::{bind, serve};
+
+/// The listen address `session-host serve` uses by default.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8020);
+/// Largest accepted request body: 5 MiB, Zyte API's own limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Longest time one request may take before it is answered with a 504 (see the module policy).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long in-flight requests may drain after the shutdown signal.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Renders the Prometheus text exposition (format 0.0.4) for `GET /metrics`.
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// How the gateway listens, limits and authenticates. [`Default`] gives the documented defaults.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// Where to listen (default [`DEFAULT_LISTEN`]).
+    pub listen: SocketAddr,
+    /// The key clients must send; `None` accepts any, on loopback only.
+    pub key: Option<GatewayKey>,
+    /// Largest request body (default [`DEFAULT_MAX_BODY_BYTES`]).
+    pub max_body_bytes: usize,
+    /// Per-request timeout (default [`DEFAULT_REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
+    /// Drain time after the shutdown signal (default [`DEFAULT_SHUTDOWN_TIMEOUT`]).
+    pub shutdown_timeout: Duration,
+    /// `GET /metrics`, when set. The Prometheus exporter (`session_host::telemetry`, another
+    /// branch) plugs in here; without it the route does not exist (404).
+    pub metrics: Option<MetricsRender>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN,
+            key: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            metrics: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("listen", &self.listen)
+            .field("key", &self.key)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout", &self.request_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("metrics", &self.metrics.is_some())
+            .finish()
+    }
+}
+
+/// Why the gateway could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// A non-loopback address without a gateway key would open the Zyte API account to anyone.
+    #[error(
+        "refusing to listen on {0} without a gateway key: anyone reaching it could spend the \
+         Zyte API account; set --gateway-key (or SESSION_HOST_GATEWAY_KEY), or listen on a \
+         loopback address such as 127.0.0.1"
+    )]
+    OpenWithoutKey(SocketAddr),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("the gateway failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What the handlers share: the engine, the config, and the shutdown cut-off. Cheap to clone.
+#[derive(Clone)]
+pub struct GatewayState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    engine: Engine,
+    config: GatewayConfig,
+    /// Becomes `true` when the drain time after shutdown is over: running requests then answer
+    /// `shutting-down`.
+    cutoff: watch::Sender<bool>,
+}
+
+impl GatewayState {
+    /// The state for `engine` under `config`.
+    pub fn new(engine: Engine, config: GatewayConfig) -> Self {
+        let inner = StateInner {
+            engine,
+            config,
+            cutoff: watch::Sender::new(false),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The config.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.inner.config
+    }
+
+    /// Answers every running request with `shutting-down` (the drain time is over).
+    pub fn cut_off(&self) {
+        self.inner.cutoff.send_replace(true);
+    }
+}
+
+/// The gateway's routes, with auth, the request timeout and the shutdown cut-off applied.
+pub fn router(state: GatewayState) -> Router {
+    let mut protected = Router::new()
+        .route("/v1/extract", post(handlers::extract))
+        .route("/status", get(handlers::status))
+        .route("/pools/{id}/reopen", post(handlers::reopen));
+    // The metrics route: present only when an exporter is plugged in (GatewayConfig::metrics).
+    if state.config().metrics.is_some() {
+        protected = protected.route("/metrics", get(handlers::metrics));
+    }
+    let protected = protected.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_key,
+    ));
+    Router::new()
+        .merge(protected)
+        .route("/healthz", get(handlers::healthz))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            serve::time_limits,
+        ))
+        .with_state(state)
+}
