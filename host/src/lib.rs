@@ -8,14 +8,20 @@
 //! - [`session_data`]: the per-session storage guests use;
 //! - [`zyte`]: the Zyte API client and its retry policies;
 //! - [`engine`]: the session engine (pools, lifecycle, checks, retries), the library API the
-//!   front ends call.
+//!   front ends call;
+//! - [`session_management`] and [`problem`]: what the front ends share: the `sessionManagement`
+//!   field of a request body, and the problem details of every error;
+//! - [`batch`]: batch runs (`session-host run`): input, answers, resumption.
 
+pub mod batch;
 pub mod configs;
 pub mod defaults;
 pub mod engine;
 pub mod plugin;
+pub mod problem;
 pub mod rules;
 pub mod session_data;
+pub mod session_management;
 pub mod settings;
 pub mod wire;
 pub mod zyte;
