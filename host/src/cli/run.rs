@@ -210,6 +210,13 @@ fn outcome(
             code,
             format!("interrupted by {name}: the run is incomplete, {progress}; {resume}"),
         ),
+        Some(Stop::PoolClosed(problem)) if answered == total => (
+            EXIT_POOL_CLOSED,
+            format!(
+                "{progress}, but {}: its inputs have error answers",
+                problem.detail
+            ),
+        ),
         Some(Stop::PoolClosed(problem)) => (
             EXIT_POOL_CLOSED,
             format!(

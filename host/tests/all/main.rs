@@ -7,4 +7,5 @@ mod engine;
 mod examples;
 mod guests;
 mod hostile;
+mod run;
 mod support;
