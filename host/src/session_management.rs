@@ -115,22 +115,35 @@ pub fn parse_controls(value: &Value) -> Result<SessionControls, SessionManagemen
     let Some(object) = object_or_null(value, FIELD)? else {
         return Ok(controls);
     };
-    for (key, value) in object {
-        let path = format!("{FIELD}.{key}");
-        if value.is_null() {
-            check_key(key, &KEYS, &path)?;
-            continue;
+    members(object, &KEYS, FIELD, |key, value, path| {
+        match key {
+            "enabled" => controls.enabled = Some(boolean(value, path)?),
+            "cookieMode" => controls.cookie_mode = Some(boolean(value, path)?),
+            "params" => controls.params = Some(params(value, path)?),
+            "location" => controls.location = Some(location(value, path)?),
+            _ => controls.pool = pool(value, path)?,
         }
-        match key.as_str() {
-            "enabled" => controls.enabled = Some(boolean(value, &path)?),
-            "cookieMode" => controls.cookie_mode = Some(boolean(value, &path)?),
-            "params" => controls.params = Some(params(value, &path)?),
-            "location" => controls.location = Some(location(value, &path)?),
-            "pool" => controls.pool = pool(value, &path)?,
-            _ => check_key(key, &KEYS, &path)?,
+        Ok(())
+    })?;
+    Ok(controls)
+}
+
+/// Calls `set(key, value, path)` for each member of `object` that is not `null`, after checking
+/// that every key is one of `keys` (the last of which `set` may take as its default case).
+fn members(
+    object: &Map<String, Value>,
+    keys: &[&str],
+    path: &str,
+    mut set: impl FnMut(&str, &Value, &str) -> Result<(), SessionManagementError>,
+) -> Result<(), SessionManagementError> {
+    for (key, value) in object {
+        let path = format!("{path}.{key}");
+        check_key(key, keys, &path)?;
+        if !value.is_null() {
+            set(key, value, &path)?;
         }
     }
-    Ok(controls)
+    Ok(())
 }
 
 /// The object, `None` for `null`, an error for anything else.
@@ -198,19 +211,16 @@ fn location(value: &Value, path: &str) -> Result<Address, SessionManagementError
     let Some(object) = object_or_null(value, path)? else {
         return Ok(address);
     };
-    for (key, value) in object {
-        let path = format!("{path}.{key}");
-        let field = match key.as_str() {
+    members(object, &LOCATION_KEYS, path, |key, value, path| {
+        let field = match key {
             "addressCountry" => &mut address.address_country,
             "addressRegion" => &mut address.address_region,
             "postalCode" => &mut address.postal_code,
-            "streetAddress" => &mut address.street_address,
-            _ => return check_key(key, &LOCATION_KEYS, &path).map(|()| address),
+            _ => &mut address.street_address,
         };
-        if !value.is_null() {
-            *field = Some(string(value, &path)?);
-        }
-    }
+        *field = Some(string(value, path)?);
+        Ok(())
+    })?;
     Ok(address)
 }
 
@@ -229,20 +239,15 @@ fn pool_object(
     path: &str,
 ) -> Result<PoolSpec, SessionManagementError> {
     let mut spec = pool_spec(String::new());
-    for (key, value) in object {
-        let path = format!("{path}.{key}");
-        if value.is_null() {
-            check_key(key, &POOL_KEYS, &path)?;
-            continue;
+    members(object, &POOL_KEYS, path, |key, value, path| {
+        match key {
+            "id" => spec.id = string(value, path)?,
+            "size" => spec.size = Some(size(value, path)?),
+            "delay" => spec.delay = Some(delay(value, path)?),
+            _ => spec.randomize_delay = Some(boolean(value, path)?),
         }
-        match key.as_str() {
-            "id" => spec.id = string(value, &path)?,
-            "size" => spec.size = Some(size(value, &path)?),
-            "delay" => spec.delay = Some(delay(value, &path)?),
-            "randomizeDelay" => spec.randomize_delay = Some(boolean(value, &path)?),
-            _ => check_key(key, &POOL_KEYS, &path)?,
-        }
-    }
+        Ok(())
+    })?;
     if spec.id.is_empty() {
         return Err(SessionManagementError::Missing {
             path: format!("{path}.id"),

@@ -139,7 +139,7 @@ fn json_input(line: u64, content: &str) -> Input {
             url,
             echo_data: body.get("echoData").cloned(),
         },
-        request: request(line, body),
+        request: request(line, body).map_err(Problem::bad_input),
     }
 }
 
@@ -155,19 +155,17 @@ fn bad_line(line: u64, detail: String) -> Input {
     }
 }
 
-/// The engine request of a body: its `sessionManagement` taken out, its `url` checked.
-fn request(line: u64, mut body: Map<String, Value>) -> Result<EngineRequest, Problem> {
-    let controls = take_controls(&mut body)
-        .map_err(|e| Problem::bad_input(format!("input line {line}: {e}")))?;
+/// The engine request of a body, its `sessionManagement` taken out and its `url` checked; the
+/// error is the problem's detail.
+fn request(line: u64, mut body: Map<String, Value>) -> Result<EngineRequest, String> {
+    let controls = take_controls(&mut body).map_err(|e| format!("input line {line}: {e}"))?;
     match body.get("url") {
         Some(Value::String(_)) => Ok(EngineRequest { body, controls }),
-        None => Err(Problem::bad_input(format!(
-            "input line {line} has no `url`"
-        ))),
-        Some(other) => Err(Problem::bad_input(format!(
+        None => Err(format!("input line {line} has no `url`")),
+        Some(other) => Err(format!(
             "input line {line}: `url` must be a string, got {}",
             json_kind(other)
-        ))),
+        )),
     }
 }
 

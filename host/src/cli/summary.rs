@@ -10,17 +10,9 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+use session_host::engine::stats::POOL_KEYS;
 use session_host::engine::{Engine, PoolSnapshot, StatsSnapshot};
 use session_host::problem::Problem;
-
-/// The `use/*` keys: every outcome of using a session.
-const USE_KEYS: [&str; 5] = [
-    "use/check-passed",
-    "use/check-failed",
-    "use/check-error",
-    "use/failed",
-    "use/expired",
-];
 
 /// What a run's answers were, per pool and per cause of error.
 #[derive(Debug, Default)]
@@ -103,7 +95,12 @@ fn write_row(
     let (requests, errors) = tally.per_pool.get(&pool.id).copied().unwrap_or_default();
     let counter = |key: &str| stats.pool(&pool.id, key);
     let created = counter("init/check-passed");
-    let uses: u64 = USE_KEYS.iter().map(|k| counter(k)).sum();
+    // Every outcome of using a session: the `use/*` keys.
+    let uses: u64 = POOL_KEYS
+        .iter()
+        .filter(|k| k.starts_with("use/"))
+        .map(|k| counter(k))
+        .sum();
     let success = match uses {
         0 => "-".to_owned(),
         _ => format!(

@@ -3,6 +3,7 @@
 //! without duplicates or losses, and the exit code of a closed pool.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -20,11 +21,12 @@ struct Batch {
 
 impl Batch {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let settings = "[sessions]\nenabled = true\nqueue_wait_time = 0.2\n\
             creation_retry_delay = 0.05\ninit_failure_backoff = 0.0\n\
             [upstream]\nwait_scale = 0.0\ntimeout_secs = 20.0\n";
-        std::fs::write(dir.path().join("settings.toml"), settings).unwrap();
+        std::fs::write(dir.path().join("settings.toml"), settings)
+            .expect("the settings are written");
         let emulator = zyte_emulator::start(zyte_emulator::EmulatorConfig::default())
             .await
             .expect("the emulator starts");
@@ -35,15 +37,30 @@ impl Batch {
         self.dir.path().join(name)
     }
 
+    /// `count` requests of 100-300 ms each, sent 4 at a time, so that the run takes seconds and
+    /// a signal lands mid-run: the output's path and the arguments.
+    fn slow(&self, count: usize) -> (PathBuf, Vec<PathBuf>) {
+        let input = self.input("slow.txt", &urls("uniform-latency.example", count));
+        let output = self.path("answers.jsonl");
+        let args = vec![
+            input,
+            "-o".into(),
+            output.clone(),
+            "--concurrency".into(),
+            "4".into(),
+        ];
+        (output, args)
+    }
+
     /// Writes the input file `name`.
     fn input(&self, name: &str, lines: &[String]) -> PathBuf {
         let path = self.path(name);
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        std::fs::write(&path, lines.join("\n") + "\n").expect("the input is written");
         path
     }
 
     /// `session-host run ARGS` on the emulator, started.
-    fn spawn(&self, args: &[&str]) -> Child {
+    fn spawn(&self, args: &[impl AsRef<OsStr>]) -> Child {
         let settings = self.path("settings.toml");
         Command::new(env!("CARGO_BIN_EXE_session-host"))
             .arg("run")
@@ -61,7 +78,7 @@ impl Batch {
     }
 
     /// `session-host run ARGS` on the emulator, to its end.
-    async fn run(&self, args: &[&str]) -> Output {
+    async fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
         let output = self.spawn(args).wait_with_output();
         tokio::time::timeout(Duration::from_secs(120), output)
             .await
@@ -218,16 +235,7 @@ async fn run_reads_a_url_list_like_the_zyte_api_command() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_resumes_after_kill_9_without_duplicates_or_losses() {
     let batch = Batch::new().await;
-    // 100-300 ms per request, 4 at a time: the batch takes seconds, so the kill lands mid-run.
-    let input = batch.input("slow.txt", &urls("uniform-latency.example", 80));
-    let output = batch.path("answers.jsonl");
-    let args = [
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "--concurrency",
-        "4",
-    ];
+    let (output, args) = batch.slow(80);
     let mut child = batch.spawn(&args);
     wait_for_lines(&output, 10).await;
     child.start_kill().unwrap();
@@ -260,15 +268,7 @@ async fn run_resumes_after_kill_9_without_duplicates_or_losses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_drains_on_sigint_exits_130_and_resumes() {
     let batch = Batch::new().await;
-    let input = batch.input("slow.txt", &urls("uniform-latency.example", 60));
-    let output = batch.path("answers.jsonl");
-    let args = [
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "--concurrency",
-        "4",
-    ];
+    let (output, args) = batch.slow(60);
     let child = batch.spawn(&args);
     wait_for_lines(&output, 5).await;
     let pid = child.id().unwrap().to_string();
