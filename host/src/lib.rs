@@ -10,14 +10,20 @@
 //! - [`engine`]: the session engine (pools, lifecycle, checks, retries), the library API the
 //!   front ends call;
 //! - [`gateway`]: the Zyte-API-compatible HTTP front end (`session-host serve`).
+//! - [`session_management`] and [`problem`]: what the front ends share: the `sessionManagement`
+//!   field of a request body, and the problem details of every error;
+//! - [`batch`]: batch runs (`session-host run`): input, answers, resumption.
 
+pub mod batch;
 pub mod configs;
 pub mod defaults;
 pub mod engine;
 pub mod gateway;
 pub mod plugin;
+pub mod problem;
 pub mod rules;
 pub mod session_data;
+pub mod session_management;
 pub mod settings;
 pub mod wire;
 pub mod zyte;

@@ -13,19 +13,19 @@
 //! | `flaky.example` | 30 % of answers are 520: retried with another session, sessions refreshed |
 //! | `no-location-support.example` | `setLocation` unsupported: the pool closes, its requests fail fast |
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::Context;
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
-use session_host::engine::{Engine, EngineError, EngineRequest};
+use session_host::engine::{Engine, EngineRequest};
 use session_host::plugin::{Address, CallEnv, Limits, Runtime};
+use session_host::problem::Problem;
 use session_host::settings::{SessionSettings, UpstreamSettings};
 use session_host::zyte::{ApiKey, Client};
+
+use super::progress::Progress;
+use super::summary::{self, Tally};
 
 /// The prebuilt example configs, embedded at build time.
 const CONFIGS: [(&str, &[u8]); 2] = [
@@ -53,13 +53,6 @@ pub struct DemoArgs {
     seed: u64,
 }
 
-/// The outcome of one request, for the summary.
-struct Outcome {
-    pool: String,
-    ok: bool,
-    error: Option<String>,
-}
-
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let emulator = zyte_emulator::start(zyte_emulator::EmulatorConfig {
@@ -71,18 +64,24 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("Zyte API emulator listening at {}", emulator.base_url());
     let engine = engine(&emulator.base_url()).await?;
     let batch = batch(args.requests);
-    let progress = Progress::new(batch.len());
-    let outcomes: Vec<Outcome> = futures::stream::iter(batch)
-        .map(|(pool_hint, request)| {
-            let engine = engine.clone();
-            async move { run_one(&engine, pool_hint, request).await }
-        })
-        .buffer_unordered(args.concurrency.max(1))
-        .inspect(|outcome| progress.record(outcome))
-        .collect()
-        .await;
-    progress.finish();
-    print_summary(&engine, &outcomes, &emulator.stats());
+    let live = engine.clone();
+    let progress = Progress::start(batch.len(), 0, move || summary::live(&live));
+    let mut tally = Tally::default();
+    let mut outcomes = futures::stream::iter(batch)
+        .map(|(pool_hint, request)| run_one(&engine, pool_hint, request))
+        .buffer_unordered(args.concurrency.max(1));
+    while let Some((pool, problem)) = outcomes.next().await {
+        progress.record(problem.is_none());
+        tally.record(Some(&pool), problem.as_ref());
+    }
+    let elapsed = progress.finish();
+    println!(
+        "{} requests in {:.1} s",
+        args.requests,
+        elapsed.as_secs_f64()
+    );
+    summary::write_table(&mut std::io::stdout(), &engine, &tally)?;
+    print_emulator(&emulator.stats());
     emulator.shutdown().await;
     Ok(())
 }
@@ -166,148 +165,27 @@ fn batch(total: usize) -> Vec<(String, EngineRequest)> {
         .collect()
 }
 
-async fn run_one(engine: &Engine, pool_hint: String, request: EngineRequest) -> Outcome {
+/// Sends `request`: the pool that served or refused it, and the problem when it failed.
+async fn run_one(
+    engine: &Engine,
+    pool_hint: String,
+    request: EngineRequest,
+) -> (String, Option<Problem>) {
     match engine.execute(request).await {
-        Ok(response) => Outcome {
-            pool: response.served_by.map(|s| s.pool).unwrap_or(pool_hint),
-            ok: response.status == 200,
-            error: None,
-        },
+        Ok(response) => (
+            response.served_by.map(|s| s.pool).unwrap_or(pool_hint),
+            None,
+        ),
         Err(error) => {
-            let pool = match &error {
-                EngineError::PoolClosed { pool, .. } => pool.clone(),
-                _ => pool_hint,
-            };
-            Outcome {
-                pool,
-                ok: false,
-                error: Some(kind(&error)),
-            }
+            let problem = Problem::from_engine_error(&error);
+            let pool = problem.extra.get("pool").and_then(|p| p.as_str());
+            (pool.map(str::to_owned).unwrap_or(pool_hint), Some(problem))
         }
     }
 }
 
-/// A short label of an engine error, for counting.
-fn kind(error: &EngineError) -> String {
-    match error {
-        EngineError::PoolClosed { reason, .. } => format!("pool closed ({reason})"),
-        other => {
-            let text = other.to_string();
-            text.split(':').next().unwrap_or(&text).to_owned()
-        }
-    }
-}
-
-/// A progress bar on a terminal, plain periodic lines otherwise.
-struct Progress {
-    bar: Option<ProgressBar>,
-    total: usize,
-    started: Instant,
-    done: std::sync::atomic::AtomicUsize,
-    errors: std::sync::atomic::AtomicUsize,
-}
-
-impl Progress {
-    fn new(total: usize) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total as u64);
-            let style = ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec:>10} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar
-        });
-        Self {
-            bar,
-            total,
-            started: Instant::now(),
-            done: Default::default(),
-            errors: Default::default(),
-        }
-    }
-
-    fn record(&self, outcome: &Outcome) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let done = self.done.fetch_add(1, Relaxed) + 1;
-        let errors =
-            self.errors.fetch_add(usize::from(!outcome.ok), Relaxed) + usize::from(!outcome.ok);
-        match &self.bar {
-            Some(bar) => {
-                bar.set_position(done as u64);
-                bar.set_message(format!("errors: {errors}"));
-            }
-            None if done.is_multiple_of(50) || done == self.total => {
-                let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
-                eprintln!(
-                    "{done}/{} requests, {errors} errors, {rate:.0} req/s",
-                    self.total
-                );
-            }
-            None => {}
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish();
-        }
-        let elapsed = self.started.elapsed();
-        println!("{} requests in {:.1} s", self.total, elapsed.as_secs_f64());
-    }
-}
-
-fn print_summary(engine: &Engine, outcomes: &[Outcome], emulator: &zyte_emulator::StatsSnapshot) {
-    let stats = engine.stats();
-    let mut per_pool: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    let mut errors: BTreeMap<&str, usize> = BTreeMap::new();
-    for outcome in outcomes {
-        let entry = per_pool.entry(&outcome.pool).or_default();
-        entry.0 += 1;
-        entry.1 += usize::from(outcome.ok);
-        if let Some(error) = &outcome.error {
-            *errors.entry(error).or_default() += 1;
-        }
-    }
-    println!();
-    println!(
-        "{:<38} {:>8} {:>8} {:>6} {:>6} {:>6} {:>8}  state",
-        "pool", "requests", "success", "inits", "uses", "bans", "check ✗"
-    );
-    for pool in engine.pools() {
-        let (requests, ok) = per_pool.get(pool.id.as_str()).copied().unwrap_or_default();
-        let counter = |key: &str| stats.pool(&pool.id, key);
-        let state = match &pool.closed {
-            Some(reason) => format!("closed: {reason}"),
-            None => format!(
-                "{} live, {} retired",
-                pool.sessions.len(),
-                pool.retired.len()
-            ),
-        };
-        println!(
-            "{:<38} {:>8} {:>7.0}% {:>6} {:>6} {:>6} {:>8}  {}",
-            pool.id,
-            requests,
-            100.0 * ok as f64 / requests.max(1) as f64,
-            counter("init/check-passed"),
-            counter("use/check-passed") + counter("use/check-failed"),
-            counter("use/failed"),
-            counter("use/check-failed"),
-            state,
-        );
-        for retired in pool.retired.iter().rev().take(2) {
-            println!(
-                "    retired {}: {}",
-                short(&retired.id),
-                retired.retired_because.as_deref().unwrap_or("?")
-            );
-        }
-    }
-    if !errors.is_empty() {
-        println!("\nrequests without a response, by cause:");
-        for (error, count) in errors {
-            println!("  {count:>5}  {error}");
-        }
-    }
+/// What the emulator saw: sessions per site.
+fn print_emulator(emulator: &zyte_emulator::StatsSnapshot) {
     println!("\nserver side (emulator): sessions created per site");
     for (site, s) in &emulator.sites {
         if s.sessions_created > 0 {
@@ -317,9 +195,4 @@ fn print_summary(engine: &Engine, outcomes: &[Outcome], emulator: &zyte_emulator
             );
         }
     }
-}
-
-/// The first block of a session id.
-fn short(id: &str) -> &str {
-    id.split('-').next().unwrap_or(id)
 }

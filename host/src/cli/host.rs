@@ -9,7 +9,7 @@ use session_host::configs::{CompileCache, Loader, WatchOptions, Watcher};
 use session_host::engine::Engine;
 use session_host::plugin::Runtime;
 use session_host::settings::HostSettings;
-use session_host::zyte::Client;
+use session_host::zyte::{ApiKey, Client};
 
 /// Options shared by the commands that run the engine.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,14 +62,15 @@ impl HostArgs {
     /// Builds the engine and loads the configs folder (failures of single configs are logged
     /// and reported by the status endpoint; an unreadable folder is an error).
     pub async fn start(&self) -> anyhow::Result<Host> {
-        let settings = self.settings()?;
+        let mut settings = self.settings()?;
         // `--upstream` beats `ZYTE_API_URL`, which beats the settings file.
         let mut upstream = settings.upstream.clone();
         if self.upstream.is_none() {
             upstream.url = upstream.effective_url();
         }
-        let client = Client::from_env(&upstream)
-            .context("cannot create the Zyte API client (is ZYTE_API_KEY set?)")?;
+        let key = ApiKey::from_env().context("set ZYTE_API_KEY to your Zyte API key")?;
+        let client = Client::new(&upstream, key).context("cannot create the Zyte API client")?;
+        settings.upstream = upstream;
         let engine = Engine::new(settings.sessions.clone(), client);
         let watcher = match &self.configs {
             Some(dir) => Some(self.watch(dir, &settings, &engine).await?),

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. Errors are displayed here (with `anyhow`), and turned
-//! into the exit code: 0 on success, 1 on failure, 2 on a usage error (clap's own).
+//! into the exit code: 0 on success, 1 on failure, 2 on a usage error (clap's own); `run` adds
+//! its own (see [`run`]).
 
 use std::process::ExitCode;
 
@@ -8,7 +9,10 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod host;
 mod plugin;
+mod progress;
+mod run;
 mod serve;
+mod summary;
 
 /// Zyte API session management with site logic in sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -23,6 +27,11 @@ enum Command {
     /// Inspect session configs.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Send a file of Zyte API requests (JSON Lines) or URLs through the engine; resumable.
+    ///
+    /// Exit codes: 0 every input answered (the output may hold error answers), 1 failure,
+    /// 2 usage error, 3 stopped by a closed session pool, 130/143 interrupted (SIGINT/SIGTERM).
+    Run(run::RunArgs),
     /// Run a batch through the engine on the built-in emulator: no setup, no key.
     Demo(demo::DemoArgs),
     /// Serve the Zyte-API-compatible HTTP gateway: any Zyte API client gets session management.
@@ -34,11 +43,11 @@ enum Command {
 /// Parses the arguments, runs the command, and reports its outcome.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo prints its own account of what happened; the log would drown it.
-    init_logging(if matches!(cli.command, Command::Demo(_)) {
-        "error"
-    } else {
-        "info"
+    // The batch commands print their own account of what happened; the log would drown it.
+    init_logging(match cli.command {
+        Command::Demo(_) => "error",
+        Command::Run(_) => "warn",
+        _ => "info",
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -49,6 +58,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Run(args) => run::run(args).await,
             Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Plugin(command) => plugin::run(command).await,
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),

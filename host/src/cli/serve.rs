@@ -71,7 +71,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal()?;
     let host = args.host.start().await?;
     let state = GatewayState::new(host.engine.clone(), config);
-    let upstream = host.settings.upstream.effective_url();
+    let upstream = &host.settings.upstream.url;
     let key_required = state.config().key.is_some();
     tracing::info!(%addr, %upstream, key_required, "gateway listening");
     // A stable line on stdout, for scripts and tests that start the gateway on port 0.

@@ -57,9 +57,9 @@ struct Inner {
 }
 
 impl Client {
-    /// A client for `settings`, authenticating with `key`.
+    /// A client for `settings` (its `url` as is), authenticating with `key`.
     pub fn new(settings: &UpstreamSettings, key: ApiKey) -> Result<Self, ClientError> {
-        let base = settings.effective_url();
+        let base = settings.url.clone();
         let endpoint = url::Url::parse(&base)
             .and_then(|u| u.join("extract"))
             .map_err(|e| ClientError::Url {
@@ -82,9 +82,14 @@ impl Client {
         })
     }
 
-    /// A client for `settings` with the key from `ZYTE_API_KEY`.
+    /// A client for `settings` with the key from `ZYTE_API_KEY`, and the URL from
+    /// `ZYTE_API_URL` when it is set ([`UpstreamSettings::effective_url`]).
     pub fn from_env(settings: &UpstreamSettings) -> Result<Self, ClientError> {
-        Self::new(settings, ApiKey::from_env().ok_or(ClientError::NoKey)?)
+        let settings = UpstreamSettings {
+            url: settings.effective_url(),
+            ..settings.clone()
+        };
+        Self::new(&settings, ApiKey::from_env().ok_or(ClientError::NoKey)?)
     }
 
     /// The `/extract` endpoint this client posts to.

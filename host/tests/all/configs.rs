@@ -284,11 +284,10 @@ async fn a_corrupt_cache_artifact_is_compiled_again() {
 async fn next_reload(watcher: &Watcher, seen: u64) -> u64 {
     let mut reloads = watcher.reloads();
     let wait = reloads.wait_for(|n| *n > seen);
-    let n = *tokio::time::timeout(Duration::from_secs(10), wait)
+    *tokio::time::timeout(Duration::from_secs(10), wait)
         .await
         .expect("a reload within 10 s")
-        .expect("the watcher runs");
-    n
+        .expect("the watcher runs")
 }
 
 #[tokio::test]

@@ -9,4 +9,5 @@ mod examples;
 mod gateway;
 mod guests;
 mod hostile;
+mod run;
 mod support;

@@ -1,0 +1,365 @@
+//! The batch's output: exactly one JSON line per input, and what an existing output says has been
+//! answered already.
+//!
+//! # Format
+//!
+//! Each line is one JSON object followed by `\n`, in the order answers arrive (not input order):
+//!
+//! - **A response** is Zyte API's JSON body as it came, with the input's `echoData` added when
+//!   the body lacks it, plus [`META_FIELD`].
+//! - **An error** is `{"url"?, "error": PROBLEM, "echoData"?, "_sessionHost"}`, where `PROBLEM` is
+//!   the [`Problem`] (`type`, `title`, `status`, `detail`, and `pool`, `reason` when known):
+//!   Zyte API's own problem for its errors, a `/session-host/…` one for the host's.
+//! - **[`META_FIELD`]** (`"_sessionHost"`) identifies the input: `line`, its line number in the
+//!   input file (from 1); for responses served by a session also `pool`, `session` and `config`.
+//!   Zyte API fields never start with `_`, so it cannot clash with them.
+//!
+//! # Resumption
+//!
+//! [`scan_answered`] reads an existing output. An input counts as answered when a complete line
+//! (ending with `\n`) records its line number. A last line without `\n` is what a kill in the
+//! middle of a write leaves: it is not counted, and its bytes are to be cut off
+//! ([`Answered::keep_bytes`]) before appending, so its input is answered again, once. A complete
+//! line that is not ours (not JSON, no `_sessionHost.line`) is an error: the file is not the
+//! output of a batch, and appending to it would mix two things.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufRead;
+
+use serde_json::{Map, Value};
+
+use super::input::{Input, Origin};
+use crate::engine::{EngineError, EngineResponse};
+use crate::problem::{Problem, UPSTREAM_ERROR};
+
+/// The field of every output line that identifies its input.
+pub const META_FIELD: &str = "_sessionHost";
+
+/// An input's answer: its output line, and what the run's summary needs to know of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The input's line number.
+    pub line: u64,
+    /// The JSON line, ending with `\n`.
+    pub text: String,
+    /// The pool that served or refused it, when known.
+    pub pool: Option<String>,
+    /// The problem, for an error line.
+    pub problem: Option<Problem>,
+}
+
+impl Answer {
+    /// The answer to an input that was sent, given the engine's outcome.
+    pub fn of(origin: &Origin, outcome: Result<EngineResponse, EngineError>) -> Self {
+        match outcome {
+            Ok(response) => Self::response(origin, &response),
+            Err(error) => Self::error(origin, Problem::from_engine_error(&error)),
+        }
+    }
+
+    /// The line of a response; an error line when its body is not a JSON object.
+    pub fn response(origin: &Origin, response: &EngineResponse) -> Self {
+        let mut body = match serde_json::from_str::<Value>(&response.body) {
+            Ok(Value::Object(body)) => body,
+            _ => {
+                let detail = "Zyte API answered 200 with a body that is not a JSON object";
+                let problem =
+                    Problem::new(UPSTREAM_ERROR, "Unexpected Zyte API answer", 502, detail);
+                return Self::error(origin, problem);
+            }
+        };
+        if let (false, Some(echo)) = (body.contains_key("echoData"), &origin.echo_data) {
+            body.insert("echoData".into(), echo.clone());
+        }
+        let mut meta = line_meta(origin.line);
+        if let Some(served) = &response.served_by {
+            meta.insert("pool".into(), served.pool.as_str().into());
+            meta.insert("session".into(), served.session_id.as_str().into());
+            meta.insert("config".into(), served.config.as_str().into());
+        }
+        body.insert(META_FIELD.into(), Value::Object(meta));
+        Self {
+            line: origin.line,
+            text: json_line(body),
+            pool: response.served_by.as_ref().map(|s| s.pool.clone()),
+            problem: None,
+        }
+    }
+
+    /// The line of an error.
+    pub fn error(origin: &Origin, problem: Problem) -> Self {
+        let mut line = Map::new();
+        if let Some(url) = &origin.url {
+            line.insert("url".into(), url.as_str().into());
+        }
+        line.insert("error".into(), problem.to_value());
+        if let Some(echo) = &origin.echo_data {
+            line.insert("echoData".into(), echo.clone());
+        }
+        line.insert(META_FIELD.into(), Value::Object(line_meta(origin.line)));
+        Self {
+            line: origin.line,
+            text: json_line(line),
+            pool: problem
+                .extra
+                .get("pool")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            problem: Some(problem),
+        }
+    }
+}
+
+fn line_meta(line: u64) -> Map<String, Value> {
+    let mut meta = Map::new();
+    meta.insert("line".into(), line.into());
+    meta
+}
+
+fn json_line(object: Map<String, Value>) -> String {
+    let mut text = Value::Object(object).to_string();
+    text.push('\n');
+    text
+}
+
+/// What an existing output has answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answered {
+    /// The input line numbers answered, each with the output line (from 1) that answers it.
+    pub lines: BTreeMap<u64, u64>,
+    /// The length of the complete lines: the file must be cut to it before appending.
+    pub keep_bytes: u64,
+    /// Whether the file ends with a partial line (which `keep_bytes` cuts off).
+    pub partial_line: bool,
+}
+
+/// Why an existing output cannot be resumed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// The file could not be read.
+    #[error("cannot read the output: {0}")]
+    Read(#[from] std::io::Error),
+    /// A complete line that a batch did not write.
+    #[error(
+        "line {line} of the output is not a batch answer ({why}); is it the output of a batch?"
+    )]
+    NotAnAnswer {
+        /// Its line number in the output.
+        line: u64,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// An answer to an input line that the input does not have.
+    #[error(
+        "line {line} of the output answers input line {input_line}, which is not an input of this \
+         file; is the output that of another input?"
+    )]
+    UnknownInput {
+        /// Its line number in the output.
+        line: u64,
+        /// The input line number it records.
+        input_line: u64,
+    },
+}
+
+/// Reads an output and collects the input lines it answers.
+pub fn scan_answered(mut reader: impl BufRead) -> Result<Answered, ResumeError> {
+    let mut answered = Answered::default();
+    let mut buffer = Vec::new();
+    for line in 1.. {
+        buffer.clear();
+        let read = reader.read_until(b'\n', &mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        if buffer.last() != Some(&b'\n') {
+            answered.partial_line = true;
+            break;
+        }
+        let input_line = answered_line(&buffer, line)?;
+        answered.lines.entry(input_line).or_insert(line);
+        answered.keep_bytes += read as u64;
+    }
+    Ok(answered)
+}
+
+/// The input line number that one output line records.
+fn answered_line(text: &[u8], line: u64) -> Result<u64, ResumeError> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(rename = "_sessionHost")]
+        meta: Meta,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        line: u64,
+    }
+    serde_json::from_slice::<Line>(text)
+        .map(|l| l.meta.line)
+        .map_err(|e| ResumeError::NotAnAnswer {
+            line,
+            why: e.to_string(),
+        })
+}
+
+impl Answered {
+    /// Whether input line `line` is answered.
+    pub fn contains(&self, line: u64) -> bool {
+        self.lines.contains_key(&line)
+    }
+
+    /// Checks that every answer is to an input of `inputs`.
+    pub fn check_against(&self, inputs: &[Input]) -> Result<(), ResumeError> {
+        let known: BTreeSet<u64> = inputs.iter().map(|i| i.origin.line).collect();
+        match self.lines.iter().find(|(input, _)| !known.contains(input)) {
+            None => Ok(()),
+            Some((&input_line, &line)) => Err(ResumeError::UnknownInput { line, input_line }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ServedBy;
+    use serde_json::json;
+
+    fn origin(line: u64) -> Origin {
+        Origin {
+            line,
+            url: Some("https://a.example".into()),
+            echo_data: Some(json!({"id": line})),
+        }
+    }
+
+    fn parsed(answer: &Answer) -> Value {
+        assert!(answer.text.ends_with('\n') && answer.text.matches('\n').count() == 1);
+        serde_json::from_str(&answer.text).unwrap()
+    }
+
+    #[test]
+    fn a_response_is_the_upstream_body_with_echo_data_and_the_input_line() {
+        let response = EngineResponse {
+            status: 200,
+            body: r#"{"url": "https://a.example", "statusCode": 200}"#.into(),
+            served_by: Some(ServedBy {
+                pool: "a.example".into(),
+                session_id: "s1".into(),
+                config: "default".into(),
+            }),
+        };
+        let answer = Answer::of(&origin(4), Ok(response.clone()));
+        assert_eq!(
+            parsed(&answer),
+            json!({"url": "https://a.example", "statusCode": 200, "echoData": {"id": 4},
+                "_sessionHost": {"line": 4, "pool": "a.example", "session": "s1", "config": "default"}})
+        );
+        assert_eq!(answer.pool.as_deref(), Some("a.example"));
+        let echoed = EngineResponse {
+            body: r#"{"url": "u", "echoData": "from upstream"}"#.into(),
+            served_by: None,
+            ..response
+        };
+        let answer = Answer::response(&origin(5), &echoed);
+        assert_eq!(
+            parsed(&answer)["echoData"],
+            "from upstream",
+            "upstream's echo wins"
+        );
+        assert_eq!(parsed(&answer)["_sessionHost"], json!({"line": 5}));
+    }
+
+    #[test]
+    fn an_error_carries_the_problem_echo_data_and_the_input_line() {
+        let error = EngineError::PoolClosed {
+            pool: "p".into(),
+            reason: "unsupported_set_location".into(),
+        };
+        let answer = Answer::of(&origin(2), Err(error));
+        let line = parsed(&answer);
+        assert_eq!(line["url"], "https://a.example");
+        assert_eq!(line["echoData"], json!({"id": 2}));
+        assert_eq!(line["_sessionHost"], json!({"line": 2}));
+        assert_eq!(line["error"]["type"], "/session-host/pool-closed");
+        assert_eq!(line["error"]["status"], 503);
+        assert_eq!(line["error"]["reason"], "unsupported_set_location");
+        assert_eq!(answer.pool.as_deref(), Some("p"));
+        let bare = Origin {
+            line: 9,
+            url: None,
+            echo_data: None,
+        };
+        let line = parsed(&Answer::error(&bare, Problem::bad_input("no url")));
+        assert_eq!(
+            line,
+            json!({"error": {"type": "/session-host/bad-input", "title": "Bad input",
+                "status": 400, "detail": "no url"}, "_sessionHost": {"line": 9}})
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_an_error_line() {
+        let response = EngineResponse {
+            status: 200,
+            body: "[1]".into(),
+            served_by: None,
+        };
+        let line = parsed(&Answer::response(&origin(1), &response));
+        assert_eq!(line["error"]["type"], UPSTREAM_ERROR);
+    }
+
+    fn output(lines: &[u64]) -> String {
+        lines
+            .iter()
+            .map(|l| Answer::error(&origin(*l), Problem::bad_input("x")).text)
+            .collect()
+    }
+
+    #[test]
+    fn resumption_counts_complete_lines() {
+        let text = output(&[3, 1, 2]);
+        let answered = scan_answered(text.as_bytes()).unwrap();
+        assert_eq!(answered.lines, BTreeMap::from([(1, 2), (2, 3), (3, 1)]));
+        assert_eq!(answered.keep_bytes, text.len() as u64);
+        assert!(!answered.partial_line && answered.contains(2) && !answered.contains(4));
+        assert_eq!(scan_answered(&b""[..]).unwrap(), Answered::default());
+    }
+
+    #[test]
+    fn resumption_drops_a_truncated_last_line() {
+        let complete = output(&[1, 2]);
+        let last = output(&[3]);
+        for cut in 1..last.len() {
+            let text = format!("{complete}{}", &last[..cut]);
+            let answered = scan_answered(text.as_bytes()).unwrap();
+            assert!(answered.partial_line, "cut at {cut}");
+            assert_eq!(answered.keep_bytes, complete.len() as u64, "cut at {cut}");
+            assert_eq!(answered.lines.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        }
+    }
+
+    #[test]
+    fn resumption_refuses_a_foreign_file() {
+        let text = format!("{}{{\"url\": \"u\"}}\n", output(&[1]));
+        let error = scan_answered(text.as_bytes()).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "line 2 of the output is not a batch answer (missing field `_sessionHost`"
+            ),
+            "{error}"
+        );
+        let inputs = crate::batch::input::parse_inputs(
+            "https://a\n\nhttps://b",
+            crate::batch::InputType::Txt,
+        );
+        let answered = scan_answered(output(&[3, 2]).as_bytes()).unwrap();
+        assert_eq!(
+            answered.check_against(&inputs).unwrap_err().to_string(),
+            "line 2 of the output answers input line 2, which is not an input of this file; is \
+             the output that of another input?"
+        );
+        let answered = scan_answered(output(&[3, 1]).as_bytes()).unwrap();
+        assert!(answered.check_against(&inputs).is_ok());
+    }
+}

@@ -1,0 +1,308 @@
+//! `session-host run INPUT [-o OUTPUT]`: a batch of Zyte API requests through the engine.
+//!
+//! # Policy
+//!
+//! - **Input and output** as [`session_host::batch`] says: every non-blank input line gets
+//!   exactly one JSON line in the output, a response or an error, in the order answers arrive.
+//! - **Resumable.** An existing `-o FILE` is resumed: its answered inputs are skipped and the
+//!   others appended, after cutting off a partial last line (each answer is written with one
+//!   write and flushed, so a kill leaves at most that). Standard output cannot be resumed.
+//! - **Signals.** The first SIGINT or SIGTERM stops taking inputs; the requests in flight are
+//!   answered and written, then the run exits with 130 (SIGINT) or 143 (SIGTERM), saying how
+//!   to resume. A second signal exits at once (the in-flight inputs are sent again on resume).
+//! - **A closed pool stops the run** (exit 3) the same way: no new inputs, the in-flight ones
+//!   answered (those of the closed pool with its error), then the reason. Resuming after fixing
+//!   the cause retries the rest with a fresh pool.
+//! - **Exit codes**: 0 every input answered (some answers may be errors: the summary counts
+//!   them); 1 the run could not start or write; 2 a usage error; 3 stopped by a closed pool;
+//!   130/143 interrupted.
+//! - **Progress** on stderr ([`super::progress`]), then the summary table ([`super::summary`])
+//!   and the outcome, also on stderr: standard output may be the answers.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use parking_lot::Mutex;
+use session_host::batch::{self, Input, InputType, parse_inputs, scan_answered};
+use session_host::problem::{POOL_CLOSED, Problem};
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::host::HostArgs;
+use super::progress::Progress;
+use super::summary::{self, Tally};
+
+/// The exit code of a run stopped by a closed pool.
+const EXIT_POOL_CLOSED: u8 = 3;
+
+/// Options of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Input file: JSON Lines of Zyte API requests (each may carry `sessionManagement`), or one
+    /// URL per line; `-` reads standard input.
+    #[arg(value_name = "INPUT")]
+    input: PathBuf,
+    /// Output file, JSON Lines, one answer per input; an existing one is resumed [default:
+    /// standard output, which cannot be resumed].
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(long, visible_alias = "n-conn", value_name = "N", default_value_t = 20)]
+    concurrency: usize,
+    /// Input type [default: by extension (.jl, .jsonl: jl; .txt: txt), else jl when the first
+    /// non-blank line starts with `{`].
+    #[arg(long, value_enum)]
+    intype: Option<InputType>,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+/// Why a run stopped before answering every input.
+#[derive(Debug, Clone)]
+enum Stop {
+    Signal { name: &'static str, code: u8 },
+    PoolClosed(Problem),
+}
+
+/// The first reason to stop, shared by the signal listener and the run.
+type StopFlag = Arc<Mutex<Option<Stop>>>;
+
+/// Runs the batch.
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let text = read_input(&args.input)?;
+    let kind = args
+        .intype
+        .unwrap_or_else(|| InputType::guess(&args.input, &text));
+    let inputs = parse_inputs(&text, kind);
+    if inputs.is_empty() {
+        bail!("{}: no input (every line is blank)", args.input.display());
+    }
+    let total = inputs.len();
+    let (mut sink, pending) = Sink::open(args.output.as_deref(), &args.input, inputs)?;
+    if pending.is_empty() {
+        eprintln!("all {total} inputs are answered already in {}", sink.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let host = args.host.start().await?;
+    // Held to the end: the configs folder stays watched while the batch runs.
+    let _watcher = host.watcher;
+    if !host.settings.sessions.enabled {
+        eprintln!(
+            "note: sessions are off by default ([sessions] enabled = false in the settings): \
+             only inputs with sessionManagement.enabled and configs that enable them use sessions"
+        );
+    }
+    let stop = listen_for_signals()?;
+    let engine = host.engine.clone();
+    let progress = Progress::start(total, total - pending.len(), move || summary::live(&engine));
+    let mut tally = Tally::default();
+    let mut answered = total - pending.len();
+    let flag = stop.clone();
+    let mut answers = futures::stream::iter(pending)
+        .take_while(|_| std::future::ready(flag.lock().is_none()))
+        .map(|input| batch::answer(&host.engine, input))
+        .buffer_unordered(args.concurrency.max(1));
+    while let Some(answer) = answers.next().await {
+        sink.write(&answer.text)?;
+        answered += 1;
+        progress.record(answer.problem.is_none());
+        tally.record(answer.pool.as_deref(), answer.problem.as_ref());
+        if let Some(problem) = answer.problem.filter(|p| p.kind == POOL_CLOSED) {
+            stop_for_closed_pool(&stop, problem, &progress);
+        }
+    }
+    let elapsed = progress.finish();
+    summary::write_table(&mut std::io::stderr(), &host.engine, &tally)?;
+    let stopped = stop.lock().clone();
+    Ok(outcome(
+        stopped,
+        answered,
+        total,
+        tally.errors(),
+        elapsed,
+        &sink,
+    ))
+}
+
+fn read_input(path: &Path) -> anyhow::Result<String> {
+    let mut text = String::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the input from standard input")?;
+    } else {
+        File::open(path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .with_context(|| format!("cannot read the input {}", path.display()))?;
+    }
+    Ok(text)
+}
+
+/// Records the first closed pool as the reason to stop, and says so.
+fn stop_for_closed_pool(stop: &StopFlag, problem: Problem, progress: &Progress) {
+    let mut stop = stop.lock();
+    if stop.is_none() {
+        progress.println(&format!(
+            "stopping: {}; no new inputs, waiting for those in flight",
+            problem.detail
+        ));
+        *stop = Some(Stop::PoolClosed(problem));
+    }
+}
+
+/// Listens for SIGINT and SIGTERM: the first stops the run, the second exits at once.
+fn listen_for_signals() -> anyhow::Result<StopFlag> {
+    let stop: StopFlag = Arc::default();
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        let mut signals = 0;
+        loop {
+            let (name, code) = tokio::select! {
+                _ = interrupt.recv() => ("SIGINT", 130),
+                _ = terminate.recv() => ("SIGTERM", 143),
+            };
+            signals += 1;
+            if signals > 1 {
+                eprintln!(
+                    "\n{name} again: exiting now; the run is incomplete (run the same command to resume)"
+                );
+                std::process::exit(code.into());
+            }
+            eprintln!(
+                "\n{name}: no new inputs; waiting for those in flight ({name} again exits now)"
+            );
+            flag.lock().get_or_insert(Stop::Signal { name, code });
+        }
+    });
+    Ok(stop)
+}
+
+/// Prints how the run ended and gives its exit code.
+fn outcome(
+    stop: Option<Stop>,
+    answered: usize,
+    total: usize,
+    errors: u64,
+    elapsed: std::time::Duration,
+    sink: &Sink,
+) -> ExitCode {
+    let progress = format!("{answered} of {total} inputs answered in {}", sink.name);
+    let resume = if sink.resumable {
+        "run the same command to resume: answered inputs are skipped"
+    } else {
+        "the answers went to standard output, which cannot be resumed: use -o FILE"
+    };
+    let (code, message) = match stop {
+        None => (
+            0,
+            format!(
+                "done: {progress} ({errors} errors) in {:.1} s",
+                elapsed.as_secs_f64()
+            ),
+        ),
+        Some(Stop::Signal { name, code }) => (
+            code,
+            format!("interrupted by {name}: the run is incomplete, {progress}; {resume}"),
+        ),
+        Some(Stop::PoolClosed(problem)) if answered == total => (
+            EXIT_POOL_CLOSED,
+            format!(
+                "{progress}, but {}: its inputs have error answers",
+                problem.detail
+            ),
+        ),
+        Some(Stop::PoolClosed(problem)) => (
+            EXIT_POOL_CLOSED,
+            format!(
+                "stopped: {}; the run is incomplete, {progress}; fix the cause, then {resume}",
+                problem.detail
+            ),
+        ),
+    };
+    eprintln!("\n{message}");
+    ExitCode::from(code)
+}
+
+/// Where answers go: a file (resumable) or standard output.
+struct Sink {
+    out: Box<dyn Write + Send>,
+    name: String,
+    resumable: bool,
+}
+
+impl Sink {
+    /// Opens the output and returns it with the inputs it has not answered yet.
+    fn open(
+        path: Option<&Path>,
+        input: &Path,
+        inputs: Vec<Input>,
+    ) -> anyhow::Result<(Self, Vec<Input>)> {
+        let Some(path) = path.filter(|p| *p != Path::new("-")) else {
+            let sink = Self {
+                out: Box::new(std::io::stdout()),
+                name: "standard output".into(),
+                resumable: false,
+            };
+            return Ok((sink, inputs));
+        };
+        let name = path.display().to_string();
+        if same_file(path, input) {
+            bail!("the output {name} is the input file: choose another output");
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .with_context(|| format!("cannot open the output {name}"))?;
+        let answered = scan_answered(BufReader::new(&file))
+            .with_context(|| format!("cannot resume {name}"))?;
+        answered
+            .check_against(&inputs)
+            .with_context(|| format!("cannot resume {name}"))?;
+        if answered.partial_line {
+            file.set_len(answered.keep_bytes)
+                .with_context(|| format!("cannot cut the partial last line of {name}"))?;
+            eprintln!("{name}: cut off a partial last line left by an interrupted run");
+        }
+        if !answered.lines.is_empty() {
+            eprintln!(
+                "{name}: resuming, {} of {} inputs answered already",
+                answered.lines.len(),
+                inputs.len()
+            );
+        }
+        let pending = inputs
+            .into_iter()
+            .filter(|i| !answered.contains(i.origin.line))
+            .collect();
+        let sink = Self {
+            out: Box::new(file),
+            name,
+            resumable: true,
+        };
+        Ok((sink, pending))
+    }
+
+    /// Writes one answer with a single write, and flushes it.
+    fn write(&mut self, line: &str) -> anyhow::Result<()> {
+        self.out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.flush())
+            .with_context(|| format!("cannot write to {}", self.name))
+    }
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}

@@ -1,0 +1,419 @@
+//! The `sessionManagement` object of a Zyte API request body: what the reference puts in request
+//! meta (`zyte_api_session_*`), carried in the body by the front ends (`run`, the gateway).
+//!
+//! # Policy
+//!
+//! - **Removed before sending.** [`take_controls`] removes the field from the body, so Zyte API
+//!   never sees it, and returns the [`SessionControls`] it spells.
+//! - **Strict.** Every key and every type is checked; an unknown key, a wrong type or an empty
+//!   pool id is an error whose message names the field's path (`sessionManagement.location.zip`),
+//!   what was expected and what was found. Nothing is coerced: `"true"` is not a boolean.
+//! - **`null` means absent**, for the object itself and for each of its keys, so a client that
+//!   serialises unset options as `null` gets the host's settings.
+//! - **The reference's truthiness is kept where it decides something.** An empty `location`
+//!   object is kept (it suppresses the host's default location, reference 4.1); an empty `pool`
+//!   string means "no pool given" (the reference's default for `zyte_api_session_pool` is `""`).
+//!
+//! | Key | Type | Reference meta key |
+//! | --- | --- | --- |
+//! | `enabled` | boolean | `zyte_api_session_enabled` |
+//! | `cookieMode` | boolean | `zyte_api_session_cookie_mode` |
+//! | `params` | object (init parameters, may carry `url`) | `zyte_api_session_params` |
+//! | `location` | object: `addressCountry`, `addressRegion`, `postalCode`, `streetAddress` (strings) | `zyte_api_session_location` |
+//! | `pool` | string (pool id), or object: `id` (string), `size` (integer ≥ 1), `delay` (number ≥ 0, seconds), `randomizeDelay` (boolean) | `zyte_api_session_pool` |
+//!
+//! ```
+//! use serde_json::json;
+//! use session_host::session_management::take_controls;
+//!
+//! let mut body = json!({
+//!     "url": "https://example.com",
+//!     "httpResponseBody": true,
+//!     "sessionManagement": {"location": {"postalCode": "10001"}, "pool": "shop"},
+//! });
+//! let body = body.as_object_mut().unwrap();
+//! let controls = take_controls(body).unwrap();
+//! assert!(!body.contains_key("sessionManagement"));
+//! assert_eq!(controls.pool.unwrap().id, "shop");
+//!
+//! let mut bad = json!({"sessionManagement": {"enabeld": true}});
+//! let error = take_controls(bad.as_object_mut().unwrap()).unwrap_err();
+//! assert_eq!(
+//!     error.to_string(),
+//!     "unknown key sessionManagement.enabeld (expected one of: enabled, cookieMode, params, location, pool)"
+//! );
+//! ```
+
+use serde_json::{Map, Value};
+
+use crate::plugin::{Address, PoolSpec, SessionControls};
+use crate::wire::{json_kind, no_controls};
+
+/// The body field that carries the controls.
+pub const FIELD: &str = "sessionManagement";
+
+/// The keys of `sessionManagement`.
+pub const KEYS: [&str; 5] = ["enabled", "cookieMode", "params", "location", "pool"];
+
+/// The keys of `sessionManagement.location`.
+pub const LOCATION_KEYS: [&str; 4] = [
+    "addressCountry",
+    "addressRegion",
+    "postalCode",
+    "streetAddress",
+];
+
+/// The keys of `sessionManagement.pool` when it is an object.
+pub const POOL_KEYS: [&str; 4] = ["id", "size", "delay", "randomizeDelay"];
+
+/// Why a `sessionManagement` value was refused. Every variant names the field's full path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionManagementError {
+    /// A key that the object does not have.
+    #[error("unknown key {path} (expected one of: {expected})")]
+    UnknownKey {
+        /// The key's path, e.g. `sessionManagement.foo`.
+        path: String,
+        /// The accepted keys, comma-separated.
+        expected: String,
+    },
+    /// A value of the wrong JSON type or out of range.
+    #[error("{path} must be {expected}, got {found}")]
+    Invalid {
+        /// The field's path, e.g. `sessionManagement.pool.size`.
+        path: String,
+        /// What was expected, e.g. `an integer from 1 to 4294967295`.
+        expected: &'static str,
+        /// What was found, e.g. `a string` or `0`.
+        found: String,
+    },
+    /// A required key is absent.
+    #[error("{path} is required")]
+    Missing {
+        /// The field's path, e.g. `sessionManagement.pool.id`.
+        path: String,
+    },
+}
+
+/// Removes `sessionManagement` from `body` and parses it; no field gives [`no_controls`].
+///
+/// The field is removed even when it is invalid, so that a caller that reports the error does
+/// not forward it by mistake.
+pub fn take_controls(
+    body: &mut Map<String, Value>,
+) -> Result<SessionControls, SessionManagementError> {
+    match body.remove(FIELD) {
+        None => Ok(no_controls()),
+        Some(value) => parse_controls(&value),
+    }
+}
+
+/// Parses the value of a `sessionManagement` field (`null` gives [`no_controls`]).
+pub fn parse_controls(value: &Value) -> Result<SessionControls, SessionManagementError> {
+    let mut controls = no_controls();
+    let Some(object) = object_or_null(value, FIELD)? else {
+        return Ok(controls);
+    };
+    members(object, &KEYS, FIELD, |key, value, path| {
+        match key {
+            "enabled" => controls.enabled = Some(boolean(value, path)?),
+            "cookieMode" => controls.cookie_mode = Some(boolean(value, path)?),
+            "params" => controls.params = Some(params(value, path)?),
+            "location" => controls.location = Some(location(value, path)?),
+            _ => controls.pool = pool(value, path)?,
+        }
+        Ok(())
+    })?;
+    Ok(controls)
+}
+
+/// Calls `set(key, value, path)` for each member of `object` that is not `null`, after checking
+/// that every key is one of `keys` (the last of which `set` may take as its default case).
+fn members(
+    object: &Map<String, Value>,
+    keys: &[&str],
+    path: &str,
+    mut set: impl FnMut(&str, &Value, &str) -> Result<(), SessionManagementError>,
+) -> Result<(), SessionManagementError> {
+    for (key, value) in object {
+        let path = format!("{path}.{key}");
+        check_key(key, keys, &path)?;
+        if !value.is_null() {
+            set(key, value, &path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The object, `None` for `null`, an error for anything else.
+fn object_or_null<'a>(
+    value: &'a Value,
+    path: &str,
+) -> Result<Option<&'a Map<String, Value>>, SessionManagementError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Object(map) => Ok(Some(map)),
+        other => Err(invalid(path, "an object", other)),
+    }
+}
+
+fn check_key(key: &str, keys: &[&str], path: &str) -> Result<(), SessionManagementError> {
+    if keys.contains(&key) {
+        return Ok(());
+    }
+    Err(SessionManagementError::UnknownKey {
+        path: path.to_owned(),
+        expected: keys.join(", "),
+    })
+}
+
+fn invalid(path: &str, expected: &'static str, found: &Value) -> SessionManagementError {
+    let found = match found {
+        Value::Number(n) => n.to_string(),
+        other => json_kind(other).to_owned(),
+    };
+    SessionManagementError::Invalid {
+        path: path.to_owned(),
+        expected,
+        found,
+    }
+}
+
+fn boolean(value: &Value, path: &str) -> Result<bool, SessionManagementError> {
+    value
+        .as_bool()
+        .ok_or_else(|| invalid(path, "a boolean", value))
+}
+
+fn string(value: &Value, path: &str) -> Result<String, SessionManagementError> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| invalid(path, "a string", value))
+}
+
+/// Init parameters: any object, kept as JSON text (the WIT carries JSON as text).
+fn params(value: &Value, path: &str) -> Result<String, SessionManagementError> {
+    match value {
+        Value::Object(_) => Ok(value.to_string()),
+        other => Err(invalid(path, "an object", other)),
+    }
+}
+
+fn location(value: &Value, path: &str) -> Result<Address, SessionManagementError> {
+    let mut address = Address {
+        address_country: None,
+        address_region: None,
+        postal_code: None,
+        street_address: None,
+    };
+    let Some(object) = object_or_null(value, path)? else {
+        return Ok(address);
+    };
+    members(object, &LOCATION_KEYS, path, |key, value, path| {
+        let field = match key {
+            "addressCountry" => &mut address.address_country,
+            "addressRegion" => &mut address.address_region,
+            "postalCode" => &mut address.postal_code,
+            _ => &mut address.street_address,
+        };
+        *field = Some(string(value, path)?);
+        Ok(())
+    })?;
+    Ok(address)
+}
+
+/// A pool id or a pool object; `""` is "no pool" (the reference's falsy default).
+fn pool(value: &Value, path: &str) -> Result<Option<PoolSpec>, SessionManagementError> {
+    match value {
+        Value::String(id) if id.is_empty() => Ok(None),
+        Value::String(id) => Ok(Some(pool_spec(id.clone()))),
+        Value::Object(object) => pool_object(object, path).map(Some),
+        other => Err(invalid(path, "a string or an object", other)),
+    }
+}
+
+fn pool_object(
+    object: &Map<String, Value>,
+    path: &str,
+) -> Result<PoolSpec, SessionManagementError> {
+    let mut spec = pool_spec(String::new());
+    members(object, &POOL_KEYS, path, |key, value, path| {
+        match key {
+            "id" => spec.id = string(value, path)?,
+            "size" => spec.size = Some(size(value, path)?),
+            "delay" => spec.delay = Some(delay(value, path)?),
+            _ => spec.randomize_delay = Some(boolean(value, path)?),
+        }
+        Ok(())
+    })?;
+    if spec.id.is_empty() {
+        return Err(SessionManagementError::Missing {
+            path: format!("{path}.id"),
+        });
+    }
+    Ok(spec)
+}
+
+fn pool_spec(id: String) -> PoolSpec {
+    PoolSpec {
+        id,
+        size: None,
+        delay: None,
+        randomize_delay: None,
+    }
+}
+
+fn size(value: &Value, path: &str) -> Result<u32, SessionManagementError> {
+    value
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| invalid(path, "an integer from 1 to 4294967295", value))
+}
+
+fn delay(value: &Value, path: &str) -> Result<f64, SessionManagementError> {
+    value
+        .as_f64()
+        .filter(|d| d.is_finite() && *d >= 0.0)
+        .ok_or_else(|| invalid(path, "a number of seconds ≥ 0", value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<SessionControls, String> {
+        parse_controls(&value).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_key_is_parsed() {
+        let controls = parse(json!({
+            "enabled": true,
+            "cookieMode": false,
+            "params": {"url": "https://x.example/init", "browserHtml": true},
+            "location": {"addressCountry": "US", "postalCode": "10001"},
+            "pool": {"id": "p", "size": 3, "delay": 0.5, "randomizeDelay": false},
+        }))
+        .unwrap();
+        assert_eq!(controls.enabled, Some(true));
+        assert_eq!(controls.cookie_mode, Some(false));
+        let params: Value = serde_json::from_str(controls.params.as_deref().unwrap()).unwrap();
+        assert_eq!(params["url"], "https://x.example/init");
+        let location = controls.location.unwrap();
+        assert_eq!(location.address_country.as_deref(), Some("US"));
+        assert_eq!(location.postal_code.as_deref(), Some("10001"));
+        assert_eq!(location.street_address, None);
+        let pool = controls.pool.unwrap();
+        assert_eq!(
+            (
+                pool.id.as_str(),
+                pool.size,
+                pool.delay,
+                pool.randomize_delay
+            ),
+            ("p", Some(3), Some(0.5), Some(false))
+        );
+    }
+
+    #[test]
+    fn null_and_absence_mean_no_controls() {
+        assert_eq!(parse(Value::Null).unwrap(), no_controls());
+        assert_eq!(parse(json!({})).unwrap(), no_controls());
+        let all_null = json!({"enabled": null, "cookieMode": null, "params": null,
+            "location": null, "pool": null});
+        assert_eq!(parse(all_null).unwrap(), no_controls());
+        let mut body = json!({"url": "https://x.example"});
+        let body = body.as_object_mut().unwrap();
+        assert_eq!(take_controls(body).unwrap(), no_controls());
+    }
+
+    #[test]
+    fn reference_truthiness_is_kept() {
+        let controls = parse(json!({"location": {}, "pool": ""})).unwrap();
+        assert_eq!(controls.location.map(|l| l.postal_code), Some(None));
+        assert_eq!(controls.pool, None);
+        let controls = parse(json!({"pool": "shop"})).unwrap();
+        assert_eq!(controls.pool.unwrap().id, "shop");
+    }
+
+    #[test]
+    fn the_field_is_removed_even_when_invalid() {
+        let mut body = json!({"url": "u", "sessionManagement": {"enabled": "yes"}});
+        let body = body.as_object_mut().unwrap();
+        assert!(take_controls(body).is_err());
+        assert!(!body.contains_key(FIELD));
+    }
+
+    #[test]
+    fn errors_name_the_path_the_expectation_and_the_finding() {
+        let cases = [
+            (
+                json!([]),
+                "sessionManagement must be an object, got an array",
+            ),
+            (
+                json!({"foo": 1}),
+                "unknown key sessionManagement.foo (expected one of: enabled, cookieMode, params, location, pool)",
+            ),
+            (
+                json!({"foo": null}),
+                "unknown key sessionManagement.foo (expected one of: enabled, cookieMode, params, location, pool)",
+            ),
+            (
+                json!({"enabled": "true"}),
+                "sessionManagement.enabled must be a boolean, got a string",
+            ),
+            (
+                json!({"cookieMode": 1}),
+                "sessionManagement.cookieMode must be a boolean, got 1",
+            ),
+            (
+                json!({"params": "{}"}),
+                "sessionManagement.params must be an object, got a string",
+            ),
+            (
+                json!({"location": "10001"}),
+                "sessionManagement.location must be an object, got a string",
+            ),
+            (
+                json!({"location": {"zip": "10001"}}),
+                "unknown key sessionManagement.location.zip (expected one of: addressCountry, addressRegion, postalCode, streetAddress)",
+            ),
+            (
+                json!({"location": {"postalCode": 10001}}),
+                "sessionManagement.location.postalCode must be a string, got 10001",
+            ),
+            (
+                json!({"pool": 7}),
+                "sessionManagement.pool must be a string or an object, got 7",
+            ),
+            (
+                json!({"pool": {"size": 2}}),
+                "sessionManagement.pool.id is required",
+            ),
+            (
+                json!({"pool": {"id": "p", "size": 0}}),
+                "sessionManagement.pool.size must be an integer from 1 to 4294967295, got 0",
+            ),
+            (
+                json!({"pool": {"id": "p", "size": 1.5}}),
+                "sessionManagement.pool.size must be an integer from 1 to 4294967295, got 1.5",
+            ),
+            (
+                json!({"pool": {"id": "p", "delay": -1}}),
+                "sessionManagement.pool.delay must be a number of seconds ≥ 0, got -1",
+            ),
+            (
+                json!({"pool": {"id": "p", "randomize_delay": true}}),
+                "unknown key sessionManagement.pool.randomize_delay (expected one of: id, size, delay, randomizeDelay)",
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(parse(value.clone()).unwrap_err(), expected, "{value}");
+        }
+    }
+}

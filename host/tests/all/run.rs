@@ -1,0 +1,350 @@
+//! `session-host run` (issue 6.2), the real binary against the real emulator: one answer line
+//! per input with its `echoData`, errors reported, resumption after `kill -9` and after Ctrl-C
+//! without duplicates or losses, and the exit code of a closed pool.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::process::{Child, Command};
+use zyte_emulator::RunningEmulator;
+
+/// A batch's files, next to a settings file for quick runs with sessions on.
+struct Batch {
+    dir: TempDir,
+    emulator: RunningEmulator,
+}
+
+impl Batch {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let settings = "[sessions]\nenabled = true\nqueue_wait_time = 0.2\n\
+            creation_retry_delay = 0.05\ninit_failure_backoff = 0.0\n\
+            [upstream]\nwait_scale = 0.0\ntimeout_secs = 20.0\n";
+        std::fs::write(dir.path().join("settings.toml"), settings)
+            .expect("the settings are written");
+        let emulator = zyte_emulator::start(zyte_emulator::EmulatorConfig::default())
+            .await
+            .expect("the emulator starts");
+        Self { dir, emulator }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `count` requests of 100-300 ms each, sent 4 at a time, so that the run takes seconds and
+    /// a signal lands mid-run: the output's path and the arguments.
+    fn slow(&self, count: usize) -> (PathBuf, Vec<PathBuf>) {
+        let input = self.input("slow.txt", &urls("uniform-latency.example", count));
+        let output = self.path("answers.jsonl");
+        let args = vec![
+            input,
+            "-o".into(),
+            output.clone(),
+            "--concurrency".into(),
+            "4".into(),
+        ];
+        (output, args)
+    }
+
+    /// Writes the input file `name`.
+    fn input(&self, name: &str, lines: &[String]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, lines.join("\n") + "\n").expect("the input is written");
+        path
+    }
+
+    /// `session-host run ARGS` on the emulator, started.
+    fn spawn(&self, args: &[impl AsRef<OsStr>]) -> Child {
+        let settings = self.path("settings.toml");
+        Command::new(env!("CARGO_BIN_EXE_session-host"))
+            .arg("run")
+            .args(args)
+            .args(["--upstream", &self.emulator.base_url()])
+            .arg("--config")
+            .arg(&settings)
+            .env("ZYTE_API_KEY", "any")
+            .env_remove("ZYTE_API_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary runs")
+    }
+
+    /// `session-host run ARGS` on the emulator, to its end.
+    async fn run(&self, args: &[impl AsRef<OsStr>]) -> Output {
+        let output = self.spawn(args).wait_with_output();
+        tokio::time::timeout(Duration::from_secs(120), output)
+            .await
+            .expect("the run ends")
+            .expect("the run's output")
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The answer lines of `text`, by input line; panics on a duplicate or a partial line.
+fn answers(text: &str) -> BTreeMap<u64, Value> {
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "a partial last line"
+    );
+    let mut answers = BTreeMap::new();
+    for line in text.lines() {
+        let answer: Value = serde_json::from_str(line).expect("each line is JSON");
+        let input = answer["_sessionHost"]["line"]
+            .as_u64()
+            .expect("the input line");
+        assert!(
+            answers.insert(input, answer).is_none(),
+            "input line {input} answered twice"
+        );
+    }
+    answers
+}
+
+fn read_answers(path: &Path) -> BTreeMap<u64, Value> {
+    answers(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
+fn urls(site: &str, count: usize) -> Vec<String> {
+    (1..=count)
+        .map(|i| format!("https://{site}/item/{i}"))
+        .collect()
+}
+
+/// Waits until `path` holds at least `lines` complete lines.
+async fn wait_for_lines(path: &Path, lines: usize) {
+    for _ in 0..600 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.matches('\n').count() >= lines {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{} never reached {lines} lines", path.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_answers_each_json_line_once_with_its_echo_data_or_its_error() {
+    let batch = Batch::new().await;
+    let lines = [
+        json!({"url": "https://example.com/1", "httpResponseBody": true, "echoData": {"id": 1}})
+            .to_string(),
+        "{\"url\": \"https://example.com/2\"".into(),
+        String::new(),
+        json!({"httpResponseBody": true, "echoData": "no url"}).to_string(),
+        json!({"url": "https://postal-code-10001.example/p", "browserHtml": true,
+            "sessionManagement": {"location": {"postalCode": "10001"}, "pool": "located"}})
+        .to_string(),
+        json!({"url": "https://example.com/6", "httpResponseBody": true,
+            "sessionManagement": {"enabeld": false}})
+        .to_string(),
+        json!({"url": "https://e500.example/7", "httpResponseBody": true, "echoData": 7,
+            "sessionManagement": {"enabled": false}})
+        .to_string(),
+        json!({"url": "https://example.com/8", "httpResponseBody": true,
+            "sessionManagement": {"enabled": false}})
+        .to_string(),
+    ];
+    let input = batch.input("requests.jsonl", &lines);
+    let output = batch.path("answers.jsonl");
+    let run = batch
+        .run(&[input.to_str().unwrap(), "-o", output.to_str().unwrap()])
+        .await;
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let answers = read_answers(&output);
+    assert_eq!(
+        answers.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 4, 5, 6, 7, 8],
+        "one answer per non-blank line"
+    );
+    assert_eq!(answers[&1]["statusCode"], 200);
+    assert_eq!(answers[&1]["echoData"], json!({"id": 1}));
+    assert_eq!(answers[&1]["_sessionHost"]["pool"], "example.com");
+    let bad_json = &answers[&2]["error"];
+    assert_eq!(bad_json["type"], "/session-host/bad-input");
+    assert!(
+        bad_json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("input line 2 is not valid JSON"),
+        "{bad_json}"
+    );
+    assert_eq!(answers[&4]["error"]["detail"], "input line 4 has no `url`");
+    assert_eq!(answers[&4]["echoData"], "no url");
+    let located = &answers[&5];
+    assert_eq!(located["_sessionHost"]["pool"], "located");
+    assert_eq!(located["echoData"], "https://postal-code-10001.example/p");
+    assert!(
+        located["browserHtml"]
+            .as_str()
+            .unwrap()
+            .contains("Delivering to 10001"),
+        "the session was located: {located}"
+    );
+    assert_eq!(
+        answers[&6]["error"]["detail"],
+        "input line 6: unknown key sessionManagement.enabeld (expected one of: enabled, \
+         cookieMode, params, location, pool)"
+    );
+    assert_eq!(answers[&6]["url"], "https://example.com/6");
+    let upstream = &answers[&7];
+    assert_eq!(upstream["error"]["status"], 500, "{upstream}");
+    assert_eq!(upstream["echoData"], 7);
+    assert!(upstream["error"]["type"].as_str().unwrap().starts_with('/'));
+    assert!(
+        answers[&8]["_sessionHost"].get("pool").is_none(),
+        "no session"
+    );
+    let stderr = stderr(&run);
+    assert!(stderr.contains("done: 7 of 7 inputs answered"), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.starts_with("located ")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_reads_a_url_list_like_the_zyte_api_command() {
+    let batch = Batch::new().await;
+    let mut lines = urls("example.com", 5);
+    lines.insert(2, "   ".into());
+    let input = batch.input("urls.txt", &lines);
+    let run = batch.run(&[input.to_str().unwrap()]).await;
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let answers = answers(&String::from_utf8_lossy(&run.stdout));
+    assert_eq!(answers.keys().copied().collect::<Vec<_>>(), [1, 2, 4, 5, 6]);
+    for answer in answers.values() {
+        assert_eq!(
+            answer["echoData"], answer["url"],
+            "echoData defaults to the url"
+        );
+        assert!(answer["browserHtml"].is_string(), "{answer}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_resumes_after_kill_9_without_duplicates_or_losses() {
+    let batch = Batch::new().await;
+    let (output, args) = batch.slow(80);
+    let mut child = batch.spawn(&args);
+    wait_for_lines(&output, 10).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let before = read_answers(&output);
+    assert!(before.len() < 80, "the kill landed after the end");
+    // What a kill in the middle of a write leaves: a partial last line.
+    let mut text = std::fs::read_to_string(&output).unwrap();
+    text.push_str("{\"url\":\"https://uniform-latency.example/item/");
+    std::fs::write(&output, text).unwrap();
+
+    let run = batch.run(&args).await;
+    let stderr = stderr(&run);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cut off a partial last line"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming, {} of 80 inputs answered", before.len())),
+        "{stderr}"
+    );
+    let after = read_answers(&output);
+    assert_eq!(
+        after.keys().copied().collect::<Vec<_>>(),
+        (1..=80).collect::<Vec<_>>()
+    );
+    for (line, answer) in &before {
+        assert_eq!(&after[line], answer, "answers before the kill are kept");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_drains_on_sigint_exits_130_and_resumes() {
+    let batch = Batch::new().await;
+    let (output, args) = batch.slow(60);
+    let child = batch.spawn(&args);
+    wait_for_lines(&output, 5).await;
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    assert!(kill.unwrap().success());
+    let run = child.wait_with_output().await.unwrap();
+    let stderr_text = stderr(&run);
+    assert_eq!(run.status.code(), Some(130), "{stderr_text}");
+    assert!(
+        stderr_text.contains("interrupted by SIGINT: the run is incomplete"),
+        "{stderr_text}"
+    );
+    assert!(
+        stderr_text.contains("run the same command to resume"),
+        "{stderr_text}"
+    );
+    let text = std::fs::read_to_string(&output).unwrap();
+    let drained = answers(&text);
+    assert!(drained.len() < 60, "SIGINT landed after the end");
+
+    let run = batch.run(&args).await;
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert_eq!(read_answers(&output).len(), 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_stops_with_exit_3_when_a_pool_closes() {
+    let batch = Batch::new().await;
+    let mut lines = urls("example.com", 3);
+    lines.push(
+        json!({"url": "https://no-location-support.example/p", "browserHtml": true,
+            "sessionManagement": {"location": {"postalCode": "10001"}}})
+        .to_string(),
+    );
+    lines.extend(urls("example.com", 20).split_off(3));
+    let input = batch.input("mixed.txt", &[]);
+    // A JSON Lines file named .txt: --intype wins over the extension.
+    let lines: Vec<String> = lines
+        .into_iter()
+        .map(|l| match l.starts_with('{') {
+            true => l,
+            false => json!({"url": l, "httpResponseBody": true}).to_string(),
+        })
+        .collect();
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let output = batch.path("answers.jsonl");
+    let run = batch
+        .run(&[
+            input.to_str().unwrap(),
+            "--intype",
+            "jl",
+            "-o",
+            output.to_str().unwrap(),
+            "--concurrency",
+            "1",
+        ])
+        .await;
+    let stderr = stderr(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(
+            "stopped: session pool \"no-location-support.example@10001\" is closed: \
+             unsupported_set_location; the run is incomplete"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("closed: unsupported_set_location"),
+        "the summary shows the closed pool: {stderr}"
+    );
+    let answers = read_answers(&output);
+    assert_eq!(answers.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4]);
+    let closed = &answers[&4]["error"];
+    assert_eq!(closed["type"], "/session-host/pool-closed");
+    assert_eq!(closed["reason"], "unsupported_set_location");
+    assert_eq!(closed["pool"], "no-location-support.example@10001");
+}
