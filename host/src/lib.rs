@@ -8,7 +8,8 @@
 //! - [`session_data`]: the per-session storage guests use;
 //! - [`zyte`]: the Zyte API client and its retry policies;
 //! - [`engine`]: the session engine (pools, lifecycle, checks, retries), the library API the
-//!   front ends call.
+//!   front ends call;
+//! - [`telemetry`]: the Prometheus metrics they record, and the recorder a front end installs.
 
 pub mod defaults;
 pub mod engine;
@@ -16,5 +17,6 @@ pub mod plugin;
 pub mod rules;
 pub mod session_data;
 pub mod settings;
+pub mod telemetry;
 pub mod wire;
 pub mod zyte;
