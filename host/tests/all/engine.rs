@@ -6,5 +6,6 @@ mod client;
 mod fatal;
 mod harness;
 mod lifecycle;
+mod metrics;
 mod pools;
 mod rotation;
