@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use parking_lot::Mutex;
 use wasmtime::Store;
@@ -312,9 +311,9 @@ impl Plugin {
 
     /// Runs one call and records its duration, failed or not ([`telemetry`]).
     async fn call(&self, env: CallEnv, call: Call<'_>) -> Result<Ret, HookError> {
-        let (hook, started) = (call.hook(), Instant::now());
+        let (hook, started) = (call.hook(), telemetry::started());
         let result = self.run(env, call, hook).await;
-        telemetry::hook_call(&self.name, hook, started.elapsed());
+        telemetry::hook_call(&self.name, hook, started);
         result
     }
 

@@ -16,9 +16,10 @@
 //!   macros: [`crate::engine::stats::Stats`] for every session stat, the plugin runtime around
 //!   each hook call, the Zyte API client around each HTTP attempt. Nothing is counted twice and
 //!   nothing needs a front end to remember it.
-//! - **Off by default.** Until a recorder is installed the macros reach `metrics`' no-op
-//!   recorder: the cost is building the labels (one small allocation) per event, well under a
-//!   microsecond against a request that takes tens of microseconds (see the benches).
+//! - **Off by default.** Until [`install`] or [`recorder`] is called in the process, every
+//!   recording function returns after one relaxed atomic load: no clock read, no label
+//!   allocation (the `metrics` macros would build their labels even for the no-op recorder).
+//!   A recorder installed by other means than this module therefore sees none of these metrics.
 //! - **One recorder per process.** [`install`] builds a Prometheus recorder with the buckets
 //!   below, installs it globally, describes every metric (`# HELP`), and starts a thread that
 //!   runs the exporter's upkeep every [`UPKEEP_INTERVAL`] so that histogram samples do not pile
@@ -99,7 +100,8 @@ mod observe;
 mod record;
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
@@ -182,6 +184,19 @@ pub enum TelemetryError {
 
 static INSTALLED: OnceLock<Result<PrometheusHandle, TelemetryError>> = OnceLock::new();
 
+/// Set once a recorder of this module exists; the recording functions do nothing before.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether metrics are recorded (a recorder of this module was built in this process).
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// The start of something to time, when metrics are recorded.
+pub(crate) fn started() -> Option<Instant> {
+    active().then(Instant::now)
+}
+
 /// Installs the Prometheus recorder globally (once per process) and returns its handle; later
 /// calls return the same handle, or the same error.
 pub fn install() -> Result<PrometheusHandle, TelemetryError> {
@@ -200,6 +215,7 @@ pub fn render() -> String {
 
 /// A Prometheus recorder with this module's buckets, not installed: for tests and embedders
 /// that use it as a local recorder. Call [`describe`] under it to get the `# HELP` lines.
+/// Turns recording on for the whole process ([`active`]).
 pub fn recorder() -> Result<PrometheusRecorder, TelemetryError> {
     let build = |e: metrics_exporter_prometheus::BuildError| TelemetryError::Build(e.to_string());
     let builder = PrometheusBuilder::new()
@@ -207,7 +223,9 @@ pub fn recorder() -> Result<PrometheusRecorder, TelemetryError> {
         .map_err(build)?
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
         .map_err(build)?;
-    Ok(builder.build_recorder())
+    let recorder = builder.build_recorder();
+    ACTIVE.store(true, Ordering::Relaxed);
+    Ok(recorder)
 }
 
 fn install_once() -> Result<PrometheusHandle, TelemetryError> {

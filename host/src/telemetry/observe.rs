@@ -5,8 +5,12 @@ use metrics::gauge;
 use super::{POOL_BAD_INITS, POOL_CLOSED, POOL_IN_FLIGHT, POOL_SESSIONS, POOL_SIZE};
 use crate::engine::{Engine, PoolSnapshot};
 
-/// Sets the pool gauges of every pool of `engine` (call it before rendering).
+/// Sets the pool gauges of every pool of `engine` (call it before rendering); does nothing
+/// while no recorder exists ([`super::active`]).
 pub fn observe_engine(engine: &Engine) {
+    if !super::active() {
+        return;
+    }
     for pool in engine.pools() {
         observe_pool(&pool);
     }

@@ -2,14 +2,14 @@
 //! public ones for the configs reload and the front ends.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use metrics::{counter, gauge, histogram};
 
 use super::{
     CONFIG_ERRORS, CONFIG_LAST_RELOAD, CONFIG_LOAD_ERRORS, CONFIG_RELOADS, CONFIGS_LOADED,
     ENGINE_EVENTS, HOOK_DURATION, HOOK_ERRORS, HOOK_INSTANTIATIONS, REQUEST_DURATION, REQUESTS,
-    SESSION_EVENTS, UPSTREAM_DURATION,
+    SESSION_EVENTS, UPSTREAM_DURATION, active,
 };
 use crate::engine::EngineError;
 use crate::engine::stats::PREFIX;
@@ -17,23 +17,34 @@ use crate::plugin::{Hook, HookErrorKind};
 
 /// Counts a per-pool session stat (`key` as in [`crate::engine::stats::POOL_KEYS`]).
 pub(crate) fn session_event(pool: &str, key: &'static str) {
+    if !active() {
+        return;
+    }
     counter!(SESSION_EVENTS, "pool" => pool.to_owned(), "event" => key).increment(1);
 }
 
 /// Counts a stat of no pool, by its full name (the session prefix is dropped from the label).
 pub(crate) fn engine_event(name: &'static str) {
+    if !active() {
+        return;
+    }
     let event = name.strip_prefix(PREFIX).unwrap_or(name);
     counter!(ENGINE_EVENTS, "event" => event).increment(1);
 }
 
-/// Records one hook call of `config`, failed or not.
-pub(crate) fn hook_call(config: &Arc<str>, hook: Hook, elapsed: Duration) {
-    histogram!(HOOK_DURATION, "config" => Arc::clone(config), "hook" => hook.name())
-        .record(elapsed);
+/// Records one hook call of `config`, failed or not, started at [`super::started`].
+pub(crate) fn hook_call(config: &Arc<str>, hook: Hook, started: Option<Instant>) {
+    if let Some(started) = started {
+        histogram!(HOOK_DURATION, "config" => Arc::clone(config), "hook" => hook.name())
+            .record(started.elapsed());
+    }
 }
 
 /// Counts a failed hook call.
 pub(crate) fn hook_error(config: &Arc<str>, hook: Hook, kind: &HookErrorKind) {
+    if !active() {
+        return;
+    }
     let kind = hook_error_kind(kind);
     counter!(HOOK_ERRORS, "config" => Arc::clone(config), "hook" => hook.name(), "kind" => kind)
         .increment(1);
@@ -41,13 +52,18 @@ pub(crate) fn hook_error(config: &Arc<str>, hook: Hook, kind: &HookErrorKind) {
 
 /// Counts a fresh instance of `config`.
 pub(crate) fn instantiation(config: &Arc<str>) {
+    if !active() {
+        return;
+    }
     counter!(HOOK_INSTANTIATIONS, "config" => Arc::clone(config)).increment(1);
 }
 
-/// Records one HTTP attempt to Zyte API; `outcome` is [`upstream_status`]'s or a transport
-/// error kind.
-pub(crate) fn upstream_attempt(outcome: &'static str, elapsed: Duration) {
-    histogram!(UPSTREAM_DURATION, "outcome" => outcome).record(elapsed);
+/// Records one HTTP attempt to Zyte API, started at [`super::started`]; `outcome` is
+/// [`upstream_status`]'s or a transport error kind.
+pub(crate) fn upstream_attempt(outcome: &'static str, started: Option<Instant>) {
+    if let Some(started) = started {
+        histogram!(UPSTREAM_DURATION, "outcome" => outcome).record(started.elapsed());
+    }
 }
 
 /// The status class label of an HTTP status: `2xx`, `4xx`, ….
@@ -102,6 +118,9 @@ impl ReloadOutcome {
 /// Counts a reload of the configs folder (the initial load included). `Applied` and `Partial`
 /// also set `session_host_config_last_reload_timestamp_seconds` to now.
 pub fn record_reload(outcome: ReloadOutcome) {
+    if !active() {
+        return;
+    }
     counter!(CONFIG_RELOADS, "outcome" => outcome.as_str()).increment(1);
     if outcome != ReloadOutcome::Failed {
         let now = SystemTime::now().duration_since(UNIX_EPOCH);
@@ -111,16 +130,25 @@ pub fn record_reload(outcome: ReloadOutcome) {
 
 /// Counts one failed load of the config file named `config` (its file stem).
 pub fn record_config_error(config: &str) {
+    if !active() {
+        return;
+    }
     counter!(CONFIG_ERRORS, "config" => config.to_owned()).increment(1);
 }
 
 /// Sets how many config files fail to load right now (after a reload: 0 when all loaded).
 pub fn set_config_load_errors(count: usize) {
+    if !active() {
+        return;
+    }
     gauge!(CONFIG_LOAD_ERRORS).set(count as f64);
 }
 
 /// Sets how many configs are loaded right now.
 pub fn set_configs_loaded(count: usize) {
+    if !active() {
+        return;
+    }
     gauge!(CONFIGS_LOADED).set(count as f64);
 }
 
@@ -208,6 +236,9 @@ impl From<&EngineError> for RequestOutcome {
 
 /// Counts a request a front end answered, and how long it took.
 pub fn record_request(front: Front, outcome: RequestOutcome, elapsed: Duration) {
+    if !active() {
+        return;
+    }
     let front = front.as_str();
     counter!(REQUESTS, "front" => front, "outcome" => outcome.as_str()).increment(1);
     histogram!(REQUEST_DURATION, "front" => front).record(elapsed);

@@ -110,9 +110,9 @@ impl Client {
         let started = Instant::now();
         let mut state = RetryState::default();
         loop {
-            let attempt_started = Instant::now();
+            let attempt_started = telemetry::started();
             let result = self.attempt(bytes.clone()).await;
-            telemetry::upstream_attempt(outcome(&result), attempt_started.elapsed());
+            telemetry::upstream_attempt(outcome(&result), attempt_started);
             let error = match result {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
