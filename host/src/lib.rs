@@ -13,6 +13,7 @@
 //! - [`session_management`] and [`problem`]: what the front ends share: the `sessionManagement`
 //!   field of a request body, and the problem details of every error;
 //! - [`batch`]: batch runs (`session-host run`): input, answers, resumption.
+//! - [`telemetry`]: the Prometheus metrics they record, and the recorder a front end installs.
 
 pub mod batch;
 pub mod configs;
@@ -25,5 +26,6 @@ pub mod rules;
 pub mod session_data;
 pub mod session_management;
 pub mod settings;
+pub mod telemetry;
 pub mod wire;
 pub mod zyte;

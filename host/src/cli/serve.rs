@@ -2,10 +2,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use session_host::gateway::{self, GatewayConfig, GatewayKey, GatewayState};
+use session_host::telemetry;
 
 use super::host::HostArgs;
 
@@ -46,7 +48,7 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             request_timeout: secs(self.request_timeout_secs, "--request-timeout-secs")?,
             shutdown_timeout: secs(self.shutdown_timeout_secs, "--shutdown-timeout-secs")?,
-            // The Prometheus exporter plugs in here once `session_host::telemetry` lands.
+            // Set by `run` once the engine exists.
             metrics: None,
         })
     }
@@ -69,7 +71,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot read the bound address")?;
     config.listen = addr; // the port actually bound, for /status, when asked for port 0
     let signal = shutdown_signal()?;
+    telemetry::install()?;
     let host = args.host.start().await?;
+    let engine = host.engine.clone();
+    config.metrics = Some(Arc::new(move || telemetry::scrape(&engine)));
     let state = GatewayState::new(host.engine.clone(), config);
     let upstream = &host.settings.upstream.url;
     let key_required = state.config().key.is_some();

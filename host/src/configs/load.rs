@@ -307,6 +307,10 @@ impl Loader {
     }
 }
 
+/// How recent a change must be for any event to make a file be hashed again: well above
+/// filesystem timestamp granularity (a few milliseconds) and the debounce time.
+const RECENT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Files that filesystem events named since the last reload.
 #[derive(Debug, Clone, Default)]
 pub struct Touched {
@@ -332,10 +336,15 @@ impl Touched {
         !self.everything && self.files.is_empty()
     }
 
+    /// Whether `candidate` must be hashed: an event named it, or events came and its files
+    /// changed recently (an event may name only the temporary file renamed over it).
     fn covers(&self, candidate: &Candidate) -> bool {
+        let recent = |found: &scan::Found| found.fingerprint.modified_within(RECENT);
         self.everything
             || self.files.contains(&format!("{}.wasm", candidate.name))
             || self.files.contains(&format!("{}.toml", candidate.name))
+            || (!self.is_empty()
+                && (recent(&candidate.wasm) || candidate.sidecar.as_ref().is_some_and(recent)))
     }
 }
 

@@ -28,6 +28,12 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// Whether the file was modified less than `window` ago (or its time is unknown).
+    pub fn modified_within(&self, window: std::time::Duration) -> bool {
+        self.modified
+            .is_none_or(|m| m.elapsed().map_or(true, |age| age < window))
+    }
+
     fn of(metadata: &std::fs::Metadata) -> Self {
         Self {
             len: metadata.len(),

@@ -24,7 +24,8 @@ use tokio::sync::{Notify, watch};
 use parking_lot::Mutex;
 
 use super::load::{FolderError, Loader, ReloadReport, Touched};
-use crate::engine::Engine;
+use crate::engine::{ConfigSet, Engine};
+use crate::telemetry::{self, ReloadOutcome};
 
 /// How the folder is watched.
 #[derive(Debug, Clone)]
@@ -70,6 +71,7 @@ impl Watcher {
     ) -> Result<(Self, ReloadReport), FolderError> {
         let report = match loader.reload().await? {
             Some((set, report)) => {
+                record(&set, &report);
                 engine.install_configs(set);
                 report
             }
@@ -166,6 +168,7 @@ async fn run<D>(
         let started = Instant::now();
         match loader.reload_with(&touched).await {
             Ok(Some((set, report))) => {
+                record(&set, &report);
                 engine.install_configs(set);
                 count.send_modify(|n| *n += 1);
                 tracing::info!(
@@ -177,7 +180,25 @@ async fn run<D>(
                 );
             }
             Ok(None) => {}
-            Err(e) => tracing::error!("{e}; keeping the configs in force"),
+            Err(e) => {
+                telemetry::record_reload(ReloadOutcome::Failed);
+                tracing::error!("{e}; keeping the configs in force");
+            }
         }
     }
+}
+
+/// Counts a reload and its problems in the metrics.
+fn record(set: &ConfigSet, report: &ReloadReport) {
+    let outcome = if report.problems.is_empty() {
+        ReloadOutcome::Applied
+    } else {
+        ReloadOutcome::Partial
+    };
+    telemetry::record_reload(outcome);
+    for problem in &report.problems {
+        telemetry::record_config_error(&problem.config);
+    }
+    telemetry::set_config_load_errors(report.problems.len());
+    telemetry::set_configs_loaded(set.entries().len());
 }

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use parking_lot::Mutex;
 
+use crate::telemetry;
+
 /// The prefix of every session stat.
 pub const PREFIX: &str = "scrapy-zyte-api/sessions/";
 
@@ -62,8 +64,9 @@ impl StatsSnapshot {
 }
 
 impl Stats {
-    /// Counts `key` for `pool`.
+    /// Counts `key` for `pool`, in the Prometheus metrics too ([`crate::telemetry`]).
     pub fn inc(&self, pool: &str, key: &'static str) {
+        telemetry::session_event(pool, key);
         let mut pools = self.pools.lock();
         match pools.get_mut(pool) {
             Some(counters) => *counters.entry(key).or_default() += 1,
@@ -73,8 +76,9 @@ impl Stats {
         }
     }
 
-    /// Counts a stat that belongs to no pool (full name).
+    /// Counts a stat that belongs to no pool (full name), in the metrics too.
     pub fn inc_global(&self, name: &'static str) {
+        telemetry::engine_event(name);
         *self.global.lock().entry(name).or_default() += 1;
     }
 

@@ -24,6 +24,8 @@ pub const SESSION_CONFIG: HeaderName = HeaderName::from_static("x-session-config
 /// Zyte API's id of the request, passed through on its error answers.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 
+use crate::telemetry::{self, Front, RequestOutcome};
+
 /// `POST /v1/extract`.
 pub(super) async fn extract(
     State(state): State<GatewayState>,
@@ -34,14 +36,20 @@ pub(super) async fn extract(
     let request = request::parse(&bytes)?;
     let engine = state.engine().clone();
     // A task of its own: a client that goes away must not cut a session lease short.
-    let outcome = tokio::spawn(async move { engine.execute(request).await })
-        .await
-        .map_err(|e| {
-            Problem::new(
-                ProblemKind::Internal,
-                format!("the engine task failed: {e}"),
-            )
-        })?;
+    let outcome = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let outcome = engine.execute(request).await;
+        let counted = RequestOutcome::of(&outcome);
+        telemetry::record_request(Front::Gateway, counted, started.elapsed());
+        outcome
+    })
+    .await
+    .map_err(|e| {
+        Problem::new(
+            ProblemKind::Internal,
+            format!("the engine task failed: {e}"),
+        )
+    })?;
     match outcome {
         Ok(EngineResponse {
             status,

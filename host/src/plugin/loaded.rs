@@ -18,7 +18,7 @@ use super::{
     Address, Hook, HookError, HookErrorKind, InitError, Limits, LoadError, LoadErrorKind, PoolSpec,
     Request, Response, Runtime, UrlRules, Verdict,
 };
-use crate::wire;
+use crate::{telemetry, wire};
 
 /// Counters of one loaded config, for metrics.
 #[derive(Debug, Default)]
@@ -301,6 +301,7 @@ impl Plugin {
     }
 
     fn error(&self, hook: Hook, kind: HookErrorKind) -> HookError {
+        telemetry::hook_error(&self.name, hook, &kind);
         HookError {
             config: self.name.to_string(),
             hook,
@@ -308,10 +309,17 @@ impl Plugin {
         }
     }
 
+    /// Runs one call and records its duration, failed or not ([`telemetry`]).
+    async fn call(&self, env: CallEnv, call: Call<'_>) -> Result<Ret, HookError> {
+        let (hook, started) = (call.hook(), telemetry::started());
+        let result = self.run(env, call, hook).await;
+        telemetry::hook_call(&self.name, hook, started);
+        result
+    }
+
     /// Runs one call on a warm or fresh instance, enforcing the limits, and returns the
     /// instance to the idle list if it is still healthy.
-    async fn call(&self, env: CallEnv, call: Call<'_>) -> Result<Ret, HookError> {
-        let hook = call.hook();
+    async fn run(&self, env: CallEnv, call: Call<'_>, hook: Hook) -> Result<Ret, HookError> {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let mut warm = match self.checkout().await {
             Ok(warm) => warm,
@@ -354,6 +362,7 @@ impl Plugin {
             return Ok(warm);
         }
         self.counters.instantiations.fetch_add(1, Ordering::Relaxed);
+        telemetry::instantiation(&self.name);
         let runtime = &self.runtime;
         let mut store = Store::new(
             &runtime.engine,

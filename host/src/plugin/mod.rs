@@ -40,6 +40,8 @@
 //!   and recycled after [`Limits::recycle_after_calls`] calls; at most
 //!   [`Limits::max_idle_instances`] stay idle per config. Guests must therefore keep no state
 //!   between calls; what must persist goes into the host's session data.
+//! - **Metrics.** Every call is timed per config and hook, failed or not, and every failure
+//!   is counted by kind; fresh instances are counted too ([`crate::telemetry`]).
 //! - **Allocation.** The pooling allocator is used when the machine can reserve its address
 //!   space; otherwise instances are allocated on demand ([`Runtime::is_pooling`] tells which).
 

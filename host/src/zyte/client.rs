@@ -10,6 +10,13 @@ use super::error::{ZyteError, problem_type};
 use super::key::ApiKey;
 use super::retry::{self, Decision, ErrorClass, RetryState};
 use crate::settings::{RetryPolicyName, UpstreamSettings};
+use crate::telemetry;
+
+/// The kinds of transport errors, as [`transport`] starts its messages and [`outcome`] reads
+/// them back for the metrics label.
+const TIMEOUT: &str = "timeout";
+const CONNECT: &str = "connection failed";
+const OTHER: &str = "transport error";
 
 /// A successful (HTTP 200) Zyte API answer.
 #[derive(Debug, Clone)]
@@ -108,7 +115,10 @@ impl Client {
         let started = Instant::now();
         let mut state = RetryState::default();
         loop {
-            let error = match self.attempt(bytes.clone()).await {
+            let attempt_started = telemetry::started();
+            let result = self.attempt(bytes.clone()).await;
+            telemetry::upstream_attempt(outcome(&result), attempt_started);
+            let error = match result {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
@@ -160,13 +170,25 @@ impl Client {
 
 fn transport(error: reqwest::Error) -> ZyteError {
     let kind = if error.is_timeout() {
-        "timeout"
+        TIMEOUT
     } else if error.is_connect() {
-        "connection failed"
+        CONNECT
     } else {
-        "transport error"
+        OTHER
     };
     ZyteError::Transport(format!("{kind}: {}", error.without_url()))
+}
+
+/// The metrics label of one attempt: the status class, or the transport error's kind.
+fn outcome(result: &Result<ApiResponse, ZyteError>) -> &'static str {
+    match result {
+        Ok(answer) => telemetry::upstream_status(answer.status),
+        Err(ZyteError::Api { status, .. }) => telemetry::upstream_status(*status),
+        Err(ZyteError::Transport(m)) if m.starts_with(TIMEOUT) => "timeout",
+        Err(ZyteError::Transport(m)) if m.starts_with(CONNECT) => "connect",
+        Err(ZyteError::Transport(_)) => "transport",
+        Err(ZyteError::Invalid(_)) => "invalid",
+    }
 }
 
 fn classify(policy: RetryPolicyName, error: &ZyteError) -> ErrorClass {

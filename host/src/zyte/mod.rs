@@ -17,6 +17,8 @@
 //! - **Retries.** The four policies of the reference ([`retry`]): which errors are retried, how
 //!   many attempts, the 15-minute network-error window and the waits. Every wait is multiplied
 //!   by `[upstream] wait_scale` (0 in tests). `Retry-After` is ignored, like python-zyte-api.
+//! - **Metrics.** Each HTTP attempt (not each call: retries are attempts of their own) is timed
+//!   by outcome, status class or transport error ([`crate::telemetry`]).
 
 mod client;
 mod error;

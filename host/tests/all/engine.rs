@@ -6,5 +6,6 @@ mod client;
 mod fatal;
 pub mod harness;
 mod lifecycle;
+mod metrics;
 mod pools;
 mod rotation;

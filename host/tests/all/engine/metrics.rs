@@ -1,0 +1,154 @@
+//! Prometheus metrics (issue 6) of real engine requests and of failing hooks: the global
+//! recorder renders the session counters, the pool gauges, the upstream and hook histograms
+//! and the guest errors by kind.
+//!
+//! The recorder is global, so other tests of this binary may record into it while this one
+//! runs: series of this test's own pools are exact, shared ones (upstream, hooks, retries) are
+//! lower bounds.
+
+use std::sync::Arc;
+
+use session_host::plugin::CallEnv;
+use session_host::telemetry;
+
+use super::harness::{Harness, get, pool, postal, settings};
+use crate::guests::{self, body};
+use crate::support;
+
+/// This test's own pool.
+const POOL: &str = "metrics-csrf";
+
+/// The value of the series `name` whose labels include `labels`, if rendered.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let series = |line: &&str| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+    };
+    text.lines()
+        .filter(series)
+        .find(|line| {
+            labels
+                .iter()
+                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_show_session_counters_pool_gauges_and_latencies() {
+    let handle = telemetry::install().expect("the recorder installs");
+    let h = Harness::new(settings()).await;
+    h.configs(vec![Arc::new(support::example("csrf-token").await)]);
+    for q in 0..5 {
+        let mut r = get(&format!("https://csrf.example/search?q={q}"));
+        r.controls.pool = Some(pool(POOL, Some(2)));
+        h.send(r).await.expect("a response");
+    }
+    let mut disabled = get("https://example.com/");
+    disabled.controls.enabled = Some(false);
+    h.send(disabled).await.expect("a response");
+    let mut unsupported = get("https://no-location-support.example/");
+    unsupported.controls.location = Some(postal("73301"));
+    assert!(h.send(unsupported).await.is_err());
+
+    let text = telemetry::scrape(&h.engine);
+    assert_eq!(
+        text.len(),
+        handle.render().len(),
+        "scrape renders the installed recorder"
+    );
+    let event = |e| {
+        sample(
+            &text,
+            telemetry::SESSION_EVENTS,
+            &[("pool", POOL), ("event", e)],
+        )
+    };
+    assert_eq!(event("init/check-passed"), Some(2.0), "{text}");
+    assert_eq!(event("use/check-passed"), Some(5.0));
+    let disabled = [("event", "use/disabled")];
+    assert!(sample(&text, telemetry::ENGINE_EVENTS, &disabled) >= Some(1.0));
+
+    let state = |s| {
+        sample(
+            &text,
+            telemetry::POOL_SESSIONS,
+            &[("pool", POOL), ("state", s)],
+        )
+    };
+    assert_eq!(
+        (state("idle"), state("busy"), state("missing")),
+        (Some(2.0), Some(0.0), Some(0.0))
+    );
+    assert_eq!(
+        sample(&text, telemetry::POOL_SIZE, &[("pool", POOL)]),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&text, telemetry::POOL_CLOSED, &[("pool", POOL)]),
+        Some(0.0)
+    );
+    let closed = [("pool", "no-location-support.example@73301")];
+    assert_eq!(
+        sample(&text, telemetry::POOL_CLOSED, &closed),
+        Some(1.0),
+        "{text}"
+    );
+
+    // At least 2 inits and 5 uses, each an attempt that got a 200.
+    let upstream = format!("{}_count", telemetry::UPSTREAM_DURATION);
+    assert!(
+        sample(&text, &upstream, &[("outcome", "2xx")]) >= Some(7.0),
+        "{text}"
+    );
+    // `check` runs once per use (an init checks inside `init-session`).
+    let hooks = format!("{}_count", telemetry::HOOK_DURATION);
+    let checks = [("config", "csrf-token"), ("hook", "check")];
+    assert!(sample(&text, &hooks, &checks) >= Some(5.0), "{text}");
+    let inits = [("config", "csrf-token"), ("hook", "init-session")];
+    assert!(sample(&text, &hooks, &inits) >= Some(2.0), "{text}");
+    assert!(text.contains(&format!("# HELP {} ", telemetry::SESSION_EVENTS)));
+}
+
+#[tokio::test]
+async fn guest_errors_are_counted_by_kind() {
+    telemetry::install().expect("the recorder installs");
+    let request = support::request("https://example.com/");
+    let enabled = [
+        ("metrics-trap", body::TRAP.to_owned()),
+        ("metrics-loop", body::LOOP.to_owned()),
+        ("metrics-bomb", body::MEMORY_BOMB.to_owned()),
+    ];
+    for (name, hook_body) in enabled {
+        let guest = guests::guest(&[("enabled", &hook_body)], None);
+        let plugin = support::load(name, guest).await.expect("loads");
+        assert!(plugin.enabled(CallEnv::default(), &request).await.is_err());
+    }
+    let guest = guests::guest(&[("params", &body::bad_json())], None);
+    let plugin = support::load("metrics-json", guest).await.expect("loads");
+    assert!(plugin.params(CallEnv::default(), &request).await.is_err());
+
+    let text = telemetry::render();
+    let errors = |config, hook, kind| {
+        let labels = [("config", config), ("hook", hook), ("kind", kind)];
+        sample(&text, telemetry::HOOK_ERRORS, &labels)
+    };
+    assert_eq!(
+        errors("metrics-trap", "enabled", "trap"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(errors("metrics-loop", "enabled", "cpu_limit"), Some(1.0));
+    assert_eq!(errors("metrics-bomb", "enabled", "memory_limit"), Some(1.0));
+    assert_eq!(
+        errors("metrics-json", "params", "invalid_output"),
+        Some(1.0)
+    );
+    let hooks = format!("{}_count", telemetry::HOOK_DURATION);
+    let timed = [("config", "metrics-loop"), ("hook", "enabled")];
+    assert_eq!(
+        sample(&text, &hooks, &timed),
+        Some(1.0),
+        "failed calls are timed too"
+    );
+}
