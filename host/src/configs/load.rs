@@ -23,7 +23,7 @@ use super::cache::{CompileCache, Compiled};
 use super::scan::{self, Candidate, Fingerprint, Listing};
 use super::sidecar::Sidecar;
 use crate::engine::{ConfigEntry, ConfigProblem, ConfigSet};
-use crate::plugin::{CallEnv, Runtime};
+use crate::plugin::{CallEnv, HookErrorKind, LoadError, LoadErrorKind, Runtime};
 use crate::rules::{Rule, RuleSet, RulesError};
 
 /// What the loader knows of one config.
@@ -39,6 +39,9 @@ struct Known {
     pending: Option<ConfigEntry>,
     /// Why the current files are not serving.
     error: Option<String>,
+    /// Whether that error may pass (an I/O error, a busy machine): the files are loaded again
+    /// on the next reload even if they did not change.
+    retry: bool,
 }
 
 /// What one reload did.
@@ -157,6 +160,7 @@ impl Loader {
         let sidecar_print = candidate.sidecar.as_ref().map(|s| s.fingerprint);
         if let Some(known) = self.known.get(&candidate.name)
             && !touched
+            && !known.retry
             && known.wasm == candidate.wasm.fingerprint
             && known.sidecar == sidecar_print
         {
@@ -177,11 +181,12 @@ impl Loader {
             good: None,
             pending: None,
             error: None,
+            retry: false,
         });
         known.wasm = candidate.wasm.fingerprint;
         known.sidecar = sidecar_print;
-        if read.is_ok() && known.hashes == hashes && (known.good.is_some() || known.error.is_some())
-        {
+        let settled = known.good.is_some() || known.error.is_some();
+        if read.is_ok() && known.hashes == hashes && settled && !known.retry {
             return false; // the same content under new metadata: nothing to load
         }
         known.hashes = hashes;
@@ -210,6 +215,7 @@ impl Loader {
                     "config loaded"
                 );
                 known.error = None;
+                known.retry = false;
                 known.pending = Some(entry);
                 report.loaded.push((candidate.name.clone(), compiled));
             }
@@ -218,9 +224,11 @@ impl Loader {
                     config = %candidate.name,
                     file = %candidate.wasm.path.display(),
                     serving = known.good.as_ref().map(|g| g.version.as_str()).unwrap_or("nothing"),
-                    "config failed to load: {e}"
+                    transient = e.transient,
+                    "config failed to load: {}", e.message
                 );
-                known.error = Some(e);
+                known.error = Some(e.message);
+                known.retry = e.transient;
                 known.pending = None;
             }
         }
@@ -348,12 +356,50 @@ impl Touched {
     }
 }
 
+/// Why a config's files did not load.
+struct Failure {
+    message: String,
+    /// Whether loading the same files again may succeed.
+    transient: bool,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            transient: false,
+        }
+    }
+}
+
+impl From<LoadError> for Failure {
+    /// I/O errors, and a `rules` call that could not instantiate or ran out of (wall-clock)
+    /// time on a busy machine, may pass; anything about the bytes themselves will not.
+    fn from(error: LoadError) -> Self {
+        let transient = match &error.kind {
+            LoadErrorKind::Read(_) => true,
+            LoadErrorKind::Rules(hook) => matches!(
+                hook.kind,
+                HookErrorKind::Instantiate(_)
+                    | HookErrorKind::CpuBudget { .. }
+                    | HookErrorKind::Timeout { .. }
+            ),
+            _ => false,
+        };
+        Self {
+            message: error.to_string(),
+            transient,
+        }
+    }
+}
+
 /// Reads a config's files.
-async fn read_files(candidate: &Candidate) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+async fn read_files(candidate: &Candidate) -> Result<(Vec<u8>, Option<Vec<u8>>), Failure> {
     let read = |path: PathBuf| async move {
-        tokio::fs::read(&path)
-            .await
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        tokio::fs::read(&path).await.map_err(|e| Failure {
+            message: format!("cannot read {}: {e}", path.display()),
+            transient: true,
+        })
     };
     let wasm = read(candidate.wasm.path.clone()).await?;
     let sidecar = match &candidate.sidecar {
@@ -371,7 +417,7 @@ async fn load_one(
     wasm: Vec<u8>,
     sidecar: Option<Vec<u8>>,
     hashes: &(String, String),
-) -> Result<(ConfigEntry, Compiled), String> {
+) -> Result<(ConfigEntry, Compiled), Failure> {
     let name = candidate.name.as_str();
     let sidecar_path = || {
         candidate
@@ -406,8 +452,7 @@ async fn load_one(
         None => {
             (runtime.load_bytes(name, wasm, CallEnv::default()).await).map(|p| (p, Compiled::Miss))
         }
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     let rules = sidecar.rules(plugin.rules());
     let entry = ConfigEntry {
         plugin: Arc::new(plugin),
