@@ -2,6 +2,7 @@
 //! time down).
 
 mod cli;
+mod clients;
 mod configs;
 mod conformance;
 mod engine;
