@@ -29,7 +29,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use parking_lot::Mutex;
 use session_host::batch::{self, Input, InputType, parse_inputs, scan_answered};
-use session_host::problem::{POOL_CLOSED, Problem};
+use session_host::problem::{Problem, ProblemKind};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::host::HostArgs;
@@ -111,7 +111,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         answered += 1;
         progress.record(answer.problem.is_none());
         tally.record(answer.pool.as_deref(), answer.problem.as_ref());
-        if let Some(problem) = answer.problem.filter(|p| p.kind == POOL_CLOSED) {
+        if let Some(problem) = answer
+            .problem
+            .filter(|p| p.kind() == Some(ProblemKind::PoolClosed))
+        {
             stop_for_closed_pool(&stop, problem, &progress);
         }
     }
