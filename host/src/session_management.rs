@@ -54,7 +54,7 @@ use serde_json::{Map, Value};
 
 use crate::engine::EngineRequest;
 use crate::plugin::{Address, PoolSpec, SessionControls};
-use crate::wire::{json_kind, no_controls};
+use crate::wire::{json_kind, no_controls, pool_spec};
 
 /// The body field that carries the controls.
 pub const FIELD: &str = "sessionManagement";
@@ -294,15 +294,6 @@ fn pool_object(
         key: "id",
     })?;
     Ok(spec)
-}
-
-fn pool_spec(id: String) -> PoolSpec {
-    PoolSpec {
-        id,
-        size: None,
-        delay: None,
-        randomize_delay: None,
-    }
 }
 
 fn non_empty(value: &Value, path: &str) -> Result<String, SessionManagementError> {

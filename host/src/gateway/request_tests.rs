@@ -13,58 +13,26 @@ fn fails(body: &[u8]) -> Problem {
     parse(body).expect_err("is refused")
 }
 
+/// What the controls hold is `session_management`'s to test; here, that they reach the request.
 #[test]
 fn session_management_becomes_controls_and_leaves_the_body() {
+    let controls = json!({
+        "enabled": true,
+        "location": {"postalCode": "10001"},
+        "pool": {"id": "shop", "size": 3},
+    });
     let request = ok(json!({
         "url": "https://a.example/",
         "httpResponseBody": true,
-        "sessionManagement": {
-            "enabled": true,
-            "cookieMode": false,
-            "params": {"browserHtml": true},
-            "location": {"postalCode": "10001", "addressCountry": "US"},
-            "pool": {"id": "shop", "size": 3, "delay": 0.5, "randomizeDelay": false},
-        },
+        "sessionManagement": controls,
     }));
     assert_eq!(
         Value::Object(request.body),
         json!({"url": "https://a.example/", "httpResponseBody": true})
     );
-    let c = request.controls;
-    assert_eq!((c.enabled, c.cookie_mode), (Some(true), Some(false)));
-    assert_eq!(c.params.as_deref(), Some(r#"{"browserHtml":true}"#));
-    let location = c.location.expect("location");
-    assert_eq!(location.postal_code.as_deref(), Some("10001"));
-    assert_eq!(location.address_country.as_deref(), Some("US"));
-    assert_eq!(location.street_address, None);
-    let pool = c.pool.expect("pool");
-    assert_eq!(
-        (
-            pool.id.as_str(),
-            pool.size,
-            pool.delay,
-            pool.randomize_delay
-        ),
-        ("shop", Some(3), Some(0.5), Some(false))
-    );
-}
-
-#[test]
-fn a_pool_may_be_just_its_id_and_an_empty_location_is_kept() {
-    let request = ok(json!({"url": "u", "sessionManagement": {"pool": "p", "location": {}}}));
-    let pool = request.controls.pool.expect("pool");
-    assert_eq!((pool.id.as_str(), pool.size), ("p", None));
-    // `some` with an empty address suppresses the default location (reference 4.1).
-    assert!(request.controls.location.is_some());
-}
-
-#[test]
-fn null_means_absent_and_an_empty_pool_id_means_no_pool() {
-    let request = ok(json!({"url": "u", "sessionManagement": null}));
-    assert_eq!(request.controls, wire::no_controls());
-    assert!(!request.body.contains_key(FIELD));
-    let request = ok(json!({"url": "u", "sessionManagement": {"enabled": null, "pool": ""}}));
-    assert_eq!(request.controls, wire::no_controls());
+    let expected = crate::session_management::parse_controls(&controls).expect("valid");
+    assert_eq!(request.controls, expected);
+    assert_eq!(request.controls.pool.expect("pool").id, "shop");
 }
 
 #[test]
