@@ -94,16 +94,16 @@ impl DefaultConfig {
         }
         let netloc = netloc(&request.url)?;
         if let Some(params) = truthy_params(controls)? {
-            return Ok(pool_id(format!(
+            return Ok(wire::pool_spec(format!(
                 "{netloc}[{}]",
                 self.param_pool_index(&netloc, &params)
             )));
         }
         if let Some(address) = controls.location.as_ref().filter(|a| !is_empty(a)) {
             let fields = present_fields(address).collect::<Vec<_>>().join(",");
-            return Ok(pool_id(format!("{netloc}@{fields}")));
+            return Ok(wire::pool_spec(format!("{netloc}@{fields}")));
         }
-        Ok(pool_id(netloc))
+        Ok(wire::pool_spec(netloc))
     }
 
     /// Default init parameters: `{"browserHtml": true}`, plus a `setLocation` action when
@@ -250,15 +250,6 @@ fn verdict(keep: bool) -> Verdict {
         Verdict::Keep
     } else {
         Verdict::Discard
-    }
-}
-
-fn pool_id(id: String) -> PoolSpec {
-    PoolSpec {
-        id,
-        size: None,
-        delay: None,
-        randomize_delay: None,
     }
 }
 

@@ -1,25 +1,31 @@
 //! Problem details (RFC 9457, the `application/problem+json` that Zyte API answers errors with)
-//! for every way a request can fail in the host, so that the front ends report errors alike.
+//! for every way a request can fail in the host: one vocabulary, which the gateway answers with
+//! and batch runs write in their error lines.
 //!
 //! # Policy
 //!
 //! - **Zyte API's own errors pass through.** An upstream error whose body is a problem object is
 //!   reported with that body's `type`, `title`, `status`, `detail` and any other member,
-//!   unchanged; a body that is not one is wrapped as [`UPSTREAM_ERROR`] with the upstream status.
-//! - **The host's errors have their own `type`s** under `/session-host/`, never Zyte API's, so a
-//!   client can tell who refused a request: [`BAD_INPUT`] (400), [`CONFIG_ERROR`] (500),
-//!   [`POOL_CLOSED`] (503), [`NO_SESSION`] (503), [`GAVE_UP`] (502) and
-//!   [`UPSTREAM_UNREACHABLE`] (502).
+//!   unchanged; a body that is not one is an [`UpstreamError`](ProblemKind::UpstreamError) with
+//!   the upstream status ([`Problem::from_upstream_body`]).
+//! - **The host's errors have their own `type`s**, `/session-host/problem/<slug>` ([`TYPE_PREFIX`]),
+//!   never Zyte API's, so a client can tell who refused a request. [`ProblemKind`] lists them,
+//!   each with its one status and title.
+//! - **One mapping from the engine's errors** ([`Problem::from_engine_error`]): bad input is a
+//!   400, a config error a 500, retries run out or Zyte API unreachable a 502, no session in time
+//!   a 503. A closed pool is a 409, deliberately not a 503: Zyte API clients retry 503 forever,
+//!   and a closed pool must fail fast until an operator reopens it.
 //! - **The pool is named** (extension member `pool`) whenever the error belongs to one, and a
 //!   closed pool's `reason` is given too.
 //!
 //! ```
 //! use session_host::engine::EngineError;
-//! use session_host::problem::{POOL_CLOSED, Problem};
+//! use session_host::problem::{Problem, ProblemKind};
 //! let error = EngineError::PoolClosed { pool: "shop".into(), reason: "bad_session_inits".into() };
 //! let problem = Problem::from_engine_error(&error);
-//! assert_eq!((problem.kind.as_str(), problem.status), (POOL_CLOSED, 503));
-//! assert_eq!(problem.extra["reason"], "bad_session_inits");
+//! assert_eq!(problem.type_uri, "/session-host/problem/pool-closed");
+//! assert_eq!((problem.kind(), problem.status), (Some(ProblemKind::PoolClosed), 409));
+//! assert_eq!(problem.reason(), Some("bad_session_inits"));
 //! ```
 
 use serde_json::{Map, Value};
@@ -27,70 +33,214 @@ use serde_json::{Map, Value};
 use crate::engine::EngineError;
 use crate::zyte::ZyteError;
 
-/// The request is invalid before it reaches Zyte API (JSON, `url`, `sessionManagement`).
-pub const BAD_INPUT: &str = "/session-host/bad-input";
-/// A session config hook failed where the request cannot go on.
-pub const CONFIG_ERROR: &str = "/session-host/config-error";
-/// The request's session pool is closed (see `reason`).
-pub const POOL_CLOSED: &str = "/session-host/pool-closed";
-/// No session of the pool became available in time.
-pub const NO_SESSION: &str = "/session-host/no-session";
-/// Retries with new sessions ran out after failed checks.
-pub const GAVE_UP: &str = "/session-host/gave-up";
-/// Zyte API could not be reached (connection, timeout, unreadable body).
-pub const UPSTREAM_UNREACHABLE: &str = "/session-host/upstream-unreachable";
-/// Zyte API answered something that is not a problem object, or a success that is not JSON.
-pub const UPSTREAM_ERROR: &str = "/session-host/upstream-error";
+/// The prefix of the `type` of every problem of the host's own.
+pub const TYPE_PREFIX: &str = "/session-host/problem/";
 
-/// One problem-details object.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+/// A kind of problem of the host's own: its `type`, `title` and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// 400 `bad-request`: the body is not a Zyte API request the host can route (not an object,
+    /// no `url`, a bad `sessionManagement`).
+    BadRequest,
+    /// 400 `invalid-json`: the body is not JSON.
+    InvalidJson,
+    /// 401 `unauthorized`: no or wrong gateway key.
+    Unauthorized,
+    /// 404 `not-found`: no such gateway route.
+    NotFound,
+    /// 404 `pool-not-found`: no pool with that id.
+    PoolNotFound,
+    /// 405 `method-not-allowed`: a gateway route with another method.
+    MethodNotAllowed,
+    /// 409 `pool-closed`: the request's pool is closed (its `reason` says why) until reopened.
+    PoolClosed,
+    /// 409 `pool-not-closed`: reopening a pool that is open.
+    PoolNotClosed,
+    /// 413 `payload-too-large`: the body exceeds the gateway's limit.
+    PayloadTooLarge,
+    /// 500 `config-error`: a session config hook failed where the request cannot go on.
+    ConfigError,
+    /// 500 `internal`: a bug; the detail says what.
+    Internal,
+    /// 502 `gave-up`: every retry with a new session failed its check.
+    GaveUp,
+    /// 502 `upstream-unreachable`: Zyte API could not be reached (connection, timeout,
+    /// unreadable body).
+    UpstreamUnreachable,
+    /// 502 `upstream-error`: Zyte API answered something that is not a problem object (with its
+    /// own status then), or a success that is not a JSON object.
+    UpstreamError,
+    /// 503 `no-session`: no session of the pool became available in time.
+    NoSession,
+    /// 503 `shutting-down`: the gateway stopped before the request finished.
+    ShuttingDown,
+    /// 504 `timeout`: the request exceeded the gateway's request timeout.
+    Timeout,
+}
+
+impl ProblemKind {
+    /// Every kind.
+    pub const ALL: [Self; 17] = [
+        Self::BadRequest,
+        Self::InvalidJson,
+        Self::Unauthorized,
+        Self::NotFound,
+        Self::PoolNotFound,
+        Self::MethodNotAllowed,
+        Self::PoolClosed,
+        Self::PoolNotClosed,
+        Self::PayloadTooLarge,
+        Self::ConfigError,
+        Self::Internal,
+        Self::GaveUp,
+        Self::UpstreamUnreachable,
+        Self::UpstreamError,
+        Self::NoSession,
+        Self::ShuttingDown,
+        Self::Timeout,
+    ];
+
+    /// The last segment of the `type` URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad-request",
+            Self::InvalidJson => "invalid-json",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not-found",
+            Self::PoolNotFound => "pool-not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::PoolClosed => "pool-closed",
+            Self::PoolNotClosed => "pool-not-closed",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::ConfigError => "config-error",
+            Self::Internal => "internal",
+            Self::GaveUp => "gave-up",
+            Self::UpstreamUnreachable => "upstream-unreachable",
+            Self::UpstreamError => "upstream-error",
+            Self::NoSession => "no-session",
+            Self::ShuttingDown => "shutting-down",
+            Self::Timeout => "timeout",
+        }
+    }
+
+    /// The `type` URI, e.g. `/session-host/problem/pool-closed`.
+    pub fn type_uri(self) -> String {
+        format!("{TYPE_PREFIX}{}", self.slug())
+    }
+
+    /// The kind whose `type` URI is `uri`, if it is one of the host's.
+    pub fn from_type_uri(uri: &str) -> Option<Self> {
+        let slug = uri.strip_prefix(TYPE_PREFIX)?;
+        Self::ALL.into_iter().find(|kind| kind.slug() == slug)
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::BadRequest | Self::InvalidJson => 400,
+            Self::Unauthorized => 401,
+            Self::NotFound | Self::PoolNotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::PoolClosed | Self::PoolNotClosed => 409,
+            Self::PayloadTooLarge => 413,
+            Self::ConfigError | Self::Internal => 500,
+            Self::GaveUp | Self::UpstreamUnreachable | Self::UpstreamError => 502,
+            Self::NoSession | Self::ShuttingDown => 503,
+            Self::Timeout => 504,
+        }
+    }
+
+    /// The `title`: a short summary, the same for every problem of the kind.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::BadRequest => "Bad Request",
+            Self::InvalidJson => "Invalid JSON",
+            Self::Unauthorized => "Unauthorized",
+            Self::NotFound => "Not Found",
+            Self::PoolNotFound => "No Such Session Pool",
+            Self::MethodNotAllowed => "Method Not Allowed",
+            Self::PoolClosed => "Session Pool Closed",
+            Self::PoolNotClosed => "Session Pool Not Closed",
+            Self::PayloadTooLarge => "Payload Too Large",
+            Self::ConfigError => "Session Config Error",
+            Self::Internal => "Internal Error",
+            Self::GaveUp => "Session Retries Exhausted",
+            Self::UpstreamUnreachable => "Zyte API Unreachable",
+            Self::UpstreamError => "Unexpected Zyte API Answer",
+            Self::NoSession => "No Session Available",
+            Self::ShuttingDown => "Shutting Down",
+            Self::Timeout => "Request Timed Out",
+        }
+    }
+}
+
+/// One problem-details object: one of the host's ([`Problem::new`]) or Zyte API's own.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, thiserror::Error)]
+#[error("{title} ({status}): {detail}")]
 pub struct Problem {
     /// `type`: a URI reference naming the kind of problem.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub type_uri: String,
     /// `title`: a short summary of the kind.
     pub title: String,
     /// `status`: the HTTP status.
     pub status: u16,
-    /// `detail`: what happened to this request.
+    /// `detail`: what happened to this request, precisely.
     pub detail: String,
-    /// Extension members (`pool`, `reason`, or whatever Zyte API added).
+    /// Extension members (RFC 9457 section 3.2): `pool`, `reason`, or whatever Zyte API added.
+    /// Boxed, so that the many `Result<_, Problem>`s stay small.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extensions: Box<Map<String, Value>>,
 }
 
 impl Problem {
-    /// A problem of the host's own.
-    pub fn new(kind: &str, title: &str, status: u16, detail: impl Into<String>) -> Self {
+    /// A problem of the host's own, of `kind`, with `detail`.
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
         Self {
-            kind: kind.to_owned(),
-            title: title.to_owned(),
-            status,
+            type_uri: kind.type_uri(),
+            title: kind.title().to_owned(),
+            status: kind.status(),
             detail: detail.into(),
-            extra: Map::new(),
+            extensions: Box::default(),
         }
     }
 
-    /// A [`BAD_INPUT`] problem.
-    pub fn bad_input(detail: impl Into<String>) -> Self {
-        Self::new(BAD_INPUT, "Bad input", 400, detail)
+    /// A 400 [`BadRequest`](ProblemKind::BadRequest).
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(ProblemKind::BadRequest, detail)
     }
 
-    /// Adds an extension member.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extra.insert(key.to_owned(), value.into());
+    /// Adds the extension member `name`.
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.extensions.insert(name.to_owned(), value.into());
         self
+    }
+
+    /// The host's kind of this problem; `None` for Zyte API's own.
+    pub fn kind(&self) -> Option<ProblemKind> {
+        ProblemKind::from_type_uri(&self.type_uri)
+    }
+
+    /// The extension member `pool`: the pool the error belongs to.
+    pub fn pool(&self) -> Option<&str> {
+        self.extensions.get("pool").and_then(Value::as_str)
+    }
+
+    /// The extension member `reason`: why a pool closed.
+    pub fn reason(&self) -> Option<&str> {
+        self.extensions.get("reason").and_then(Value::as_str)
     }
 
     /// The problem as a JSON object: `type`, `title`, `status`, `detail`, then the extensions.
     pub fn to_value(&self) -> Value {
         let mut object = Map::new();
-        object.insert("type".into(), self.kind.as_str().into());
+        object.insert("type".into(), self.type_uri.as_str().into());
         object.insert("title".into(), self.title.as_str().into());
         object.insert("status".into(), self.status.into());
         object.insert("detail".into(), self.detail.as_str().into());
-        for (key, value) in &self.extra {
-            object.entry(key.as_str()).or_insert_with(|| value.clone());
+        for (name, value) in self.extensions.iter() {
+            object.entry(name.as_str()).or_insert_with(|| value.clone());
         }
         Value::Object(object)
     }
@@ -99,17 +249,14 @@ impl Problem {
     pub fn from_engine_error(error: &EngineError) -> Self {
         let detail = error.to_string();
         match error {
-            EngineError::BadInput(message) => Self::bad_input(message.clone()),
-            EngineError::PoolClosed { pool, reason } => {
-                Self::new(POOL_CLOSED, "Session pool closed", 503, detail)
-                    .with("pool", pool.as_str())
-                    .with("reason", reason.as_str())
-            }
+            EngineError::BadInput(message) => Self::bad_request(message.as_str()),
+            EngineError::PoolClosed { pool, reason } => Self::new(ProblemKind::PoolClosed, detail)
+                .with("pool", pool.as_str())
+                .with("reason", reason.as_str()),
             EngineError::NoSession { pool, .. } => {
-                Self::new(NO_SESSION, "No session available", 503, detail)
-                    .with("pool", pool.as_str())
+                Self::new(ProblemKind::NoSession, detail).with("pool", pool.as_str())
             }
-            EngineError::Config(_) => Self::new(CONFIG_ERROR, "Session config error", 500, detail),
+            EngineError::Config(_) => Self::new(ProblemKind::ConfigError, detail),
             EngineError::Upstream { error, served_by } => {
                 let problem = Self::from_zyte_error(error);
                 match served_by {
@@ -118,37 +265,38 @@ impl Problem {
                 }
             }
             EngineError::GaveUp { pool, .. } => {
-                Self::new(GAVE_UP, "Session retries exhausted", 502, detail)
-                    .with("pool", pool.as_str())
+                Self::new(ProblemKind::GaveUp, detail).with("pool", pool.as_str())
             }
         }
     }
 
     /// The problem that reports a Zyte API client error: Zyte API's own problem when it sent one.
     pub fn from_zyte_error(error: &ZyteError) -> Self {
+        let detail = error.to_string();
         match error {
             ZyteError::Api { status, body, .. } => Self::from_upstream_body(*status, body),
-            ZyteError::Transport(_) => Self::new(
-                UPSTREAM_UNREACHABLE,
-                "Zyte API unreachable",
-                502,
-                error.to_string(),
-            ),
-            ZyteError::Invalid(message) => Self::bad_input(message.clone()),
+            ZyteError::Transport(_) => Self::new(ProblemKind::UpstreamUnreachable, detail),
+            ZyteError::Invalid(_) => Self::bad_request(detail),
         }
     }
 
-    /// Zyte API's problem body as it is, or an [`UPSTREAM_ERROR`] wrapping what it sent.
+    /// Zyte API's problem body as it is, or an [`UpstreamError`](ProblemKind::UpstreamError)
+    /// with the upstream `status`, wrapping what it sent.
     pub fn from_upstream_body(status: u16, body: &str) -> Self {
-        match serde_json::from_str::<Problem>(body) {
-            Ok(problem) => problem,
-            Err(_) => Self::new(
-                UPSTREAM_ERROR,
-                "Unexpected Zyte API answer",
-                status,
-                format!("Zyte API answered {status} with: {}", excerpt(body)),
-            ),
+        if let Ok(problem) = serde_json::from_str::<Problem>(body) {
+            return problem;
         }
+        let detail = format!("Zyte API answered {status} with: {}", excerpt(body));
+        Self {
+            status,
+            ..Self::new(ProblemKind::UpstreamError, detail)
+        }
+    }
+}
+
+impl From<EngineError> for Problem {
+    fn from(error: EngineError) -> Self {
+        Self::from_engine_error(&error)
     }
 }
 
@@ -164,27 +312,40 @@ fn excerpt(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ServedBy;
     use serde_json::json;
+
+    #[test]
+    fn every_kind_has_its_own_type_and_is_found_by_it() {
+        let uris: std::collections::BTreeSet<_> =
+            ProblemKind::ALL.iter().map(|k| k.type_uri()).collect();
+        assert_eq!(uris.len(), ProblemKind::ALL.len());
+        for kind in ProblemKind::ALL {
+            assert_eq!(ProblemKind::from_type_uri(&kind.type_uri()), Some(kind));
+            assert_eq!(Problem::new(kind, "d").kind(), Some(kind));
+        }
+        assert_eq!(ProblemKind::from_type_uri("/problem/bad-request"), None);
+    }
 
     #[test]
     fn zyte_problems_pass_through() {
         let body = r#"{"type": "/download/temporary-error", "title": "Temporary Downloading Error",
             "status": 520, "detail": "try again", "extra": 1}"#;
         let problem = Problem::from_upstream_body(520, body);
-        let value = problem.to_value();
+        assert_eq!(problem.kind(), None);
         assert_eq!(
-            value,
+            problem.to_value(),
             json!({"type": "/download/temporary-error", "title": "Temporary Downloading Error",
                 "status": 520, "detail": "try again", "extra": 1})
         );
     }
 
     #[test]
-    fn other_upstream_bodies_are_wrapped() {
+    fn other_upstream_bodies_are_wrapped_with_their_status() {
         let problem = Problem::from_upstream_body(500, "<html>oops</html>");
         assert_eq!(
-            (problem.kind.as_str(), problem.status),
-            (UPSTREAM_ERROR, 500)
+            (problem.kind(), problem.status),
+            (Some(ProblemKind::UpstreamError), 500)
         );
         assert_eq!(
             problem.detail,
@@ -204,21 +365,31 @@ mod tests {
             pool: "p".into(),
             message: "no session of pool p".into(),
         };
-        let problem = Problem::from_engine_error(&error).to_value();
         assert_eq!(
-            problem,
-            json!({"type": NO_SESSION, "title": "No session available", "status": 503,
-                "detail": "no session of pool p", "pool": "p"})
+            Problem::from_engine_error(&error).to_value(),
+            json!({"type": "/session-host/problem/no-session", "title": "No Session Available",
+                "status": 503, "detail": "no session of pool p", "pool": "p"})
         );
         let error = EngineError::Upstream {
             error: Box::new(ZyteError::Transport("reset".into())),
-            served_by: None,
+            served_by: Some(ServedBy {
+                pool: "p".into(),
+                session_id: "s".into(),
+                config: "c".into(),
+            }),
         };
-        let problem = Problem::from_engine_error(&error);
+        let problem = Problem::from(error);
         assert_eq!(
-            (problem.kind.as_str(), problem.status),
-            (UPSTREAM_UNREACHABLE, 502)
+            (problem.kind(), problem.status, problem.pool()),
+            (Some(ProblemKind::UpstreamUnreachable), 502, Some("p"))
         );
         assert_eq!(problem.detail, "Zyte API could not be reached: reset");
+        let error = EngineError::Upstream {
+            error: Box::new(ZyteError::Invalid("not serialisable".into())),
+            served_by: None,
+        };
+        let problem = Problem::from(error);
+        assert_eq!(problem.kind(), Some(ProblemKind::BadRequest));
+        assert_eq!(problem.detail, "invalid Zyte API request: not serialisable");
     }
 }

@@ -1,18 +1,25 @@
-//! The `sessionManagement` object of a Zyte API request body: what the reference puts in request
-//! meta (`zyte_api_session_*`), carried in the body by the front ends (`run`, the gateway).
+//! What the front ends (the gateway, batch runs) accept as a Zyte API request body: a string
+//! `url`, and an optional `sessionManagement` object, what the reference puts in request meta
+//! (`zyte_api_session_*`).
 //!
 //! # Policy
 //!
-//! - **Removed before sending.** [`take_controls`] removes the field from the body, so Zyte API
-//!   never sees it, and returns the [`SessionControls`] it spells.
-//! - **Strict.** Every key and every type is checked; an unknown key, a wrong type or an empty
-//!   pool id is an error whose message names the field's path (`sessionManagement.location.zip`),
-//!   what was expected and what was found. Nothing is coerced: `"true"` is not a boolean.
+//! - **Only `url` is checked** ([`engine_request`]): it must be a string. Everything else about
+//!   the body is Zyte API's to validate, so new Zyte API fields work without a host release.
+//! - **`sessionManagement` is removed before sending.** [`take_controls`] removes the field from
+//!   the body, so Zyte API never sees it, and returns the [`SessionControls`] it spells.
+//! - **Strict.** Every key and every type is checked, since a typo would otherwise silently
+//!   change nothing. An unknown key (reported before any wrong type in the same object), a wrong
+//!   type or an empty pool id is an error whose message names the field's path
+//!   (`` `sessionManagement.location.zip` ``), what was expected and what was found. Nothing is
+//!   coerced: `"true"` is not a boolean.
 //! - **`null` means absent**, for the object itself and for each of its keys, so a client that
 //!   serialises unset options as `null` gets the host's settings.
 //! - **The reference's truthiness is kept where it decides something.** An empty `location`
 //!   object is kept (it suppresses the host's default location, reference 4.1); an empty `pool`
 //!   string means "no pool given" (the reference's default for `zyte_api_session_pool` is `""`).
+//!   A pool object needs a non-empty `id`.
+//! - **Never a panic**, whatever the body (property-tested in the gateway's request tests).
 //!
 //! | Key | Type | Reference meta key |
 //! | --- | --- | --- |
@@ -24,30 +31,30 @@
 //!
 //! ```
 //! use serde_json::json;
-//! use session_host::session_management::take_controls;
+//! use session_host::session_management::engine_request;
 //!
-//! let mut body = json!({
+//! let body = json!({
 //!     "url": "https://example.com",
 //!     "httpResponseBody": true,
 //!     "sessionManagement": {"location": {"postalCode": "10001"}, "pool": "shop"},
 //! });
-//! let body = body.as_object_mut().unwrap();
-//! let controls = take_controls(body).unwrap();
-//! assert!(!body.contains_key("sessionManagement"));
-//! assert_eq!(controls.pool.unwrap().id, "shop");
+//! let request = engine_request(body.as_object().unwrap().clone()).unwrap();
+//! assert!(!request.body.contains_key("sessionManagement"));
+//! assert_eq!(request.controls.pool.unwrap().id, "shop");
 //!
-//! let mut bad = json!({"sessionManagement": {"enabeld": true}});
-//! let error = take_controls(bad.as_object_mut().unwrap()).unwrap_err();
+//! let bad = json!({"url": "https://example.com", "sessionManagement": {"enabeld": true}});
+//! let error = engine_request(bad.as_object().unwrap().clone()).unwrap_err();
 //! assert_eq!(
 //!     error.to_string(),
-//!     "unknown key sessionManagement.enabeld (expected one of: enabled, cookieMode, params, location, pool)"
+//!     "unknown key `sessionManagement.enabeld`; expected one of: enabled, cookieMode, params, location, pool"
 //! );
 //! ```
 
 use serde_json::{Map, Value};
 
+use crate::engine::EngineRequest;
 use crate::plugin::{Address, PoolSpec, SessionControls};
-use crate::wire::{json_kind, no_controls};
+use crate::wire::{json_kind, no_controls, pool_spec};
 
 /// The body field that carries the controls.
 pub const FIELD: &str = "sessionManagement";
@@ -66,12 +73,30 @@ pub const LOCATION_KEYS: [&str; 4] = [
 /// The keys of `sessionManagement.pool` when it is an object.
 pub const POOL_KEYS: [&str; 4] = ["id", "size", "delay", "randomizeDelay"];
 
+/// Why a request body was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The body has no `url`.
+    #[error("the request has no `url`")]
+    NoUrl,
+    /// The body's `url` is not a string.
+    #[error("`url` must be a string, got {found}")]
+    UrlNotString {
+        /// What it is, e.g. `a number`.
+        found: &'static str,
+    },
+    /// The body's `sessionManagement` is invalid.
+    #[error(transparent)]
+    SessionManagement(#[from] SessionManagementError),
+}
+
 /// Why a `sessionManagement` value was refused. Every variant names the field's full path.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionManagementError {
     /// A key that the object does not have.
-    #[error("unknown key {path} (expected one of: {expected})")]
+    #[error("unknown key `{path}`; expected one of: {expected}")]
     UnknownKey {
         /// The key's path, e.g. `sessionManagement.foo`.
         path: String,
@@ -79,21 +104,44 @@ pub enum SessionManagementError {
         expected: String,
     },
     /// A value of the wrong JSON type or out of range.
-    #[error("{path} must be {expected}, got {found}")]
+    #[error("`{path}` must be {expected}, got {found}")]
     Invalid {
         /// The field's path, e.g. `sessionManagement.pool.size`.
         path: String,
-        /// What was expected, e.g. `an integer from 1 to 4294967295`.
+        /// What was expected, e.g. `a boolean`.
         expected: &'static str,
-        /// What was found, e.g. `a string` or `0`.
+        /// What was found, e.g. `a string` or `the number 0`.
         found: String,
     },
     /// A required key is absent.
-    #[error("{path} is required")]
+    #[error("`{path}` has no `{key}`")]
     Missing {
+        /// The object's path, e.g. `sessionManagement.pool`.
+        path: String,
+        /// The key, e.g. `id`.
+        key: &'static str,
+    },
+    /// A string that must not be empty is.
+    #[error("`{path}` must not be empty")]
+    Empty {
         /// The field's path, e.g. `sessionManagement.pool.id`.
         path: String,
     },
+}
+
+/// The engine request of a body: its `url` checked, its `sessionManagement` taken out and
+/// parsed into the request's controls.
+pub fn engine_request(mut body: Map<String, Value>) -> Result<EngineRequest, RequestError> {
+    match body.get("url") {
+        Some(Value::String(_)) => {}
+        Some(other) => {
+            let found = json_kind(other);
+            return Err(RequestError::UrlNotString { found });
+        }
+        None => return Err(RequestError::NoUrl),
+    }
+    let controls = take_controls(&mut body)?;
+    Ok(EngineRequest { body, controls })
 }
 
 /// Removes `sessionManagement` from `body` and parses it; no field gives [`no_controls`].
@@ -128,20 +176,22 @@ pub fn parse_controls(value: &Value) -> Result<SessionControls, SessionManagemen
     Ok(controls)
 }
 
-/// Calls `set(key, value, path)` for each member of `object` that is not `null`, after checking
-/// that every key is one of `keys` (the last of which `set` may take as its default case).
+/// Checks that every key of `object` is one of `keys`, then calls `set(key, value, path)` for
+/// each member that is not `null` (`set` may take the last key as its default case).
 fn members(
     object: &Map<String, Value>,
     keys: &[&str],
     path: &str,
     mut set: impl FnMut(&str, &Value, &str) -> Result<(), SessionManagementError>,
 ) -> Result<(), SessionManagementError> {
-    for (key, value) in object {
-        let path = format!("{path}.{key}");
-        check_key(key, keys, &path)?;
-        if !value.is_null() {
-            set(key, value, &path)?;
-        }
+    if let Some(key) = object.keys().find(|key| !keys.contains(&key.as_str())) {
+        return Err(SessionManagementError::UnknownKey {
+            path: format!("{path}.{key}"),
+            expected: keys.join(", "),
+        });
+    }
+    for (key, value) in object.iter().filter(|(_, value)| !value.is_null()) {
+        set(key, value, &format!("{path}.{key}"))?;
     }
     Ok(())
 }
@@ -158,19 +208,9 @@ fn object_or_null<'a>(
     }
 }
 
-fn check_key(key: &str, keys: &[&str], path: &str) -> Result<(), SessionManagementError> {
-    if keys.contains(&key) {
-        return Ok(());
-    }
-    Err(SessionManagementError::UnknownKey {
-        path: path.to_owned(),
-        expected: keys.join(", "),
-    })
-}
-
 fn invalid(path: &str, expected: &'static str, found: &Value) -> SessionManagementError {
     let found = match found {
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => format!("the number {n}"),
         other => json_kind(other).to_owned(),
     };
     SessionManagementError::Invalid {
@@ -230,7 +270,7 @@ fn pool(value: &Value, path: &str) -> Result<Option<PoolSpec>, SessionManagement
         Value::String(id) if id.is_empty() => Ok(None),
         Value::String(id) => Ok(Some(pool_spec(id.clone()))),
         Value::Object(object) => pool_object(object, path).map(Some),
-        other => Err(invalid(path, "a string or an object", other)),
+        other => Err(invalid(path, "a pool id (a string) or an object", other)),
     }
 }
 
@@ -238,30 +278,30 @@ fn pool_object(
     object: &Map<String, Value>,
     path: &str,
 ) -> Result<PoolSpec, SessionManagementError> {
+    let mut id = None;
     let mut spec = pool_spec(String::new());
     members(object, &POOL_KEYS, path, |key, value, path| {
         match key {
-            "id" => spec.id = string(value, path)?,
+            "id" => id = Some(non_empty(value, path)?),
             "size" => spec.size = Some(size(value, path)?),
             "delay" => spec.delay = Some(delay(value, path)?),
             _ => spec.randomize_delay = Some(boolean(value, path)?),
         }
         Ok(())
     })?;
-    if spec.id.is_empty() {
-        return Err(SessionManagementError::Missing {
-            path: format!("{path}.id"),
-        });
-    }
+    spec.id = id.ok_or_else(|| SessionManagementError::Missing {
+        path: path.to_owned(),
+        key: "id",
+    })?;
     Ok(spec)
 }
 
-fn pool_spec(id: String) -> PoolSpec {
-    PoolSpec {
-        id,
-        size: None,
-        delay: None,
-        randomize_delay: None,
+fn non_empty(value: &Value, path: &str) -> Result<String, SessionManagementError> {
+    match string(value, path)? {
+        text if text.is_empty() => Err(SessionManagementError::Empty {
+            path: path.to_owned(),
+        }),
+        text => Ok(text),
     }
 }
 
@@ -270,7 +310,7 @@ fn size(value: &Value, path: &str) -> Result<u32, SessionManagementError> {
         .as_u64()
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| *n >= 1)
-        .ok_or_else(|| invalid(path, "an integer from 1 to 4294967295", value))
+        .ok_or_else(|| invalid(path, "a positive integer (at most 4294967295)", value))
 }
 
 fn delay(value: &Value, path: &str) -> Result<f64, SessionManagementError> {
@@ -353,67 +393,91 @@ mod tests {
         let cases = [
             (
                 json!([]),
-                "sessionManagement must be an object, got an array",
+                "`sessionManagement` must be an object, got an array",
             ),
             (
                 json!({"foo": 1}),
-                "unknown key sessionManagement.foo (expected one of: enabled, cookieMode, params, location, pool)",
+                "unknown key `sessionManagement.foo`; expected one of: enabled, cookieMode, params, location, pool",
             ),
             (
                 json!({"foo": null}),
-                "unknown key sessionManagement.foo (expected one of: enabled, cookieMode, params, location, pool)",
+                "unknown key `sessionManagement.foo`; expected one of: enabled, cookieMode, params, location, pool",
             ),
             (
                 json!({"enabled": "true"}),
-                "sessionManagement.enabled must be a boolean, got a string",
+                "`sessionManagement.enabled` must be a boolean, got a string",
             ),
             (
                 json!({"cookieMode": 1}),
-                "sessionManagement.cookieMode must be a boolean, got 1",
+                "`sessionManagement.cookieMode` must be a boolean, got the number 1",
             ),
             (
                 json!({"params": "{}"}),
-                "sessionManagement.params must be an object, got a string",
+                "`sessionManagement.params` must be an object, got a string",
             ),
             (
                 json!({"location": "10001"}),
-                "sessionManagement.location must be an object, got a string",
+                "`sessionManagement.location` must be an object, got a string",
             ),
             (
                 json!({"location": {"zip": "10001"}}),
-                "unknown key sessionManagement.location.zip (expected one of: addressCountry, addressRegion, postalCode, streetAddress)",
+                "unknown key `sessionManagement.location.zip`; expected one of: addressCountry, addressRegion, postalCode, streetAddress",
             ),
             (
                 json!({"location": {"postalCode": 10001}}),
-                "sessionManagement.location.postalCode must be a string, got 10001",
+                "`sessionManagement.location.postalCode` must be a string, got the number 10001",
             ),
             (
                 json!({"pool": 7}),
-                "sessionManagement.pool must be a string or an object, got 7",
+                "`sessionManagement.pool` must be a pool id (a string) or an object, got the number 7",
             ),
             (
                 json!({"pool": {"size": 2}}),
-                "sessionManagement.pool.id is required",
+                "`sessionManagement.pool` has no `id`",
+            ),
+            (
+                json!({"pool": {"id": ""}}),
+                "`sessionManagement.pool.id` must not be empty",
             ),
             (
                 json!({"pool": {"id": "p", "size": 0}}),
-                "sessionManagement.pool.size must be an integer from 1 to 4294967295, got 0",
+                "`sessionManagement.pool.size` must be a positive integer (at most 4294967295), got the number 0",
             ),
             (
                 json!({"pool": {"id": "p", "size": 1.5}}),
-                "sessionManagement.pool.size must be an integer from 1 to 4294967295, got 1.5",
+                "`sessionManagement.pool.size` must be a positive integer (at most 4294967295), got the number 1.5",
             ),
             (
                 json!({"pool": {"id": "p", "delay": -1}}),
-                "sessionManagement.pool.delay must be a number of seconds ≥ 0, got -1",
+                "`sessionManagement.pool.delay` must be a number of seconds ≥ 0, got the number -1",
             ),
             (
                 json!({"pool": {"id": "p", "randomize_delay": true}}),
-                "unknown key sessionManagement.pool.randomize_delay (expected one of: id, size, delay, randomizeDelay)",
+                "unknown key `sessionManagement.pool.randomize_delay`; expected one of: id, size, delay, randomizeDelay",
+            ),
+            (
+                json!({"enabled": "yes", "enable": true}),
+                "unknown key `sessionManagement.enable`; expected one of: enabled, cookieMode, params, location, pool",
             ),
         ];
         for (value, expected) in cases {
             assert_eq!(parse(value.clone()).unwrap_err(), expected, "{value}");
         }
+    }
+
+    #[test]
+    fn a_request_needs_a_string_url_checked_first() {
+        let request = |body: Value| {
+            engine_request(body.as_object().unwrap().clone()).map_err(|e| e.to_string())
+        };
+        let ok = request(json!({"url": "u", "sessionManagement": {"pool": "p"}})).unwrap();
+        assert_eq!(Value::Object(ok.body), json!({"url": "u"}));
+        assert_eq!(ok.controls.pool.unwrap().id, "p");
+        let no_url = json!({"sessionManagement": {"enabled": 1}});
+        assert_eq!(request(no_url).unwrap_err(), "the request has no `url`");
+        assert_eq!(
+            request(json!({"url": 3})).unwrap_err(),
+            "`url` must be a string, got a number"
+        );
     }
 }

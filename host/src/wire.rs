@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::plugin::{Header, Request, SessionControls};
+use crate::plugin::{Header, PoolSpec, Request, SessionControls};
 
 /// The method a Zyte API request uses when `httpRequestMethod` is absent.
 pub const DEFAULT_METHOD: &str = "GET";
@@ -20,6 +20,16 @@ pub fn no_controls() -> SessionControls {
         params: None,
         location: None,
         pool: None,
+    }
+}
+
+/// A pool given by its id alone: its size and delays come from the settings.
+pub fn pool_spec(id: String) -> PoolSpec {
+    PoolSpec {
+        id,
+        size: None,
+        delay: None,
+        randomize_delay: None,
     }
 }
 

@@ -14,17 +14,18 @@
 //!
 //! - **Inputs are numbered by their line in the file** (1-based, blank lines counted), the
 //!   number that the output records (see [`super::output`]).
-//! - **A bad line is an input too.** A line that is not JSON, not an object, has no string
-//!   `url`, or has an invalid `sessionManagement` ([`crate::session_management`]) becomes an
-//!   [`Input`] whose request is the [`Problem`] to answer it with, so it gets its own error line.
+//! - **A bad line is an input too.** A line that is not JSON (`invalid-json`), not an object, has
+//!   no string `url`, or has an invalid `sessionManagement` (`bad-request`, checked as the gateway
+//!   checks a body: [`crate::session_management`]) becomes an [`Input`] whose request is the
+//!   [`Problem`] to answer it with, so it gets its own error line.
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use crate::engine::EngineRequest;
-use crate::problem::Problem;
-use crate::session_management::take_controls;
+use crate::problem::{Problem, ProblemKind};
+use crate::session_management::engine_request;
 use crate::wire::json_kind;
 
 /// The format of an input file.
@@ -125,9 +126,12 @@ fn json_input(line: u64, content: &str) -> Input {
                 "input line {line} must be a JSON object (a Zyte API request), got {}",
                 json_kind(&other)
             );
-            return bad_line(line, detail);
+            return bad_line(line, Problem::bad_request(detail));
         }
-        Err(e) => return bad_line(line, format!("input line {line} is not valid JSON: {e}")),
+        Err(e) => {
+            let detail = format!("input line {line} is not valid JSON: {e}");
+            return bad_line(line, Problem::new(ProblemKind::InvalidJson, detail));
+        }
     };
     let url = body.get("url").and_then(Value::as_str).map(str::to_owned);
     if let (None, Some(url)) = (body.get("echoData"), &url) {
@@ -139,33 +143,20 @@ fn json_input(line: u64, content: &str) -> Input {
             url,
             echo_data: body.get("echoData").cloned(),
         },
-        request: request(line, body).map_err(Problem::bad_input),
+        request: engine_request(body)
+            .map_err(|e| Problem::bad_request(format!("input line {line}: {e}"))),
     }
 }
 
 /// A line that is not a request object at all.
-fn bad_line(line: u64, detail: String) -> Input {
+fn bad_line(line: u64, problem: Problem) -> Input {
     Input {
         origin: Origin {
             line,
             url: None,
             echo_data: None,
         },
-        request: Err(Problem::bad_input(detail)),
-    }
-}
-
-/// The engine request of a body, its `sessionManagement` taken out and its `url` checked; the
-/// error is the problem's detail.
-fn request(line: u64, mut body: Map<String, Value>) -> Result<EngineRequest, String> {
-    let controls = take_controls(&mut body).map_err(|e| format!("input line {line}: {e}"))?;
-    match body.get("url") {
-        Some(Value::String(_)) => Ok(EngineRequest { body, controls }),
-        None => Err(format!("input line {line} has no `url`")),
-        Some(other) => Err(format!(
-            "input line {line}: `url` must be a string, got {}",
-            json_kind(other)
-        )),
+        request: Err(problem),
     }
 }
 
@@ -242,7 +233,7 @@ mod tests {
             detail(&inputs[1]),
             "input line 2 must be a JSON object (a Zyte API request), got an array"
         );
-        assert_eq!(detail(&inputs[2]), "input line 3 has no `url`");
+        assert_eq!(detail(&inputs[2]), "input line 3: the request has no `url`");
         assert_eq!(
             inputs[2].origin.echo_data,
             Some(json!(5)),
@@ -254,13 +245,18 @@ mod tests {
         );
         assert_eq!(
             detail(&inputs[4]),
-            "input line 5: sessionManagement.enabled must be a boolean, got 1"
+            "input line 5: `sessionManagement.enabled` must be a boolean, got the number 1"
         );
         assert_eq!(inputs[4].origin.url.as_deref(), Some("https://b.example"));
+        let kinds: Vec<_> = inputs
+            .iter()
+            .map(|i| i.request.as_ref().unwrap_err().kind())
+            .collect();
+        assert_eq!(kinds[0], Some(ProblemKind::InvalidJson));
         assert!(
-            inputs
+            kinds[1..]
                 .iter()
-                .all(|i| i.request.as_ref().unwrap_err().status == 400)
+                .all(|k| *k == Some(ProblemKind::BadRequest))
         );
     }
 }

@@ -19,7 +19,7 @@
 //! use session_host::problem::Problem;
 //!
 //! let inputs = parse_inputs("https://a.example\nhttps://b.example\n", InputType::Txt);
-//! let output = Answer::error(&inputs[1].origin, Problem::bad_input("just an example")).text;
+//! let output = Answer::error(&inputs[1].origin, Problem::bad_request("just an example")).text;
 //! let answered = scan_answered(output.as_bytes()).unwrap();
 //! let todo: Vec<_> = inputs.iter().filter(|i| !answered.contains(i.origin.line)).collect();
 //! assert_eq!(todo[0].origin.url.as_deref(), Some("https://a.example"));

@@ -9,7 +9,8 @@
 //!   the body lacks it, plus [`META_FIELD`].
 //! - **An error** is `{"url"?, "error": PROBLEM, "echoData"?, "_sessionHost"}`, where `PROBLEM` is
 //!   the [`Problem`] (`type`, `title`, `status`, `detail`, and `pool`, `reason` when known):
-//!   Zyte API's own problem for its errors, a `/session-host/…` one for the host's.
+//!   Zyte API's own problem for its errors, a `/session-host/problem/…` one for the host's (the
+//!   gateway's vocabulary, [`crate::problem`]).
 //! - **[`META_FIELD`]** (`"_sessionHost"`) identifies the input: `line`, its line number in the
 //!   input file (from 1); for responses served by a session also `pool`, `session` and `config`.
 //!   Zyte API fields never start with `_`, so it cannot clash with them.
@@ -30,7 +31,7 @@ use serde_json::{Map, Value};
 
 use super::input::{Input, Origin};
 use crate::engine::{EngineError, EngineResponse};
-use crate::problem::{Problem, UPSTREAM_ERROR};
+use crate::problem::{Problem, ProblemKind};
 
 /// The field of every output line that identifies its input.
 pub const META_FIELD: &str = "_sessionHost";
@@ -63,8 +64,7 @@ impl Answer {
             Ok(Value::Object(body)) => body,
             _ => {
                 let detail = "Zyte API answered 200 with a body that is not a JSON object";
-                let problem =
-                    Problem::new(UPSTREAM_ERROR, "Unexpected Zyte API answer", 502, detail);
+                let problem = Problem::new(ProblemKind::UpstreamError, detail);
                 return Self::error(origin, problem);
             }
         };
@@ -100,11 +100,7 @@ impl Answer {
         Self {
             line: origin.line,
             text: json_line(line),
-            pool: problem
-                .extra
-                .get("pool")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            pool: problem.pool().map(str::to_owned),
             problem: Some(problem),
         }
     }
@@ -281,8 +277,8 @@ mod tests {
         assert_eq!(line["url"], "https://a.example");
         assert_eq!(line["echoData"], json!({"id": 2}));
         assert_eq!(line["_sessionHost"], json!({"line": 2}));
-        assert_eq!(line["error"]["type"], "/session-host/pool-closed");
-        assert_eq!(line["error"]["status"], 503);
+        assert_eq!(line["error"]["type"], "/session-host/problem/pool-closed");
+        assert_eq!(line["error"]["status"], 409);
         assert_eq!(line["error"]["reason"], "unsupported_set_location");
         assert_eq!(answer.pool.as_deref(), Some("p"));
         let bare = Origin {
@@ -290,10 +286,10 @@ mod tests {
             url: None,
             echo_data: None,
         };
-        let line = parsed(&Answer::error(&bare, Problem::bad_input("no url")));
+        let line = parsed(&Answer::error(&bare, Problem::bad_request("no url")));
         assert_eq!(
             line,
-            json!({"error": {"type": "/session-host/bad-input", "title": "Bad input",
+            json!({"error": {"type": "/session-host/problem/bad-request", "title": "Bad Request",
                 "status": 400, "detail": "no url"}, "_sessionHost": {"line": 9}})
         );
     }
@@ -306,13 +302,13 @@ mod tests {
             served_by: None,
         };
         let line = parsed(&Answer::response(&origin(1), &response));
-        assert_eq!(line["error"]["type"], UPSTREAM_ERROR);
+        assert_eq!(line["error"]["type"], ProblemKind::UpstreamError.type_uri());
     }
 
     fn output(lines: &[u64]) -> String {
         lines
             .iter()
-            .map(|l| Answer::error(&origin(*l), Problem::bad_input("x")).text)
+            .map(|l| Answer::error(&origin(*l), Problem::bad_request("x")).text)
             .collect()
     }
 

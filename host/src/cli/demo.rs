@@ -178,8 +178,8 @@ async fn run_one(
         ),
         Err(error) => {
             let problem = Problem::from_engine_error(&error);
-            let pool = problem.extra.get("pool").and_then(|p| p.as_str());
-            (pool.map(str::to_owned).unwrap_or(pool_hint), Some(problem))
+            let pool = problem.pool().map(str::to_owned).unwrap_or(pool_hint);
+            (pool, Some(problem))
         }
     }
 }

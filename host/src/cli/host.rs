@@ -1,5 +1,5 @@
 //! What `serve` and `run` share: the settings file, the upstream, the configs folder, and the
-//! engine built from them.
+//! engine built from them; the signals that stop them; durations given in seconds.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use session_host::engine::Engine;
 use session_host::plugin::Runtime;
 use session_host::settings::HostSettings;
 use session_host::zyte::{ApiKey, Client};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Options shared by the commands that run the engine.
 #[derive(Debug, Clone, clap::Args)]
@@ -96,10 +97,7 @@ impl HostArgs {
             (None, false) => CompileCache::default_dir().map(CompileCache::new),
         };
         let options = WatchOptions {
-            rescan: Duration::try_from_secs_f64(self.rescan_secs)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .context("--rescan-secs must be a positive number")?,
+            rescan: secs(self.rescan_secs, "--rescan-secs")?,
             ..WatchOptions::default()
         };
         let loader = Loader::new(dir, runtime, cache);
@@ -114,5 +112,39 @@ impl HostArgs {
             "configs folder loaded and watched"
         );
         Ok(watcher)
+    }
+}
+
+/// The duration of `value` seconds, given by option `flag`; an error unless it is positive.
+pub fn secs(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .with_context(|| format!("{flag} must be a positive number of seconds, got {value}"))
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from [`Signals::listen`] on, so that one arriving
+/// before the command is ready does not kill it uncleanly.
+pub struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    /// Starts listening.
+    pub fn listen() -> anyhow::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    /// The next signal: its name, and the exit code that it gives by convention (128 + its
+    /// number).
+    pub async fn next(&mut self) -> (&'static str, u8) {
+        tokio::select! {
+            _ = self.interrupt.recv() => ("SIGINT", 130),
+            _ = self.terminate.recv() => ("SIGTERM", 143),
+        }
     }
 }

@@ -29,10 +29,9 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use parking_lot::Mutex;
 use session_host::batch::{self, Input, InputType, parse_inputs, scan_answered};
-use session_host::problem::{POOL_CLOSED, Problem};
-use tokio::signal::unix::{SignalKind, signal};
+use session_host::problem::{Problem, ProblemKind};
 
-use super::host::HostArgs;
+use super::host::{HostArgs, Signals};
 use super::progress::Progress;
 use super::summary::{self, Tally};
 
@@ -111,7 +110,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         answered += 1;
         progress.record(answer.problem.is_none());
         tally.record(answer.pool.as_deref(), answer.problem.as_ref());
-        if let Some(problem) = answer.problem.filter(|p| p.kind == POOL_CLOSED) {
+        if let Some(problem) = answer
+            .problem
+            .filter(|p| p.kind() == Some(ProblemKind::PoolClosed))
+        {
             stop_for_closed_pool(&stop, problem, &progress);
         }
     }
@@ -157,18 +159,14 @@ fn stop_for_closed_pool(stop: &StopFlag, problem: Problem, progress: &Progress) 
 /// Listens for SIGINT and SIGTERM: the first stops the run, the second exits at once.
 fn listen_for_signals() -> anyhow::Result<StopFlag> {
     let stop: StopFlag = Arc::default();
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut signals = Signals::listen()?;
     let flag = stop.clone();
     tokio::spawn(async move {
-        let mut signals = 0;
+        let mut received = 0;
         loop {
-            let (name, code) = tokio::select! {
-                _ = interrupt.recv() => ("SIGINT", 130),
-                _ = terminate.recv() => ("SIGTERM", 143),
-            };
-            signals += 1;
-            if signals > 1 {
+            let (name, code) = signals.next().await;
+            received += 1;
+            if received > 1 {
                 eprintln!(
                     "\n{name} again: exiting now; the run is incomplete (run the same command to resume)"
                 );

@@ -3,13 +3,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use session_host::gateway::{self, GatewayConfig, GatewayKey, GatewayState};
 use session_host::telemetry;
 
-use super::host::HostArgs;
+use super::host::{HostArgs, Signals, secs};
 
 /// Options of `serve`.
 #[derive(Debug, clap::Args)]
@@ -54,13 +53,6 @@ impl ServeArgs {
     }
 }
 
-fn secs(value: f64, flag: &str) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .with_context(|| format!("{flag} must be a positive number of seconds, got {value}"))
-}
-
 /// Binds first (so a refused address fails before any config loads), then starts the engine
 /// and serves until SIGTERM or SIGINT.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -89,23 +81,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Listens for SIGINT (Ctrl-C) and SIGTERM from now on; the future completes on either.
 /// Registered before the gateway announces itself, so no early signal kills it uncleanly.
-#[cfg(unix)]
 fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut signals = Signals::listen()?;
     Ok(async move {
-        tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
-            _ = interrupt.recv() => tracing::info!("SIGINT received"),
-        }
-    })
-}
-
-/// Completes on Ctrl-C.
-#[cfg(not(unix))]
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
+        let (name, _) = signals.next().await;
+        tracing::info!("{name} received");
     })
 }

@@ -44,7 +44,7 @@ impl Tally {
 
 /// A short label of an error, for counting: its title, with a closed pool's reason.
 pub fn error_label(problem: &Problem) -> String {
-    match problem.extra.get("reason").and_then(|r| r.as_str()) {
+    match problem.reason() {
         Some(reason) => format!("{} ({reason})", problem.title),
         None => problem.title.clone(),
     }

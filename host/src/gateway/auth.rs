@@ -19,7 +19,7 @@ use axum::response::Response;
 use base64::Engine as _;
 
 use super::GatewayState;
-use super::problem::{Problem, ProblemKind};
+use crate::problem::{Problem, ProblemKind};
 
 /// The key clients must present. Its `Debug` and `Display` print `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -126,7 +126,7 @@ mod tests {
         assert!(check(Some(&key), &basic("k3y")).is_ok());
         for bad in ["k3:", "k3yy:", ":k3y", ""] {
             let problem = check(Some(&key), &basic(bad)).expect_err(bad);
-            assert_eq!(problem.kind, ProblemKind::Unauthorized);
+            assert_eq!(problem.kind(), Some(ProblemKind::Unauthorized));
         }
     }
 

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::GatewayState;
-use super::problem::{PROBLEM_JSON, Problem, ProblemKind};
+use super::problem::PROBLEM_JSON;
 use super::request;
 use crate::engine::{EngineError, EngineResponse, ServedBy};
+use crate::problem::{Problem, ProblemKind};
 use crate::zyte::ZyteError;
 
 /// The session id that served the request.

@@ -28,15 +28,17 @@
 //!   optional `sessionManagement` object (`enabled`, `cookieMode`, `params`, `location`, `pool`:
 //!   what scrapy-zyte-api puts in `zyte_api_session_*` request meta) becomes the engine's
 //!   [`SessionControls`](crate::plugin::SessionControls) and is removed before forwarding; an
-//!   unknown key in it, or a wrong type, is a 400 naming the key ([`request`]). Everything else
-//!   is left to Zyte API's own validation.
+//!   unknown key in it, or a wrong type, is a 400 naming the key ([`request`], which checks a
+//!   body as batch runs do: [`crate::session_management`]). Everything else is left to Zyte
+//!   API's own validation.
 //! - **The response.** Zyte API's status and JSON body, unchanged, with `x-session-id`,
 //!   `x-session-pool` and `x-session-config` naming the session that served it (absent when
 //!   sessions are disabled for the request). Errors that Zyte API itself returned (a 400
 //!   `/request/invalid`, a 451, a 520 after retries…) pass through the same way, with their
 //!   status, body and `request-id`.
-//! - **The host's own errors** are `application/problem+json` with `type` values under
-//!   `/session-host/problem/` ([`ProblemKind`] lists each with its status). A closed pool is a
+//! - **The host's own errors** are `application/problem+json` ([`problem`]) with the `type`
+//!   values that batch runs use too, under `/session-host/problem/`
+//!   ([`ProblemKind`](crate::problem::ProblemKind) lists each with its status). A closed pool is a
 //!   409, deliberately not a 503: Zyte API clients retry 503 forever, and a closed pool must
 //!   fail fast until an operator reopens it. No session in time is a 503 with `Retry-After`
 //!   (clients retry it like throttling). Bad input is never a 500 and never a panic: malformed
@@ -82,7 +84,6 @@ use tokio::sync::watch;
 use crate::engine::Engine;
 
 pub use auth::GatewayKey;
-pub use problem::{Problem, ProblemKind};
 pub use serve::{bind, serve};
 
 /// The listen address `session-host serve` uses by default.

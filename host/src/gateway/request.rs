@@ -1,21 +1,10 @@
 //! Reading and parsing `POST /v1/extract` bodies into [`EngineRequest`]s.
 //!
-//! Policy: the body must be a JSON object with a string `url` (everything else about it is Zyte
-//! API's to validate, so new Zyte API fields work without a gateway release). Its optional
-//! `sessionManagement` object is removed from the body and becomes the request's
-//! [`SessionControls`]; it is validated strictly, since a typo there would otherwise silently
-//! change nothing:
-//!
-//! | Key | Type | Reference meta key |
-//! | --- | --- | --- |
-//! | `enabled` | boolean | `zyte_api_session_enabled` |
-//! | `cookieMode` | boolean | `zyte_api_session_cookie_mode` |
-//! | `params` | object (session init parameters) | `zyte_api_session_params` |
-//! | `location` | object: `addressCountry`, `addressRegion`, `postalCode`, `streetAddress` (strings) | `zyte_api_session_location` |
-//! | `pool` | a pool id (non-empty string), or `{id, size, delay, randomizeDelay}` | `zyte_api_session_pool` |
-//!
-//! Every failure is a [`Problem`] with status 400 (413 for size) whose `detail` names the key
-//! path, the expected type and what was found; parsing never panics (property-tested).
+//! Policy: the body must be a JSON object; what it must hold beyond that (a string `url`, a
+//! valid optional `sessionManagement`, removed from the body and turned into the request's
+//! controls) is what batch runs check too, in [`crate::session_management`]. Every failure is
+//! a [`Problem`] with status 400 (413 for size) whose `detail` names the key path, the expected
+//! type and what was found; parsing never panics (property-tested).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
@@ -23,24 +12,10 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde_json::{Map, Value};
 
-use super::problem::{Problem, ProblemKind};
 use crate::engine::EngineRequest;
-use crate::plugin::{Address, PoolSpec, SessionControls};
-use crate::wire::{self, json_kind};
-
-/// The body key of the session controls.
-pub const SESSION_MANAGEMENT: &str = "sessionManagement";
-/// The keys `sessionManagement` accepts.
-pub const CONTROL_KEYS: [&str; 5] = ["enabled", "cookieMode", "params", "location", "pool"];
-/// The keys `sessionManagement.location` accepts.
-pub const LOCATION_KEYS: [&str; 4] = [
-    "addressCountry",
-    "addressRegion",
-    "postalCode",
-    "streetAddress",
-];
-/// The keys `sessionManagement.pool` accepts, when an object.
-pub const POOL_KEYS: [&str; 4] = ["id", "size", "delay", "randomizeDelay"];
+use crate::problem::{Problem, ProblemKind};
+use crate::session_management::engine_request;
+use crate::wire::json_kind;
 
 /// Reads `body`, refusing more than `limit` bytes: at once when `Content-Length` says so,
 /// otherwise as soon as the chunks read exceed it.
@@ -82,22 +57,8 @@ fn too_large(limit: usize, what: &str) -> Problem {
 /// # Errors
 /// A 400 problem naming what is wrong (see the module docs).
 pub fn parse(bytes: &[u8]) -> Result<EngineRequest, Problem> {
-    let mut body = parse_object(bytes)?;
-    match body.get("url") {
-        Some(Value::String(_)) => {}
-        Some(other) => {
-            let kind = json_kind(other);
-            return Err(Problem::bad_request(format!(
-                "`url` must be a string, got {kind}"
-            )));
-        }
-        None => return Err(Problem::bad_request("the request has no `url`")),
-    }
-    let controls = match body.remove(SESSION_MANAGEMENT) {
-        Some(value) => controls(value)?,
-        None => wire::no_controls(),
-    };
-    Ok(EngineRequest { body, controls })
+    let body = parse_object(bytes)?;
+    engine_request(body).map_err(|e| Problem::bad_request(e.to_string()))
 }
 
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Problem> {
@@ -116,132 +77,6 @@ fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Problem> {
             format!("the request body is not valid JSON: {e}"),
         )),
     }
-}
-
-/// The controls of a `sessionManagement` value.
-fn controls(value: Value) -> Result<SessionControls, Problem> {
-    let map = object(value, SESSION_MANAGEMENT)?;
-    only(&map, &CONTROL_KEYS, SESSION_MANAGEMENT)?;
-    let path = |key: &str| format!("{SESSION_MANAGEMENT}.{key}");
-    let mut controls = wire::no_controls();
-    for (key, value) in map {
-        match key.as_str() {
-            "enabled" => controls.enabled = Some(boolean(&value, &path(&key))?),
-            "cookieMode" => controls.cookie_mode = Some(boolean(&value, &path(&key))?),
-            "params" => {
-                controls.params = Some(Value::Object(object(value, &path(&key))?).to_string())
-            }
-            "location" => controls.location = Some(location(value, &path(&key))?),
-            _ => controls.pool = Some(pool(value, &path(&key))?),
-        }
-    }
-    Ok(controls)
-}
-
-fn location(value: Value, path: &str) -> Result<Address, Problem> {
-    let map = object(value, path)?;
-    only(&map, &LOCATION_KEYS, path)?;
-    let field = |key: &str| -> Result<Option<String>, Problem> {
-        map.get(key)
-            .map(|v| string(v, &format!("{path}.{key}")))
-            .transpose()
-    };
-    Ok(Address {
-        address_country: field("addressCountry")?,
-        address_region: field("addressRegion")?,
-        postal_code: field("postalCode")?,
-        street_address: field("streetAddress")?,
-    })
-}
-
-fn pool(value: Value, path: &str) -> Result<PoolSpec, Problem> {
-    let map = match value {
-        Value::String(id) => Map::from_iter([("id".to_owned(), Value::String(id))]),
-        Value::Object(map) => map,
-        other => {
-            let kind = json_kind(&other);
-            let detail = format!("`{path}` must be a pool id (a string) or an object, got {kind}");
-            return Err(Problem::bad_request(detail));
-        }
-    };
-    only(&map, &POOL_KEYS, path)?;
-    let at = |key: &str| format!("{path}.{key}");
-    let id = match map.get("id") {
-        Some(v) => string(v, &at("id"))?,
-        None => return Err(Problem::bad_request(format!("`{path}` has no `id`"))),
-    };
-    if id.is_empty() {
-        return Err(Problem::bad_request(format!(
-            "`{}` must not be empty",
-            at("id")
-        )));
-    }
-    Ok(PoolSpec {
-        id,
-        size: map.get("size").map(|v| size(v, &at("size"))).transpose()?,
-        delay: map
-            .get("delay")
-            .map(|v| delay(v, &at("delay")))
-            .transpose()?,
-        randomize_delay: map
-            .get("randomizeDelay")
-            .map(|v| boolean(v, &at("randomizeDelay")))
-            .transpose()?,
-    })
-}
-
-fn size(value: &Value, path: &str) -> Result<u32, Problem> {
-    value
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|&n| n > 0)
-        .ok_or_else(|| expected(path, "a positive integer (at most 4294967295)", value))
-}
-
-fn delay(value: &Value, path: &str) -> Result<f64, Problem> {
-    value
-        .as_f64()
-        .filter(|d| d.is_finite() && *d >= 0.0)
-        .ok_or_else(|| expected(path, "a number of seconds ≥ 0", value))
-}
-
-/// Fails on the first key of `map` not in `allowed`, naming it and listing the allowed ones.
-fn only(map: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<(), Problem> {
-    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(key) => Err(Problem::bad_request(format!(
-            "unknown key `{path}.{key}`; expected one of: {}",
-            allowed.join(", ")
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn object(value: Value, path: &str) -> Result<Map<String, Value>, Problem> {
-    match value {
-        Value::Object(map) => Ok(map),
-        other => Err(expected(path, "an object", &other)),
-    }
-}
-
-fn boolean(value: &Value, path: &str) -> Result<bool, Problem> {
-    value
-        .as_bool()
-        .ok_or_else(|| expected(path, "a boolean", value))
-}
-
-fn string(value: &Value, path: &str) -> Result<String, Problem> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| expected(path, "a string", value))
-}
-
-fn expected(path: &str, what: &str, found: &Value) -> Problem {
-    let detail = match found {
-        Value::Number(n) => format!("`{path}` must be {what}, got the number {n}"),
-        other => format!("`{path}` must be {what}, got {}", json_kind(other)),
-    };
-    Problem::bad_request(detail)
 }
 
 #[cfg(test)]

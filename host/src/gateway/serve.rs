@@ -8,8 +8,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 
-use super::problem::{Problem, ProblemKind};
 use super::{GatewayConfig, GatewayError, GatewayState, router};
+use crate::problem::{Problem, ProblemKind};
 
 /// How long, after the drain time, the server waits for the `shutting-down` answers to be
 /// written before it stops regardless.

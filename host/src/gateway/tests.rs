@@ -13,6 +13,7 @@ use tower::ServiceExt;
 use zyte_emulator::{EmulatorConfig, RunningEmulator};
 
 use super::*;
+use crate::problem::ProblemKind;
 use crate::settings::{SessionSettings, UpstreamSettings};
 use crate::zyte::{ApiKey, Client};
 
@@ -85,11 +86,11 @@ fn header<'a>(response: &'a Response, name: &str) -> &'a str {
 
 /// Asserts `response` is a problem of `kind`, and returns its detail.
 fn problem(response: &Response, body: &Value, kind: ProblemKind) -> String {
-    assert_eq!(response.status(), kind.status(), "{body}");
+    assert_eq!(response.status().as_u16(), kind.status(), "{body}");
     assert_eq!(header(response, "content-type"), "application/problem+json");
     assert_eq!(body["type"], kind.type_uri(), "{body}");
     assert_eq!(body["title"], kind.title());
-    assert_eq!(body["status"], kind.status().as_u16());
+    assert_eq!(body["status"], kind.status());
     body["detail"].as_str().expect("detail").to_owned()
 }
 

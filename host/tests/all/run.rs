@@ -171,7 +171,7 @@ async fn run_answers_each_json_line_once_with_its_echo_data_or_its_error() {
     assert_eq!(answers[&1]["echoData"], json!({"id": 1}));
     assert_eq!(answers[&1]["_sessionHost"]["pool"], "example.com");
     let bad_json = &answers[&2]["error"];
-    assert_eq!(bad_json["type"], "/session-host/bad-input");
+    assert_eq!(bad_json["type"], "/session-host/problem/invalid-json");
     assert!(
         bad_json["detail"]
             .as_str()
@@ -179,7 +179,10 @@ async fn run_answers_each_json_line_once_with_its_echo_data_or_its_error() {
             .starts_with("input line 2 is not valid JSON"),
         "{bad_json}"
     );
-    assert_eq!(answers[&4]["error"]["detail"], "input line 4 has no `url`");
+    assert_eq!(
+        answers[&4]["error"]["detail"],
+        "input line 4: the request has no `url`"
+    );
     assert_eq!(answers[&4]["echoData"], "no url");
     let located = &answers[&5];
     assert_eq!(located["_sessionHost"]["pool"], "located");
@@ -193,8 +196,8 @@ async fn run_answers_each_json_line_once_with_its_echo_data_or_its_error() {
     );
     assert_eq!(
         answers[&6]["error"]["detail"],
-        "input line 6: unknown key sessionManagement.enabeld (expected one of: enabled, \
-         cookieMode, params, location, pool)"
+        "input line 6: unknown key `sessionManagement.enabeld`; expected one of: enabled, \
+         cookieMode, params, location, pool"
     );
     assert_eq!(answers[&6]["url"], "https://example.com/6");
     let upstream = &answers[&7];
@@ -344,7 +347,8 @@ async fn run_stops_with_exit_3_when_a_pool_closes() {
     let answers = read_answers(&output);
     assert_eq!(answers.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4]);
     let closed = &answers[&4]["error"];
-    assert_eq!(closed["type"], "/session-host/pool-closed");
+    assert_eq!(closed["type"], "/session-host/problem/pool-closed");
+    assert_eq!(closed["status"], 409);
     assert_eq!(closed["reason"], "unsupported_set_location");
     assert_eq!(closed["pool"], "no-location-support.example@10001");
 }
