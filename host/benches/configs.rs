@@ -272,6 +272,8 @@ impl Load {
                             Ok(r) if r.status == 200 => ok.fetch_add(1, Ordering::Relaxed),
                             Ok(_) | Err(_) => failed.fetch_add(1, Ordering::Relaxed),
                         };
+                        // A request that fails fast never yields: let the watcher run.
+                        tokio::task::yield_now().await;
                     }
                 })
             })

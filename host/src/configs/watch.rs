@@ -165,6 +165,7 @@ async fn run<D>(
             _ = rescan.tick() => {}
         }
         let touched = std::mem::take(&mut *events.touched.lock());
+        tracing::debug!(?touched, "rescanning the configs folder");
         let started = Instant::now();
         match loader.reload_with(&touched).await {
             Ok(Some((set, report))) => {
@@ -179,7 +180,7 @@ async fn run<D>(
                     "configs reloaded"
                 );
             }
-            Ok(None) => {}
+            Ok(None) => tracing::debug!("configs folder unchanged"),
             Err(e) => {
                 telemetry::record_reload(ReloadOutcome::Failed);
                 tracing::error!("{e}; keeping the configs in force");

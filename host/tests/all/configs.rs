@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use session_host::configs::{CompileCache, Compiled, Loader, Touched, WatchOptions, Watcher};
 use session_host::engine::ConfigSet;
+use session_host::plugin::Limits;
 
 use crate::engine::harness::{Harness, get, settings};
 use crate::support;
@@ -355,7 +356,20 @@ async fn issue_5_replacing_a_config_under_load_fails_no_request() {
         debounce: Duration::from_millis(20),
         ..WatchOptions::default()
     };
-    let (watcher, _) = Watcher::start(folder.loader(), harness.engine.clone(), options)
+    // This test is about swaps, not CPU budgets: on a machine starved by the rest of the suite
+    // a fresh instance's `pool` call can exceed the default 200 ms of wall-clock guest time,
+    // which closes the pool (reference behaviour for a failing `pool` hook).
+    let limits = Limits {
+        hook_cpu_ms: 5_000,
+        ..support::runtime().limits().clone()
+    };
+    let runtime = support::runtime().with_limits(limits).expect("limits");
+    let loader = Loader::new(
+        folder.dir.path(),
+        runtime,
+        Some(CompileCache::new(folder.cache.path())),
+    );
+    let (watcher, _) = Watcher::start(loader, harness.engine.clone(), options)
         .await
         .expect("watching");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -376,6 +390,8 @@ async fn issue_5_replacing_a_config_under_load_fails_no_request() {
                         }
                         _ => failed.fetch_add(1, Ordering::Relaxed),
                     };
+                    // A request that fails fast never yields: let the watcher run.
+                    tokio::task::yield_now().await;
                 }
             })
         })
@@ -383,7 +399,23 @@ async fn issue_5_replacing_a_config_under_load_fails_no_request() {
     let mut seen = 0;
     for n in 1..=20 {
         folder.put("csrf-token.wasm", variant(&good, n));
-        seen = next_reload(&watcher, seen).await;
+        let mut reloads = watcher.reloads();
+        let wait = reloads.wait_for(|c| *c > seen);
+        match tokio::time::timeout(Duration::from_secs(30), wait).await {
+            Ok(Ok(c)) => seen = *c,
+            _ => panic!(
+                "no reload after put {n}: ok {} failed {} pools {:?} configs {:?}",
+                ok.load(Ordering::Relaxed),
+                failed.load(Ordering::Relaxed),
+                harness
+                    .engine
+                    .pools()
+                    .iter()
+                    .map(|p| (&p.id, &p.closed))
+                    .collect::<Vec<_>>(),
+                harness.engine.configs().status()
+            ),
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for client in clients {
