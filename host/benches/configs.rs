@@ -68,8 +68,8 @@ fn thousand_rules() -> Vec<Rule> {
             901 + i,
             format!("shop{i}"),
             [
-                format!("shop.example/cat{i}/*|"),
-                format!("shop.example/cat{i}?page=*"),
+                format!("shop.com/cat{i}/*|"),
+                format!("shop.com/cat{i}?page=*"),
             ],
         )
         .priority(500 + i as i64 % 3)
@@ -79,24 +79,56 @@ fn thousand_rules() -> Vec<Rule> {
 }
 
 fn rules(c: &mut Criterion) {
-    let one = RuleSet::compile([Rule::new(1, "site0", ["site0.example"])]).expect("rules");
+    let one = RuleSet::compile([Rule::new(1, "site0", ["site0.com"])]).expect("rules");
     let thousand = RuleSet::compile(thousand_rules()).expect("rules");
-    let urls = [
-        ("domain-hit", "https://www.site512.example/products/1?x=2"),
-        ("path-hit", "https://shop.example/cat77/item-9"),
-        ("universal", "https://unknown.org/a/b.html"),
+    let one_bucket = thousand_rules().into_iter().map(|mut rule| {
+        rule.include = (rule.include.iter())
+            .map(|p| p.replace(".com", ".example"))
+            .collect();
+        rule
+    });
+    let one_bucket = RuleSet::compile(one_bucket).expect("rules");
+    let cases = [
+        (
+            "1-rule/domain-hit",
+            &one,
+            "https://www.site0.com/products/1?x=2",
+        ),
+        (
+            "1000-rules/domain-hit",
+            &thousand,
+            "https://www.site512.com/products/1?x=2",
+        ),
+        (
+            "1000-rules/path-hit",
+            &thousand,
+            "https://shop.com/cat77/item-9",
+        ),
+        (
+            "1000-rules/universal",
+            &thousand,
+            "https://unknown.org/a/b.html",
+        ),
+        (
+            "1000-rules-one-bucket/domain-hit",
+            &one_bucket,
+            "https://www.site512.example/products/1?x=2",
+        ),
     ];
     let mut group = c.benchmark_group("rules");
-    group.bench_function("1-rule/domain-hit", |b| {
-        b.iter(|| {
-            one.resolve(std::hint::black_box(
-                "https://www.site0.example/products/1?x=2",
-            ))
-        })
-    });
-    for (name, url) in urls {
-        group.bench_function(format!("1000-rules/{name}"), |b| {
-            b.iter(|| thousand.resolve(std::hint::black_box(url)))
+    for (name, rules, url) in cases {
+        let expected = if name.ends_with("universal") {
+            Some("generic")
+        } else {
+            None
+        };
+        let got = rules.resolve(url);
+        assert!(
+            got.is_some() && (expected.is_none() || got == expected),
+            "{name}: {got:?}"
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| rules.resolve(std::hint::black_box(url)))
         });
     }
     group.finish();
