@@ -227,9 +227,13 @@ impl Loader {
                     transient = e.transient,
                     "config failed to load: {}", e.message
                 );
+                // A retry that fails the same way changes nothing: no new set (which would
+                // reopen closed pools) every rescan.
+                let again = known.retry && known.error.as_deref() == Some(e.message.as_str());
                 known.error = Some(e.message);
                 known.retry = e.transient;
                 known.pending = None;
+                return !again;
             }
         }
         true
