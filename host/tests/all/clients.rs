@@ -16,14 +16,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use zyte_emulator::{EmulatorConfig, RunningEmulator, StatsSnapshot};
 
+use crate::gateway::{Gateway, UPSTREAM_KEY};
 use crate::support::repo;
 
-/// The only key the emulator accepts: the host's own Zyte API key, which clients never see.
-const UPSTREAM_KEY: &str = "upstream-secret-4711";
 /// The gateway key, in the test that sets one.
 const GATEWAY_KEY: &str = "gateway-secret-0815";
 /// How long one client run may take.
@@ -106,42 +104,21 @@ impl Fixture {
 
     /// Starts `session-host serve` on an ephemeral loopback port.
     async fn serve(&self, gateway_key: Option<&str>) -> Gateway {
-        let log = std::fs::File::create(self.path("serve.log")).expect("log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_session-host"));
-        command
-            .arg("serve")
-            .arg("--config")
-            .arg(self.path("session-host.toml"))
-            .arg("--configs")
-            .arg(self.path("configs"))
-            .args(["--upstream", &self.emulator.base_url()])
-            .args(["--no-cache", "--listen", "127.0.0.1:0"])
-            .env("ZYTE_API_KEY", UPSTREAM_KEY)
-            .env_remove("ZYTE_API_URL")
-            .env_remove("SESSION_HOST_GATEWAY_KEY")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true);
-        if let Some(key) = gateway_key {
-            command.env("SESSION_HOST_GATEWAY_KEY", key);
-        }
-        let mut child = command.spawn().expect("the binary starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let announce = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await;
-        let Ok(Ok(Some(line))) = announce else {
-            panic!("no announce line; serve's log:\n{}", self.log());
-        };
-        let url = line
-            .strip_prefix("session-host gateway listening on ")
-            .unwrap_or_else(|| panic!("unexpected announce line {line:?}"))
-            .to_owned();
-        Gateway { _child: child, url }
-    }
-
-    /// What `serve` logged so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path("serve.log")).unwrap_or_default()
+        let path = |name: &str| self.path(name).display().to_string();
+        let args = [
+            "serve",
+            "--config",
+            &path("session-host.toml"),
+            "--configs",
+            &path("configs"),
+            "--upstream",
+            &self.emulator.base_url(),
+            "--no-cache",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        Gateway::start(&args, gateway_key).await
     }
 
     /// Requests and sessions per site, as the emulator saw them, in one line per site.
@@ -158,13 +135,6 @@ impl Fixture {
             .collect::<Vec<_>>()
             .join("\n")
     }
-}
-
-/// A running `session-host serve`, killed on drop.
-struct Gateway {
-    _child: Child,
-    /// `http://127.0.0.1:PORT/v1/`.
-    url: String,
 }
 
 /// Runs `command` to completion within [`CLIENT_TIMEOUT`].
@@ -256,7 +226,7 @@ async fn zyte_api_cli_through_the_gateway_gets_sessions() {
             "--intype",
             "jl",
             "--api-url",
-            &gateway.url,
+            &gateway.api_url(),
             "--api-key",
             GATEWAY_KEY,
         ])
@@ -268,7 +238,7 @@ async fn zyte_api_cli_through_the_gateway_gets_sessions() {
     assert!(
         output.status.success(),
         "zyte-api failed: {stderr}\nserve's log:\n{}",
-        fixture.log()
+        gateway.logs()
     );
 
     let text = std::fs::read_to_string(fixture.path("output.jl")).expect("output file");
@@ -335,7 +305,7 @@ async fn zyte_api_cli_through_the_gateway_gets_sessions() {
         let location = session.location.as_deref().unwrap_or("");
         assert!(location.contains("10002"), "{session:?}");
     }
-    let log = fixture.log();
+    let log = gateway.logs();
     assert!(
         !log.contains(UPSTREAM_KEY) && !log.contains(GATEWAY_KEY),
         "{log}"
@@ -368,7 +338,7 @@ async fn scrapy_spider_through_the_gateway_gets_sessions() {
         .arg(format!("urls={}", urls.join(",")))
         .arg("-O")
         .arg(format!("{}:json", items.display()))
-        .args(["-s", &format!("ZYTE_API_URL={}", gateway.url)])
+        .args(["-s", &format!("ZYTE_API_URL={}", gateway.api_url())])
         .args(["-s", "LOG_LEVEL=INFO"])
         // No gateway key: any client key goes, on loopback.
         .env("ZYTE_API_KEY", "any-scrapy-key")
@@ -379,7 +349,7 @@ async fn scrapy_spider_through_the_gateway_gets_sessions() {
     assert!(
         output.status.success(),
         "scrapy failed: {log}\nserve's log:\n{}",
-        fixture.log()
+        gateway.logs()
     );
     // scrapy-zyte-api sent every request, and managed no session itself.
     let n = urls.len();

@@ -18,7 +18,7 @@ use zyte_emulator::{EmulatorConfig, RunningEmulator, Scenario};
 use crate::support::repo;
 
 /// The only key the emulator accepts: the host's own Zyte API key.
-const UPSTREAM_KEY: &str = "upstream-secret-4711";
+pub(crate) const UPSTREAM_KEY: &str = "upstream-secret-4711";
 /// A gateway key, in the tests that set one.
 const GATEWAY_KEY: &str = "gateway-secret-0815";
 
@@ -88,8 +88,8 @@ impl Fixture {
     }
 }
 
-/// A running `session-host serve`.
-struct Gateway {
+/// A running `session-host serve`, killed on drop.
+pub(crate) struct Gateway {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     base: String,
@@ -112,7 +112,9 @@ fn binary(args: &[String], gateway_key: Option<&str>) -> Command {
 }
 
 impl Gateway {
-    async fn start(args: &[String], gateway_key: Option<&str>) -> Self {
+    /// Starts the binary with `args` (the upstream key in `ZYTE_API_KEY`, `gateway_key` in
+    /// `SESSION_HOST_GATEWAY_KEY`) and waits for its announce line.
+    pub(crate) async fn start(args: &[String], gateway_key: Option<&str>) -> Self {
         let mut child = binary(args, gateway_key)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -155,6 +157,11 @@ impl Gateway {
         format!("{}{path}", self.base)
     }
 
+    /// The Zyte API URL clients are given: `http://127.0.0.1:PORT/v1/`.
+    pub(crate) fn api_url(&self) -> String {
+        self.url("/v1/")
+    }
+
     /// POSTs `body` to `/v1/extract` with `key` as the Basic user name.
     async fn extract(&self, body: impl Into<reqwest::Body>, key: Option<&str>) -> Answer {
         let mut request = self.client.post(self.url("/v1/extract")).body(body);
@@ -186,7 +193,8 @@ impl Gateway {
         assert!(status.success());
     }
 
-    fn logs(&self) -> String {
+    /// What the binary wrote to stderr so far.
+    pub(crate) fn logs(&self) -> String {
         self.stderr.lock().clone()
     }
 }
