@@ -4,10 +4,13 @@
 //! - Filesystem events (`notify`, debounced by [`WatchOptions::debounce`], default 100 ms, so
 //!   that a burst of writes and renames loads once) trigger a reload; so does a rescan every
 //!   [`WatchOptions::rescan`] (default 5 s), for filesystems that send no events (network and
-//!   some container mounts). A rescan of an unchanged folder reads no file.
+//!   some container mounts). A periodic rescan judges files by their metadata and reads only
+//!   those whose metadata changed.
 //! - Events of any kind, on any name in the folder, trigger the same full rescan: editors'
 //!   atomic saves (write a temporary file, rename it over) and a Kubernetes ConfigMap's `..data`
-//!   symlink swap are then nothing special.
+//!   symlink swap are then nothing special. The files an event names (and, on any event, files
+//!   changed in the last 2 s) are hashed even if their metadata looks unchanged
+//!   ([`super::Touched`]); a `..data` swap rehashes every file.
 //! - Reloads run one at a time on their own task, off the request path. A new set is swapped
 //!   in atomically ([`Engine::install_configs`]); requests already running finish on the
 //!   version they started with.

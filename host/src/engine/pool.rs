@@ -2,7 +2,7 @@
 //! creations, rotation, thresholds, bad-init counting, closing and retirement history.
 //!
 //! Every function takes the current time as an argument, so the rules are unit-tested without
-//! a clock or a runtime. The async layer ([`super::lifecycle`]) holds pools under one mutex and
+//! a clock or a runtime. The async layer (`engine::lifecycle`) holds pools under one mutex and
 //! never across an `await`.
 
 use std::collections::VecDeque;
