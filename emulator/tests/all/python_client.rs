@@ -12,7 +12,10 @@ use serde_json::Value;
 use crate::support::emulator;
 
 fn zyte_api_cli() -> Option<PathBuf> {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    // At run time first: see `host/tests/all/support.rs` `repo()`.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let repo = manifest.join("..");
     let cli = repo.join(".venv/bin/zyte-api");
     if std::env::var("SESSION_HOST_SKIP_PYTHON").as_deref() == Ok("1") {
         eprintln!("skipped: SESSION_HOST_SKIP_PYTHON=1 (the python-zyte-api compatibility test)");

@@ -6,7 +6,7 @@
 //! is embedded with `wit-component`, and the runtime componentizes the module on load, exactly
 //! as it does for `wasm32-unknown-unknown` builds.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wit_component::StringEncoding;
 
@@ -179,6 +179,9 @@ fn with_world(mut module: Vec<u8>, wit: &Path, world: &str) -> Vec<u8> {
 }
 
 /// The repository's `wit/` folder.
-pub fn wit_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit")
+pub fn wit_dir() -> PathBuf {
+    // At run time first: see `support::repo()` (this file is also compiled into the benches).
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../wit")
 }

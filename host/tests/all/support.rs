@@ -27,9 +27,14 @@ pub fn request(url: &str) -> Request {
     wire::request_from_body(url.into(), &Map::new(), wire::no_controls())
 }
 
-/// The repository root.
+/// The repository root. Read from `CARGO_MANIFEST_DIR` at run time (cargo sets it for test
+/// runs) before the compile-time value: cargo names a workspace member's binaries by its path
+/// relative to the workspace, so a checkout elsewhere sharing the target directory can leave a
+/// binary whose compile-time path is the other checkout's.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 /// A `Downloader` that sends init requests to a running emulator, adding the session like the
