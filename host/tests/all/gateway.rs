@@ -311,6 +311,20 @@ async fn serve_manages_sessions_for_any_zyte_api_client() {
         json!({"status": "ok"})
     );
 
+    // The binary's Prometheus endpoint: the session counters, the pool and the config folder.
+    let metrics = gateway.get("/metrics", None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = metrics.json.as_str().expect("Prometheus text");
+    for series in [
+        r#"session_host_session_events_total{pool="csrf.example",event="use/check-passed"} 1"#,
+        r#"session_host_pool_closed{pool="csrf.example"} 0"#,
+        "session_host_configs_loaded 1",
+        "session_host_config_load_errors 1",
+        "session_host_upstream_request_duration_seconds_count",
+    ] {
+        assert!(text.contains(series), "no {series} in:\n{text}");
+    }
+
     let logs = gateway.logs();
     assert!(logs.contains("gateway listening"), "{logs}");
     assert!(
