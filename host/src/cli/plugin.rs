@@ -160,7 +160,10 @@ async fn which(
                 ""
             }
         ),
-        None => println!("pool:    none (sessions are disabled for this URL)"),
+        None => println!(
+            "pool:    none (sessions are disabled for this URL: the settings' [sessions] enabled, \
+             a request's sessionManagement.enabled or the config's `enabled` hook turn them on)"
+        ),
     }
     if selection.beaten.is_empty() {
         println!("beat:    nothing else matched");

@@ -82,6 +82,56 @@ fn plugin_check_names_each_bad_file_and_fails() {
     );
 }
 
+/// Issue #5: `plugin which` explains the choice: config, pattern, who lost and why, the pool.
+#[test]
+fn plugin_which_explains_the_choice_and_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = dir.path().join("configs");
+    std::fs::create_dir(&configs).unwrap();
+    let dist = repo().join("example-configs/dist");
+    std::fs::copy(
+        dist.join("csrf-token.wasm"),
+        configs.join("csrf-token.wasm"),
+    )
+    .unwrap();
+    std::fs::copy(dist.join("location.wasm"), configs.join("generic.wasm")).unwrap();
+    let sidecar = "[rules]\ninclude = [\"csrf.example\"]\npriority = 400\n";
+    std::fs::write(configs.join("generic.toml"), sidecar).unwrap();
+    let settings = dir.path().join("session-host.toml");
+    std::fs::write(&settings, "[sessions]\nenabled = true\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_session-host"))
+        .args([
+            "plugin",
+            "which",
+            "https://www.csrf.example/search?q=1",
+            "--configs",
+        ])
+        .arg(&configs)
+        .arg("--config")
+        .arg(&settings)
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("config:  csrf-token ("), "{stdout}");
+    assert!(stdout.contains("pattern: \"csrf.example\""), "{stdout}");
+    assert!(stdout.contains("pool:    www.csrf.example"), "{stdout}");
+    assert!(
+        stdout.contains("generic: lower priority (400 < 500)"),
+        "{stdout}"
+    );
+
+    let out = session_host(&["plugin", "which", "https://other.org/"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("config:  default (built-in"), "{stdout}");
+    assert!(stdout.contains("sessions are disabled"), "{stdout}");
+    let out = session_host(&["plugin", "which", "not a url"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an absolute URL"));
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let out = session_host(&["plugin", "check"]);
