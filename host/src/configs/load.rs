@@ -24,7 +24,7 @@ use super::scan::{self, Candidate, Fingerprint, Listing};
 use super::sidecar::Sidecar;
 use crate::engine::{ConfigEntry, ConfigProblem, ConfigSet};
 use crate::plugin::{CallEnv, HookErrorKind, LoadError, LoadErrorKind, Runtime};
-use crate::rules::{Rule, RuleSet, RulesError};
+use crate::rules::{RuleSet, RulesError};
 
 /// What the loader knows of one config.
 struct Known {
@@ -471,16 +471,7 @@ async fn load_one(
 
 /// Checks one config's rule on its own, so that a bad pattern is that config's problem.
 fn validate(entry: &ConfigEntry) -> Result<(), String> {
-    let r = &entry.rules;
-    let rule = Rule {
-        id: 1,
-        name: entry.plugin.name().to_owned(),
-        include: r.include.clone(),
-        exclude: r.exclude.clone(),
-        priority: i64::from(r.priority),
-        instead_of: r.instead_of.clone(),
-    };
-    RuleSet::compile([rule])
+    RuleSet::compile([entry.rule(1)])
         .map(drop)
         .map_err(|e| e.to_string())
 }

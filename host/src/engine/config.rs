@@ -44,6 +44,19 @@ pub struct ConfigEntry {
 }
 
 impl ConfigEntry {
+    /// Its rules in force as a [`Rule`] with `id`.
+    pub fn rule(&self, id: u64) -> Rule {
+        let r = &self.rules;
+        Rule {
+            id,
+            name: self.plugin.name().to_owned(),
+            include: r.include.clone(),
+            exclude: r.exclude.clone(),
+            priority: i64::from(r.priority),
+            instead_of: r.instead_of.clone(),
+        }
+    }
+
     /// An entry for `plugin` with its own rules, no version and no file.
     pub fn new(plugin: Arc<Plugin>) -> Self {
         Self {
@@ -97,7 +110,8 @@ impl ConfigSet {
                 None => unique.push(entry),
             }
         }
-        let rules = RuleSet::compile(unique.iter().enumerate().map(|(i, e)| rule(i, e)))?;
+        // Ids count from 1, like web-poet's registrations.
+        let rules = RuleSet::compile((1..).zip(&unique).map(|(id, e)| e.rule(id)))?;
         let by_name = unique
             .iter()
             .enumerate()
@@ -160,19 +174,6 @@ impl ConfigSet {
             configs: self.entries.iter().map(ConfigStatus::of).collect(),
             problems: self.problems.clone(),
         }
-    }
-}
-
-/// The rule of the `index`-th entry (ids count from 1, like web-poet's registrations).
-fn rule(index: usize, entry: &ConfigEntry) -> Rule {
-    let r = &entry.rules;
-    Rule {
-        id: index as u64 + 1,
-        name: entry.plugin.name().to_owned(),
-        include: r.include.clone(),
-        exclude: r.exclude.clone(),
-        priority: i64::from(r.priority),
-        instead_of: r.instead_of.clone(),
     }
 }
 
