@@ -1,6 +1,7 @@
 //! One request through the engine: config, enabled, pool, then attempts with sessions until a
 //! response passes its check or the retry budget runs out (reference 5.3, 5.9, 5.10).
 
+use super::route::Matched;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -45,13 +46,14 @@ impl Inner {
         self: &Arc<Self>,
         request: EngineRequest,
     ) -> Result<EngineResponse, EngineError> {
-        let (url, params) = split(request.body)?;
-        if let Some(text) = &request.controls.params {
-            wire::parse_object(text, "the params control").map_err(EngineError::BadInput)?;
-        }
-        let wit = wire::request_from_body(url.clone(), &params, request.controls);
-        let config = self.configs.load().select(&url);
-        if !config.enabled(self.env(None, false), &wit).await? {
+        let Matched {
+            url,
+            params,
+            wit,
+            config,
+            enabled,
+        } = self.matched(request).await?;
+        if !enabled {
             return self.forward(params, url).await;
         }
         let cookie_mode = config.cookie_mode(self.env(None, false), &wit).await?;
