@@ -17,9 +17,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::process::Command;
-use zyte_emulator::{EmulatorConfig, RunningEmulator, StatsSnapshot};
+use zyte_emulator::{Scenario, StatsSnapshot};
 
-use crate::gateway::{Gateway, UPSTREAM_KEY};
+use crate::gateway::{Fixture, UPSTREAM_KEY};
 use crate::support::repo;
 
 /// The gateway key, in the test that sets one.
@@ -65,76 +65,30 @@ fn venv_tool(tool: &str, module: &str) -> Option<PathBuf> {
 }
 
 /// The emulator (built-in scenario, accepting only [`UPSTREAM_KEY`]) and a folder with the
-/// gateway's settings and configs.
-struct Fixture {
-    emulator: RunningEmulator,
-    dir: tempfile::TempDir,
+/// gateway's settings and the two example configs; `sessions_enabled` is the `[sessions]
+/// enabled` setting (else requests opt in).
+async fn fixture(sessions_enabled: bool) -> Fixture {
+    Fixture::with(
+        Scenario::builtin(),
+        &["csrf-token", "location"],
+        sessions_enabled,
+    )
+    .await
 }
 
-impl Fixture {
-    /// `sessions_enabled`: the `[sessions] enabled` setting (else requests opt in).
-    async fn new(sessions_enabled: bool) -> Self {
-        let config = EmulatorConfig {
-            api_keys: vec![UPSTREAM_KEY.into()],
-            ..EmulatorConfig::default()
-        };
-        let emulator = zyte_emulator::start(config).await.expect("emulator");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let configs = dir.path().join("configs");
-        std::fs::create_dir(&configs).expect("configs dir");
-        for name in ["csrf-token", "location"] {
-            let wasm = format!("{name}.wasm");
-            std::fs::copy(
-                repo().join("example-configs/dist").join(&wasm),
-                configs.join(&wasm),
+/// Requests and sessions per site, as the emulator saw them, in one line per site.
+fn describe(stats: &StatsSnapshot) -> String {
+    stats
+        .sites
+        .iter()
+        .map(|(site, s)| {
+            format!(
+                "{site}: {:?}, {} sessions created, {} session uses",
+                s.requests.by_status, s.sessions_created, s.session_uses
             )
-            .expect("copy an example config");
-        }
-        let settings = format!(
-            "[sessions]\nenabled = {sessions_enabled}\nrandomize_delay = false\n\
-             init_failure_backoff = 0.0\n\n[upstream]\nwait_scale = 0.0\n"
-        );
-        std::fs::write(dir.path().join("session-host.toml"), settings).expect("settings");
-        Self { emulator, dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Starts `session-host serve` on an ephemeral loopback port.
-    async fn serve(&self, gateway_key: Option<&str>) -> Gateway {
-        let path = |name: &str| self.path(name).display().to_string();
-        let args = [
-            "serve",
-            "--config",
-            &path("session-host.toml"),
-            "--configs",
-            &path("configs"),
-            "--upstream",
-            &self.emulator.base_url(),
-            "--no-cache",
-            "--listen",
-            "127.0.0.1:0",
-        ];
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        Gateway::start(&args, gateway_key).await
-    }
-
-    /// Requests and sessions per site, as the emulator saw them, in one line per site.
-    fn describe(stats: &StatsSnapshot) -> String {
-        stats
-            .sites
-            .iter()
-            .map(|(site, s)| {
-                format!(
-                    "{site}: {:?}, {} sessions created, {} session uses",
-                    s.requests.by_status, s.sessions_created, s.session_uses
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs `command` to completion within [`CLIENT_TIMEOUT`].
@@ -152,13 +106,13 @@ fn assert_sessions(stats: &StatsSnapshot, site: &str, uses: u64) {
     assert!(
         s.sessions_created >= 1,
         "no session created for {site}:\n{}",
-        Fixture::describe(stats)
+        describe(stats)
     );
     assert_eq!(
         s.session_uses,
         s.sessions_created + uses,
         "{site}: one use per init and per client request:\n{}",
-        Fixture::describe(stats)
+        describe(stats)
     );
     assert_eq!(
         s.requests.by_status.keys().collect::<Vec<_>>(),
@@ -174,8 +128,8 @@ async fn zyte_api_cli_through_the_gateway_gets_sessions() {
     let Some(cli) = venv_tool("zyte-api", "zyte_api") else {
         return;
     };
-    let fixture = Fixture::new(false).await;
-    let gateway = fixture.serve(Some(GATEWAY_KEY)).await;
+    let fixture = fixture(false).await;
+    let gateway = fixture.serve(&[], Some(GATEWAY_KEY)).await;
     let on = json!({"enabled": true});
     let inputs = [
         (
@@ -319,8 +273,8 @@ async fn scrapy_spider_through_the_gateway_gets_sessions() {
     let Some(scrapy) = venv_tool("scrapy", "scrapy_zyte_api") else {
         return;
     };
-    let fixture = Fixture::new(true).await;
-    let gateway = fixture.serve(None).await;
+    let fixture = fixture(true).await;
+    let gateway = fixture.serve(&[], None).await;
     let urls = [
         "https://csrf.example/search?q=scrapy",
         "https://csrf.example/account",
@@ -386,6 +340,6 @@ async fn scrapy_spider_through_the_gateway_gets_sessions() {
         stats.requests.total,
         stats.sites.values().map(|s| s.session_uses).sum::<u64>(),
         "every request carried a session:\n{}",
-        Fixture::describe(&stats)
+        describe(&stats)
     );
 }

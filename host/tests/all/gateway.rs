@@ -3,7 +3,7 @@
 //! handler tests (`host/src/gateway/tests.rs`) cannot see: the process, its flags, its socket,
 //! its signals and its logs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,30 +38,49 @@ latency = { kind = "fixed", ms = 20000 }
     Scenario::from_toml_str(&format!("{builtin}\n{extra}")).expect("scenario")
 }
 
-/// An emulator that only accepts [`UPSTREAM_KEY`], and a folder with the gateway's files.
-struct Fixture {
-    emulator: RunningEmulator,
-    dir: tempfile::TempDir,
+/// An emulator that only accepts [`UPSTREAM_KEY`], and a folder with the gateway's files:
+/// `session-host.toml` and `configs/`.
+pub(crate) struct Fixture {
+    pub(crate) emulator: RunningEmulator,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Fixture {
+    /// The extended scenario, sessions on, `csrf-token` and a broken config in the folder.
     async fn new() -> Self {
+        let fixture = Self::with(scenario(), &["csrf-token"], true).await;
+        std::fs::write(fixture.path("configs/broken.wasm"), b"not wasm").expect("broken.wasm");
+        fixture
+    }
+
+    /// `scenario`, the prebuilt example `configs`, and `[sessions] enabled = sessions_enabled`
+    /// (else requests opt in).
+    pub(crate) async fn with(scenario: Scenario, configs: &[&str], sessions_enabled: bool) -> Self {
         let config = EmulatorConfig {
-            scenario: scenario(),
+            scenario,
             api_keys: vec![UPSTREAM_KEY.into()],
             ..EmulatorConfig::default()
         };
         let emulator = zyte_emulator::start(config).await.expect("emulator");
         let dir = tempfile::tempdir().expect("temp dir");
-        let configs = dir.path().join("configs");
-        std::fs::create_dir(&configs).expect("configs dir");
-        let csrf = repo().join("example-configs/dist/csrf-token.wasm");
-        std::fs::copy(csrf, configs.join("csrf-token.wasm")).expect("copy csrf-token.wasm");
-        std::fs::write(configs.join("broken.wasm"), b"not wasm").expect("broken.wasm");
-        let settings = "[sessions]\nenabled = true\nrandomize_delay = false\n\
-                        init_failure_backoff = 0.0\n\n[upstream]\nwait_scale = 0.0\n";
+        let folder = dir.path().join("configs");
+        std::fs::create_dir(&folder).expect("configs dir");
+        for name in configs {
+            let wasm = format!("{name}.wasm");
+            let example = repo().join("example-configs/dist").join(&wasm);
+            std::fs::copy(example, folder.join(&wasm)).expect("copy an example config");
+        }
+        let settings = format!(
+            "[sessions]\nenabled = {sessions_enabled}\nrandomize_delay = false\n\
+             init_failure_backoff = 0.0\n\n[upstream]\nwait_scale = 0.0\n"
+        );
         std::fs::write(dir.path().join("session-host.toml"), settings).expect("settings");
         Self { emulator, dir }
+    }
+
+    /// A file in the fixture's folder.
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
     }
 
     /// `serve` on an ephemeral loopback port, plus `extra` arguments.
@@ -83,7 +102,8 @@ impl Fixture {
         args
     }
 
-    async fn serve(&self, extra: &[&str], gateway_key: Option<&str>) -> Gateway {
+    /// Starts `session-host serve` with the fixture's files, plus `extra` arguments.
+    pub(crate) async fn serve(&self, extra: &[&str], gateway_key: Option<&str>) -> Gateway {
         Gateway::start(&self.args(extra), gateway_key).await
     }
 }
