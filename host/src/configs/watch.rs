@@ -74,8 +74,7 @@ impl Watcher {
     ) -> Result<(Self, ReloadReport), FolderError> {
         let report = match loader.reload().await? {
             Some((set, report)) => {
-                record(&set, &report);
-                engine.install_configs(set);
+                install(&engine, set, &report);
                 report
             }
             None => ReloadReport::default(),
@@ -172,8 +171,7 @@ async fn run<D>(
         let started = Instant::now();
         match loader.reload_with(&touched).await {
             Ok(Some((set, report))) => {
-                record(&set, &report);
-                engine.install_configs(set);
+                install(&engine, set, &report);
                 count.send_modify(|n| *n += 1);
                 tracing::info!(
                     loaded = report.loaded.len(),
@@ -192,8 +190,8 @@ async fn run<D>(
     }
 }
 
-/// Counts a reload and its problems in the metrics.
-fn record(set: &ConfigSet, report: &ReloadReport) {
+/// Counts a reload and its problems in the metrics, and swaps its set into `engine`.
+fn install(engine: &Engine, set: ConfigSet, report: &ReloadReport) {
     let outcome = if report.problems.is_empty() {
         ReloadOutcome::Applied
     } else {
@@ -205,4 +203,5 @@ fn record(set: &ConfigSet, report: &ReloadReport) {
     }
     telemetry::set_config_load_errors(report.problems.len());
     telemetry::set_configs_loaded(set.entries().len());
+    engine.install_configs(set);
 }
