@@ -16,17 +16,20 @@
 )]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use session_host::plugin::{CallEnv, Limits, Plugin, Runtime};
+use session_host::plugin::{CallEnv, GuestConfig, Limits, Runtime};
 use session_host::session_data::SessionData;
 
 mod fixtures;
 use fixtures::{one_request, request, response};
 
-#[path = "../tests/all/guests.rs"]
-#[expect(dead_code, reason = "the bench uses one of the test guests")]
-mod guests;
+use session_host_testkit::guests;
 
-fn load(rt: &tokio::runtime::Runtime, runtime: &Runtime, name: &str, bytes: Vec<u8>) -> Plugin {
+fn load(
+    rt: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    name: &str,
+    bytes: Vec<u8>,
+) -> GuestConfig {
     rt.block_on(runtime.load_bytes(name, bytes, CallEnv::default()))
         .expect("loads")
 }

@@ -14,6 +14,26 @@
 //!   field of a request body, and the problem details of every error;
 //! - [`batch`]: batch runs (`session-host run`): input, answers, resumption.
 //! - [`telemetry`]: the Prometheus metrics they record, and the recorder a front end installs.
+//!
+//! # Glossary
+//!
+//! - **config** (a *session config*): the logic for one site. In code it is one of:
+//!   - a guest: a WebAssembly component implementing the WIT world `session-config`, loaded as a
+//!     [`plugin::GuestConfig`];
+//!   - the config serving a request, guest or the built-in default
+//!     ([`defaults::DefaultConfig`]): [`engine::Config`];
+//!   - a configs folder: the `.wasm` files (and their sidecars) that [`configs`] loads and
+//!     watches, compiled into an [`engine::ConfigSet`].
+//! - **settings**: the host's own TOML file (`session-host.toml`, [`settings::HostSettings`]),
+//!   never called a config.
+//! - **sidecar**: `NAME.toml` beside `NAME.wasm`, overriding that config's rules and limits.
+//! - **hook**: one export of the world (`enabled`, `pool`, `check`, …), [`plugin::Hook`].
+//! - **pool**: a set of Zyte API sessions used for one site (or one params set, location or
+//!   explicit id); **session**: one Zyte API session id, with its cookies and session data;
+//!   **lease**: one request's use of a session.
+//! - **the reference**: scrapy-zyte-api 0.36.0's plugin-managed sessions, whose behaviour this
+//!   host reproduces and improves on. Doc comments cite it as "(reference N.N)", meaning section
+//!   N.N of `docs/reference.md` in this repository.
 
 pub mod batch;
 pub mod configs;

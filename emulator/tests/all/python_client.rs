@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::emulator;
 
 fn zyte_api_cli() -> Option<PathBuf> {
-    // At run time first: see `host/tests/all/support.rs` `repo()`.
+    // At run time first: see `tests/testkit/src/support.rs` `repo()`.
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     let repo = manifest.join("..");

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use session_host::configs::{CompileCache, Loader};
 use session_host::engine::{Engine, EngineRequest};
-use session_host::plugin::{CallEnv, Hook, Limits, Plugin, Runtime};
+use session_host::plugin::{CallEnv, GuestConfig, Hook, Limits, Runtime};
 use session_host::settings::HostSettings;
 use session_host::zyte::{ApiKey, Client};
 
@@ -67,7 +67,7 @@ async fn check(files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
 }
 
 /// The world's hooks among the component's exports (componentize-py adds others).
-fn hooks(plugin: &Plugin) -> Vec<&str> {
+fn hooks(plugin: &GuestConfig) -> Vec<&str> {
     let exported = |hook: &Hook| plugin.exports().iter().any(|e| e == hook.name());
     Hook::ALL
         .iter()
@@ -77,7 +77,7 @@ fn hooks(plugin: &Plugin) -> Vec<&str> {
 }
 
 /// A human-readable summary of a loaded config.
-fn describe(file: &std::path::Path, plugin: &Plugin) -> String {
+fn describe(file: &std::path::Path, plugin: &GuestConfig) -> String {
     let rules = plugin.rules();
     let list = |items: &[String]| {
         if items.is_empty() {

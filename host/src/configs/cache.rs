@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plugin::{CallEnv, LoadError, LoadErrorKind, Plugin, Runtime};
+use crate::plugin::{CallEnv, GuestConfig, LoadError, LoadErrorKind, Runtime};
 
 /// Where compiled configs are kept.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ impl CompileCache {
         bytes: Vec<u8>,
         sha256: &str,
         env: CallEnv,
-    ) -> Result<(Plugin, Compiled), LoadError> {
+    ) -> Result<(GuestConfig, Compiled), LoadError> {
         let path = self
             .dir
             .join(format!("{sha256}-{}.cwasm", runtime.compatibility_key()));

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::defaults::DefaultConfig;
 use crate::plugin::{
-    CallEnv, Downloader, Hook, HookError, HookErrorKind, InitError, Plugin, PoolSpec,
+    CallEnv, Downloader, GuestConfig, Hook, HookError, HookErrorKind, InitError, PoolSpec,
     ProcessedRequest, Request, Response, UrlRules, Verdict,
 };
 use crate::rules::{Rule, RuleSet, RulesError, Selection};
@@ -31,7 +31,7 @@ pub const DEFAULT_NAME: &str = "default";
 #[derive(Clone)]
 pub struct ConfigEntry {
     /// The loaded guest.
-    pub plugin: Arc<Plugin>,
+    pub plugin: Arc<GuestConfig>,
     /// The rules in force: the guest's `rules` export, or its sidecar's override.
     pub rules: UrlRules,
     /// Its version: the first 16 hex digits of the SHA-256 of the `.wasm` file (and of the
@@ -58,7 +58,7 @@ impl ConfigEntry {
     }
 
     /// An entry for `plugin` with its own rules, no version and no file.
-    pub fn new(plugin: Arc<Plugin>) -> Self {
+    pub fn new(plugin: Arc<GuestConfig>) -> Self {
         Self {
             rules: plugin.rules().clone(),
             plugin,
@@ -129,7 +129,7 @@ impl ConfigSet {
     ///
     /// # Errors
     /// As [`ConfigSet::new`].
-    pub fn from_plugins(plugins: Vec<Arc<Plugin>>) -> Result<Self, RulesError> {
+    pub fn from_plugins(plugins: Vec<Arc<GuestConfig>>) -> Result<Self, RulesError> {
         Self::new(plugins.into_iter().map(ConfigEntry::new).collect())
     }
 
@@ -240,7 +240,7 @@ pub enum Config {
     /// The built-in default.
     Default,
     /// A loaded guest.
-    Guest(Arc<Plugin>),
+    Guest(Arc<GuestConfig>),
 }
 
 impl Config {

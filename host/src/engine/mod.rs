@@ -86,7 +86,7 @@ pub use snapshot::{PoolSnapshot, SessionSnapshot};
 pub use stats::StatsSnapshot;
 
 use crate::defaults::DefaultConfig;
-use crate::plugin::{Plugin, PoolSpec, SessionControls};
+use crate::plugin::{GuestConfig, PoolSpec, SessionControls};
 use crate::rules::RulesError;
 use crate::settings::SessionSettings;
 use crate::wire;
@@ -175,7 +175,7 @@ impl Engine {
     ///
     /// # Errors
     /// Their rules do not compile; the configs in force are kept.
-    pub fn set_configs(&self, plugins: Vec<Arc<Plugin>>) -> Result<(), RulesError> {
+    pub fn set_configs(&self, plugins: Vec<Arc<GuestConfig>>) -> Result<(), RulesError> {
         self.install_configs(ConfigSet::from_plugins(plugins)?);
         Ok(())
     }

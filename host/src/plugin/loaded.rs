@@ -1,4 +1,4 @@
-//! A loaded config ([`Plugin`]): its compiled code, its rules, its warm instances, and one
+//! A loaded config ([`GuestConfig`]): its compiled code, its rules, its warm instances, and one
 //! typed method per hook.
 //!
 //! Instance policy (chosen by measurement, see the module doc of [`crate::plugin`]): a call
@@ -22,7 +22,7 @@ use crate::{telemetry, wire};
 
 /// Counters of one loaded config, for metrics.
 #[derive(Debug, Default)]
-pub struct PluginCounters {
+pub struct GuestCounters {
     /// Hook calls made.
     pub calls: AtomicU64,
     /// Hook calls that failed with a trap, timeout, CPU or memory limit.
@@ -42,14 +42,14 @@ pub struct ProcessedRequest {
 }
 
 /// A loaded session config.
-pub struct Plugin {
+pub struct GuestConfig {
     runtime: Runtime,
     name: Arc<str>,
     pre: SessionConfigPre<HostState>,
     exports: Vec<String>,
     rules: UrlRules,
     idle: Mutex<Vec<Warm>>,
-    counters: PluginCounters,
+    counters: GuestCounters,
 }
 
 /// An instance kept warm between calls.
@@ -134,7 +134,7 @@ impl Call<'_> {
     }
 }
 
-impl Plugin {
+impl GuestConfig {
     pub(crate) async fn new(
         runtime: Runtime,
         name: &str,
@@ -154,7 +154,7 @@ impl Plugin {
                 instead_of: None,
             },
             idle: Mutex::new(Vec::new()),
-            counters: PluginCounters::default(),
+            counters: GuestCounters::default(),
         };
         plugin.rules = match plugin.call(env, Call::Rules).await {
             Ok(Ret::Rules(rules)) => rules,
@@ -185,7 +185,7 @@ impl Plugin {
     }
 
     /// Call counters.
-    pub fn counters(&self) -> &PluginCounters {
+    pub fn counters(&self) -> &GuestCounters {
         &self.counters
     }
 

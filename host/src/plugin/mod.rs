@@ -59,5 +59,5 @@ pub use bindings::session_host::config::types::{
 pub use error::{Hook, HookError, HookErrorKind, LoadError, LoadErrorKind};
 pub use host::{CallEnv, Downloader};
 pub use limits::{Limits, LimitsError};
-pub use loaded::{Plugin, PluginCounters, ProcessedRequest};
+pub use loaded::{GuestConfig, GuestCounters, ProcessedRequest};
 pub use runtime::Runtime;

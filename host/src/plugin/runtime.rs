@@ -14,7 +14,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::bindings::{SessionConfig, SessionConfigPre};
 use super::host::{CallEnv, HostState};
-use super::{Limits, LimitsError, LoadError, LoadErrorKind, Plugin};
+use super::{GuestConfig, Limits, LimitsError, LoadError, LoadErrorKind};
 
 /// How often the epoch advances. Each tick past a call's start runs the deadline callback, which
 /// compares the guest's run time to its CPU budget, so this is the budget's resolution.
@@ -98,7 +98,7 @@ impl Runtime {
     }
 
     /// Loads the config at `path`; its name is the file stem.
-    pub async fn load_file(&self, path: &Path, env: CallEnv) -> Result<Plugin, LoadError> {
+    pub async fn load_file(&self, path: &Path, env: CallEnv) -> Result<GuestConfig, LoadError> {
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -118,7 +118,7 @@ impl Runtime {
         name: &str,
         bytes: Vec<u8>,
         env: CallEnv,
-    ) -> Result<Plugin, LoadError> {
+    ) -> Result<GuestConfig, LoadError> {
         let fail = |kind| LoadError {
             config: name.to_owned(),
             kind,
@@ -175,7 +175,7 @@ impl Runtime {
         name: &str,
         artifact: &[u8],
         env: CallEnv,
-    ) -> Result<Plugin, LoadError> {
+    ) -> Result<GuestConfig, LoadError> {
         // SAFETY: the caller promises the artifact came from `precompile` (documented above);
         // wasmtime checks its version and engine configuration before using it.
         #[expect(unsafe_code, reason = "deserializing machine code is unsafe by nature")]
@@ -193,7 +193,7 @@ impl Runtime {
         name: &str,
         component: Component,
         env: CallEnv,
-    ) -> Result<Plugin, LoadError> {
+    ) -> Result<GuestConfig, LoadError> {
         let fail = |kind| LoadError {
             config: name.to_owned(),
             kind,
@@ -209,7 +209,7 @@ impl Runtime {
             .exports(&self.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
-        Plugin::new(self.clone(), name, pre, exports, env).await
+        GuestConfig::new(self.clone(), name, pre, exports, env).await
     }
 }
 

@@ -27,8 +27,8 @@ use futures::future::BoxFuture;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 use session_host::plugin::{
-    Address, ApiError, CallEnv, DownloadError, Downloader, HookError, HookErrorKind, InitError,
-    Plugin, PoolSpec, Request, Response, UrlRules, Verdict,
+    Address, ApiError, CallEnv, DownloadError, Downloader, GuestConfig, HookError, HookErrorKind,
+    InitError, PoolSpec, Request, Response, UrlRules, Verdict,
 };
 use session_host::session_data::SessionData;
 use zyte_emulator::RunningEmulator;
@@ -110,7 +110,7 @@ fn redact(value: &mut Value, secrets: &[(String, String)]) {
 
 /// What a scenario gets: the config under test and a fresh emulator.
 pub struct Harness {
-    plugin: Plugin,
+    plugin: GuestConfig,
     emulator: RunningEmulator,
 }
 

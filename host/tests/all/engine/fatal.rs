@@ -166,7 +166,7 @@ async fn failed_inits_back_off() {
 }
 
 /// A guest whose hooks all answer (without downloading), and whose `check` is `check_body`.
-async fn guest_checking_with(name: &str, check_body: &str) -> session_host::plugin::Plugin {
+async fn guest_checking_with(name: &str, check_body: &str) -> session_host::plugin::GuestConfig {
     use guests::body;
     let (zeros, pool, init) = (body::zeros(), body::pool_ok(), body::init_ok());
     let hooks = [

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use session_host::engine::{Engine, EngineError, EngineRequest, EngineResponse};
-use session_host::plugin::{Address, Plugin, PoolSpec};
+use session_host::plugin::{Address, GuestConfig, PoolSpec};
 use session_host::settings::{SessionSettings, UpstreamSettings};
 use session_host::zyte::{ApiKey, Client};
 use zyte_emulator::{EmulatorConfig, RunningEmulator, Scenario};
@@ -64,7 +64,7 @@ impl Harness {
     }
 
     /// Loads `plugins` into the engine.
-    pub fn configs(&self, plugins: Vec<Arc<Plugin>>) {
+    pub fn configs(&self, plugins: Vec<Arc<GuestConfig>>) {
         self.engine.set_configs(plugins).expect("rules compile");
     }
 

@@ -282,7 +282,7 @@ async fn scrapy_spider_through_the_gateway_gets_sessions() {
         "https://session-required.example/members",
         "https://example.com/plain",
     ];
-    let spider = repo().join("host/tests/clients/spider.py");
+    let spider = repo().join("tests/clients/spider.py");
     let items = fixture.path("items.json");
     let mut command = Command::new(&scrapy);
     command

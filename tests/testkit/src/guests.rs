@@ -180,8 +180,5 @@ fn with_world(mut module: Vec<u8>, wit: &Path, world: &str) -> Vec<u8> {
 
 /// The repository's `wit/` folder.
 pub fn wit_dir() -> PathBuf {
-    // At run time first: see `support::repo()` (this file is also compiled into the benches).
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-        .join("../wit")
+    crate::support::repo().join("wit")
 }

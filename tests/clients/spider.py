@@ -1,4 +1,4 @@
-"""A tiny Scrapy spider for `host/tests/all/clients.rs`: a real Scrapy + scrapy-zyte-api client of
+"""A tiny Scrapy spider for `tests/e2e/clients.rs`: a real Scrapy + scrapy-zyte-api client of
 the session-host gateway.
 
 Run it with `scrapy runspider` and pass the gateway as `-s ZYTE_API_URL=http://HOST:PORT/v1/`,

@@ -1,14 +1,14 @@
 //! The hostile-guest corpus (spine issue #2): every misbehaviour is contained, reported with
 //! the config, the hook and the cause, and the host keeps serving afterwards.
 
-use session_host::plugin::{CallEnv, Hook, HookErrorKind, LoadErrorKind, Plugin};
+use session_host::plugin::{CallEnv, GuestConfig, Hook, HookErrorKind, LoadErrorKind};
 
 use crate::guests::{self, body};
 use crate::support::{load, request, runtime};
 
 /// The host still serves: the good guest answers, and so does the hostile one on a fresh
 /// instance.
-async fn still_serving(hostile: &Plugin) {
+async fn still_serving(hostile: &GuestConfig) {
     let good = load("good", guests::guest(&[], None))
         .await
         .expect("the good guest loads");
@@ -26,7 +26,7 @@ async fn still_serving(hostile: &Plugin) {
     );
 }
 
-async fn failing_enabled(name: &str, enabled_body: &str) -> (Plugin, HookErrorKind) {
+async fn failing_enabled(name: &str, enabled_body: &str) -> (GuestConfig, HookErrorKind) {
     let plugin = load(name, guests::guest(&[("enabled", enabled_body)], None))
         .await
         .expect("loads");
@@ -99,7 +99,7 @@ async fn trap_is_reported() {
 }
 
 /// Loads a guest whose `params` has `params_body`, calls it, and returns the error.
-async fn failing_params(name: &str, params_body: &str) -> (Plugin, HookErrorKind) {
+async fn failing_params(name: &str, params_body: &str) -> (GuestConfig, HookErrorKind) {
     let plugin = load(name, guests::guest(&[("params", params_body)], None))
         .await
         .expect("loads");

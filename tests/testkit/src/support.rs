@@ -1,12 +1,13 @@
-//! Shared fixtures.
+//! Shared fixtures: the repository, one plugin runtime per test binary, requests, the
+//! emulator and a downloader that talks to it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use futures::future::BoxFuture;
 use serde_json::Map;
 use session_host::plugin::{
-    ApiError, CallEnv, DownloadError, Downloader, Limits, Plugin, Request, Response, Runtime,
+    ApiError, CallEnv, DownloadError, Downloader, GuestConfig, Limits, Request, Response, Runtime,
 };
 use session_host::wire;
 
@@ -18,7 +19,10 @@ pub fn runtime() -> &'static Runtime {
 }
 
 /// Loads `bytes` as config `name` into the shared runtime.
-pub async fn load(name: &str, bytes: Vec<u8>) -> Result<Plugin, session_host::plugin::LoadError> {
+pub async fn load(
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<GuestConfig, session_host::plugin::LoadError> {
     runtime().load_bytes(name, bytes, CallEnv::default()).await
 }
 
@@ -27,14 +31,19 @@ pub fn request(url: &str) -> Request {
     wire::request_from_body(url.into(), &Map::new(), wire::no_controls())
 }
 
-/// The repository root. Read from `CARGO_MANIFEST_DIR` at run time (cargo sets it for test
-/// runs) before the compile-time value: cargo names a workspace member's binaries by its path
-/// relative to the workspace, so a checkout elsewhere sharing the target directory can leave a
-/// binary whose compile-time path is the other checkout's.
+/// The repository root: the first folder holding `wit/session-config.wit`, going up from the
+/// running package's `CARGO_MANIFEST_DIR` (read at run time: cargo sets it for test and bench
+/// runs), else from this crate's compile-time folder. Read at run time first because cargo names
+/// a workspace member's binaries by their path relative to the workspace, so another checkout
+/// sharing the target directory can leave a binary whose compile-time path is the other
+/// checkout's.
 pub fn repo() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-        .join("..")
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    start
+        .ancestors()
+        .find(|dir| dir.join("wit/session-config.wit").is_file())
+        .map_or(start.clone(), Path::to_path_buf)
 }
 
 /// A `Downloader` that sends init requests to a running emulator, adding the session like the
@@ -120,7 +129,7 @@ pub async fn emulator() -> zyte_emulator::RunningEmulator {
 }
 
 /// Loads a prebuilt example config from `example-configs/dist/`.
-pub async fn example(name: &str) -> Plugin {
+pub async fn example(name: &str) -> GuestConfig {
     let path = repo()
         .join("example-configs/dist")
         .join(format!("{name}.wasm"));

@@ -1,0 +1,11 @@
+//! End-to-end suites: the real `session-host` binary (and, for the hostile corpus, the plugin
+//! runtime it embeds) against the Zyte API emulator. One test binary, to keep link time down;
+//! `tests/README.md` says what each suite covers.
+
+mod cli;
+mod clients;
+mod gateway;
+mod hostile;
+mod run;
+
+use session_host_testkit::{guests, support};
