@@ -18,7 +18,11 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 
-use crate::plugin::{Address, PoolSpec, Request, Response, SessionControls, UrlRules, Verdict};
+use crate::engine::{ConfigHooks, DEFAULT_NAME, HookFuture};
+use crate::plugin::{
+    Address, CallEnv, Defaults, Hook, HookError, HookErrorKind, InitError, PoolSpec,
+    ProcessedRequest, Request, Response, SessionControls, UrlRules, Verdict,
+};
 use crate::settings::{Location, SessionSettings};
 use crate::wire;
 
@@ -54,8 +58,23 @@ impl DefaultConfig {
         &self.settings
     }
 
+    /// The index of a param set within its netloc, assigned at first sight.
+    fn param_pool_index(&self, netloc: &str, params: &Map<String, Value>) -> usize {
+        let key = canonical_json(&Value::Object(params.clone()));
+        let mut pools = self.param_pools.lock();
+        let sets = pools.entry(netloc.to_owned()).or_default();
+        let next = sets.len();
+        *sets.entry(key).or_insert_with(|| {
+            tracing::info!("Session pool {netloc}[{next}] uses these session initialization parameters: {params:?}");
+            next
+        })
+    }
+}
+
+/// The WIT `defaults` import, and the built-in default config serving URLs no guest claims.
+impl Defaults for DefaultConfig {
     /// A universal rule with the reference's default priority.
-    pub fn rules(&self) -> UrlRules {
+    fn rules(&self) -> UrlRules {
         UrlRules {
             include: Vec::new(),
             exclude: Vec::new(),
@@ -65,12 +84,12 @@ impl DefaultConfig {
     }
 
     /// The request's `enabled` control, else the setting (reference 4.4).
-    pub fn enabled(&self, request: &Request) -> bool {
+    fn enabled(&self, request: &Request) -> bool {
         request.controls.enabled.unwrap_or(self.settings.enabled)
     }
 
     /// The request's `cookie-mode` control, else the setting (reference 4.4).
-    pub fn cookie_mode(&self, request: &Request) -> bool {
+    fn cookie_mode(&self, request: &Request) -> bool {
         request
             .controls
             .cookie_mode
@@ -78,7 +97,7 @@ impl DefaultConfig {
     }
 
     /// The request's location control when present (even if empty), else the setting.
-    pub fn location(&self, request: &Request) -> Address {
+    fn location(&self, request: &Request) -> Address {
         match &request.controls.location {
             Some(address) => address.clone(),
             None => address_of(&self.settings.location),
@@ -87,7 +106,7 @@ impl DefaultConfig {
 
     /// Pool id derivation (reference 5.2): pool control > params control (`netloc[n]`) >
     /// location control (`netloc@fields`) > netloc.
-    pub fn pool(&self, request: &Request) -> Result<PoolSpec, String> {
+    fn pool(&self, request: &Request) -> Result<PoolSpec, String> {
         let controls = &request.controls;
         if let Some(pool) = controls.pool.as_ref().filter(|p| !p.id.is_empty()) {
             return Ok(pool.clone());
@@ -108,7 +127,7 @@ impl DefaultConfig {
 
     /// Default init parameters: `{"browserHtml": true}`, plus a `setLocation` action when
     /// `location` is not empty.
-    pub fn params(&self, location: &Address) -> String {
+    fn params(&self, location: &Address) -> String {
         if is_empty(location) {
             return json!({"browserHtml": true}).to_string();
         }
@@ -119,7 +138,7 @@ impl DefaultConfig {
 
     /// Init parameters that beat the config's `params` hook (reference 4.1): the params control,
     /// else the `params` setting unless the request has a non-empty location control.
-    pub fn preset_init_params(&self, request: &Request) -> Option<String> {
+    fn preset_init_params(&self, request: &Request) -> Option<String> {
         let controls = &request.controls;
         if let Ok(Some(params)) = truthy_params(controls) {
             return Some(Value::Object(params).to_string());
@@ -134,7 +153,7 @@ impl DefaultConfig {
     /// `cookie_mode` is the mode the engine decided for the triggering request. In cookie mode
     /// `responseCookies` is forced on and `session` is set to `null`, which tells the host's
     /// `download` not to add a Zyte API session.
-    pub fn init_request(
+    fn init_request(
         &self,
         session_id: &str,
         request: &Request,
@@ -178,7 +197,7 @@ impl DefaultConfig {
     /// Only the `actions` of the response are read: the parse skips every other field (the
     /// body, the HTML) without building it, and a body without the text `"actions"` (any HTTP
     /// response) is not parsed at all. A body that is not JSON has no actions.
-    pub fn check(&self, response: &Response, request: &Request, location: &Address) -> Verdict {
+    fn check(&self, response: &Response, request: &Request, location: &Address) -> Verdict {
         let actions = if response.body.contains("\"actions\"") {
             serde_json::from_str::<ActionsOnly>(&response.body)
                 .map(|b| b.actions)
@@ -215,17 +234,81 @@ impl DefaultConfig {
             None => Verdict::Keep,
         }
     }
+}
 
-    /// The index of a param set within its netloc, assigned at first sight.
-    fn param_pool_index(&self, netloc: &str, params: &Map<String, Value>) -> usize {
-        let key = canonical_json(&Value::Object(params.clone()));
-        let mut pools = self.param_pools.lock();
-        let sets = pools.entry(netloc.to_owned()).or_default();
-        let next = sets.len();
-        *sets.entry(key).or_insert_with(|| {
-            tracing::info!("Session pool {netloc}[{next}] uses these session initialization parameters: {params:?}");
-            next
-        })
+/// The built-in default config: serves a URL no loaded config claims, answering every hook
+/// with the [`Defaults`] of the call's [`CallEnv`], like a guest that overrides nothing. Its
+/// hooks never fail except `pool` on a URL without a host; `process-request` changes nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuiltIn;
+
+impl ConfigHooks for BuiltIn {
+    fn name(&self) -> &str {
+        DEFAULT_NAME
+    }
+    fn enabled<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, bool> {
+        Box::pin(std::future::ready(Ok(env.defaults.enabled(r))))
+    }
+    fn cookie_mode<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, bool> {
+        Box::pin(std::future::ready(Ok(env.defaults.cookie_mode(r))))
+    }
+    fn pool<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, PoolSpec> {
+        let pool = env.defaults.pool(r).map_err(|message| HookError {
+            config: DEFAULT_NAME.into(),
+            hook: Hook::Pool,
+            kind: HookErrorKind::Guest(message),
+        });
+        Box::pin(std::future::ready(pool))
+    }
+    fn process_request<'a>(
+        &'a self,
+        _env: CallEnv,
+        _r: &'a Request,
+    ) -> HookFuture<'a, Option<ProcessedRequest>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+    fn check<'a>(
+        &'a self,
+        env: CallEnv,
+        response: &'a Response,
+        r: &'a Request,
+    ) -> HookFuture<'a, Verdict> {
+        let location = env.defaults.location(r);
+        Box::pin(std::future::ready(Ok(env
+            .defaults
+            .check(response, r, &location))))
+    }
+    fn init_session<'a>(
+        &'a self,
+        env: CallEnv,
+        session_id: &'a str,
+        r: &'a Request,
+    ) -> HookFuture<'a, Result<bool, InitError>> {
+        Box::pin(async move { Ok(default_init(&env, session_id, r).await) })
+    }
+}
+
+/// The reference's default `init_session` (5.7): params by precedence, one download, the
+/// default check of the init response.
+async fn default_init(env: &CallEnv, session_id: &str, r: &Request) -> Result<bool, InitError> {
+    let defaults = env.defaults.as_ref();
+    let params = defaults
+        .preset_init_params(r)
+        .unwrap_or_else(|| defaults.params(&defaults.location(r)));
+    let init = defaults
+        .init_request(session_id, r, &params, env.cookie_mode)
+        .map_err(InitError::ParamError)?;
+    let Some(downloader) = env.downloader.as_ref() else {
+        return Err(InitError::Failed("no downloader".into()));
+    };
+    let response = downloader
+        .download(init.clone())
+        .await
+        .map_err(InitError::Download)?;
+    match defaults.check(&response, &init, &defaults.location(&init)) {
+        Verdict::Keep => Ok(true),
+        Verdict::Discard => Ok(false),
+        Verdict::ClosePool(reason) => Err(InitError::ClosePool(reason)),
     }
 }
 

@@ -4,7 +4,7 @@
 //! Selection follows the reference's url-matcher and web-poet semantics ([`crate::rules`]): each
 //! loaded config contributes one rule (its `rules` export, or its sidecar's override), and the
 //! rules are compiled once per [`ConfigSet`], so a request costs one bucket lookup. A URL no
-//! rule matches is served by the built-in [`DefaultConfig`].
+//! rule matches is served by the built-in default ([`BuiltIn`]).
 //!
 //! A [`ConfigSet`] is immutable and swapped whole (the engine keeps it in an `ArcSwap`): a
 //! request resolves its config once, at its start, and finishes on that version even if the
@@ -17,10 +17,12 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::defaults::DefaultConfig;
+use futures::future::BoxFuture;
+
+use crate::defaults::BuiltIn;
 use crate::plugin::{
-    CallEnv, Downloader, GuestConfig, Hook, HookError, HookErrorKind, InitError, PoolSpec,
-    ProcessedRequest, Request, Response, UrlRules, Verdict,
+    CallEnv, GuestConfig, HookError, InitError, PoolSpec, ProcessedRequest, Request, Response,
+    UrlRules, Verdict,
 };
 use crate::rules::{Rule, RuleSet, RulesError, Selection};
 
@@ -234,6 +236,81 @@ impl ConfigStatus {
     }
 }
 
+/// A future returned by a hook of [`ConfigHooks`].
+pub type HookFuture<'a, T> = BoxFuture<'a, Result<T, HookError>>;
+
+/// The hooks the engine calls, answered alike by a loaded guest ([`GuestConfig`]) and by the
+/// built-in default ([`BuiltIn`]): [`Config`] dispatches every hook through this one trait.
+/// A hook that a config does not override falls back to the `defaults` in its [`CallEnv`].
+pub trait ConfigHooks: Send + Sync {
+    /// The config's name.
+    fn name(&self) -> &str;
+    /// The `enabled` hook.
+    fn enabled<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, bool>;
+    /// The `cookie-mode` hook.
+    fn cookie_mode<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, bool>;
+    /// The `pool` hook.
+    fn pool<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, PoolSpec>;
+    /// The `process-request` hook.
+    fn process_request<'a>(
+        &'a self,
+        env: CallEnv,
+        r: &'a Request,
+    ) -> HookFuture<'a, Option<ProcessedRequest>>;
+    /// The `check` hook.
+    fn check<'a>(
+        &'a self,
+        env: CallEnv,
+        response: &'a Response,
+        r: &'a Request,
+    ) -> HookFuture<'a, Verdict>;
+    /// The `init-session` hook; `env.downloader` must be set.
+    fn init_session<'a>(
+        &'a self,
+        env: CallEnv,
+        session_id: &'a str,
+        r: &'a Request,
+    ) -> HookFuture<'a, Result<bool, InitError>>;
+}
+
+impl ConfigHooks for GuestConfig {
+    fn name(&self) -> &str {
+        GuestConfig::name(self)
+    }
+    fn enabled<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, bool> {
+        Box::pin(GuestConfig::enabled(self, env, r))
+    }
+    fn cookie_mode<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, bool> {
+        Box::pin(GuestConfig::cookie_mode(self, env, r))
+    }
+    fn pool<'a>(&'a self, env: CallEnv, r: &'a Request) -> HookFuture<'a, PoolSpec> {
+        Box::pin(GuestConfig::pool(self, env, r))
+    }
+    fn process_request<'a>(
+        &'a self,
+        env: CallEnv,
+        r: &'a Request,
+    ) -> HookFuture<'a, Option<ProcessedRequest>> {
+        Box::pin(GuestConfig::process_request(self, env, r))
+    }
+    fn check<'a>(
+        &'a self,
+        env: CallEnv,
+        response: &'a Response,
+        r: &'a Request,
+    ) -> HookFuture<'a, Verdict> {
+        Box::pin(GuestConfig::check(self, env, response, r))
+    }
+    fn init_session<'a>(
+        &'a self,
+        env: CallEnv,
+        session_id: &'a str,
+        r: &'a Request,
+    ) -> HookFuture<'a, Result<bool, InitError>> {
+        Box::pin(GuestConfig::init_session(self, env, session_id, r))
+    }
+}
+
 /// The config serving a request.
 #[derive(Clone)]
 pub enum Config {
@@ -244,39 +321,32 @@ pub enum Config {
 }
 
 impl Config {
+    /// The hooks of this config.
+    pub fn hooks(&self) -> &dyn ConfigHooks {
+        match self {
+            Config::Default => &BuiltIn,
+            Config::Guest(p) => p.as_ref(),
+        }
+    }
+
     /// Its name.
     pub fn name(&self) -> &str {
-        match self {
-            Config::Default => DEFAULT_NAME,
-            Config::Guest(p) => p.name(),
-        }
+        self.hooks().name()
     }
 
     /// The `enabled` hook.
     pub async fn enabled(&self, env: CallEnv, r: &Request) -> Result<bool, HookError> {
-        match self {
-            Config::Default => Ok(env.defaults.enabled(r)),
-            Config::Guest(p) => p.enabled(env, r).await,
-        }
+        self.hooks().enabled(env, r).await
     }
 
     /// The `cookie-mode` hook.
     pub async fn cookie_mode(&self, env: CallEnv, r: &Request) -> Result<bool, HookError> {
-        match self {
-            Config::Default => Ok(env.defaults.cookie_mode(r)),
-            Config::Guest(p) => p.cookie_mode(env, r).await,
-        }
+        self.hooks().cookie_mode(env, r).await
     }
 
     /// The `pool` hook.
     pub async fn pool(&self, env: CallEnv, r: &Request) -> Result<PoolSpec, HookError> {
-        match self {
-            Config::Default => env
-                .defaults
-                .pool(r)
-                .map_err(|m| default_error(Hook::Pool, m)),
-            Config::Guest(p) => p.pool(env, r).await,
-        }
+        self.hooks().pool(env, r).await
     }
 
     /// The `process-request` hook.
@@ -285,10 +355,7 @@ impl Config {
         env: CallEnv,
         r: &Request,
     ) -> Result<Option<ProcessedRequest>, HookError> {
-        match self {
-            Config::Default => Ok(None),
-            Config::Guest(p) => p.process_request(env, r).await,
-        }
+        self.hooks().process_request(env, r).await
     }
 
     /// The `check` hook.
@@ -298,13 +365,7 @@ impl Config {
         response: &Response,
         r: &Request,
     ) -> Result<Verdict, HookError> {
-        match self {
-            Config::Default => {
-                let location = env.defaults.location(r);
-                Ok(env.defaults.check(response, r, &location))
-            }
-            Config::Guest(p) => p.check(env, response, r).await,
-        }
+        self.hooks().check(env, response, r).await
     }
 
     /// The `init-session` hook; `env.downloader` must be set.
@@ -314,40 +375,6 @@ impl Config {
         session_id: &str,
         r: &Request,
     ) -> Result<Result<bool, InitError>, HookError> {
-        match self {
-            Config::Default => Ok(default_init(&env, session_id, r).await),
-            Config::Guest(p) => p.init_session(env, session_id, r).await,
-        }
-    }
-}
-
-/// The reference's default `init_session` (5.7): params by precedence, one download, the
-/// default check of the init response.
-async fn default_init(env: &CallEnv, session_id: &str, r: &Request) -> Result<bool, InitError> {
-    let defaults: &DefaultConfig = &env.defaults;
-    let params = defaults
-        .preset_init_params(r)
-        .unwrap_or_else(|| defaults.params(&defaults.location(r)));
-    let init = defaults
-        .init_request(session_id, r, &params, env.cookie_mode)
-        .map_err(InitError::ParamError)?;
-    let Some(downloader) = env.downloader.as_ref() else {
-        return Err(InitError::Failed("no downloader".into()));
-    };
-    let response = Downloader::download(downloader.as_ref(), init.clone())
-        .await
-        .map_err(InitError::Download)?;
-    match defaults.check(&response, &init, &defaults.location(&init)) {
-        Verdict::Keep => Ok(true),
-        Verdict::Discard => Ok(false),
-        Verdict::ClosePool(reason) => Err(InitError::ClosePool(reason)),
-    }
-}
-
-fn default_error(hook: Hook, message: String) -> HookError {
-    HookError {
-        config: DEFAULT_NAME.into(),
-        hook,
-        kind: HookErrorKind::Guest(message),
+        self.hooks().init_session(env, session_id, r).await
     }
 }

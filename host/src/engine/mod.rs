@@ -79,7 +79,10 @@ use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
 pub use clock::Clock;
-pub use config::{Config, ConfigEntry, ConfigProblem, ConfigSet, ConfigStatus, ConfigsStatus};
+pub use config::{
+    Config, ConfigEntry, ConfigHooks, ConfigProblem, ConfigSet, ConfigStatus, ConfigsStatus,
+    DEFAULT_NAME, HookFuture,
+};
 pub use error::{EngineError, ServedBy};
 pub use route::Route;
 pub use snapshot::{PoolSnapshot, SessionSnapshot};
@@ -138,7 +141,7 @@ struct Slot {
 struct Inner {
     client: Client,
     settings: Arc<SessionSettings>,
-    defaults: DefaultConfig,
+    defaults: Arc<DefaultConfig>,
     configs: ArcSwap<ConfigSet>,
     pools: Mutex<HashMap<String, Slot>>,
     stats: Stats,
@@ -152,7 +155,7 @@ impl Engine {
         let settings = Arc::new(settings);
         let inner = Inner {
             client,
-            defaults: DefaultConfig::new(settings.clone()),
+            defaults: Arc::new(DefaultConfig::new(settings.clone())),
             configs: ArcSwap::from_pointee(ConfigSet::default()),
             pools: Mutex::new(HashMap::new()),
             stats: Stats::default(),

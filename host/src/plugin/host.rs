@@ -36,11 +36,42 @@ pub trait Downloader: Send + Sync {
     fn download(&self, request: Request) -> BoxFuture<'static, Result<Response, DownloadError>>;
 }
 
+/// The WIT `defaults` import: the built-in default config, which a guest calls the way a
+/// Python subclass calls `super()`. The embedder supplies it, as it supplies [`Downloader`];
+/// the host's is [`DefaultConfig`]. A default never calls back into a guest, so methods whose
+/// default depends on another hook take that hook's result (`location`) as an argument.
+pub trait Defaults: Send + Sync {
+    /// `defaults.rules`.
+    fn rules(&self) -> UrlRules;
+    /// `defaults.enabled`.
+    fn enabled(&self, request: &Request) -> bool;
+    /// `defaults.cookie-mode`.
+    fn cookie_mode(&self, request: &Request) -> bool;
+    /// `defaults.pool`.
+    fn pool(&self, request: &Request) -> Result<PoolSpec, String>;
+    /// `defaults.location`.
+    fn location(&self, request: &Request) -> Address;
+    /// `defaults.params`, given the location the config chose.
+    fn params(&self, location: &Address) -> String;
+    /// `defaults.preset-init-params`.
+    fn preset_init_params(&self, request: &Request) -> Option<String>;
+    /// `defaults.init-request`, in the cookie mode the engine decided for `request`.
+    fn init_request(
+        &self,
+        session_id: &str,
+        request: &Request,
+        params: &str,
+        cookie_mode: bool,
+    ) -> Result<Request, String>;
+    /// `defaults.check`, given the location the config chose for `request`.
+    fn check(&self, response: &Response, request: &Request, location: &Address) -> Verdict;
+}
+
 /// What the host provides to one hook call.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CallEnv {
     /// The built-in default config, for the `defaults` imports.
-    pub defaults: DefaultConfig,
+    pub defaults: Arc<dyn Defaults>,
     /// The data of the session the hook is called for, if any.
     pub session: Option<SessionData>,
     /// The downloader; `None` outside `init-session`.
@@ -48,6 +79,18 @@ pub struct CallEnv {
     /// The cookie mode the engine decided for the triggering request (used by
     /// `defaults.init-request`).
     pub cookie_mode: bool,
+}
+
+impl Default for CallEnv {
+    /// Defaults with default settings, no session, no downloader, cookie mode off.
+    fn default() -> Self {
+        Self {
+            defaults: Arc::new(DefaultConfig::default()),
+            session: None,
+            downloader: None,
+            cookie_mode: false,
+        }
+    }
 }
 
 /// State of the call in progress.

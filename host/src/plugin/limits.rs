@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::Hook;
+
 /// Limits applied to every loaded config. Defaults are tuned for Rust guests (hooks take
 /// microseconds) with headroom for Python and JavaScript guests, whose first call on a fresh
 /// instance costs about a millisecond and whose snapshots need 11-13 MiB of linear memory: the
@@ -83,6 +85,12 @@ impl Limits {
     /// [`Self::init_timeout_ms`] as a duration.
     pub fn init_timeout(&self) -> Duration {
         Duration::from_millis(self.init_timeout_ms)
+    }
+
+    /// The wall-clock bound of a call to `hook`, if it has one: only `init-session`, the one
+    /// hook that awaits host imports.
+    pub fn wall_clock(&self, hook: Hook) -> Option<Duration> {
+        (hook == Hook::InitSession).then(|| self.init_timeout())
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use wasmtime::Store;
@@ -15,7 +16,7 @@ use wasmtime::Store;
 use super::bindings::{SessionConfig, SessionConfigPre};
 use super::host::{CallEnv, CallState, HostState};
 use super::{
-    Address, Hook, HookError, HookErrorKind, InitError, Limits, LoadError, LoadErrorKind, PoolSpec,
+    Address, Hook, HookError, HookErrorKind, InitError, LoadError, LoadErrorKind, PoolSpec,
     Request, Response, Runtime, UrlRules, Verdict,
 };
 use crate::{telemetry, wire};
@@ -59,81 +60,6 @@ struct Warm {
     calls: u64,
 }
 
-/// One hook call, with its arguments.
-enum Call<'a> {
-    Rules,
-    Enabled(&'a Request),
-    CookieMode(&'a Request),
-    Pool(&'a Request),
-    Location(&'a Request),
-    Params(&'a Request),
-    InitSession(&'a str, &'a Request),
-    Check(&'a Response, &'a Request),
-    ProcessRequest(&'a Request),
-}
-
-/// What a hook returned.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one short-lived value per call, moved once"
-)]
-enum Ret {
-    Rules(UrlRules),
-    Bool(Result<bool, String>),
-    Pool(Result<PoolSpec, String>),
-    Address(Result<Address, String>),
-    Text(Result<String, String>),
-    Init(Result<bool, InitError>),
-    Verdict(Result<Verdict, String>),
-    Request(Result<Option<Request>, String>),
-}
-
-impl Call<'_> {
-    fn hook(&self) -> Hook {
-        match self {
-            Call::Rules => Hook::Rules,
-            Call::Enabled(_) => Hook::Enabled,
-            Call::CookieMode(_) => Hook::CookieMode,
-            Call::Pool(_) => Hook::Pool,
-            Call::Location(_) => Hook::Location,
-            Call::Params(_) => Hook::Params,
-            Call::InitSession(..) => Hook::InitSession,
-            Call::Check(..) => Hook::Check,
-            Call::ProcessRequest(_) => Hook::ProcessRequest,
-        }
-    }
-
-    /// Runs the hook. Only `init-session` can wait (on `download`), so only it gets the
-    /// wall-clock timeout; the others are bounded by the CPU budget alone, and never register a
-    /// timer.
-    async fn invoke(
-        self,
-        b: &SessionConfig,
-        s: &mut Store<HostState>,
-        limits: &Limits,
-    ) -> wasmtime::Result<Ret> {
-        Ok(match self {
-            Call::Rules => Ret::Rules(b.call_rules(s).await?),
-            Call::Enabled(r) => Ret::Bool(b.call_enabled(s, r).await?),
-            Call::CookieMode(r) => Ret::Bool(b.call_cookie_mode(s, r).await?),
-            Call::Pool(r) => Ret::Pool(b.call_pool(s, r).await?),
-            Call::Location(r) => Ret::Address(b.call_location(s, r).await?),
-            Call::Params(r) => Ret::Text(b.call_params(s, r).await?),
-            Call::Check(resp, r) => Ret::Verdict(b.call_check(s, resp, r).await?),
-            Call::ProcessRequest(r) => Ret::Request(b.call_process_request(s, r).await?),
-            Call::InitSession(id, r) => {
-                let timeout = limits.init_timeout();
-                match tokio::time::timeout(timeout, b.call_init_session(s, id, r)).await {
-                    Ok(result) => Ret::Init(result?),
-                    Err(_) => {
-                        return Err(wasmtime::Error::new(TimedOut(timeout.as_millis() as u64)));
-                    }
-                }
-            }
-        })
-    }
-}
-
 impl GuestConfig {
     pub(crate) async fn new(
         runtime: Runtime,
@@ -156,16 +82,11 @@ impl GuestConfig {
             idle: Mutex::new(Vec::new()),
             counters: GuestCounters::default(),
         };
-        plugin.rules = match plugin.call(env, Call::Rules).await {
-            Ok(Ret::Rules(rules)) => rules,
-            Ok(_) => unreachable_ret(Hook::Rules),
-            Err(e) => {
-                return Err(LoadError {
-                    config: name.to_owned(),
-                    kind: LoadErrorKind::Rules(Box::new(e)),
-                });
-            }
-        };
+        let rules = plugin.call(env, Hook::Rules, async |b, s| b.call_rules(s).await);
+        plugin.rules = rules.await.map_err(|e| LoadError {
+            config: name.to_owned(),
+            kind: LoadErrorKind::Rules(Box::new(e)),
+        })?;
         Ok(plugin)
     }
 
@@ -196,37 +117,37 @@ impl GuestConfig {
 
     /// The `enabled` hook.
     pub async fn enabled(&self, env: CallEnv, request: &Request) -> Result<bool, HookError> {
-        match self.call(env, Call::Enabled(request)).await? {
-            Ret::Bool(r) => r.map_err(|e| self.guest_error(Hook::Enabled, e)),
-            _ => unreachable_ret(Hook::Enabled),
-        }
+        let result = self.call(env, Hook::Enabled, async |b, s| {
+            b.call_enabled(s, request).await
+        });
+        result
+            .await?
+            .map_err(|e| self.guest_error(Hook::Enabled, e))
     }
 
     /// The `cookie-mode` hook.
     pub async fn cookie_mode(&self, env: CallEnv, request: &Request) -> Result<bool, HookError> {
-        match self.call(env, Call::CookieMode(request)).await? {
-            Ret::Bool(r) => r.map_err(|e| self.guest_error(Hook::CookieMode, e)),
-            _ => unreachable_ret(Hook::CookieMode),
-        }
+        let hook = Hook::CookieMode;
+        let result = self.call(env, hook, async |b, s| b.call_cookie_mode(s, request).await);
+        result.await?.map_err(|e| self.guest_error(hook, e))
     }
 
     /// The `pool` hook. An empty pool id is invalid output.
     pub async fn pool(&self, env: CallEnv, request: &Request) -> Result<PoolSpec, HookError> {
-        match self.call(env, Call::Pool(request)).await? {
-            Ret::Pool(Ok(pool)) if pool.id.is_empty() => {
+        let result = self.call(env, Hook::Pool, async |b, s| b.call_pool(s, request).await);
+        match result.await? {
+            Ok(pool) if pool.id.is_empty() => {
                 Err(self.invalid(Hook::Pool, "the pool id is empty".into()))
             }
-            Ret::Pool(r) => r.map_err(|e| self.guest_error(Hook::Pool, e)),
-            _ => unreachable_ret(Hook::Pool),
+            r => r.map_err(|e| self.guest_error(Hook::Pool, e)),
         }
     }
 
     /// The `location` hook.
     pub async fn location(&self, env: CallEnv, request: &Request) -> Result<Address, HookError> {
-        match self.call(env, Call::Location(request)).await? {
-            Ret::Address(r) => r.map_err(|e| self.guest_error(Hook::Location, e)),
-            _ => unreachable_ret(Hook::Location),
-        }
+        let hook = Hook::Location;
+        let result = self.call(env, hook, async |b, s| b.call_location(s, request).await);
+        result.await?.map_err(|e| self.guest_error(hook, e))
     }
 
     /// The `params` hook, parsed: invalid JSON or a non-object is invalid output.
@@ -235,13 +156,13 @@ impl GuestConfig {
         env: CallEnv,
         request: &Request,
     ) -> Result<serde_json::Map<String, serde_json::Value>, HookError> {
-        match self.call(env, Call::Params(request)).await? {
-            Ret::Text(Ok(text)) => {
-                wire::parse_object(&text, "params").map_err(|e| self.invalid(Hook::Params, e))
-            }
-            Ret::Text(Err(e)) => Err(self.guest_error(Hook::Params, e)),
-            _ => unreachable_ret(Hook::Params),
-        }
+        let result = self.call(env, Hook::Params, async |b, s| {
+            b.call_params(s, request).await
+        });
+        let text = result
+            .await?
+            .map_err(|e| self.guest_error(Hook::Params, e))?;
+        wire::parse_object(&text, "params").map_err(|e| self.invalid(Hook::Params, e))
     }
 
     /// The `init-session` hook. The inner result is the guest's own outcome; the outer error is
@@ -252,13 +173,10 @@ impl GuestConfig {
         session_id: &str,
         request: &Request,
     ) -> Result<Result<bool, InitError>, HookError> {
-        match self
-            .call(env, Call::InitSession(session_id, request))
-            .await?
-        {
-            Ret::Init(r) => Ok(r),
-            _ => unreachable_ret(Hook::InitSession),
-        }
+        let call = async |b: &SessionConfig, s: &mut Store<HostState>| {
+            b.call_init_session(s, session_id, request).await
+        };
+        self.call(env, Hook::InitSession, call).await
     }
 
     /// The `check` hook.
@@ -268,10 +186,11 @@ impl GuestConfig {
         response: &Response,
         request: &Request,
     ) -> Result<Verdict, HookError> {
-        match self.call(env, Call::Check(response, request)).await? {
-            Ret::Verdict(r) => r.map_err(|e| self.guest_error(Hook::Check, e)),
-            _ => unreachable_ret(Hook::Check),
-        }
+        let call = async |b: &SessionConfig, s: &mut Store<HostState>| {
+            b.call_check(s, response, request).await
+        };
+        let result = self.call(env, Hook::Check, call).await?;
+        result.map_err(|e| self.guest_error(Hook::Check, e))
     }
 
     /// The `process-request` hook. A returned request whose params are not a JSON object is
@@ -281,14 +200,16 @@ impl GuestConfig {
         env: CallEnv,
         request: &Request,
     ) -> Result<Option<ProcessedRequest>, HookError> {
-        match self.call(env, Call::ProcessRequest(request)).await? {
-            Ret::Request(Ok(Some(new))) => match wire::body_from_request(&new) {
-                Ok(body) => Ok(Some(ProcessedRequest { request: new, body })),
-                Err(e) => Err(self.invalid(Hook::ProcessRequest, e)),
-            },
-            Ret::Request(Ok(None)) => Ok(None),
-            Ret::Request(Err(e)) => Err(self.guest_error(Hook::ProcessRequest, e)),
-            _ => unreachable_ret(Hook::ProcessRequest),
+        let hook = Hook::ProcessRequest;
+        let result = self.call(env, hook, async |b, s| {
+            b.call_process_request(s, request).await
+        });
+        let Some(new) = result.await?.map_err(|e| self.guest_error(hook, e))? else {
+            return Ok(None);
+        };
+        match wire::body_from_request(&new) {
+            Ok(body) => Ok(Some(ProcessedRequest { request: new, body })),
+            Err(e) => Err(self.invalid(hook, e)),
         }
     }
 
@@ -309,17 +230,29 @@ impl GuestConfig {
         }
     }
 
-    /// Runs one call and records its duration, failed or not ([`telemetry`]).
-    async fn call(&self, env: CallEnv, call: Call<'_>) -> Result<Ret, HookError> {
-        let (hook, started) = (call.hook(), telemetry::started());
-        let result = self.run(env, call, hook).await;
+    /// Runs one hook call: the one path every hook takes, so that its bounds and its error
+    /// mapping live here. `invoke` makes the typed call on the instance; its return type flows
+    /// through. The call's duration is recorded, failed or not ([`telemetry`]).
+    async fn call<T>(
+        &self,
+        env: CallEnv,
+        hook: Hook,
+        invoke: impl AsyncFnOnce(&SessionConfig, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, HookError> {
+        let started = telemetry::started();
+        let result = self.run(env, hook, invoke).await;
         telemetry::hook_call(&self.name, hook, started);
         result
     }
 
     /// Runs one call on a warm or fresh instance, enforcing the limits, and returns the
     /// instance to the idle list if it is still healthy.
-    async fn run(&self, env: CallEnv, call: Call<'_>, hook: Hook) -> Result<Ret, HookError> {
+    async fn run<T>(
+        &self,
+        env: CallEnv,
+        hook: Hook,
+        invoke: impl AsyncFnOnce(&SessionConfig, &mut Store<HostState>) -> wasmtime::Result<T>,
+    ) -> Result<T, HookError> {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let mut warm = match self.checkout().await {
             Ok(warm) => warm,
@@ -331,7 +264,11 @@ impl GuestConfig {
         state.memory.refused = false;
         warm.store.set_epoch_deadline(1);
         let limits = &self.runtime.limits;
-        let outcome = call.invoke(&warm.bindings, &mut warm.store, limits).await;
+        let outcome = bounded(
+            limits.wall_clock(hook),
+            invoke(&warm.bindings, &mut warm.store),
+        )
+        .await;
         let output_full = warm.store.data_mut().drain_output();
         let result = outcome.map_err(|trap| classify_trap(warm.store.data(), &trap));
         // Drop what belongs to this call (the session's data, the downloader) without
@@ -426,7 +363,17 @@ fn classify_trap(state: &HostState, error: &wasmtime::Error) -> HookErrorKind {
     }
 }
 
-/// [`Call::invoke`] returns the `Ret` variant of its own hook; anything else is a bug here.
-fn unreachable_ret<T>(hook: Hook) -> T {
-    unreachable!("hook {hook} returned the result of another hook")
+/// `call` within `bound` of wall-clock time, if there is one. On timeout the call's future is
+/// dropped mid-call and fails with [`TimedOut`]; the caller then discards the instance.
+async fn bounded<T>(
+    bound: Option<Duration>,
+    call: impl Future<Output = wasmtime::Result<T>>,
+) -> wasmtime::Result<T> {
+    let Some(bound) = bound else {
+        return call.await;
+    };
+    match tokio::time::timeout(bound, call).await {
+        Ok(result) => result,
+        Err(_) => Err(wasmtime::Error::new(TimedOut(bound.as_millis() as u64))),
+    }
 }

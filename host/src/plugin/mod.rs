@@ -57,7 +57,7 @@ pub use bindings::session_host::config::types::{
     SessionControls, UrlRules, Verdict,
 };
 pub use error::{Hook, HookError, HookErrorKind, LoadError, LoadErrorKind};
-pub use host::{CallEnv, Downloader};
+pub use host::{CallEnv, Defaults, Downloader};
 pub use limits::{Limits, LimitsError};
 pub use loaded::{GuestConfig, GuestCounters, ProcessedRequest};
 pub use runtime::Runtime;
