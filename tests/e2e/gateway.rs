@@ -204,7 +204,7 @@ impl Gateway {
         Answer::of(response.expect("the gateway answers")).await
     }
 
-    fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let pid = self.child.id().expect("running").to_string();
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -531,7 +531,7 @@ fn in_flight(gateway: &Gateway, host: &str) -> tokio::task::JoinHandle<Answer> {
 }
 
 /// Waits for the process to exit; returns its exit code and how long it took.
-async fn exit(gateway: &mut Gateway, within: Duration) -> (Option<i32>, Duration) {
+pub(crate) async fn exit(gateway: &mut Gateway, within: Duration) -> (Option<i32>, Duration) {
     let start = Instant::now();
     let status = tokio::time::timeout(within, gateway.child.wait())
         .await

@@ -4,6 +4,8 @@
 use session_host::plugin::{CallEnv, GuestConfig, Hook, HookErrorKind, LoadErrorKind};
 
 use crate::guests::{self, body};
+
+mod issue_12;
 use crate::support::{load, request, runtime};
 
 /// The host still serves: the good guest answers, and so does the hostile one on a fresh

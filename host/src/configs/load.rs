@@ -377,16 +377,18 @@ impl From<String> for Failure {
 }
 
 impl From<LoadError> for Failure {
-    /// I/O errors, and a `rules` call that could not instantiate or ran out of (wall-clock)
-    /// time on a busy machine, may pass; anything about the bytes themselves will not.
+    /// I/O errors, and a `rules` call that could not instantiate or ran out of its CPU budget
+    /// on a busy machine, may pass; anything about the bytes themselves will not. Nor will a
+    /// `rules` that outlived its wall-clock bound (`hook_timeout_ms`, 1 s, five times the CPU
+    /// budget): a guest that sleeps there sleeps again, and retrying it at every rescan would
+    /// recompile it (seconds for Python) every few seconds, forever (issue 12). Such a config
+    /// is loaded again when its files change.
     fn from(error: LoadError) -> Self {
         let transient = match &error.kind {
             LoadErrorKind::Read(_) => true,
             LoadErrorKind::Rules(hook) => matches!(
                 hook.kind,
-                HookErrorKind::Instantiate(_)
-                    | HookErrorKind::CpuBudget { .. }
-                    | HookErrorKind::Timeout { .. }
+                HookErrorKind::Instantiate(_) | HookErrorKind::CpuBudget { .. }
             ),
             _ => false,
         };

@@ -73,7 +73,7 @@ pub enum HookErrorKind {
         ms: u64,
     },
     /// The call did not finish within its wall-clock timeout.
-    #[error("the call did not finish within {ms} ms")]
+    #[error("the call timed out after {ms} ms (wall clock)")]
     Timeout {
         /// The timeout.
         ms: u64,

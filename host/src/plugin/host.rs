@@ -24,7 +24,7 @@ use super::{Address, DownloadError, Hook, Limits, PoolSpec, Request, Response, U
 use crate::defaults::DefaultConfig;
 use crate::session_data::SessionData;
 
-/// Longest log line a guest may write, in bytes.
+/// Longest log line a guest may write, in bytes; also the longest guest text an error keeps.
 const MAX_LOG_LINE: usize = 4096;
 
 /// Sends a guest's `download` request to Zyte API.
@@ -224,7 +224,7 @@ impl ResourceLimiter for GuardedLimits {
     }
 }
 
-fn truncate(text: &str) -> &str {
+pub(crate) fn truncate(text: &str) -> &str {
     if text.len() <= MAX_LOG_LINE {
         return text;
     }

@@ -17,7 +17,9 @@ use super::Hook;
 pub struct Limits {
     /// Guest CPU time per hook call (default 200 ms). Protects against infinite loops: the call
     /// traps when the guest has run this long, not counting time spent waiting on `download`.
-    /// It is the only bound of hooks other than `init-session`, which never wait on the host.
+    /// A loop that never reaches the epoch check still ends at [`Self::hook_timeout_ms`]; a
+    /// guest that blocks in WASI (a sleep, a poll on a clock) uses no CPU and is stopped by
+    /// that wall-clock bound, not by this one.
     ///
     /// Why 200 ms: the time is measured on the wall clock (minus host waits), and the call that
     /// creates an instance also pays for instantiating it. Measured (`benches/languages.rs`):
@@ -27,6 +29,21 @@ pub struct Limits {
     /// on a busy two-core machine (the thread was descheduled mid-instantiation). 200 ms keeps
     /// two orders of magnitude over the slowest legitimate call and still stops a loop quickly.
     pub hook_cpu_ms: u64,
+    /// Wall-clock time per call of every hook but `init-session` (default 1 000 ms), `rules`
+    /// included, whether the guest computes or blocks in WASI (`time.sleep`, a `poll` on a
+    /// monotonic-clock subscription). Protects the host from a guest that never returns: the
+    /// call fails with a timeout naming the config and the hook, its instance is discarded (its
+    /// slot freed), and the caller releases what it held (a session lease). A `rules` that
+    /// times out fails the load: at start-up the host serves without that config, at reload
+    /// the last good version keeps serving.
+    ///
+    /// Why 1 000 ms: five times the CPU budget, so that on a starved machine (a descheduled
+    /// thread, a full test suite on two cores) the CPU budget, which names the cause more
+    /// precisely, still fires first for a loop; and a thousand times the slowest legitimate
+    /// call measured (a Python config's first call on a fresh instance, 1.5 ms).
+    /// It does not cover compilation (bounded by nothing but the file's size) nor the time a
+    /// request waits for a session (the engine's request deadline).
+    pub hook_timeout_ms: u64,
     /// Wall-clock time per `init-session` call, downloads included (default 600 000 ms: a
     /// browser request may take 30 s and is retried by the retry policy). Protects against a
     /// download that never returns.
@@ -64,6 +81,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             hook_cpu_ms: 200,
+            hook_timeout_ms: 1_000,
             init_timeout_ms: 600_000,
             memory_bytes: 64 << 20,
             recycle_after_calls: 10_000,
@@ -87,10 +105,13 @@ impl Limits {
         Duration::from_millis(self.init_timeout_ms)
     }
 
-    /// The wall-clock bound of a call to `hook`, if it has one: only `init-session`, the one
-    /// hook that awaits host imports.
-    pub fn wall_clock(&self, hook: Hook) -> Option<Duration> {
-        (hook == Hook::InitSession).then(|| self.init_timeout())
+    /// The wall-clock bound of a call to `hook`: [`Self::init_timeout_ms`] for `init-session`,
+    /// the one hook that awaits downloads, and [`Self::hook_timeout_ms`] for every other.
+    pub fn wall_clock(&self, hook: Hook) -> Duration {
+        match hook {
+            Hook::InitSession => self.init_timeout(),
+            _ => Duration::from_millis(self.hook_timeout_ms),
+        }
     }
 }
 

@@ -5,6 +5,12 @@
 //! takes an idle warm instance or instantiates a fresh one from the `InstancePre`; afterwards
 //! the instance goes back to the idle list unless it trapped, timed out, served
 //! `recycle_after_calls` calls, filled half its output buffer, or the idle list is full.
+//!
+//! Bounds: every call, of every hook, goes through `GuestConfig::call`, which bounds it in
+//! wall-clock time (`Limits::wall_clock`: `hook_timeout_ms`, or `init_timeout_ms` for
+//! `init-session`) and in guest CPU time (`hook_cpu_ms`, checked at each epoch tick, where the
+//! guest also yields to the executor). A call that exceeds either fails with a typed error and
+//! its instance is dropped, never returned to the idle list.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -214,7 +220,7 @@ impl GuestConfig {
     }
 
     fn guest_error(&self, hook: Hook, message: String) -> HookError {
-        self.error(hook, HookErrorKind::Guest(message))
+        self.error(hook, HookErrorKind::Guest(bounded_text(message)))
     }
 
     fn invalid(&self, hook: Hook, message: String) -> HookError {
@@ -312,7 +318,9 @@ impl GuestConfig {
                 ctx.data_mut().call.cpu_exceeded = true;
                 return Ok(wasmtime::UpdateDeadline::Interrupt);
             }
-            Ok(wasmtime::UpdateDeadline::Continue(1))
+            // Yield to the executor every tick: a computing guest never pins a tokio worker,
+            // other tasks run between its slices, and its wall-clock timeout can fire.
+            Ok(wasmtime::UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
         match self.pre.instantiate_async(&mut store).await {
@@ -331,6 +339,19 @@ impl GuestConfig {
             idle.push(warm);
         }
     }
+}
+
+/// `text` from a guest, cut to 4 KiB (the longest log line, [`super::host::truncate`]) with its
+/// full size appended: an error message goes to the log, `/status` and problem+json answers, and
+/// a guest returning `err` with megabytes must not make each of them megabytes.
+fn bounded_text(mut text: String) -> String {
+    let total = text.len();
+    let keep = super::host::truncate(&text).len();
+    if keep < total {
+        text.truncate(keep);
+        text.push_str(&format!("… ({total} bytes in all)"));
+    }
+    text
 }
 
 /// The wall-clock timeout of an async call fired after this many milliseconds.
@@ -363,15 +384,15 @@ fn classify_trap(state: &HostState, error: &wasmtime::Error) -> HookErrorKind {
     }
 }
 
-/// `call` within `bound` of wall-clock time, if there is one. On timeout the call's future is
-/// dropped mid-call and fails with [`TimedOut`]; the caller then discards the instance.
+/// `call` within `bound` of wall-clock time. On timeout the call's future is dropped mid-call
+/// (the guest's fiber with it) and fails with [`TimedOut`]; the caller then discards the
+/// instance, whose state is unknown. This holds whether the guest computes (the epoch callback
+/// yields to the executor every tick, so the timer gets its turn) or awaits a WASI import
+/// (a sleep or a poll is a pending host future).
 async fn bounded<T>(
-    bound: Option<Duration>,
+    bound: Duration,
     call: impl Future<Output = wasmtime::Result<T>>,
 ) -> wasmtime::Result<T> {
-    let Some(bound) = bound else {
-        return call.await;
-    };
     match tokio::time::timeout(bound, call).await {
         Ok(result) => result,
         Err(_) => Err(wasmtime::Error::new(TimedOut(bound.as_millis() as u64))),

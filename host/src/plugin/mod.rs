@@ -25,9 +25,11 @@
 //!   API key: `download` hands them only the Zyte API response.
 //! - **Limits** ([`Limits`], each documented with its default): guest CPU time per call through
 //!   epoch interruption (200 ms; time awaiting `download` excluded), wall-clock time with
-//!   `tokio::time::timeout` around `init-session`, the one hook that awaits host imports (10 min),
-//!   linear memory per instance (64 MiB), downloads per init (16), log lines per call (64).
-//!   Other hooks are synchronous calls: no fiber switch and no timer per call.
+//!   `tokio::time::timeout` around every call of every hook, `rules` included (1 s; 10 min for
+//!   `init-session`, the one hook that awaits downloads), linear memory per instance (64 MiB),
+//!   downloads per init (16), log lines per call (64). The wall-clock bound holds for a guest
+//!   blocked in WASI (a sleep, a poll on a clock) as well as for one computing: the epoch
+//!   callback yields to the executor at every tick, so a looping guest never pins a worker.
 //! - **Failure.** A trap, a panic, an exhausted CPU budget or timeout, a memory bomb, malformed
 //!   output or a missing export yields a typed [`HookError`] or [`LoadError`] naming the config,
 //!   the hook and the cause (with the guest's panic message when it reported one). The instance

@@ -361,6 +361,7 @@ async fn issue_5_replacing_a_config_under_load_fails_no_request() {
     // which closes the pool (reference behaviour for a failing `pool` hook).
     let limits = Limits {
         hook_cpu_ms: 5_000,
+        hook_timeout_ms: 5_000,
         ..support::runtime().limits().clone()
     };
     let runtime = support::runtime().with_limits(limits).expect("limits");

@@ -19,6 +19,9 @@ const ZEROS: u32 = 512; // 64 zero bytes: ok(false), ok(none), ok(empty address)
 const POOL_OK: u32 = 576; // result<pool-spec, string>: ok({id: "wat-pool"}); payload at 8 (f64 alignment)
 const CLOSE_POOL: u32 = 640; // result<verdict, string>: ok(close-pool(CLOSE_REASON))
 const CHECK_ERR: u32 = 672; // result<verdict, string>: err(CHECK_ERROR)
+const HUGE: u32 = 960; // result<_, string>: err(<10 MiB string>), written by `body::huge_err`
+/// The size of the string `body::huge_err` returns: 10 MiB.
+pub const HUGE_LEN: u32 = 10 << 20;
 /// The pool id the `pool` body returns.
 pub const POOL_ID: &str = "wat-pool";
 /// The reason the `close-pool` verdict gives.
@@ -81,6 +84,34 @@ pub mod body {
     pub fn check_err() -> String {
         format!("(i32.const {})", super::CHECK_ERR)
     }
+    /// Returns `err(s)` where `s` is [`super::HUGE_LEN`] bytes (NULs, valid UTF-8), for hooks
+    /// whose result is `result<T, string>`; `payload` is the offset of the error's string in
+    /// the result: 4, or 8 when `T` holds an `f64` (`pool`, and `process-request` through the
+    /// request's controls).
+    pub fn huge_err(payload: u32) -> String {
+        let (huge, len) = (super::HUGE, super::HUGE_LEN);
+        let pages = len / 65_536 + 2;
+        format!(
+            "(if (i32.lt_u (memory.size) (i32.const {pages})) (then (drop (memory.grow (i32.const {pages})))))
+             (i32.store (i32.const {huge}) (i32.const 1))
+             (i32.store (i32.const {ptr}) (i32.const 65536))
+             (i32.store (i32.const {len_at}) (i32.const {len}))
+             (i32.const {huge})",
+            ptr = huge + payload,
+            len_at = huge + payload + 4,
+        )
+    }
+    /// Writes 100 000 log lines, then returns `ok(true)` (for `enabled` or `cookie-mode`).
+    pub fn log_flood() -> String {
+        format!(
+            "(local.set 0 (i32.const 100000))
+             (loop $l
+               (call $log (i32.const 2) (i32.const 160) (i32.const 10))
+               (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+             (i32.const {})",
+            super::OK_TRUE
+        )
+    }
     /// Returns a string that is not UTF-8.
     pub fn bad_utf8() -> String {
         format!("(i32.const {})", super::BAD_UTF8)
@@ -112,6 +143,7 @@ pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
     let wat = format!(
         r#"(module
   (import "session-host:config/log@0.1.0" "report-panic" (func $report_panic (param i32 i32)))
+  (import "session-host:config/log@0.1.0" "log" (func $log (param i32 i32 i32)))
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 1024))
   (data (i32.const {OK_TRUE}) "\00\00\00\00\01")
