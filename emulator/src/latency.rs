@@ -84,14 +84,14 @@ fn log_normal_ms(median_ms: u64, sigma: f64, rng: &mut impl Rng) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use crate::rng::RequestRng;
     use rand::SeedableRng;
-    use rand::rngs::SmallRng;
 
     use super::*;
 
     #[test]
     fn samples_follow_the_distribution_kind() {
-        let mut rng = SmallRng::seed_from_u64(7);
+        let mut rng = RequestRng::seed_from_u64(7);
         assert_eq!(Latency::None.sample(&mut rng), Duration::ZERO);
         assert_eq!(
             Latency::Fixed { ms: 250 }.sample(&mut rng),
@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn log_normal_median_is_roughly_right() {
-        let mut rng = SmallRng::seed_from_u64(1);
+        let mut rng = RequestRng::seed_from_u64(1);
         let dist = Latency::LogNormal {
             median_ms: 1000,
             sigma: 0.5,
