@@ -249,8 +249,8 @@ fn address_label(address: &Address) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use crate::rng::RequestRng;
     use rand::SeedableRng;
-    use rand::rngs::SmallRng;
 
     use super::*;
 
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn from_domain_accepts_only_the_domain_postal_code() {
         let support = SetLocation::Mode(LocationMode::FromDomain);
-        let mut rng = SmallRng::seed_from_u64(0);
+        let mut rng = RequestRng::seed_from_u64(0);
         let ok = run(
             &[set_location_action("10001", OnError::Return)],
             &stage(&support, None),
@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn continue_keeps_the_sequence_going() {
         let support = SetLocation::Mode(LocationMode::FromDomain);
-        let mut rng = SmallRng::seed_from_u64(0);
+        let mut rng = RequestRng::seed_from_u64(0);
         let actions = [
             set_location_action("99999", OnError::Continue),
             simple("scrollBottom"),
@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn unsupported_sites_report_the_verified_prefix() {
         let support = SetLocation::Mode(LocationMode::Unsupported);
-        let mut rng = SmallRng::seed_from_u64(0);
+        let mut rng = RequestRng::seed_from_u64(0);
         let outcome = run(
             &[set_location_action("10001", OnError::Return)],
             &stage(&support, None),
@@ -357,7 +357,7 @@ mod tests {
     #[test]
     fn a_session_location_is_fixed_at_creation() {
         let support = SetLocation::Mode(LocationMode::Any);
-        let mut rng = SmallRng::seed_from_u64(0);
+        let mut rng = RequestRng::seed_from_u64(0);
         let same = run(
             &[set_location_action("10001", OnError::Return)],
             &stage(&support, Some(Some("10001"))),
@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn missing_id_selectors_fail() {
         let support = SetLocation::default();
-        let mut rng = SmallRng::seed_from_u64(0);
+        let mut rng = RequestRng::seed_from_u64(0);
         let mut wait = simple("waitForSelector");
         wait.selector = Some("#absent".into());
         let mut click = simple("click");

@@ -19,10 +19,10 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::rng::RequestRng;
 use base64::Engine as _;
 use http::HeaderValue;
 use rand::Rng;
-use rand::rngs::SmallRng;
 
 use crate::actions::{self, Stage};
 use crate::clock::Clock;
@@ -181,7 +181,7 @@ impl Emulator {
         authorization: Option<&HeaderValue>,
         body: &[u8],
         too_large: bool,
-        rng: &mut SmallRng,
+        rng: &mut RequestRng,
         track: &mut Track,
     ) -> Result<Vec<u8>, Problem> {
         let key = crate::auth::api_key(authorization, &self.api_keys)?;
@@ -251,7 +251,7 @@ impl Emulator {
         key: &str,
         request: &ExtractRequest,
         target: Target<'_>,
-        rng: &mut SmallRng,
+        rng: &mut RequestRng,
     ) -> Result<Option<SessionView>, Problem> {
         let opts = &request.opts;
         let init_location;
@@ -291,7 +291,7 @@ impl Emulator {
         &self,
         request: &ExtractRequest,
         target: Target<'_>,
-        rng: &mut SmallRng,
+        rng: &mut RequestRng,
     ) -> Option<String> {
         if request.opts.context_actions.is_empty() {
             return None;
@@ -312,7 +312,7 @@ impl Emulator {
         &self,
         target: Target<'_>,
         session: Option<&SessionView>,
-        rng: &mut SmallRng,
+        rng: &mut RequestRng,
     ) -> bool {
         let ban = target.site.spec.ban;
         let used_up = match (ban.after_uses, session) {

@@ -16,7 +16,8 @@ pub const MAX_LATENCY: Duration = Duration::from_secs(600);
 
 /// A latency distribution, as written in a scenario:
 /// `latency = { kind = "fixed", ms = 200 }`, `{ kind = "uniform", min_ms = 100, max_ms = 300 }`
-/// or `{ kind = "log-normal", median_ms = 2000, sigma = 0.5 }`.
+/// `{ kind = "log-normal", median_ms = 2000, sigma = 0.5 }`
+/// or `{ kind = "spikes", ms = 5, spike_ms = 3000, rate = 0.01 }`.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Latency {
@@ -42,6 +43,16 @@ pub enum Latency {
         /// Standard deviation of the underlying normal (0 = always the median).
         sigma: f64,
     },
+    /// Latency spikes: usually `ms`, but `spike_ms` with probability `rate` (a stalled backend,
+    /// a slow website), for chaos tests of deadlines.
+    Spikes {
+        /// The usual latency, milliseconds.
+        ms: u64,
+        /// The latency of a spike, milliseconds.
+        spike_ms: u64,
+        /// Probability of a spike per request, within 0..=1.
+        rate: f64,
+    },
 }
 
 impl Latency {
@@ -54,6 +65,9 @@ impl Latency {
             Latency::LogNormal { sigma, .. } if !(sigma.is_finite() && sigma >= 0.0) => Err(
                 format!("latency sigma ({sigma}) must be a finite number ≥ 0"),
             ),
+            Latency::Spikes { rate, .. } if !(0.0..=1.0).contains(&rate) => {
+                Err(format!("latency spike rate ({rate}) must be within 0..=1"))
+            }
             _ => Ok(()),
         }
     }
@@ -65,6 +79,10 @@ impl Latency {
             Latency::Fixed { ms } => ms as f64,
             Latency::Uniform { min_ms, max_ms } => rng.random_range(min_ms..=max_ms) as f64,
             Latency::LogNormal { median_ms, sigma } => log_normal_ms(median_ms, sigma, rng),
+            Latency::Spikes { ms, spike_ms, rate } => {
+                let spike = rng.random::<f64>() < rate;
+                (if spike { spike_ms } else { ms }) as f64
+            }
         };
         Duration::try_from_secs_f64(ms / 1000.0)
             .unwrap_or(MAX_LATENCY)
@@ -84,14 +102,14 @@ fn log_normal_ms(median_ms: u64, sigma: f64, rng: &mut impl Rng) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use crate::rng::RequestRng;
     use rand::SeedableRng;
-    use rand::rngs::SmallRng;
 
     use super::*;
 
     #[test]
     fn samples_follow_the_distribution_kind() {
-        let mut rng = SmallRng::seed_from_u64(7);
+        let mut rng = RequestRng::seed_from_u64(7);
         assert_eq!(Latency::None.sample(&mut rng), Duration::ZERO);
         assert_eq!(
             Latency::Fixed { ms: 250 }.sample(&mut rng),
@@ -114,7 +132,7 @@ mod tests {
 
     #[test]
     fn log_normal_median_is_roughly_right() {
-        let mut rng = SmallRng::seed_from_u64(1);
+        let mut rng = RequestRng::seed_from_u64(1);
         let dist = Latency::LogNormal {
             median_ms: 1000,
             sigma: 0.5,
@@ -126,7 +144,43 @@ mod tests {
     }
 
     #[test]
+    fn issue_12_spikes_come_at_their_rate_and_nothing_in_between() {
+        let mut rng = RequestRng::seed_from_u64(12);
+        let spiky = Latency::Spikes {
+            ms: 5,
+            spike_ms: 3000,
+            rate: 0.1,
+        };
+        let samples: Vec<Duration> = (0..10_000).map(|_| spiky.sample(&mut rng)).collect();
+        let spikes = samples
+            .iter()
+            .filter(|d| **d == Duration::from_secs(3))
+            .count();
+        let usual = samples
+            .iter()
+            .filter(|d| **d == Duration::from_millis(5))
+            .count();
+        assert_eq!(spikes + usual, samples.len());
+        assert!((900..1100).contains(&spikes), "{spikes} spikes in 10,000");
+        let scenario = crate::Scenario::from_toml_str(
+            "[[site]]\ndomain = \"a.example\"\n\
+             latency = { kind = \"spikes\", ms = 5, spike_ms = 3000, rate = 0.1 }\n",
+        )
+        .expect("spikes parse");
+        assert_eq!(scenario.sites[0].latency, spiky);
+    }
+
+    #[test]
     fn bad_parameters_are_rejected() {
+        assert!(
+            Latency::Spikes {
+                ms: 1,
+                spike_ms: 2,
+                rate: 1.5
+            }
+            .validate()
+            .is_err()
+        );
         assert!(
             Latency::Uniform {
                 min_ms: 5,

@@ -1,5 +1,5 @@
+use crate::rng::RequestRng;
 use rand::SeedableRng;
-use rand::rngs::SmallRng;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ fn render_with(body: serde_json::Value, session: Option<&SessionView>) -> Render
         seed: 9,
         policy: &policy,
     };
-    renderer.render(&request(body), session, &mut SmallRng::seed_from_u64(1))
+    renderer.render(&request(body), session, &mut RequestRng::seed_from_u64(1))
 }
 
 fn session(created_now: bool, location: Option<&str>) -> SessionView {

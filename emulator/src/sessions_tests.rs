@@ -1,5 +1,5 @@
+use crate::rng::RequestRng;
 use rand::SeedableRng;
-use rand::rngs::SmallRng;
 
 use super::*;
 
@@ -15,7 +15,7 @@ fn acquire(
     now: Duration,
     policy: &Policy,
 ) -> Result<SessionView, SessionError> {
-    let mut rng = SmallRng::seed_from_u64(now.as_secs());
+    let mut rng = RequestRng::seed_from_u64(now.as_secs());
     table.acquire(
         SessionRef::User(id),
         &Acquire {
@@ -165,7 +165,7 @@ fn the_creating_request_fixes_the_location() {
 #[test]
 fn context_sessions_are_pooled_and_expire_after_three_bans() {
     let (table, policy) = (SessionTable::default(), Policy::default());
-    let mut rng = SmallRng::seed_from_u64(3);
+    let mut rng = RequestRng::seed_from_u64(3);
     let mut use_context = |now: u64| {
         let a = Acquire {
             key: KEY,

@@ -177,6 +177,11 @@ impl Gateway {
         format!("{}{path}", self.base)
     }
 
+    /// The process id of the binary.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     /// The Zyte API URL clients are given: `http://127.0.0.1:PORT/v1/`.
     pub(crate) fn api_url(&self) -> String {
         self.url("/v1/")

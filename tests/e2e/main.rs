@@ -7,5 +7,6 @@ mod clients;
 mod gateway;
 mod hostile;
 mod run;
+mod soak;
 
 use session_host_testkit::{guests, support};
