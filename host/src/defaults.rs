@@ -111,7 +111,10 @@ impl Defaults for DefaultConfig {
         if let Some(pool) = controls.pool.as_ref().filter(|p| !p.id.is_empty()) {
             return Ok(pool.clone());
         }
-        let netloc = netloc(&request.url)?;
+        let mut netloc = netloc(&request.url)?;
+        if self.settings.keep_default_port {
+            netloc.push_str(&default_port_as_written(&request.url));
+        }
         if let Some(params) = truthy_params(controls)? {
             return Ok(wire::pool_spec(format!(
                 "{netloc}[{}]",
@@ -366,6 +369,28 @@ pub fn netloc(url: &str) -> Result<String, String> {
         out.push_str(&format!(":{port}"));
     }
     Ok(out)
+}
+
+/// `:PORT` when `url` spells out its scheme's default port (which WHATWG parsing drops), else
+/// empty: what `keep_default_port` adds back to the netloc, as the reference keeps it.
+pub fn default_port_as_written(url: &str) -> String {
+    let parsed = url::Url::parse(url).ok();
+    if parsed.as_ref().and_then(url::Url::port).is_some() {
+        return String::new();
+    }
+    let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    match host_port.rsplit_once(':') {
+        Some((host, port))
+            if !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!host.starts_with('[') || host.ends_with(']')) =>
+        {
+            format!(":{port}")
+        }
+        _ => String::new(),
+    }
 }
 
 /// JSON text with object keys sorted at every level: the identity of a param set.

@@ -97,6 +97,10 @@ pub struct SessionSettings {
     pub pool_size: u32,
     /// `ZYTE_API_SESSION_POOLS`: per-pool options, the highest precedence.
     pub pools: BTreeMap<String, PoolOptions>,
+    /// `ZYTE_API_SESSION_POOL_SIZES`, deprecated: per-pool sizes, merged into [`Self::pools`]
+    /// where a pool there sets no `size` (the reference's `setdefault`), with the reference's
+    /// deprecation warning ([`Self::with_deprecated_merged`]).
+    pub pool_sizes: BTreeMap<String, u32>,
     /// `ZYTE_API_SESSION_DELAY`, in seconds.
     pub delay: f64,
     /// `ZYTE_API_SESSION_RANDOMIZE_DELAY`.
@@ -122,18 +126,25 @@ pub struct SessionSettings {
     /// Scrapy's `RETRY_TIMES`: how many times a request is retried with another session after a
     /// failed check, an expired session or a 520/521 (so at most `retry_times + 1` attempts).
     pub retry_times: u32,
-    /// Not in the reference: requests one session may serve at once (the reference allows any
-    /// number). Default 4.
+    /// Not in the reference: requests one session may serve at once. Default 4; 0 means no
+    /// limit, the reference's behaviour.
     pub max_session_concurrency: u32,
-    /// Not in the reference: seconds before Zyte API's 15-minute session lifetime at which a
-    /// session is retired proactively (default 60). Negative or ≥ 900 disables it.
+    /// Not in the reference: a session is retired proactively when its next possible use comes
+    /// this many seconds or less before Zyte API's 15-minute lifetime ends (default 0: only a
+    /// session that cannot be used again within its lifetime). Negative or ≥ 900 disables it,
+    /// the reference's behaviour.
     pub retire_before_lifetime: f64,
-    /// Not in the reference: seconds before Zyte API's 2-minute idle limit at which an idle
-    /// session is retired proactively (default 10). Negative or ≥ 120 disables it.
+    /// Not in the reference: the same for Zyte API's 2-minute idle limit, for sessions no
+    /// request is using (default 0). Negative or ≥ 120 disables it, the reference's behaviour.
     pub retire_before_idle: f64,
     /// Not in the reference: the back-off after a failed init, in seconds, doubled for each
-    /// consecutive failure of the pool and capped at 60 s (default 1; 0 disables it).
+    /// consecutive failure of the pool and capped at 60 s (default 1; 0 disables it, the
+    /// reference's behaviour).
     pub init_failure_backoff: f64,
+    /// Not in the reference's defaults: whether a pool id keeps a default port spelled out in
+    /// the URL (`https://example.com:443/` → `example.com:443`), as the reference does. Default
+    /// false: the port is dropped, so one site is one pool.
+    pub keep_default_port: bool,
 }
 
 impl Default for SessionSettings {
@@ -146,6 +157,7 @@ impl Default for SessionSettings {
             init_action_failure_invalidates_session: true,
             pool_size: 8,
             pools: BTreeMap::new(),
+            pool_sizes: BTreeMap::new(),
             delay: 0.0,
             randomize_delay: true,
             max_bad_inits: 8,
@@ -159,9 +171,10 @@ impl Default for SessionSettings {
             stats_per_pool: false,
             retry_times: 2,
             max_session_concurrency: 4,
-            retire_before_lifetime: 60.0,
-            retire_before_idle: 10.0,
+            retire_before_lifetime: 0.0,
+            retire_before_idle: 0.0,
             init_failure_backoff: 1.0,
+            keep_default_port: false,
         }
     }
 }
@@ -171,10 +184,27 @@ impl Default for SessionSettings {
 #[error("invalid session settings: {0}")]
 pub struct SettingsError(#[from] toml::de::Error);
 
+/// The reference's warning for the deprecated `pool_sizes` (`ZYTE_API_SESSION_POOL_SIZES`).
+pub const POOL_SIZES_DEPRECATED: &str = "pool_sizes (ZYTE_API_SESSION_POOL_SIZES) is deprecated, use pools (ZYTE_API_SESSION_POOLS) instead";
+
 impl SessionSettings {
     /// Parses the body of a `[sessions]` table.
     pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
         Ok(toml::from_str(text)?)
+    }
+
+    /// These settings with the deprecated `pool_sizes` moved into `pools` (a pool's own `size`
+    /// wins), warning once if it was set, as the reference does at start-up.
+    pub fn with_deprecated_merged(mut self) -> Self {
+        if self.pool_sizes.is_empty() {
+            return self;
+        }
+        tracing::warn!("{POOL_SIZES_DEPRECATED}");
+        for (id, size) in std::mem::take(&mut self.pool_sizes) {
+            let options = self.pools.entry(id).or_default();
+            options.size.get_or_insert(size);
+        }
+        self
     }
 }
 
@@ -314,6 +344,16 @@ mod tests {
         assert_eq!((s.max_check_failures, s.max_errors), (1, 1));
         assert_eq!(s.creation_retry_delay, 60.0);
         assert!(s.init_action_failure_invalidates_session && s.randomize_delay);
+    }
+
+    #[test]
+    fn issue_14_pool_sizes_merge_under_pools() {
+        let s =
+            SessionSettings::from_toml_str("pool_sizes = { a = 2, b = 3 }\n[pools.b]\nsize = 1")
+                .unwrap()
+                .with_deprecated_merged();
+        assert!(s.pool_sizes.is_empty());
+        assert_eq!((s.pools["a"].size, s.pools["b"].size), (Some(2), Some(1)));
     }
 
     #[test]

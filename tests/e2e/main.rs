@@ -4,6 +4,7 @@
 
 mod cli;
 mod clients;
+mod conformance;
 mod gateway;
 mod hostile;
 mod run;

@@ -305,3 +305,21 @@ fn check_set_location_outcome_on_use_and_init() {
         Verdict::Keep
     );
 }
+
+#[test]
+fn issue_14_keep_default_port_restores_the_reference_pool_id() {
+    let keep = config(SessionSettings {
+        keep_default_port: true,
+        ..SessionSettings::default()
+    });
+    let id = |d: &DefaultConfig, url: &str| d.pool(&request(url)).unwrap().id;
+    assert_eq!(id(&keep, "https://example.com:443/a"), "example.com:443");
+    assert_eq!(id(&keep, "http://u@example.com:80"), "u@example.com:80");
+    assert_eq!(id(&keep, "https://[::1]:443/"), "[::1]:443");
+    assert_eq!(id(&keep, "https://example.com:8080/"), "example.com:8080");
+    assert_eq!(id(&keep, "https://example.com/a:443"), "example.com");
+    assert_eq!(
+        id(&DefaultConfig::default(), "https://example.com:443/"),
+        "example.com"
+    );
+}

@@ -74,7 +74,7 @@ impl Inner {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let (choice, initial, retired) = self.choose(&ctx.pool)?;
+            let (choice, initial, retired) = self.choose(&ctx.pool, ctx.cookie_mode)?;
             for sid in retired {
                 self.spawn_replacement(ctx.clone(), sid);
             }
@@ -94,7 +94,13 @@ impl Inner {
         }
     }
 
-    fn choose(&self, id: &str) -> Result<(Choice, bool, Vec<String>), EngineError> {
+    /// One rotation step; `cookie_mode` pools skip proactive retirement, since Zyte API does
+    /// not expire their local cookie jars.
+    fn choose(
+        &self,
+        id: &str,
+        cookie_mode: bool,
+    ) -> Result<(Choice, bool, Vec<String>), EngineError> {
         if let Some(closed) = self.closed(id) {
             return Err(closed);
         }
@@ -104,7 +110,10 @@ impl Inner {
             if p.take_initial() {
                 return (Choice::Empty, true, Vec::new());
             }
-            let retired = p.retire_expiring(now, &rotation);
+            let retired = match cookie_mode {
+                true => Vec::new(),
+                false => p.retire_expiring(now, &rotation),
+            };
             (p.choose(now, &rotation, rand::random()), false, retired)
         });
         step.ok_or_else(|| EngineError::BadInput(format!("unknown pool {id:?}")))
@@ -205,10 +214,13 @@ impl Inner {
     ) -> Lease {
         let now = self.clock.now();
         let session = Session::new(sid.clone(), now, data, cookies.clone());
+        // Reference 5.5: the new session waits `first` (the triggering request, if any, sleeps
+        // it), then is queued at that time plus `next`. Queuing it at `now + next` let a waiting
+        // request share its first use (issue 14).
         let added = self.with_pool(&ctx.pool, |p| {
-            let next = p.options.next_delay(rand::random());
             let first = p.options.next_delay(rand::random());
-            (p.add(session, next, for_use), first)
+            let next = p.options.next_delay(rand::random());
+            (p.add(session, first + next, for_use), first)
         });
         let (lease, first) = added.unwrap_or((
             Lease {

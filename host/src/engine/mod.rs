@@ -25,7 +25,9 @@
 //!   counted as `use/disabled`.
 //! - **Pools.** The `pool` hook names the pool; its options are frozen at first sight with the
 //!   precedence `[sessions.pools]` > hook > global (4.2). Pools in `[sessions.pools]` with a
-//!   `size` exist from the start. The first `size` requests of a pool each initialise their own
+//!   `size` exist from the start; their other options still take the first request's spec
+//!   (a preset's own keys win). The deprecated `pool_sizes` is merged under `pools`
+//!   ([`SessionSettings::with_deprecated_merged`]). The first `size` requests of a pool each initialise their own
 //!   session, concurrently, with their own URL and controls (5.4).
 //! - **Init** (5.5, 5.7): `init-session` (or the built-in default chain) downloads through a
 //!   [`downloader::InitDownloader`] with the session retry policy. `over-session-limit` and
@@ -34,15 +36,18 @@
 //!   pool with `bad_session_inits`. Improves on 5.5 (pitfall 4): a back-off of
 //!   `init_failure_backoff` × 2^(n−1) seconds (capped at 60 s) after the n-th consecutive failed
 //!   init, so a broken site is not hammered. After a passed init the triggering request waits
-//!   the pool's delay, then uses the session.
+//!   the pool's delay, then uses the session; the session becomes available to others one more
+//!   delay later (two independent draws when randomised). A replacement waits the same.
 //! - **Rotation** (5.6): improves on the reference's FIFO by handing out the session available
 //!   earliest (no head-of-line blocking), and bounds concurrent use of one session to
 //!   `max_session_concurrency` (the reference allows any number). When the pool has no session
 //!   the request waits, woken as soon as a session is added, and fails with
 //!   [`EngineError::NoSession`] after `(queue_max_attempts − 1) × queue_wait_time` seconds.
-//! - **Proactive retirement** improves on 5.11: a session is retired `retire_before_lifetime`
-//!   seconds before Zyte API's 15-minute lifetime and `retire_before_idle` seconds before its
-//!   2-minute idle limit, and replaced, so that no request burns an attempt on it.
+//! - **Proactive retirement** improves on 5.11: a session whose next possible use comes within
+//!   `retire_before_lifetime` seconds (default 0) of Zyte API's 15-minute lifetime, or, unused,
+//!   within `retire_before_idle` seconds (default 0) of its 2-minute idle limit, is retired and
+//!   replaced, so that no request burns an attempt on it; a session a request can still use in
+//!   its lifetime is kept. Cookie-mode pools are exempt (Zyte API does not expire a cookie jar).
 //! - **Checks and errors** (5.9, 5.10): a failed check retries the request with another session
 //!   and replaces the session at `max_check_failures`; a 520/521 likewise at `max_errors`; a
 //!   `/problem/session-expired` or a check error replaces it at once. Concurrent failures
@@ -136,6 +141,9 @@ pub struct Engine {
 struct Slot {
     pool: Pool,
     notify: Arc<Notify>,
+    /// Registered at start-up from `[sessions.pools]` and not yet seen in a request: its options
+    /// are resolved again, with the first request's spec, at first sight (issue 14).
+    preset_only: bool,
 }
 
 struct Inner {
@@ -152,7 +160,7 @@ struct Inner {
 impl Engine {
     /// An engine with no guest config (every URL uses the built-in default).
     pub fn new(settings: SessionSettings, client: Client) -> Self {
-        let settings = Arc::new(settings);
+        let settings = Arc::new(settings.with_deprecated_merged());
         let inner = Inner {
             client,
             defaults: Arc::new(DefaultConfig::new(settings.clone())),
@@ -165,7 +173,7 @@ impl Engine {
         };
         for (id, preset) in &inner.settings.pools {
             if preset.size.is_some() {
-                inner.register(&pool_spec(id));
+                inner.preregister(&pool_spec(id));
             }
         }
         Self {
@@ -250,13 +258,37 @@ impl Inner {
     /// Registers the pool of `spec` at first sight; returns its id.
     fn register(&self, spec: &PoolSpec) -> String {
         let mut pools = self.pools.lock();
-        if !pools.contains_key(&spec.id) {
-            let options = PoolOptions::resolve(&self.settings, spec);
-            let pool = Pool::new(spec.id.clone(), options, &self.settings);
-            let notify = Arc::new(Notify::new());
-            pools.insert(spec.id.clone(), Slot { pool, notify });
+        match pools.get_mut(&spec.id) {
+            Some(slot) if slot.preset_only => {
+                // Reference 4.2: options freeze at the first request's spec; a preset's own keys
+                // still win, so only the keys it leaves out change.
+                slot.pool.options = PoolOptions::resolve(&self.settings, spec);
+                slot.preset_only = false;
+            }
+            Some(_) => {}
+            None => {
+                pools.insert(spec.id.clone(), self.slot(spec, false));
+            }
         }
         spec.id.clone()
+    }
+
+    /// Registers a `[sessions.pools]` entry with a `size` at start-up, so that it shows in the
+    /// status from the start.
+    fn preregister(&self, spec: &PoolSpec) {
+        let slot = self.slot(spec, true);
+        self.pools.lock().entry(spec.id.clone()).or_insert(slot);
+    }
+
+    fn slot(&self, spec: &PoolSpec, preset_only: bool) -> Slot {
+        let options = PoolOptions::resolve(&self.settings, spec);
+        let pool = Pool::new(spec.id.clone(), options, &self.settings);
+        let notify = Arc::new(Notify::new());
+        Slot {
+            pool,
+            notify,
+            preset_only,
+        }
     }
 
     /// Runs `f` on pool `id` (which must be registered) and wakes its waiters.

@@ -170,8 +170,13 @@ impl Rotation {
         let before = |limit: Duration, margin: f64| {
             (margin >= 0.0 && margin < limit.as_secs_f64()).then(|| limit - secs(margin))
         };
+        // 0 means no limit, the reference's behaviour.
+        let max_concurrency = match s.max_session_concurrency {
+            0 => u32::MAX,
+            n => n,
+        };
         Self {
-            max_concurrency: s.max_session_concurrency.max(1),
+            max_concurrency,
             max_age: before(ZYTE_LIFETIME, s.retire_before_lifetime),
             max_idle: before(ZYTE_IDLE, s.retire_before_idle),
         }
@@ -246,14 +251,18 @@ impl Pool {
         take
     }
 
-    /// Removes sessions past the rotation's age or idle limits (improves on reference 5.11,
-    /// which only replaces sessions after Zyte API has already expired them).
+    /// Removes sessions that will be past the rotation's age or idle limit at their next
+    /// possible use (`max(now, next_use)`), so a session that a request can still use within its
+    /// lifetime is never replaced (issue 14: a 115 s delay must not replace a session on every
+    /// reuse). Improves on reference 5.11, which only replaces sessions after Zyte API has
+    /// already expired them.
     pub fn retire_expiring(&mut self, now: Instant, rotation: &Rotation) -> Vec<String> {
         let expiring = |s: &Session| {
-            let old = rotation.max_age.is_some_and(|a| now >= s.created + a);
+            let next = s.next_use.max(now);
+            let old = rotation.max_age.is_some_and(|a| next >= s.created + a);
             let idle = rotation
                 .max_idle
-                .is_some_and(|i| s.in_flight == 0 && now >= s.last_use + i);
+                .is_some_and(|i| s.in_flight == 0 && next >= s.last_use + i);
             old.then_some("age limit").or(idle.then_some("idle limit"))
         };
         let due: Vec<(String, &str)> = self
@@ -295,7 +304,8 @@ impl Pool {
         })
     }
 
-    /// Adds a session whose init passed, first usable after `first_delay`; with `for_use` the
+    /// Adds a session whose init passed, first usable `first_delay` after its creation (the
+    /// engine passes the reference's `first + next`, reference 5.5); with `for_use` the
     /// triggering request holds it. Resets the bad-init count.
     pub fn add(&mut self, mut session: Session, first_delay: Duration, for_use: bool) -> Lease {
         self.bad_inits = 0;

@@ -172,17 +172,17 @@ fn expiring_sessions_are_retired_before_zyte_expires_them() {
     let now = Instant::now();
     let settings = SessionSettings::default();
     let rot = Rotation::from_settings(&settings);
-    assert_eq!(rot.max_age, Some(Duration::from_secs(840)));
-    assert_eq!(rot.max_idle, Some(Duration::from_secs(110)));
+    assert_eq!(rot.max_age, Some(Duration::from_secs(900)));
+    assert_eq!(rot.max_idle, Some(Duration::from_secs(120)));
     let mut p = pool(2, 0.0);
     add(&mut p, "a", now);
     add(&mut p, "b", now);
     let t = now + Duration::from_secs(100);
     assert_eq!(ready(p.choose(t, &rot, 0.0)), "a");
     p.release("a");
-    let idle = now + Duration::from_secs(111);
+    let idle = now + Duration::from_secs(120);
     assert_eq!(p.retire_expiring(idle, &rot), ["b"]);
-    let old = now + Duration::from_secs(841);
+    let old = now + Duration::from_secs(900);
     assert_eq!(p.retire_expiring(old, &rot), ["a"]);
     assert_eq!(p.retired()[1].reason, "proactive: age limit");
     let off = Rotation::from_settings(&SessionSettings {
@@ -190,4 +190,34 @@ fn expiring_sessions_are_retired_before_zyte_expires_them() {
         ..settings
     });
     assert_eq!(off.max_idle, None);
+}
+
+#[test]
+fn issue_14_proactive_expiry_keeps_a_session_due_within_its_lifetime() {
+    // A 115 s delay: each reuse comes 115 s after the last, inside Zyte API's 120 s idle limit.
+    let now = Instant::now();
+    let rot = Rotation::from_settings(&SessionSettings::default());
+    let mut p = pool(1, 115.0);
+    add(&mut p, "a", now);
+    assert_eq!(ready(p.choose(now, &rot, 0.0)), "a");
+    p.release("a");
+    let due = now + Duration::from_secs(115);
+    assert!(
+        p.retire_expiring(due, &rot).is_empty(),
+        "retired a usable session"
+    );
+    assert_eq!(ready(p.choose(due, &rot, 0.0)), "a");
+}
+
+#[test]
+fn issue_14_proactive_expiry_retires_a_session_that_expires_before_its_next_use() {
+    // A 130 s delay: Zyte API expires the session before its next possible use.
+    let now = Instant::now();
+    let rot = Rotation::from_settings(&SessionSettings::default());
+    let mut p = pool(1, 130.0);
+    add(&mut p, "a", now);
+    assert_eq!(ready(p.choose(now, &rot, 0.0)), "a");
+    p.release("a");
+    let soon = now + Duration::from_secs(1);
+    assert_eq!(p.retire_expiring(soon, &rot), ["a"]);
 }

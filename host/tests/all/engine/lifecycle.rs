@@ -125,8 +125,8 @@ async fn an_expired_session_is_replaced() {
 async fn sessions_are_retired_before_zyte_expires_them() {
     let h = Harness::new(one()).await;
     let first = session_of(&h.get("https://example.com/").await);
-    h.emulator.clock().advance(Duration::from_secs(115));
-    h.engine.clock().advance(Duration::from_secs(115));
+    h.emulator.clock().advance(Duration::from_secs(120));
+    h.engine.clock().advance(Duration::from_secs(120));
     let second = session_of(&h.get("https://example.com/").await);
     assert_ne!(first, second);
     assert_eq!(
