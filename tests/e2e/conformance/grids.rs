@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 use session_host::defaults::DefaultConfig;
 use session_host::engine::Engine;
-use session_host::plugin::{Address, SessionControls};
+use session_host::plugin::{Address, Defaults, SessionControls};
 use session_host::settings::{Location, PoolOptions, SessionSettings};
 use session_host::wire;
 
