@@ -134,6 +134,11 @@ pub struct SessionSettings {
     /// Not in the reference: the back-off after a failed init, in seconds, doubled for each
     /// consecutive failure of the pool and capped at 60 s (default 1; 0 disables it).
     pub init_failure_backoff: f64,
+    /// Not in the reference (issue 12): seconds within which every request is answered, with
+    /// a response or a `timeout` problem (default 600, as the gateway's). Also bounds each
+    /// background session replacement. The gateway's and `run`'s `--request-timeout-secs`
+    /// override it for their requests.
+    pub request_timeout: f64,
 }
 
 impl Default for SessionSettings {
@@ -162,6 +167,7 @@ impl Default for SessionSettings {
             retire_before_lifetime: 60.0,
             retire_before_idle: 10.0,
             init_failure_backoff: 1.0,
+            request_timeout: 600.0,
         }
     }
 }

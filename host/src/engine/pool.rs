@@ -246,6 +246,15 @@ impl Pool {
         take
     }
 
+    /// A creation (initial or replacement) ended without a session (cut by a deadline, or its
+    /// request dropped): the next request creates one instead (issue 12). Never more pending
+    /// than the sessions missing.
+    pub fn give_back(&mut self) {
+        let live = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
+        let missing = self.options.size.saturating_sub(live);
+        self.pending_initial = (self.pending_initial + 1).min(missing);
+    }
+
     /// Removes sessions past the rotation's age or idle limits (improves on reference 5.11,
     /// which only replaces sessions after Zyte API has already expired them).
     pub fn retire_expiring(&mut self, now: Instant, rotation: &Rotation) -> Vec<String> {

@@ -191,3 +191,16 @@ fn expiring_sessions_are_retired_before_zyte_expires_them() {
     });
     assert_eq!(off.max_idle, None);
 }
+
+#[test]
+fn issue_12_a_creation_cut_short_is_given_back_but_never_beyond_the_size() {
+    let now = Instant::now();
+    let mut p = pool(2, 0.0);
+    assert!(p.take_initial() && p.take_initial());
+    p.give_back();
+    assert_eq!(p.pending_initial(), 1, "the next request creates it");
+    add(&mut p, "a", now);
+    p.give_back();
+    p.give_back();
+    assert_eq!(p.pending_initial(), 1, "one session is missing, no more");
+}
