@@ -330,4 +330,139 @@ mod tests {
         assert_eq!(init_backoff(0.0, 5), Duration::ZERO);
         assert_eq!(init_backoff(f64::NAN, 5), Duration::ZERO);
     }
+
+    mod issue_12 {
+        //! Each wait kind of a request hitting its deadline, against the in-process emulator.
+
+        use std::time::{Duration, Instant};
+
+        use serde_json::json;
+
+        use crate::engine::{Deadline, Engine, EngineError, EngineRequest};
+        use crate::settings::{SessionSettings, UpstreamSettings};
+        use crate::zyte::{ApiKey, Client};
+
+        const SLOW: &str = "[[site]]\ndomain = \"slow.test\"\nlatency = { kind = \"fixed\", ms = 20000 }\n\n[[site]]\ndomain = \"*\"\n";
+
+        /// An engine on an emulator (real time) with the built-in scenario, or `slow.test`.
+        async fn engine(
+            settings: SessionSettings,
+            slow: bool,
+        ) -> (zyte_emulator::RunningEmulator, Engine) {
+            let scenario = match slow {
+                true => zyte_emulator::Scenario::from_toml_str(SLOW).expect("scenario"),
+                false => zyte_emulator::Scenario::builtin(),
+            };
+            let config = zyte_emulator::EmulatorConfig {
+                scenario,
+                ..zyte_emulator::EmulatorConfig::default()
+            };
+            let emulator = zyte_emulator::start(config).await.expect("emulator");
+            let upstream = UpstreamSettings {
+                url: emulator.base_url(),
+                wait_scale: 0.0,
+                ..UpstreamSettings::default()
+            };
+            let client = Client::new(&upstream, ApiKey::new("test-key")).expect("client");
+            let settings = SessionSettings {
+                enabled: true,
+                randomize_delay: false,
+                ..settings
+            };
+            (emulator, Engine::new(settings, client))
+        }
+
+        fn get(url: &str) -> EngineRequest {
+            let body = json!({"url": url, "httpResponseBody": true});
+            let mut request = EngineRequest::new(body.as_object().cloned().unwrap_or_default());
+            request.controls.enabled = Some(true);
+            request
+        }
+
+        async fn timed_out(engine: &Engine, url: &str, ms: u64) -> (String, Duration) {
+            let start = Instant::now();
+            let deadline = Deadline::after(Duration::from_millis(ms));
+            let result = engine.execute_by(get(url), deadline).await;
+            let took = start.elapsed();
+            match result {
+                Err(e @ EngineError::Timeout { .. }) => (e.to_string(), took),
+                other => panic!("not a timeout: {other:?}"),
+            }
+        }
+
+        fn in_flight(engine: &Engine) -> u32 {
+            let pools = engine.pools();
+            pools
+                .iter()
+                .flat_map(|p| &p.sessions)
+                .map(|s| s.in_flight)
+                .sum()
+        }
+
+        #[tokio::test]
+        async fn issue_12_the_init_backoff_past_the_deadline_fails_at_once() {
+            let settings = SessionSettings {
+                init_failure_backoff: 30.0,
+                ..SessionSettings::default()
+            };
+            let (_emulator, engine) = engine(settings, false).await;
+            let (error, took) = timed_out(&engine, "https://e520.example/", 2000).await;
+            assert!(error.contains("backing off"), "{error}");
+            assert!(took < Duration::from_millis(1000), "{took:?}");
+            assert_eq!(
+                engine.pools()[0].pending_initial,
+                8,
+                "the slot was given back"
+            );
+        }
+
+        #[tokio::test]
+        async fn issue_12_the_delay_and_the_wait_for_a_session_end_at_the_deadline() {
+            let settings = SessionSettings {
+                delay: 60.0,
+                pool_size: 2,
+                ..SessionSettings::default()
+            };
+            let (_emulator, engine) = engine(settings, false).await;
+            let (error, took) = timed_out(&engine, "https://example.com/", 2000).await;
+            assert!(error.contains("pool's delay"), "{error}");
+            assert!(took < Duration::from_millis(1000), "{took:?}");
+            assert_eq!(in_flight(&engine), 0, "the lease was released");
+            // The second request creates the other session, the third waits for one.
+            let _ = timed_out(&engine, "https://example.com/", 2000).await;
+            let (error, took) = timed_out(&engine, "https://example.com/", 300).await;
+            assert!(error.contains("waiting for a session"), "{error}");
+            assert!(took >= Duration::from_millis(300), "{took:?}");
+            assert!(took < Duration::from_millis(500), "{took:?}");
+            assert_eq!(in_flight(&engine), 0);
+        }
+
+        #[tokio::test]
+        async fn issue_12_an_upstream_attempt_is_cut_at_the_deadline_and_a_drop_frees_the_lease() {
+            let settings = SessionSettings {
+                pool_size: 1,
+                ..SessionSettings::default()
+            };
+            let (_emulator, engine) = engine(settings, true).await;
+            let (error, took) = timed_out(&engine, "https://slow.test/", 400).await;
+            assert!(error.contains("initialising a session"), "{error}");
+            assert!(took < Duration::from_millis(600), "{took:?}");
+            assert_eq!(
+                engine.pools()[0].pending_initial,
+                1,
+                "the slot was given back"
+            );
+            // Dropped mid-init: the slot comes back as well.
+            let deadline = Deadline::after(Duration::from_secs(60));
+            let task = tokio::spawn({
+                let engine = engine.clone();
+                async move { engine.execute_by(get("https://slow.test/"), deadline).await }
+            });
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(engine.pools()[0].pending_initial, 0);
+            task.abort();
+            let _ = task.await;
+            assert_eq!(engine.pools()[0].pending_initial, 1);
+        }
+    }
 }
