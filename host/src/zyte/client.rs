@@ -228,3 +228,62 @@ fn classify(policy: RetryPolicyName, error: &ZyteError) -> ErrorClass {
         ZyteError::Invalid(_) | ZyteError::Deadline { .. } => ErrorClass::Final,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::*;
+
+    async fn client(wait_scale: f64) -> (zyte_emulator::RunningEmulator, Client) {
+        let config = zyte_emulator::EmulatorConfig::default();
+        let emulator = zyte_emulator::start(config).await.expect("emulator");
+        let upstream = UpstreamSettings {
+            url: emulator.base_url(),
+            wait_scale,
+            ..UpstreamSettings::default()
+        };
+        let client = Client::new(&upstream, ApiKey::new("test-key")).expect("client");
+        (emulator, client)
+    }
+
+    #[tokio::test]
+    async fn issue_12_retry_waits_and_attempts_end_at_the_deadline() {
+        let body = json!({"url": "https://e429.example/", "httpResponseBody": true});
+        let body = body.as_object().cloned().unwrap_or_default();
+        let policy = RetryPolicyName::SessionDefault;
+        // A throttling wait of 20-40 s is not started with 1 s left.
+        let (emulator, slow_waits) = client(1.0).await;
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        let error = slow_waits.extract_by(&body, policy, deadline).await;
+        assert!(
+            matches!(
+                &error,
+                Err(ZyteError::Deadline {
+                    attempts: 1,
+                    last: Some(_)
+                })
+            ),
+            "{error:?}"
+        );
+        assert!(start.elapsed() < Duration::from_millis(500));
+        assert_eq!(emulator.stats().requests.total, 1);
+        // With no waits, attempts go on until the deadline, and not one after it.
+        let (emulator, no_waits) = client(0.0).await;
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        let error = no_waits.extract_by(&body, policy, deadline).await;
+        let took = start.elapsed();
+        assert!(
+            matches!(error, Err(ZyteError::Deadline { .. })),
+            "{error:?}"
+        );
+        assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(450));
+        let calls = emulator.stats().requests.total;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(emulator.stats().requests.total, calls);
+    }
+}
