@@ -75,7 +75,8 @@ pub enum ProblemKind {
     NoSession,
     /// 503 `shutting-down`: the gateway stopped before the request finished.
     ShuttingDown,
-    /// 504 `timeout`: the request exceeded the gateway's request timeout.
+    /// 504 `timeout`: the request was not answered within its deadline (the gateway's
+    /// `--request-timeout-secs`, or `run`'s).
     Timeout,
 }
 
@@ -267,6 +268,13 @@ impl Problem {
             EngineError::GaveUp { pool, .. } => {
                 Self::new(ProblemKind::GaveUp, detail).with("pool", pool.as_str())
             }
+            EngineError::Timeout { pool, .. } => {
+                let problem = Self::new(ProblemKind::Timeout, detail);
+                match pool {
+                    Some(pool) => problem.with("pool", pool.as_str()),
+                    None => problem,
+                }
+            }
         }
     }
 
@@ -277,6 +285,7 @@ impl Problem {
             ZyteError::Api { status, body, .. } => Self::from_upstream_body(*status, body),
             ZyteError::Transport(_) => Self::new(ProblemKind::UpstreamUnreachable, detail),
             ZyteError::Invalid(_) => Self::bad_request(detail),
+            ZyteError::Deadline { .. } => Self::new(ProblemKind::Timeout, detail),
         }
     }
 

@@ -145,6 +145,11 @@ pub struct SessionSettings {
     /// the URL (`https://example.com:443/` → `example.com:443`), as the reference does. Default
     /// false: the port is dropped, so one site is one pool.
     pub keep_default_port: bool,
+    /// Not in the reference (issue 12): seconds within which every request is answered, with
+    /// a response or a `timeout` problem (default 600, as the gateway's). Also bounds each
+    /// background session replacement. The gateway's and `run`'s `--request-timeout-secs`
+    /// override it for their requests.
+    pub request_timeout: f64,
 }
 
 impl Default for SessionSettings {
@@ -175,6 +180,7 @@ impl Default for SessionSettings {
             retire_before_idle: 0.0,
             init_failure_backoff: 1.0,
             keep_default_port: false,
+            request_timeout: 600.0,
         }
     }
 }

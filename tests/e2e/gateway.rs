@@ -586,3 +586,52 @@ async fn after_the_shutdown_timeout_running_requests_get_a_503() {
     assert_eq!(code, Some(0), "{}", gateway.logs());
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+/// A request whose session inits fine (on example.com) but whose own URL is throttled forever.
+fn throttled_forever() -> Value {
+    json!({"url": "https://e429.example/", "httpResponseBody": true,
+        "sessionManagement": {"params": {"url": "https://example.com/", "httpResponseBody": true}}})
+}
+
+/// Requests using a session right now, over every pool of `/status`.
+fn in_flight_sessions(status: &Value) -> (usize, u64) {
+    let sessions: Vec<&Value> = status["pools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["sessions"].as_array().into_iter().flatten())
+        .collect();
+    let in_flight = sessions
+        .iter()
+        .filter_map(|s| s["in_flight"].as_u64())
+        .sum();
+    (sessions.len(), in_flight)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_12_a_throttled_request_gets_its_504_in_time_then_frees_its_session() {
+    let fixture = Fixture::new().await;
+    let gateway = fixture
+        .serve(&["--request-timeout-secs", "1.5"], None)
+        .await;
+    let start = Instant::now();
+    let answer = gateway.extract(throttled_forever().to_string(), None).await;
+    let took = start.elapsed();
+    let detail = answer.problem(504, "timeout");
+    assert!(detail.contains("1.5s"), "{detail}");
+    assert!(
+        took < Duration::from_millis(1500 + 300),
+        "answered {took:?} after the request, for a 1.5 s deadline"
+    );
+    // The engine stopped at the 504: its session is free, and Zyte API hears no more of it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = fixture.emulator.stats().requests.total;
+    let status = gateway.get("/status", None).await.json;
+    assert_eq!(in_flight_sessions(&status), (1, 0), "{status}");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        fixture.emulator.stats().requests.total,
+        calls,
+        "Zyte API was still called after the 504"
+    );
+}

@@ -352,3 +352,39 @@ async fn run_stops_with_exit_3_when_a_pool_closes() {
     assert_eq!(closed["reason"], "unsupported_set_location");
     assert_eq!(closed["pool"], "no-location-support.example@10001");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_12_run_request_timeout_secs_answers_a_stuck_line_with_an_error_and_goes_on() {
+    let batch = Batch::new().await;
+    let throttled = json!({"url": "https://e429.example/", "httpResponseBody": true,
+        "sessionManagement": {"params": {"url": "https://example.com/", "httpResponseBody": true}}});
+    let lines = [
+        throttled.to_string(),
+        json!({"url": "https://example.com/2", "httpResponseBody": true}).to_string(),
+    ];
+    let input = batch.input("requests.jsonl", &lines);
+    let output = batch.path("answers.jsonl");
+    let started = std::time::Instant::now();
+    let run = batch
+        .run(&[
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+            "--request-timeout-secs",
+            "1",
+        ])
+        .await;
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let answers = read_answers(&output);
+    let error = &answers[&1]["error"];
+    assert_eq!(error["type"], "/session-host/problem/timeout", "{error}");
+    assert_eq!(error["status"], 504);
+    assert!(
+        error["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("1s deadline")),
+        "{error}"
+    );
+    assert_eq!(answers[&2]["statusCode"], 200, "{}", answers[&2]);
+}

@@ -32,12 +32,18 @@ pub mod output;
 pub use input::{Input, InputType, Origin, parse_inputs};
 pub use output::{Answer, Answered, META_FIELD, ResumeError, scan_answered};
 
-use crate::engine::Engine;
+use std::time::Duration;
 
-/// Sends `input` through `engine` (unless it is a bad line) and returns its answer.
-pub async fn answer(engine: &Engine, input: Input) -> Answer {
+use crate::engine::{Deadline, Engine};
+
+/// Sends `input` through `engine` (unless it is a bad line) and returns its answer, within
+/// `timeout` from the call: past it, the answer is a `timeout` error line (issue 12).
+pub async fn answer(engine: &Engine, input: Input, timeout: Duration) -> Answer {
     match input.request {
-        Ok(request) => Answer::of(&input.origin, engine.execute(request).await),
+        Ok(request) => {
+            let deadline = Deadline::after(timeout);
+            Answer::of(&input.origin, engine.execute_by(request, deadline).await)
+        }
         Err(problem) => Answer::error(&input.origin, problem),
     }
 }

@@ -13,6 +13,9 @@
 //! - **A closed pool stops the run** (exit 3) the same way: no new inputs, the in-flight ones
 //!   answered (those of the closed pool with its error), then the reason. Resuming after fixing
 //!   the cause retries the rest with a fresh pool.
+//! - **Deadline per input** (issue 12): `--request-timeout-secs` (default: the settings'
+//!   `[sessions] request_timeout`, 600 s). An input not answered by then gets a `timeout` error
+//!   line, its engine work stops, and the run goes on with the next inputs.
 //! - **Exit codes**: 0 every input answered (some answers may be errors: the summary counts
 //!   them); 1 the run could not start or write; 2 a usage error; 3 stopped by a closed pool;
 //!   130/143 interrupted.
@@ -31,7 +34,7 @@ use parking_lot::Mutex;
 use session_host::batch::{self, Input, InputType, parse_inputs, scan_answered};
 use session_host::problem::{Problem, ProblemKind};
 
-use super::host::{HostArgs, Signals};
+use super::host::{HostArgs, Signals, secs};
 use super::progress::Progress;
 use super::summary::{self, Tally};
 
@@ -56,6 +59,10 @@ pub struct RunArgs {
     /// non-blank line starts with `{`].
     #[arg(long, value_enum)]
     intype: Option<InputType>,
+    /// Seconds each input may take; an input not answered by then gets a `timeout` error line
+    /// and the run goes on [default: the settings' `[sessions] request_timeout`, 600].
+    #[arg(long, value_name = "SECS")]
+    request_timeout_secs: Option<f64>,
     #[command(flatten)]
     host: HostArgs,
 }
@@ -87,6 +94,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let host = args.host.start().await?;
+    let timeout = match args.request_timeout_secs {
+        Some(value) => secs(value, "--request-timeout-secs")?,
+        None => secs(
+            host.settings.sessions.request_timeout,
+            "[sessions] request_timeout",
+        )?,
+    };
     // Held to the end: the configs folder stays watched while the batch runs.
     let _watcher = host.watcher;
     if !host.settings.sessions.enabled {
@@ -103,7 +117,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let flag = stop.clone();
     let mut answers = futures::stream::iter(pending)
         .take_while(|_| std::future::ready(flag.lock().is_none()))
-        .map(|input| batch::answer(&host.engine, input))
+        .map(|input| batch::answer(&host.engine, input, timeout))
         .buffer_unordered(args.concurrency.max(1));
     while let Some(answer) = answers.next().await {
         sink.write(&answer.text)?;

@@ -30,9 +30,10 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes (larger ones get a 413).
     #[arg(long, value_name = "BYTES", default_value_t = gateway::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
-    /// Seconds one request may take before it is answered with a 504.
-    #[arg(long, value_name = "SECS", default_value_t = gateway::DEFAULT_REQUEST_TIMEOUT.as_secs_f64())]
-    request_timeout_secs: f64,
+    /// Seconds one request may take before it is answered with a 504 `timeout` problem; its
+    /// engine work stops then [default: the settings' `[sessions] request_timeout`, 600].
+    #[arg(long, value_name = "SECS")]
+    request_timeout_secs: Option<f64>,
     /// Seconds in-flight requests may drain after SIGTERM or SIGINT; those still running are
     /// then answered with a 503.
     #[arg(long, value_name = "SECS", default_value_t = gateway::DEFAULT_SHUTDOWN_TIMEOUT.as_secs_f64())]
@@ -45,7 +46,10 @@ impl ServeArgs {
             listen: self.listen,
             key: self.gateway_key.clone(),
             max_body_bytes: self.max_body_bytes,
-            request_timeout: secs(self.request_timeout_secs, "--request-timeout-secs")?,
+            request_timeout: match self.request_timeout_secs {
+                Some(value) => secs(value, "--request-timeout-secs")?,
+                None => gateway::DEFAULT_REQUEST_TIMEOUT,
+            },
             shutdown_timeout: secs(self.shutdown_timeout_secs, "--shutdown-timeout-secs")?,
             // Set by `run` once the engine exists.
             metrics: None,
@@ -65,6 +69,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal()?;
     telemetry::install()?;
     let host = args.host.start().await?;
+    if args.request_timeout_secs.is_none() {
+        let setting = host.settings.sessions.request_timeout;
+        config.request_timeout = secs(setting, "[sessions] request_timeout")?;
+    }
     let engine = host.engine.clone();
     config.metrics = Some(Arc::new(move || telemetry::scrape(&engine)));
     let state = GatewayState::new(host.engine.clone(), config);

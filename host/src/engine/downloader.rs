@@ -3,9 +3,12 @@
 //! Each request gets `session: {"id": <the session being created>}` unless its params set
 //! `session` already (kept as is) or set it to `null` (removed: cookie mode, reference 5.7).
 //! It is sent with the session retry policy. The `responseCookies` of the last response are
-//! kept: in cookie mode they become the new session's jar.
+//! kept: in cookie mode they become the new session's jar. Every request is bounded by the
+//! creating request's deadline ([`InitDownloader::with_deadline`]); whether it was hit is kept,
+//! so that an init cut short is not counted as a bad init (issue 12).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
@@ -23,6 +26,8 @@ pub struct InitDownloader {
     session_id: String,
     policy: RetryPolicyName,
     last_cookies: Arc<Mutex<Vec<Value>>>,
+    deadline: tokio::time::Instant,
+    deadline_hit: Arc<AtomicBool>,
 }
 
 impl InitDownloader {
@@ -33,7 +38,20 @@ impl InitDownloader {
             session_id,
             policy,
             last_cookies: Arc::default(),
+            deadline: tokio::time::Instant::now() + crate::zyte::retry::MAX_WAIT,
+            deadline_hit: Arc::default(),
         }
+    }
+
+    /// Bounds every download by `deadline` (default: one day from now).
+    pub fn with_deadline(mut self, deadline: tokio::time::Instant) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Whether a download ran out of time.
+    pub fn deadline_hit(&self) -> bool {
+        self.deadline_hit.load(Ordering::Relaxed)
     }
 
     /// The `responseCookies` of the last response.
@@ -46,6 +64,7 @@ impl Downloader for InitDownloader {
     fn download(&self, request: Request) -> BoxFuture<'static, Result<Response, DownloadError>> {
         let (client, policy) = (self.client.clone(), self.policy);
         let (sid, jar) = (self.session_id.clone(), self.last_cookies.clone());
+        let (deadline, hit) = (self.deadline, self.deadline_hit.clone());
         Box::pin(async move {
             let mut body = wire::body_from_request(&request).map_err(DownloadError::Refused)?;
             body.insert("url".into(), Value::String(request.url.clone()));
@@ -54,10 +73,15 @@ impl Downloader for InitDownloader {
                 Some(_) => {}
                 None => drop(body.insert("session".into(), json!({ "id": sid }))),
             }
-            let answer = client
-                .extract(&body, policy)
-                .await
-                .map_err(|e| e.to_download_error())?;
+            let answer = match client.extract_by(&body, policy, deadline).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    if matches!(e, crate::zyte::ZyteError::Deadline { .. }) {
+                        hit.store(true, Ordering::Relaxed);
+                    }
+                    return Err(e.to_download_error());
+                }
+            };
             *jar.lock() = cookies::response_cookies(&answer.body);
             Ok(Response {
                 status: answer.status,

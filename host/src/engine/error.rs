@@ -48,6 +48,17 @@ pub enum EngineError {
         /// The session used, if any.
         served_by: Option<ServedBy>,
     },
+    /// The request's deadline passed before it could be answered (issue 12; the cancellation
+    /// policy is in [`crate::engine`]).
+    #[error("the request was not answered within its {}s deadline: {doing}", budget.as_secs_f64())]
+    Timeout {
+        /// The pool, once known.
+        pool: Option<String>,
+        /// The request's whole budget.
+        budget: std::time::Duration,
+        /// What it was doing when time ran out, e.g. `waiting for a session of pool "x"`.
+        doing: String,
+    },
     /// Retries with new sessions ran out after failed checks.
     #[error("gave up on pool {pool:?} after {attempts} attempts: {reason}")]
     GaveUp {

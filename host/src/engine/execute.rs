@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::clock::Deadline;
 use super::lifecycle::PoolCtx;
 use super::pool::Lease;
-use super::{EngineError, EngineRequest, EngineResponse, Inner, ServedBy, cookies, pool_spec};
+use super::{
+    EngineError, EngineRequest, EngineResponse, Inner, ServedBy, cookies, pool_spec, timed_out,
+};
 use crate::defaults;
 use crate::plugin::{CallEnv, HookError, Response, Verdict};
 use crate::session_data::SessionData;
@@ -42,9 +45,23 @@ impl Reason {
 }
 
 impl Inner {
+    /// Answers `request` by `deadline`: every wait inside ends at the deadline at the latest,
+    /// and whatever still runs then is dropped (its guards give back what it held).
     pub(super) async fn execute(
         self: &Arc<Self>,
         request: EngineRequest,
+        deadline: Deadline,
+    ) -> Result<EngineResponse, EngineError> {
+        match deadline.run(self.execute_until(request, deadline)).await {
+            Ok(result) => result,
+            Err(_) => Err(timed_out(None, &deadline, "running the request")),
+        }
+    }
+
+    async fn execute_until(
+        self: &Arc<Self>,
+        request: EngineRequest,
+        deadline: Deadline,
     ) -> Result<EngineResponse, EngineError> {
         let Matched {
             url,
@@ -54,7 +71,7 @@ impl Inner {
             enabled,
         } = self.matched(request).await?;
         if !enabled {
-            return self.forward(params, url).await;
+            return self.forward(params, url, deadline).await;
         }
         let cookie_mode = config.cookie_mode(self.env(None, false), &wit).await?;
         let pool = match config.pool(self.env(None, cookie_mode), &wit).await {
@@ -67,15 +84,19 @@ impl Inner {
             cookie_mode,
             request: wit,
         };
-        self.attempts(&ctx).await
+        self.attempts(&ctx, deadline).await
     }
 
-    async fn attempts(self: &Arc<Self>, ctx: &PoolCtx) -> Result<EngineResponse, EngineError> {
+    async fn attempts(
+        self: &Arc<Self>,
+        ctx: &PoolCtx,
+        deadline: Deadline,
+    ) -> Result<EngineResponse, EngineError> {
         let mut retries = 0;
         loop {
-            let lease = self.acquire(ctx).await?;
-            let attempt = self.attempt(ctx, &lease).await;
-            self.with_pool(&ctx.pool, |p| p.release(&lease.session_id));
+            let lease = self.acquire(ctx, deadline).await?;
+            let attempt = self.attempt(ctx, &lease, deadline).await;
+            drop(lease);
             let (reason, error) = match attempt {
                 Attempt::Done(response) => return Ok(response),
                 Attempt::Fail(error) => return Err(error),
@@ -92,7 +113,12 @@ impl Inner {
     }
 
     /// Sends the request once with `lease`'s session and judges the answer.
-    async fn attempt(self: &Arc<Self>, ctx: &PoolCtx, lease: &Lease) -> Attempt {
+    async fn attempt(
+        self: &Arc<Self>,
+        ctx: &PoolCtx,
+        lease: &Lease,
+        deadline: Deadline,
+    ) -> Attempt {
         let sid = &lease.session_id;
         let data = self.session_data(&ctx.pool, sid);
         let env = self.env(data, ctx.cookie_mode);
@@ -114,7 +140,12 @@ impl Inner {
             session_id: sid.clone(),
             config: ctx.config.name().to_owned(),
         };
-        match self.client.extract(&body, self.settings.retry_policy).await {
+        let policy = self.settings.retry_policy;
+        match self
+            .client
+            .extract_by(&body, policy, deadline.instant())
+            .await
+        {
             Ok(answer) => {
                 let response = Response {
                     status: answer.status,
@@ -122,6 +153,10 @@ impl Inner {
                 };
                 let verdict = ctx.config.check(env, &response, &request).await;
                 self.judge(ctx, sid, verdict, response, served_by)
+            }
+            Err(error @ ZyteError::Deadline { .. }) => {
+                let doing = format!("waiting for Zyte API: {error}");
+                Attempt::Fail(timed_out(Some(&ctx.pool), &deadline, doing))
             }
             Err(error) => self.upstream_error(ctx, sid, error, served_by),
         }
@@ -240,16 +275,25 @@ impl Inner {
         &self,
         mut body: Map<String, Value>,
         url: String,
+        deadline: Deadline,
     ) -> Result<EngineResponse, EngineError> {
         self.stats.inc_global(DISABLED);
         body.insert("url".into(), Value::String(url));
         let policy = retry::non_session(self.settings.retry_policy);
-        match self.client.extract(&body, policy).await {
+        match self
+            .client
+            .extract_by(&body, policy, deadline.instant())
+            .await
+        {
             Ok(answer) => Ok(EngineResponse {
                 status: answer.status,
                 body: answer.body,
                 served_by: None,
             }),
+            Err(error @ ZyteError::Deadline { .. }) => {
+                let doing = format!("waiting for Zyte API: {error}");
+                Err(timed_out(None, &deadline, doing))
+            }
             Err(error) => Err(EngineError::Upstream {
                 error: Box::new(error),
                 served_by: None,

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::clock::Deadline;
 use super::downloader::InitDownloader;
-use super::pool::{Choice, Lease, Session};
-use super::{Config, EngineError, Inner};
+use super::guard::{Creating, Held};
+use super::pool::{Choice, Session};
+use super::{Config, EngineError, Inner, timed_out};
 use crate::plugin::{CallEnv, DownloadError, HookError, InitError, Request};
 use crate::session_data::SessionData;
 use crate::zyte::retry::secs;
@@ -64,8 +66,12 @@ pub(super) fn init_backoff(base: f64, n: u32) -> Duration {
 
 impl Inner {
     /// A session for the request: its own new one while the pool's initial creations last,
-    /// else one from rotation.
-    pub(super) async fn acquire(self: &Arc<Self>, ctx: &PoolCtx) -> Result<Lease, EngineError> {
+    /// else one from rotation. Every wait ends at `deadline` at the latest.
+    pub(super) async fn acquire(
+        self: &Arc<Self>,
+        ctx: &PoolCtx,
+        deadline: Deadline,
+    ) -> Result<Held, EngineError> {
         let notify = self
             .notify(&ctx.pool)
             .ok_or_else(|| EngineError::BadInput(format!("unknown pool {:?}", ctx.pool)))?;
@@ -79,17 +85,29 @@ impl Inner {
                 self.spawn_replacement(ctx.clone(), sid);
             }
             if initial {
-                return self.create(ctx, true).await;
+                match self.create(ctx, true, deadline).await? {
+                    Some(held) => return Ok(held),
+                    None => continue,
+                }
             }
-            let wait = match choice {
-                Choice::Ready(lease) => return Ok(lease),
-                Choice::Wait(wait) => wait,
-                Choice::Busy => Duration::from_secs(1),
-                Choice::Empty => self.empty_wait(&ctx.pool, &mut empty_since)?,
+            let (wait, why) = match choice {
+                Choice::Ready(lease) => return Ok(Held::new(self, &ctx.pool, lease)),
+                Choice::Wait(wait) => (wait, "its sessions are waiting out their delay"),
+                Choice::Busy => (Duration::from_secs(1), "its sessions are all in use"),
+                Choice::Empty => (
+                    self.empty_wait(&ctx.pool, &mut empty_since)?,
+                    "its sessions are all being created or replaced",
+                ),
             };
-            tokio::select! {
-                () = &mut notified => {}
-                () = tokio::time::sleep(wait) => {}
+            let woken = deadline.run(async {
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep(wait) => {}
+                }
+            });
+            if woken.await.is_err() {
+                let doing = format!("waiting for a session of pool {:?}: {why}", ctx.pool);
+                return Err(timed_out(Some(&ctx.pool), &deadline, doing));
             }
         }
     }
@@ -141,31 +159,39 @@ impl Inner {
         Ok(secs(s.queue_wait_time))
     }
 
-    /// Creates a session until one passes (reference 5.5); with `for_use` the triggering
-    /// request holds it and first waits the pool's delay.
+    /// Creates a session until one passes (reference 5.5) or `deadline` passes; with `for_use`
+    /// the triggering request holds it (`Some`) and first waits the pool's delay. A creation
+    /// that ends without a session gives its slot back ([`Creating`]).
     pub(super) async fn create(
         self: &Arc<Self>,
         ctx: &PoolCtx,
         for_use: bool,
-    ) -> Result<Lease, EngineError> {
+        deadline: Deadline,
+    ) -> Result<Option<Held>, EngineError> {
+        let creating = Creating::new(self, &ctx.pool);
+        let out_of_time = |doing: &str| timed_out(Some(&ctx.pool), &deadline, doing);
         loop {
             if let Some(closed) = self.closed(&ctx.pool) {
                 return Err(closed);
             }
             let sid = uuid::Uuid::new_v4().to_string();
             let data = SessionData::new();
-            let downloader = Arc::new(InitDownloader::new(
-                self.client.clone(),
-                sid.clone(),
-                self.settings.retry_policy,
-            ));
+            let downloader = Arc::new(
+                InitDownloader::new(self.client.clone(), sid.clone(), self.settings.retry_policy)
+                    .with_deadline(deadline.instant()),
+            );
             let env = CallEnv {
                 defaults: self.defaults.clone(),
                 session: Some(data.clone()),
                 downloader: Some(downloader.clone()),
                 cookie_mode: ctx.cookie_mode,
             };
-            let result = ctx.config.init_session(env, &sid, &ctx.request).await;
+            let init = ctx.config.init_session(env, &sid, &ctx.request);
+            let result = deadline.run(init).await;
+            let result = match result {
+                Ok(result) if !downloader.deadline_hit() => result,
+                _ => return Err(out_of_time("initialising a session")),
+            };
             match classify_init(result) {
                 InitOutcome::Passed => {
                     self.stats.inc(&ctx.pool, "init/check-passed");
@@ -174,12 +200,19 @@ impl Inner {
                     } else {
                         Vec::new()
                     };
-                    return Ok(self.add(ctx, sid, data, cookies, for_use).await);
+                    // No await between these two: the session is in the pool when the slot is
+                    // marked done.
+                    creating.done();
+                    return self.add(ctx, sid, data, cookies, for_use, deadline).await;
                 }
                 InitOutcome::Retry(stat) => {
                     self.stats.inc(&ctx.pool, stat);
                     tracing::warn!(pool = %ctx.pool, stat, "session initialization failed; retrying after creation_retry_delay");
-                    sleep_secs(self.settings.creation_retry_delay).await;
+                    let pause = secs(self.settings.creation_retry_delay);
+                    if deadline.sleep(pause).await.is_err() {
+                        let doing = "waiting creation_retry_delay to retry a session creation";
+                        return Err(out_of_time(doing));
+                    }
                 }
                 InitOutcome::Close(reason) => return Err(self.close(&ctx.pool, &reason)),
                 InitOutcome::Bad(stat, why) => {
@@ -189,29 +222,33 @@ impl Inner {
                         self.with_pool(&ctx.pool, |p| p.bad_init().then_some(p.bad_inits()));
                     match close.flatten() {
                         Some(_) => return Err(self.close(&ctx.pool, "bad_session_inits")),
-                        None => self.backoff(&ctx.pool).await,
+                        None => self.backoff(&ctx.pool, &deadline).await?,
                     }
                 }
             }
         }
     }
 
-    async fn backoff(&self, id: &str) {
+    async fn backoff(&self, id: &str, deadline: &Deadline) -> Result<(), EngineError> {
         let n = self.with_pool_quiet(id, |p| p.bad_inits()).unwrap_or(1);
         let pause = init_backoff(self.settings.init_failure_backoff, n);
-        if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
-        }
+        deadline.sleep(pause).await.map_err(|_| {
+            let doing = format!("backing off {pause:?} after {n} failed session init(s)");
+            timed_out(Some(id), deadline, doing)
+        })
     }
 
+    /// Adds a session whose init passed; with `for_use` the triggering request holds it, after
+    /// the pool's delay (bounded by `deadline`).
     async fn add(
-        &self,
+        self: &Arc<Self>,
         ctx: &PoolCtx,
         sid: String,
         data: SessionData,
         cookies: Vec<serde_json::Value>,
         for_use: bool,
-    ) -> Lease {
+        deadline: Deadline,
+    ) -> Result<Option<Held>, EngineError> {
         let now = self.clock.now();
         let session = Session::new(sid.clone(), now, data, cookies.clone());
         // Reference 5.5: the new session waits `first` (the triggering request, if any, sleeps
@@ -222,17 +259,17 @@ impl Inner {
             let next = p.options.next_delay(rand::random());
             (p.add(session, first + next, for_use), first)
         });
-        let (lease, first) = added.unwrap_or((
-            Lease {
-                session_id: sid,
-                cookies,
-            },
-            Duration::ZERO,
-        ));
-        if for_use && !first.is_zero() {
-            tokio::time::sleep(first).await;
+        let Some((lease, first)) = added.filter(|_| for_use) else {
+            return Ok(None);
+        };
+        let held = Held::new(self, &ctx.pool, lease);
+        if deadline.sleep(first).await.is_err() {
+            let doing = format!(
+                "waiting the pool's delay ({first:?}) before the first use of its new session"
+            );
+            return Err(timed_out(Some(&ctx.pool), &deadline, doing));
         }
-        lease
+        Ok(Some(held))
     }
 
     /// Retires `sid` (once, however many requests report it) and creates a replacement in the
@@ -244,20 +281,15 @@ impl Inner {
         }
     }
 
+    /// The replacement is bounded like a request: by the `request_timeout` setting.
     fn spawn_replacement(self: &Arc<Self>, ctx: PoolCtx, old: String) {
         let inner = self.clone();
+        let deadline = Deadline::after(self.request_budget());
         tokio::spawn(async move {
-            if let Err(e) = inner.create(&ctx, false).await {
+            if let Err(e) = inner.create(&ctx, false, deadline).await {
                 tracing::warn!(pool = %ctx.pool, %old, "could not replace a session: {e}");
             }
         });
-    }
-}
-
-async fn sleep_secs(seconds: f64) {
-    let pause = secs(seconds);
-    if !pause.is_zero() {
-        tokio::time::sleep(pause).await;
     }
 }
 
@@ -309,5 +341,140 @@ mod tests {
         assert_eq!(init_backoff(1.0, 30), Duration::from_secs(60));
         assert_eq!(init_backoff(0.0, 5), Duration::ZERO);
         assert_eq!(init_backoff(f64::NAN, 5), Duration::ZERO);
+    }
+
+    mod issue_12 {
+        //! Each wait kind of a request hitting its deadline, against the in-process emulator.
+
+        use std::time::{Duration, Instant};
+
+        use serde_json::json;
+
+        use crate::engine::{Deadline, Engine, EngineError, EngineRequest};
+        use crate::settings::{SessionSettings, UpstreamSettings};
+        use crate::zyte::{ApiKey, Client};
+
+        const SLOW: &str = "[[site]]\ndomain = \"slow.test\"\nlatency = { kind = \"fixed\", ms = 20000 }\n\n[[site]]\ndomain = \"*\"\n";
+
+        /// An engine on an emulator (real time) with the built-in scenario, or `slow.test`.
+        async fn engine(
+            settings: SessionSettings,
+            slow: bool,
+        ) -> (zyte_emulator::RunningEmulator, Engine) {
+            let scenario = match slow {
+                true => zyte_emulator::Scenario::from_toml_str(SLOW).expect("scenario"),
+                false => zyte_emulator::Scenario::builtin(),
+            };
+            let config = zyte_emulator::EmulatorConfig {
+                scenario,
+                ..zyte_emulator::EmulatorConfig::default()
+            };
+            let emulator = zyte_emulator::start(config).await.expect("emulator");
+            let upstream = UpstreamSettings {
+                url: emulator.base_url(),
+                wait_scale: 0.0,
+                ..UpstreamSettings::default()
+            };
+            let client = Client::new(&upstream, ApiKey::new("test-key")).expect("client");
+            let settings = SessionSettings {
+                enabled: true,
+                randomize_delay: false,
+                ..settings
+            };
+            (emulator, Engine::new(settings, client))
+        }
+
+        fn get(url: &str) -> EngineRequest {
+            let body = json!({"url": url, "httpResponseBody": true});
+            let mut request = EngineRequest::new(body.as_object().cloned().unwrap_or_default());
+            request.controls.enabled = Some(true);
+            request
+        }
+
+        async fn timed_out(engine: &Engine, url: &str, ms: u64) -> (String, Duration) {
+            let start = Instant::now();
+            let deadline = Deadline::after(Duration::from_millis(ms));
+            let result = engine.execute_by(get(url), deadline).await;
+            let took = start.elapsed();
+            match result {
+                Err(e @ EngineError::Timeout { .. }) => (e.to_string(), took),
+                other => panic!("not a timeout: {other:?}"),
+            }
+        }
+
+        fn in_flight(engine: &Engine) -> u32 {
+            let pools = engine.pools();
+            pools
+                .iter()
+                .flat_map(|p| &p.sessions)
+                .map(|s| s.in_flight)
+                .sum()
+        }
+
+        #[tokio::test]
+        async fn issue_12_the_init_backoff_past_the_deadline_fails_at_once() {
+            let settings = SessionSettings {
+                init_failure_backoff: 30.0,
+                ..SessionSettings::default()
+            };
+            let (_emulator, engine) = engine(settings, false).await;
+            let (error, took) = timed_out(&engine, "https://e520.example/", 2000).await;
+            assert!(error.contains("backing off"), "{error}");
+            assert!(took < Duration::from_millis(1000), "{took:?}");
+            assert_eq!(
+                engine.pools()[0].pending_initial,
+                8,
+                "the slot was given back"
+            );
+        }
+
+        #[tokio::test]
+        async fn issue_12_the_delay_and_the_wait_for_a_session_end_at_the_deadline() {
+            let settings = SessionSettings {
+                delay: 60.0,
+                pool_size: 2,
+                ..SessionSettings::default()
+            };
+            let (_emulator, engine) = engine(settings, false).await;
+            let (error, took) = timed_out(&engine, "https://example.com/", 2000).await;
+            assert!(error.contains("pool's delay"), "{error}");
+            assert!(took < Duration::from_millis(1000), "{took:?}");
+            assert_eq!(in_flight(&engine), 0, "the lease was released");
+            // The second request creates the other session, the third waits for one.
+            let _ = timed_out(&engine, "https://example.com/", 2000).await;
+            let (error, took) = timed_out(&engine, "https://example.com/", 300).await;
+            assert!(error.contains("waiting for a session"), "{error}");
+            assert!(took >= Duration::from_millis(300), "{took:?}");
+            assert!(took < Duration::from_millis(500), "{took:?}");
+            assert_eq!(in_flight(&engine), 0);
+        }
+
+        #[tokio::test]
+        async fn issue_12_an_upstream_attempt_is_cut_at_the_deadline_and_a_drop_frees_the_lease() {
+            let settings = SessionSettings {
+                pool_size: 1,
+                ..SessionSettings::default()
+            };
+            let (_emulator, engine) = engine(settings, true).await;
+            let (error, took) = timed_out(&engine, "https://slow.test/", 400).await;
+            assert!(error.contains("initialising a session"), "{error}");
+            assert!(took < Duration::from_millis(600), "{took:?}");
+            assert_eq!(
+                engine.pools()[0].pending_initial,
+                1,
+                "the slot was given back"
+            );
+            // Dropped mid-init: the slot comes back as well.
+            let deadline = Deadline::after(Duration::from_secs(60));
+            let task = tokio::spawn({
+                let engine = engine.clone();
+                async move { engine.execute_by(get("https://slow.test/"), deadline).await }
+            });
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(engine.pools()[0].pending_initial, 0);
+            task.abort();
+            let _ = task.await;
+            assert_eq!(engine.pools()[0].pending_initial, 1);
+        }
     }
 }

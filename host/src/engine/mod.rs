@@ -58,6 +58,23 @@
 //!   netloc pool is closed), `unsupported_set_location` and a guest's own reason close the
 //!   affected pool only. Its requests then fail fast with [`EngineError::PoolClosed`] until
 //!   [`Engine::reopen_pool`] or a new config set.
+//! - **Deadline and cancellation** (issue 12; the reference has no request deadline). Every
+//!   request has one [`Deadline`]: the caller's ([`Engine::execute_by`]: the gateway's and
+//!   `run`'s `--request-timeout-secs`), else the `request_timeout` setting (default 600 s).
+//!   It is threaded through every wait: the retry policy's waits and each upstream attempt
+//!   (cut at the deadline), session creation retries, the init back-off, the pool's delay,
+//!   and the waits for a session (empty, busy, delayed pool). A fixed wait that would end
+//!   after the deadline is not started; a wait that an event can end (a session freed or
+//!   added) lasts until the deadline at most. Then the request fails with
+//!   [`EngineError::Timeout`] (a 504 `timeout` problem, or an error answer line), naming
+//!   what it was waiting for, and the whole request future is bounded by the deadline too.
+//!   After the deadline no work of the request goes on, and an init cut short is not counted
+//!   as a bad init. **Cancellation is safe**: the request's future may be dropped at any
+//!   await (a 504, a client that disconnects); drop guards then release its session lease
+//!   (its in-flight count) and give back the slot of a session creation it had started, so
+//!   that a later request creates that session. Returning a lease is the only thing done
+//!   after a request ends. Background replacements are bounded the same way, by the
+//!   `request_timeout` setting, and give their slot back when they run out of time.
 //! - **Cookie mode** (5.13): see [`cookies`]. **Session data** is kept per session and dropped
 //!   with it; each session keeps its last events, and each pool its last retired sessions with
 //!   why ([`Engine::pools`]), improving on the reference, which keeps no history.
@@ -71,6 +88,7 @@ pub mod stats;
 mod clock;
 mod error;
 mod execute;
+mod guard;
 mod lifecycle;
 mod route;
 mod snapshot;
@@ -83,7 +101,7 @@ use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
-pub use clock::Clock;
+pub use clock::{Clock, Deadline};
 pub use config::{
     Config, ConfigEntry, ConfigHooks, ConfigProblem, ConfigSet, ConfigStatus, ConfigsStatus,
     DEFAULT_NAME, HookFuture,
@@ -207,9 +225,22 @@ impl Engine {
         self.inner.configs.load_full()
     }
 
-    /// Sends `request` through its session pool (or as is, when sessions are disabled for it).
+    /// Sends `request` through its session pool (or as is, when sessions are disabled for it),
+    /// by the deadline of the `request_timeout` setting.
     pub async fn execute(&self, request: EngineRequest) -> Result<EngineResponse, EngineError> {
-        self.inner.execute(request).await
+        let deadline = Deadline::after(self.inner.request_budget());
+        self.inner.execute(request, deadline).await
+    }
+
+    /// [`Engine::execute`] by `deadline`: the answer is a response or an error by then
+    /// ([`EngineError::Timeout`] when time ran out), and no work of the request goes on after
+    /// it (see the cancellation policy above).
+    pub async fn execute_by(
+        &self,
+        request: EngineRequest,
+        deadline: Deadline,
+    ) -> Result<EngineResponse, EngineError> {
+        self.inner.execute(request, deadline).await
     }
 
     /// Where `request` would go (config, sessions enabled, pool), without sending it. Runs the
@@ -255,6 +286,17 @@ impl Engine {
 }
 
 impl Inner {
+    /// The budget of a request without its own deadline, and of a background replacement:
+    /// the `request_timeout` setting (600 s when it is not positive).
+    fn request_budget(&self) -> std::time::Duration {
+        let budget = crate::zyte::retry::secs(self.settings.request_timeout);
+        if budget.is_zero() {
+            DEFAULT_REQUEST_TIMEOUT
+        } else {
+            budget
+        }
+    }
+
     /// Registers the pool of `spec` at first sight; returns its id.
     fn register(&self, spec: &PoolSpec) -> String {
         let mut pools = self.pools.lock();
@@ -327,6 +369,19 @@ impl Inner {
             pool: id.to_owned(),
             reason: reason.to_owned(),
         })
+    }
+}
+
+/// The request budget when the `request_timeout` setting is not positive: 600 s, as the
+/// gateway's default.
+const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The error of a request whose `deadline` passed while it was `doing` something.
+fn timed_out(pool: Option<&str>, deadline: &Deadline, doing: impl Into<String>) -> EngineError {
+    EngineError::Timeout {
+        pool: pool.map(str::to_owned),
+        budget: deadline.budget(),
+        doing: doing.into(),
     }
 }
 

@@ -251,6 +251,15 @@ impl Pool {
         take
     }
 
+    /// A creation (initial or replacement) ended without a session (cut by a deadline, or its
+    /// request dropped): the next request creates one instead (issue 12). Never more pending
+    /// than the sessions missing.
+    pub fn give_back(&mut self) {
+        let live = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
+        let missing = self.options.size.saturating_sub(live);
+        self.pending_initial = (self.pending_initial + 1).min(missing);
+    }
+
     /// Removes sessions that will be past the rotation's age or idle limit at their next
     /// possible use (`max(now, next_use)`), so a session that a request can still use within its
     /// lifetime is never replaced (issue 14: a 115 s delay must not replace a session on every

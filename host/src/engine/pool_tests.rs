@@ -221,3 +221,16 @@ fn issue_14_proactive_expiry_retires_a_session_that_expires_before_its_next_use(
     let soon = now + Duration::from_secs(1);
     assert_eq!(p.retire_expiring(soon, &rot), ["a"]);
 }
+
+#[test]
+fn issue_12_a_creation_cut_short_is_given_back_but_never_beyond_the_size() {
+    let now = Instant::now();
+    let mut p = pool(2, 0.0);
+    assert!(p.take_initial() && p.take_initial());
+    p.give_back();
+    assert_eq!(p.pending_initial(), 1, "the next request creates it");
+    add(&mut p, "a", now);
+    p.give_back();
+    p.give_back();
+    assert_eq!(p.pending_initial(), 1, "one session is missing, no more");
+}

@@ -1,6 +1,7 @@
 //! The route handlers. Each returns `Result<_, Problem>` and uses `?`; see [`super`] for the
 //! policy they implement.
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -12,7 +13,7 @@ use serde_json::{Value, json};
 use super::GatewayState;
 use super::problem::PROBLEM_JSON;
 use super::request;
-use crate::engine::{EngineError, EngineResponse, ServedBy};
+use crate::engine::{Deadline, EngineError, EngineResponse, ServedBy};
 use crate::problem::{Problem, ProblemKind};
 use crate::zyte::ZyteError;
 
@@ -30,22 +31,25 @@ use crate::telemetry::{self, Front, RequestOutcome};
 /// `POST /v1/extract`.
 pub(super) async fn extract(
     State(state): State<GatewayState>,
+    deadline: Option<Extension<Deadline>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    let deadline =
+        deadline.map_or_else(|| Deadline::after(state.config().request_timeout), |d| d.0);
     let bytes = request::read_body(&headers, body, state.config().max_body_bytes).await?;
     let request = request::parse(&bytes)?;
     let engine = state.engine().clone();
-    // A task of its own: a client that goes away must not cut a session lease short.
-    let outcome = tokio::spawn(async move {
+    // A task of its own, aborted when this handler is dropped (a 504, a client that goes
+    // away): the engine's drop guards then give back its lease (see the engine's policy).
+    let mut task = AbortOnDrop(tokio::spawn(async move {
         let started = std::time::Instant::now();
-        let outcome = engine.execute(request).await;
+        let outcome = engine.execute_by(request, deadline).await;
         let counted = RequestOutcome::of(&outcome);
         telemetry::record_request(Front::Gateway, counted, started.elapsed());
         outcome
-    })
-    .await
-    .map_err(|e| {
+    }));
+    let outcome = (&mut task.0).await.map_err(|e| {
         Problem::new(
             ProblemKind::Internal,
             format!("the engine task failed: {e}"),
@@ -76,6 +80,15 @@ pub(super) async fn extract(
             .into()),
         },
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

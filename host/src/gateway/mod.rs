@@ -56,9 +56,14 @@
 //!   accepted, and only on a loopback address: [`bind`] refuses any other address
 //!   ([`GatewayError::OpenWithoutKey`]). The real Zyte API key stays in the engine's client;
 //!   neither key is ever logged (both print as `***`).
-//! - **Cancellation.** Each engine request runs in its own task, so a client that disconnects or
-//!   times out cannot cut a session lease short and leave the pool's bookkeeping wrong; the task
-//!   finishes under the engine's own timeouts.
+//! - **Deadline and cancellation** (issue 12). Each request gets one deadline,
+//!   [`GatewayConfig::request_timeout`] from its arrival, which the engine honours inside
+//!   ([`Engine::execute_by`]): it answers a 504 `timeout` problem naming what it was waiting
+//!   for (a session, Zyte API, a session init) by then, and the gateway answers the same 504
+//!   itself should the engine not. A request whose client disconnects, or that got its 504,
+//!   is cancelled: its engine task is aborted, no more Zyte API calls are made for it, and
+//!   the engine's drop guards release its session lease at once (see the cancellation policy
+//!   in [`crate::engine`]).
 //! - **Shutdown** ([`serve`]): when the signal fires, the listener closes (new connections are
 //!   refused) and in-flight requests drain. After [`GatewayConfig::shutdown_timeout`] (default
 //!   30 s) the requests still running are answered with a 503 `shutting-down` problem, so every

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 
 use super::{GatewayConfig, GatewayError, GatewayState, router};
+use crate::engine::Deadline;
 use crate::problem::{Problem, ProblemKind};
 
 /// How long, after the drain time, the server waits for the `shutting-down` answers to be
@@ -83,10 +84,15 @@ pub(super) async fn time_limits(
     next: Next,
 ) -> Response {
     let timeout = state.config().request_timeout;
+    let deadline = Deadline::after(timeout);
+    // The engine answers by the same deadline, naming what it waited for; this is the backstop.
+    let mut request = request;
+    request.extensions_mut().insert(deadline);
     let mut cutoff = state.inner.cutoff.subscribe();
     tokio::select! {
+        biased;
         response = next.run(request) => response,
-        () = tokio::time::sleep(timeout) => {
+        () = tokio::time::sleep_until(deadline.instant()) => {
             let detail = format!("the request took longer than the gateway's {}s timeout", timeout.as_secs_f64());
             Problem::new(ProblemKind::Timeout, detail).into_response()
         }

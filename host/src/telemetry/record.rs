@@ -196,6 +196,8 @@ pub enum RequestOutcome {
     UpstreamError,
     /// [`EngineError::GaveUp`].
     GaveUp,
+    /// [`EngineError::Timeout`]: the request's deadline passed.
+    Timeout,
 }
 
 impl RequestOutcome {
@@ -217,6 +219,7 @@ impl RequestOutcome {
             RequestOutcome::ConfigError => "config_error",
             RequestOutcome::UpstreamError => "upstream_error",
             RequestOutcome::GaveUp => "gave_up",
+            RequestOutcome::Timeout => "timeout",
         }
     }
 }
@@ -230,6 +233,7 @@ impl From<&EngineError> for RequestOutcome {
             EngineError::Config(_) => RequestOutcome::ConfigError,
             EngineError::Upstream { .. } => RequestOutcome::UpstreamError,
             EngineError::GaveUp { .. } => RequestOutcome::GaveUp,
+            EngineError::Timeout { .. } => RequestOutcome::Timeout,
         }
     }
 }

@@ -104,22 +104,43 @@ impl Client {
         self.inner.endpoint.as_str()
     }
 
-    /// Sends `body` to `/extract`, retrying under `policy`.
+    /// Sends `body` to `/extract`, retrying under `policy`, with no deadline but the policy's
+    /// own (for tools and benchmarks; the engine uses [`Client::extract_by`]).
     pub async fn extract(
         &self,
         body: &Map<String, Value>,
         policy: RetryPolicyName,
     ) -> Result<ApiResponse, ZyteError> {
+        let deadline = tokio::time::Instant::now() + retry::MAX_WAIT;
+        self.extract_by(body, policy, deadline).await
+    }
+
+    /// Sends `body` to `/extract`, retrying under `policy` until `deadline` (issue 12).
+    ///
+    /// Each attempt is cut at the deadline; a retry wait that would end after it is not
+    /// started. Either way the answer is [`ZyteError::Deadline`] with the last error, at once:
+    /// nothing of this call runs after the deadline.
+    pub async fn extract_by(
+        &self,
+        body: &Map<String, Value>,
+        policy: RetryPolicyName,
+        deadline: tokio::time::Instant,
+    ) -> Result<ApiResponse, ZyteError> {
         let bytes =
             Bytes::from(serde_json::to_vec(body).map_err(|e| ZyteError::Invalid(e.to_string()))?);
         let started = Instant::now();
         let mut state = RetryState::default();
+        let mut last = None;
         loop {
+            let attempts = state.attempts() + 1;
+            let out_of_time = |last| ZyteError::Deadline { attempts, last };
             let attempt_started = telemetry::started();
-            let result = self.attempt(bytes.clone()).await;
+            let cut = tokio::time::timeout_at(deadline, self.attempt(bytes.clone())).await;
+            let result = cut.unwrap_or_else(|_| Err(out_of_time(last.take().map(Box::new))));
             telemetry::upstream_attempt(outcome(&result), attempt_started);
             let error = match result {
                 Ok(answer) => return Ok(answer),
+                Err(error @ ZyteError::Deadline { .. }) => return Err(error),
                 Err(error) => error,
             };
             let class = classify(policy, &error);
@@ -127,8 +148,12 @@ impl Client {
                 Decision::Stop => return Err(error),
                 Decision::Retry(wait) => {
                     let pause = wait.sample(rand::random(), rand::random(), self.inner.wait_scale);
+                    if tokio::time::Instant::now() + pause >= deadline {
+                        return Err(out_of_time(Some(Box::new(error))));
+                    }
                     tracing::debug!(%error, ?pause, attempt = state.attempts(), "retrying a Zyte API request");
                     tokio::time::sleep(pause).await;
+                    last = Some(error);
                 }
             }
         }
@@ -188,6 +213,7 @@ fn outcome(result: &Result<ApiResponse, ZyteError>) -> &'static str {
         Err(ZyteError::Transport(m)) if m.starts_with(CONNECT) => "connect",
         Err(ZyteError::Transport(_)) => "transport",
         Err(ZyteError::Invalid(_)) => "invalid",
+        Err(ZyteError::Deadline { .. }) => "timeout",
     }
 }
 
@@ -199,6 +225,65 @@ fn classify(policy: RetryPolicyName, error: &ZyteError) -> ErrorClass {
             ..
         } => ErrorClass::of_status(policy, *status, problem_type.as_deref()),
         ZyteError::Transport(_) => ErrorClass::Network,
-        ZyteError::Invalid(_) => ErrorClass::Final,
+        ZyteError::Invalid(_) | ZyteError::Deadline { .. } => ErrorClass::Final,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::*;
+
+    async fn client(wait_scale: f64) -> (zyte_emulator::RunningEmulator, Client) {
+        let config = zyte_emulator::EmulatorConfig::default();
+        let emulator = zyte_emulator::start(config).await.expect("emulator");
+        let upstream = UpstreamSettings {
+            url: emulator.base_url(),
+            wait_scale,
+            ..UpstreamSettings::default()
+        };
+        let client = Client::new(&upstream, ApiKey::new("test-key")).expect("client");
+        (emulator, client)
+    }
+
+    #[tokio::test]
+    async fn issue_12_retry_waits_and_attempts_end_at_the_deadline() {
+        let body = json!({"url": "https://e429.example/", "httpResponseBody": true});
+        let body = body.as_object().cloned().unwrap_or_default();
+        let policy = RetryPolicyName::SessionDefault;
+        // A throttling wait of 20-40 s is not started with 1 s left.
+        let (emulator, slow_waits) = client(1.0).await;
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        let error = slow_waits.extract_by(&body, policy, deadline).await;
+        assert!(
+            matches!(
+                &error,
+                Err(ZyteError::Deadline {
+                    attempts: 1,
+                    last: Some(_)
+                })
+            ),
+            "{error:?}"
+        );
+        assert!(start.elapsed() < Duration::from_millis(500));
+        assert_eq!(emulator.stats().requests.total, 1);
+        // With no waits, attempts go on until the deadline, and not one after it.
+        let (emulator, no_waits) = client(0.0).await;
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        let error = no_waits.extract_by(&body, policy, deadline).await;
+        let took = start.elapsed();
+        assert!(
+            matches!(error, Err(ZyteError::Deadline { .. })),
+            "{error:?}"
+        );
+        assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(450));
+        let calls = emulator.stats().requests.total;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(emulator.stats().requests.total, calls);
     }
 }

@@ -24,6 +24,18 @@ pub enum ZyteError {
     /// The request could not be built (e.g. a body that does not serialise).
     #[error("invalid Zyte API request: {0}")]
     Invalid(String),
+    /// The caller's deadline passed (or the next retry wait would have ended after it) before
+    /// Zyte API gave a final answer ([`super::Client::extract_by`]).
+    #[error(
+        "no final answer from Zyte API within the request's deadline, after {attempts} attempt(s){}",
+        last.as_ref().map(|e| format!("; the last: {e}")).unwrap_or_default()
+    )]
+    Deadline {
+        /// Attempts started (the last one may have been cut short).
+        attempts: u32,
+        /// The last failed attempt's error, if one failed.
+        last: Option<Box<ZyteError>>,
+    },
 }
 
 impl ZyteError {
@@ -58,6 +70,7 @@ impl ZyteError {
             }),
             ZyteError::Transport(m) => DownloadError::Transport(m.clone()),
             ZyteError::Invalid(m) => DownloadError::Refused(m.clone()),
+            ZyteError::Deadline { .. } => DownloadError::Transport(self.to_string()),
         }
     }
 }
