@@ -349,26 +349,19 @@ fn truthy_params(controls: &SessionControls) -> Result<Option<Map<String, Value>
     }
 }
 
-/// The URL's netloc as the reference builds pool ids from: `[userinfo@]host[:port]`.
+/// The URL's netloc for pool ids: `host[:port]`.
+///
+/// Improves on the reference, whose netloc keeps `userinfo@` (reference 5.2): credentials in a
+/// URL would become a pool id, and so reach `/status`, `/metrics` labels and logs (issue #13).
+/// Two URLs differing only in their userinfo now share a pool; a config that needs them apart
+/// names its pools itself.
 pub fn netloc(url: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| format!("URL {url:?} has no host"))?;
-    let mut out = String::new();
-    if !parsed.username().is_empty() {
-        out.push_str(parsed.username());
-        if let Some(password) = parsed.password() {
-            out.push(':');
-            out.push_str(password);
-        }
-        out.push('@');
-    }
-    out.push_str(host);
-    if let Some(port) = parsed.port() {
-        out.push_str(&format!(":{port}"));
-    }
-    Ok(out)
+    let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+    let host = parsed.host_str().ok_or("the URL has no host")?;
+    Ok(match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
 }
 
 /// `:PORT` when `url` spells out its scheme's default port (which WHATWG parsing drops), else

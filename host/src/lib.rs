@@ -13,6 +13,7 @@
 //! - [`session_management`] and [`problem`]: what the front ends share: the `sessionManagement`
 //!   field of a request body, and the problem details of every error;
 //! - [`batch`]: batch runs (`session-host run`): input, answers, resumption.
+//! - [`secret`]: the one type that keeps keys out of logs and compares them in constant time;
 //! - [`telemetry`]: the Prometheus metrics they record, and the recorder a front end installs.
 //!
 //! # Glossary
@@ -43,6 +44,7 @@ pub mod gateway;
 pub mod plugin;
 pub mod problem;
 pub mod rules;
+pub mod secret;
 pub mod session_data;
 pub mod session_management;
 pub mod settings;

@@ -47,6 +47,9 @@ pub enum ProblemKind {
     InvalidJson,
     /// 401 `unauthorized`: no or wrong gateway key.
     Unauthorized,
+    /// 403 `forbidden`: a keyless (loopback) gateway refused a request whose `Host` is not a
+    /// loopback name, as a browser sends after DNS rebinding.
+    Forbidden,
     /// 404 `not-found`: no such gateway route.
     NotFound,
     /// 404 `pool-not-found`: no pool with that id.
@@ -59,6 +62,9 @@ pub enum ProblemKind {
     PoolNotClosed,
     /// 413 `payload-too-large`: the body exceeds the gateway's limit.
     PayloadTooLarge,
+    /// 415 `unsupported-media-type`: a keyless (loopback) gateway refused a `POST` that is not
+    /// `Content-Type: application/json`, as a browser's cross-site "simple request" is.
+    UnsupportedMediaType,
     /// 500 `config-error`: a session config hook failed where the request cannot go on.
     ConfigError,
     /// 500 `internal`: a bug; the detail says what.
@@ -82,16 +88,18 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
+        Self::Forbidden,
         Self::NotFound,
         Self::PoolNotFound,
         Self::MethodNotAllowed,
         Self::PoolClosed,
         Self::PoolNotClosed,
         Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
         Self::ConfigError,
         Self::Internal,
         Self::GaveUp,
@@ -108,12 +116,14 @@ impl ProblemKind {
             Self::BadRequest => "bad-request",
             Self::InvalidJson => "invalid-json",
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
             Self::NotFound => "not-found",
             Self::PoolNotFound => "pool-not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::PoolClosed => "pool-closed",
             Self::PoolNotClosed => "pool-not-closed",
             Self::PayloadTooLarge => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
             Self::ConfigError => "config-error",
             Self::Internal => "internal",
             Self::GaveUp => "gave-up",
@@ -141,10 +151,12 @@ impl ProblemKind {
         match self {
             Self::BadRequest | Self::InvalidJson => 400,
             Self::Unauthorized => 401,
+            Self::Forbidden => 403,
             Self::NotFound | Self::PoolNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::PoolClosed | Self::PoolNotClosed => 409,
             Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
             Self::ConfigError | Self::Internal => 500,
             Self::GaveUp | Self::UpstreamUnreachable | Self::UpstreamError => 502,
             Self::NoSession | Self::ShuttingDown => 503,
@@ -158,12 +170,14 @@ impl ProblemKind {
             Self::BadRequest => "Bad Request",
             Self::InvalidJson => "Invalid JSON",
             Self::Unauthorized => "Unauthorized",
+            Self::Forbidden => "Forbidden",
             Self::NotFound => "Not Found",
             Self::PoolNotFound => "No Such Session Pool",
             Self::MethodNotAllowed => "Method Not Allowed",
             Self::PoolClosed => "Session Pool Closed",
             Self::PoolNotClosed => "Session Pool Not Closed",
             Self::PayloadTooLarge => "Payload Too Large",
+            Self::UnsupportedMediaType => "Unsupported Media Type",
             Self::ConfigError => "Session Config Error",
             Self::Internal => "Internal Error",
             Self::GaveUp => "Session Retries Exhausted",

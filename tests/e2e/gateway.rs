@@ -161,7 +161,14 @@ impl Gateway {
             .and_then(|url| url.strip_suffix("/v1/"))
             .unwrap_or_else(|| panic!("unexpected announce line {line:?}"))
             .to_owned();
+        // Every Zyte API client sends JSON; a keyless gateway refuses other POSTs (issue #13).
+        let mut json = reqwest::header::HeaderMap::new();
+        json.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
         let client = reqwest::Client::builder()
+            .default_headers(json)
             .pool_max_idle_per_host(0)
             .build()
             .expect("client");
@@ -633,5 +640,53 @@ async fn issue_12_a_throttled_request_gets_its_504_in_time_then_frees_its_sessio
         fixture.emulator.stats().requests.total,
         calls,
         "Zyte API was still called after the 504"
+    );
+}
+
+/// Issue #13, item 3: sidecars (and configs) that are links out of the folder — to the host's
+/// own `/proc/self/environ`, or to a file shaped like it — are refused by name, and the key
+/// behind them appears nowhere: not in `/status`, the logs, `/metrics` or any problem.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_13_the_key_never_leaks_through_a_linked_sidecar() {
+    let fixture = Fixture::with(scenario(), &["csrf-token", "location"], true).await;
+    let environ = fixture.path("environ");
+    let planted = format!(
+        "HOME=/root\0ZYTE_API_KEY={UPSTREAM_KEY}\0PATH=/bin\nZYTE_API_KEY={UPSTREAM_KEY}\n"
+    );
+    std::fs::write(&environ, planted).expect("environ");
+    let link = |target: &Path, name: &str| {
+        std::os::unix::fs::symlink(target, fixture.path("configs").join(name)).expect("link");
+    };
+    link(Path::new("/proc/self/environ"), "csrf-token.toml");
+    link(&environ, "location.toml");
+    link(&environ, "leak.wasm");
+    let gateway = fixture.serve(&[], None).await;
+    let body = json!({"url": "https://example.com/", "browserHtml": true,
+        "sessionManagement": {"pool": "x"}});
+    let extract = gateway.extract(body.to_string(), None).await;
+    let status = gateway.get("/status", None).await;
+    let metrics = gateway.get("/metrics", None).await;
+    let problems = status.json["configs"]["problems"].to_string();
+    for name in ["csrf-token.toml", "location.toml", "leak.wasm"] {
+        assert!(problems.contains(name), "{name} not reported: {problems}");
+    }
+    assert!(
+        problems.contains("outside the configs folder"),
+        "{problems}"
+    );
+    let everything = format!(
+        "{}\n{}\n{}\n{}",
+        extract.json,
+        status.json,
+        metrics.json,
+        gateway.logs()
+    );
+    assert!(
+        !everything.contains(UPSTREAM_KEY),
+        "the key leaked:\n{everything}"
+    );
+    assert!(
+        !everything.contains("ZYTE_API_KEY="),
+        "the file leaked:\n{everything}"
     );
 }

@@ -388,3 +388,43 @@ async fn issue_12_run_request_timeout_secs_answers_a_stuck_line_with_an_error_an
     );
     assert_eq!(answers[&2]["statusCode"], 200, "{}", answers[&2]);
 }
+
+/// Issue #13, item 6: a resumed run refuses an input that changed under its output (naming
+/// the input file and line), and a second run cannot write an output another one holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_13_resume_refuses_a_changed_input_and_a_locked_output() {
+    let batch = Batch::new().await;
+    let input = batch.input("urls.txt", &urls("example.com", 3));
+    let output = batch.path("answers.jsonl");
+    let args = [input.to_str().unwrap(), "-o", output.to_str().unwrap()];
+    let run = batch.run(&args).await;
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let before = std::fs::read(&output).expect("the output");
+    let mut edited = urls("example.com", 3);
+    edited[1] = "https://example.com/other".into();
+    batch.input("urls.txt", &edited);
+    let run = batch.run(&args).await;
+    let message = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{message}");
+    assert!(message.contains("input line 2 changed"), "{message}");
+    assert!(message.contains("urls.txt"), "{message}");
+    assert_eq!(
+        std::fs::read(&output).expect("the output"),
+        before,
+        "nothing written"
+    );
+    batch.input("urls.txt", &urls("example.com", 4));
+    let holder = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&output)
+        .expect("open");
+    holder.try_lock().expect("the test holds the lock");
+    let run = batch.run(&args).await;
+    let message = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{message}");
+    assert!(message.contains("locked by another run"), "{message}");
+    drop(holder);
+    let run = batch.run(&args).await;
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert_eq!(read_answers(&output).len(), 4);
+}

@@ -81,6 +81,17 @@ pub struct Origin {
     pub url: Option<String>,
     /// The request's `echoData` (its `url` by default), repeated in its answer.
     pub echo_data: Option<Value>,
+    /// A hash of the line as written ([`line_hash`]), recorded in its answer so that a resumed
+    /// run can tell that the input changed under it; empty when unknown.
+    pub input_hash: String,
+}
+
+/// The first 16 hex digits (64 bits) of the SHA-256 of an input line, trimmed: enough to catch
+/// an edited, inserted or removed line, not meant to resist a forger (whoever can write the
+/// input chooses the requests anyway).
+pub fn line_hash(content: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(content.trim().as_bytes())[..8])
 }
 
 /// Every input of `text`, in file order.
@@ -97,10 +108,12 @@ pub fn parse_line(line: u64, content: &str, kind: InputType) -> Option<Input> {
     if content.is_empty() {
         return None;
     }
-    Some(match kind {
+    let mut input = match kind {
         InputType::Txt => url_input(line, content),
         InputType::Jl => json_input(line, content),
-    })
+    };
+    input.origin.input_hash = line_hash(content);
+    Some(input)
 }
 
 fn url_input(line: u64, url: &str) -> Input {
@@ -113,6 +126,7 @@ fn url_input(line: u64, url: &str) -> Input {
             line,
             url: Some(url.to_owned()),
             echo_data: Some(url.into()),
+            input_hash: String::new(),
         },
         request: Ok(EngineRequest::new(body)),
     }
@@ -142,6 +156,7 @@ fn json_input(line: u64, content: &str) -> Input {
             line,
             url,
             echo_data: body.get("echoData").cloned(),
+            input_hash: String::new(),
         },
         request: engine_request(body)
             .map_err(|e| Problem::bad_request(format!("input line {line}: {e}"))),
@@ -155,6 +170,7 @@ fn bad_line(line: u64, problem: Problem) -> Input {
             line,
             url: None,
             echo_data: None,
+            input_hash: String::new(),
         },
         request: Err(problem),
     }

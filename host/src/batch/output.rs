@@ -12,7 +12,7 @@
 //!   Zyte API's own problem for its errors, a `/session-host/problem/…` one for the host's (the
 //!   gateway's vocabulary, [`crate::problem`]).
 //! - **[`META_FIELD`]** (`"_sessionHost"`) identifies the input: `line`, its line number in the
-//!   input file (from 1); for responses served by a session also `pool`, `session` and `config`.
+//!   input file (from 1), and `input`, a hash of that line ([`super::input::line_hash`]); for responses served by a session also `pool`, `session` and `config`.
 //!   Zyte API fields never start with `_`, so it cannot clash with them.
 //!
 //! # Resumption
@@ -22,9 +22,13 @@
 //! middle of a write leaves: it is not counted, and its bytes are to be cut off
 //! ([`Answered::keep_bytes`]) before appending, so its input is answered again, once. A complete
 //! line that is not ours (not JSON, no `_sessionHost.line`) is an error: the file is not the
-//! output of a batch, and appending to it would mix two things.
+//! output of a batch, and appending to it would mix two things. So is an answer whose `input`
+//! hash differs from the input line's now ([`Answered::check_against`]): the input changed under
+//! the output (a line edited, inserted or removed), and matching answers by line number would
+//! skip requests never answered. (Outputs written before the hash existed are matched by line
+//! number only.)
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::BufRead;
 
 use serde_json::{Map, Value};
@@ -71,7 +75,7 @@ impl Answer {
         if let (false, Some(echo)) = (body.contains_key("echoData"), &origin.echo_data) {
             body.insert("echoData".into(), echo.clone());
         }
-        let mut meta = line_meta(origin.line);
+        let mut meta = line_meta(origin);
         if let Some(served) = &response.served_by {
             meta.insert("pool".into(), served.pool.as_str().into());
             meta.insert("session".into(), served.session_id.as_str().into());
@@ -96,7 +100,7 @@ impl Answer {
         if let Some(echo) = &origin.echo_data {
             line.insert("echoData".into(), echo.clone());
         }
-        line.insert(META_FIELD.into(), Value::Object(line_meta(origin.line)));
+        line.insert(META_FIELD.into(), Value::Object(line_meta(origin)));
         Self {
             line: origin.line,
             text: json_line(line),
@@ -106,9 +110,12 @@ impl Answer {
     }
 }
 
-fn line_meta(line: u64) -> Map<String, Value> {
+fn line_meta(origin: &Origin) -> Map<String, Value> {
     let mut meta = Map::new();
-    meta.insert("line".into(), line.into());
+    meta.insert("line".into(), origin.line.into());
+    if !origin.input_hash.is_empty() {
+        meta.insert("input".into(), origin.input_hash.as_str().into());
+    }
     meta
 }
 
@@ -127,6 +134,8 @@ pub struct Answered {
     pub keep_bytes: u64,
     /// Whether the file ends with a partial line (which `keep_bytes` cuts off).
     pub partial_line: bool,
+    /// The input hash each answer recorded, by input line (answers that recorded one).
+    pub hashes: BTreeMap<u64, String>,
 }
 
 /// Why an existing output cannot be resumed.
@@ -157,6 +166,17 @@ pub enum ResumeError {
         /// The input line number it records.
         input_line: u64,
     },
+    /// An answer to an input line whose content changed since.
+    #[error(
+        "input line {input_line} changed since line {line} of the output answered it: the \
+         input is not the one this output was written for; restore it, or write a new output"
+    )]
+    InputChanged {
+        /// Its line number in the output.
+        line: u64,
+        /// The input line number it records.
+        input_line: u64,
+    },
 }
 
 /// Reads an output and collects the input lines it answers.
@@ -173,15 +193,18 @@ pub fn scan_answered(mut reader: impl BufRead) -> Result<Answered, ResumeError> 
             answered.partial_line = true;
             break;
         }
-        let input_line = answered_line(&buffer, line)?;
+        let (input_line, hash) = answered_line(&buffer, line)?;
         answered.lines.entry(input_line).or_insert(line);
+        if let Some(hash) = hash {
+            answered.hashes.entry(input_line).or_insert(hash);
+        }
         answered.keep_bytes += read as u64;
     }
     Ok(answered)
 }
 
-/// The input line number that one output line records.
-fn answered_line(text: &[u8], line: u64) -> Result<u64, ResumeError> {
+/// The input line number (and hash, if any) that one output line records.
+fn answered_line(text: &[u8], line: u64) -> Result<(u64, Option<String>), ResumeError> {
     #[derive(serde::Deserialize)]
     struct Line {
         #[serde(rename = "_sessionHost")]
@@ -190,9 +213,10 @@ fn answered_line(text: &[u8], line: u64) -> Result<u64, ResumeError> {
     #[derive(serde::Deserialize)]
     struct Meta {
         line: u64,
+        input: Option<String>,
     }
     serde_json::from_slice::<Line>(text)
-        .map(|l| l.meta.line)
+        .map(|l| (l.meta.line, l.meta.input))
         .map_err(|e| ResumeError::NotAnAnswer {
             line,
             why: e.to_string(),
@@ -205,19 +229,30 @@ impl Answered {
         self.lines.contains_key(&line)
     }
 
-    /// Checks that every answer is to an input of `inputs`.
+    /// Checks that every answer is to an input of `inputs`, and to the same content.
     pub fn check_against(&self, inputs: &[Input]) -> Result<(), ResumeError> {
-        let known: BTreeSet<u64> = inputs.iter().map(|i| i.origin.line).collect();
-        match self.lines.iter().find(|(input, _)| !known.contains(input)) {
-            None => Ok(()),
-            Some((&input_line, &line)) => Err(ResumeError::UnknownInput { line, input_line }),
+        let known: BTreeMap<u64, &str> = (inputs.iter())
+            .map(|i| (i.origin.line, i.origin.input_hash.as_str()))
+            .collect();
+        for (&input_line, &line) in &self.lines {
+            let Some(&now) = known.get(&input_line) else {
+                return Err(ResumeError::UnknownInput { line, input_line });
+            };
+            if let Some(then) = self.hashes.get(&input_line)
+                && !now.is_empty()
+                && then != now
+            {
+                return Err(ResumeError::InputChanged { line, input_line });
+            }
         }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch::input::line_hash;
     use crate::engine::ServedBy;
     use serde_json::json;
 
@@ -226,6 +261,7 @@ mod tests {
             line,
             url: Some("https://a.example".into()),
             echo_data: Some(json!({"id": line})),
+            input_hash: String::new(),
         }
     }
 
@@ -285,6 +321,7 @@ mod tests {
             line: 9,
             url: None,
             echo_data: None,
+            input_hash: String::new(),
         };
         let line = parsed(&Answer::error(&bare, Problem::bad_request("no url")));
         assert_eq!(
@@ -357,5 +394,28 @@ mod tests {
         );
         let answered = scan_answered(output(&[3, 1]).as_bytes()).unwrap();
         assert!(answered.check_against(&inputs).is_ok());
+    }
+
+    #[test]
+    fn issue_13_resumption_refuses_an_input_that_changed() {
+        use crate::batch::input::parse_inputs;
+        let kind = crate::batch::InputType::Txt;
+        let inputs = parse_inputs("https://a\nhttps://b\nhttps://c", kind);
+        let text: String = (inputs[..2].iter())
+            .map(|i| Answer::error(&i.origin, Problem::bad_request("x")).text)
+            .collect();
+        let answered = scan_answered(text.as_bytes()).unwrap();
+        assert!(text.contains(&format!("\"input\":\"{}\"", line_hash("https://a"))));
+        assert!(answered.check_against(&inputs).is_ok());
+        for changed in [
+            "https://a\nhttps://B\nhttps://c",
+            "https://new\nhttps://a\nhttps://b",
+        ] {
+            let error = answered
+                .check_against(&parse_inputs(changed, kind))
+                .unwrap_err();
+            assert!(matches!(error, ResumeError::InputChanged { .. }), "{error}");
+            assert!(error.to_string().starts_with("input line "), "{error}");
+        }
     }
 }

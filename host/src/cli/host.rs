@@ -32,6 +32,10 @@ pub struct HostArgs {
     /// Do not cache compiled configs.
     #[arg(long, conflicts_with = "cache_dir")]
     pub no_cache: bool,
+    /// Bound on the compile cache's entries, in MiB; least recently used entries are deleted
+    /// past it.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub cache_max_mb: u64,
     /// Seconds between rescans of the configs folder, for filesystems that send no events.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub rescan_secs: f64,
@@ -96,6 +100,7 @@ impl HostArgs {
             (Some(dir), false) => Some(CompileCache::new(dir)),
             (None, false) => CompileCache::default_dir().map(CompileCache::new),
         };
+        let cache = cache.map(|c| c.with_max_bytes(self.cache_max_mb.saturating_mul(1 << 20)));
         let options = WatchOptions {
             rescan: secs(self.rescan_secs, "--rescan-secs")?,
             ..WatchOptions::default()

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod demo;
 mod host;
+mod logging;
 mod plugin;
 mod progress;
 mod run;
@@ -85,6 +86,6 @@ fn init_logging(level: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| logging::EscapeLines(std::io::stderr()))
         .try_init();
 }

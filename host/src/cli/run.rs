@@ -273,11 +273,18 @@ impl Sink {
             .create(true)
             .open(path)
             .with_context(|| format!("cannot open the output {name}"))?;
+        // An advisory lock, held while the run writes (the file lives in the sink): a second run
+        // on the same output would interleave answers and answer inputs twice (issue #13).
+        if let Err(e) = file.try_lock() {
+            bail!(
+                "{name} is locked by another run writing it ({e}); wait for it, or choose another output"
+            );
+        }
         let answered = scan_answered(BufReader::new(&file))
             .with_context(|| format!("cannot resume {name}"))?;
         answered
             .check_against(&inputs)
-            .with_context(|| format!("cannot resume {name}"))?;
+            .with_context(|| format!("cannot resume {name} with the input {}", input.display()))?;
         if answered.partial_line {
             file.set_len(answered.keep_bytes)
                 .with_context(|| format!("cannot cut the partial last line of {name}"))?;

@@ -38,6 +38,15 @@ pub struct ServeArgs {
     /// then answered with a 503.
     #[arg(long, value_name = "SECS", default_value_t = gateway::DEFAULT_SHUTDOWN_TIMEOUT.as_secs_f64())]
     shutdown_timeout_secs: f64,
+    /// Seconds a client may take to send a request's line and headers.
+    #[arg(long, value_name = "SECS", default_value_t = gateway::EdgeLimits::default().header_read_timeout.as_secs_f64())]
+    header_read_timeout_secs: f64,
+    /// Most connections served at once; a new one past it is closed.
+    #[arg(long, value_name = "N", default_value_t = gateway::EdgeLimits::default().max_connections)]
+    max_connections: usize,
+    /// Largest request line plus headers, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = gateway::EdgeLimits::default().max_header_bytes)]
+    max_header_bytes: usize,
 }
 
 impl ServeArgs {
@@ -51,6 +60,15 @@ impl ServeArgs {
                 None => gateway::DEFAULT_REQUEST_TIMEOUT,
             },
             shutdown_timeout: secs(self.shutdown_timeout_secs, "--shutdown-timeout-secs")?,
+            edges: gateway::EdgeLimits {
+                header_read_timeout: secs(
+                    self.header_read_timeout_secs,
+                    "--header-read-timeout-secs",
+                )?,
+                max_connections: self.max_connections.max(1),
+                max_header_bytes: self.max_header_bytes,
+                ..gateway::EdgeLimits::default()
+            },
             // Set by `run` once the engine exists.
             metrics: None,
         })

@@ -20,6 +20,7 @@ use std::time::{Instant, SystemTime};
 use sha2::{Digest, Sha256};
 
 use super::cache::{CompileCache, Compiled};
+use super::file::{self, FileError};
 use super::scan::{self, Candidate, Fingerprint, Listing};
 use super::sidecar::Sidecar;
 use crate::engine::{ConfigEntry, ConfigProblem, ConfigSet};
@@ -166,7 +167,7 @@ impl Loader {
         {
             return false;
         }
-        let read = read_files(candidate).await;
+        let read = read_files(&self.dir, candidate).await;
         let hashes = match &read {
             Ok((wasm, sidecar)) => (
                 sha256(wasm),
@@ -399,17 +400,31 @@ impl From<LoadError> for Failure {
     }
 }
 
-/// Reads a config's files.
-async fn read_files(candidate: &Candidate) -> Result<(Vec<u8>, Option<Vec<u8>>), Failure> {
-    let read = |path: PathBuf| async move {
-        tokio::fs::read(&path).await.map_err(|e| Failure {
-            message: format!("cannot read {}: {e}", path.display()),
-            transient: true,
-        })
+/// Reads a config's files, refusing links out of `dir` and files past their caps
+/// ([`super::file`]). A refusal is not transient: the same files fail the same way.
+async fn read_files(
+    dir: &Path,
+    candidate: &Candidate,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), Failure> {
+    let read = |path: PathBuf, cap: u64| {
+        let dir = dir.to_owned();
+        async move {
+            let read = tokio::task::spawn_blocking(move || file::read_contained(&dir, &path, cap));
+            match read.await.map_err(|e| Failure {
+                message: format!("reading task failed: {e}"),
+                transient: true,
+            })? {
+                Ok(bytes) => Ok(bytes),
+                Err(e) => Err(Failure {
+                    transient: matches!(e, FileError::Io { .. }),
+                    message: e.to_string(),
+                }),
+            }
+        }
     };
-    let wasm = read(candidate.wasm.path.clone()).await?;
+    let wasm = read(candidate.wasm.path.clone(), file::MAX_WASM_BYTES).await?;
     let sidecar = match &candidate.sidecar {
-        Some(found) => Some(read(found.path.clone()).await?),
+        Some(found) => Some(read(found.path.clone(), file::MAX_SIDECAR_BYTES).await?),
         None => None,
     };
     Ok((wasm, sidecar))

@@ -17,6 +17,8 @@
 //! - **What is a config** ([`scan`]): each `NAME.wasm` in the folder (not recursive; dotfiles
 //!   and other extensions ignored, symlinks followed), named `NAME`. `NAME.toml` beside it is
 //!   its [`sidecar`], overriding its rules and limits without recompiling.
+//! - **Untrusted files** ([`file`]): links leading outside the folder are refused, sizes are
+//!   capped, and errors name the file and position but never echo its content.
 //! - **Selection**: the configs' rules, compiled once per set ([`crate::rules`]). A URL that
 //!   no config claims is served by the built-in default config.
 //! - **Reload** ([`load`], [`watch`]): changed files are compiled off the request path,
@@ -31,6 +33,7 @@
 //! change one.
 
 pub mod cache;
+pub mod file;
 pub mod load;
 pub mod scan;
 pub mod sidecar;

@@ -9,7 +9,8 @@
 //!   is ignored by its extension.
 //! - Symbolic links are followed, so a Kubernetes ConfigMap (each file a link through the
 //!   `..data` link, swapped atomically on update) reads as plain files, and the fingerprint is
-//!   the target's: a swap changes it.
+//!   the target's: a swap changes it. Whether a link may be read (it must stay inside the
+//!   folder) is decided when the file is read ([`super::file`]).
 
 use std::collections::BTreeMap;
 use std::io;

@@ -13,7 +13,10 @@
 //! memory_bytes = 33554432
 //! ```
 //!
-//! Unknown keys and wrong types are errors naming the key and line. `pool_slots` is engine-wide
+//! Unknown keys and wrong types are errors naming the line and column (and the keys allowed).
+//! A sidecar is untrusted input (it may be a link to any file, see [`super::file`]), so errors
+//! never echo its content: quoted text before the message's `expected …` part (a key, a value)
+//! is replaced by `…`. `pool_slots` is engine-wide
 //! and `memory_bytes` cannot exceed the engine's ([`crate::plugin::Runtime::with_limits`]).
 
 use serde::Deserialize;
@@ -55,9 +58,16 @@ impl Sidecar {
     /// Parses a sidecar's text.
     ///
     /// # Errors
-    /// Invalid TOML, an unknown key or a wrong type, named with its line.
+    /// Invalid TOML, an unknown key or a wrong type, named by line and column, never echoing
+    /// the text.
     pub fn parse(text: &str) -> Result<Self, SidecarError> {
-        toml::from_str(text).map_err(|e| SidecarError(e.to_string().trim_end().to_owned()))
+        toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| position(text, s.start))
+                .unwrap_or_default();
+            SidecarError(format!("{at}{}", redact(e.message())))
+        })
     }
 
     /// `guest`'s rules with this sidecar's overrides.
@@ -83,12 +93,58 @@ impl Sidecar {
         let Some(overrides) = &self.limits else {
             return Ok(None);
         };
-        let fail = |e: &dyn std::fmt::Display| SidecarError(format!("[limits]: {e}"));
+        let fail = |e: &dyn std::fmt::Display| {
+            SidecarError(format!("[limits]: {}", redact(&e.to_string())))
+        };
         let mut merged = toml::Table::try_from(base).map_err(|e| fail(&e))?;
         merged.extend(overrides.clone());
         let limits = Limits::deserialize(toml::Value::Table(merged)).map_err(|e| fail(&e))?;
         Ok(Some(limits))
     }
+}
+
+/// `line L, column C: ` of byte `offset` in `text`.
+fn position(text: &str, offset: usize) -> String {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    format!("line {line}, column {column}: ")
+}
+
+/// The longest error message kept, so that nothing echoed can be long.
+const MAX_MESSAGE: usize = 400;
+
+/// `message` with every `quoted` or "quoted" part before its `expected` list replaced by `…`:
+/// the parser quotes the offending key or value there, and a sidecar's content never reaches a
+/// log or `/status`. What follows `expected` comes from the schema or the grammar, not the file.
+fn redact(message: &str) -> String {
+    let split = message.find("expected").unwrap_or(message.len());
+    let (head, tail) = message.split_at(split);
+    let mut out = String::new();
+    let mut quote = None;
+    for c in head.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None => {
+                if c == '`' || c == '"' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    if quote.is_some() {
+        out.push('…');
+    }
+    out.push_str(tail);
+    let mut out: String = out.trim_end().chars().take(MAX_MESSAGE).collect();
+    out = out.replace(['\n', '\r'], " ");
+    out
 }
 
 #[cfg(test)]
@@ -125,15 +181,39 @@ mod tests {
     }
 
     #[test]
-    fn bad_sidecars_name_the_key() {
-        let e = Sidecar::parse("[rules]\npriorty = 3\n").unwrap_err();
-        assert!(e.to_string().contains("priorty"), "{e}");
+    fn bad_sidecars_name_the_position_and_the_keys_allowed() {
+        let e = Sidecar::parse("[rules]\npriorty = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("line 2, column 1: unknown field"), "{e}");
+        assert!(e.contains("`priority`") && !e.contains("priorty"), "{e}");
         let e = Sidecar::parse("[rules]\npriority = \"high\"\n").unwrap_err();
-        assert!(e.to_string().contains("priority"), "{e}");
+        assert!(e.to_string().starts_with("line 2, column 12:"), "{e}");
         let sidecar = Sidecar::parse("[limits]\nhook_cpu = 5\n").unwrap();
         let e = sidecar.limits(&Limits::default()).unwrap_err();
-        assert!(e.to_string().contains("hook_cpu"), "{e}");
+        assert!(e.to_string().contains("`hook_cpu_ms`"), "{e}");
         let e = Sidecar::parse("[rules\n").unwrap_err();
         assert!(e.to_string().contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn issue_13_errors_never_echo_the_sidecar() {
+        let secret = "ZYTE_API_KEY=k-4711-secret";
+        let environ = format!("HOME=/root\0{secret}\0PATH=/bin\n{secret}\n");
+        for text in [
+            environ.as_str(),
+            "ZYTE_API_KEY = \"k-4711-secret\"\n",
+            "[rules]\npriority = \"k-4711-secret\"\n",
+            "[rules]\nk-4711-secret = 1\n",
+            "[k-4711-secret]\n",
+            "[rules]\ninclude = [\"a\", 3, \"k-4711-secret\"]\n",
+        ] {
+            let e = Sidecar::parse(text).unwrap_err().to_string();
+            assert!(!e.contains("4711"), "{text:?} echoed: {e}");
+            assert!(e.contains("line "), "{e}");
+        }
+        let sidecar = Sidecar::parse("[limits]\nk-4711-secret = 5\n").unwrap();
+        let e = sidecar.limits(&Limits::default()).unwrap_err().to_string();
+        assert!(!e.contains("4711"), "{e}");
     }
 }

@@ -27,7 +27,7 @@ fn response(body: Value) -> Response {
 }
 
 #[test]
-fn pool_id_is_the_netloc_with_port_and_userinfo() {
+fn issue_13_pool_id_is_the_netloc_with_port_and_without_userinfo() {
     let d = DefaultConfig::default();
     assert_eq!(
         d.pool(&request("https://EXAMPLE.com:8080/a")).unwrap().id,
@@ -35,7 +35,7 @@ fn pool_id_is_the_netloc_with_port_and_userinfo() {
     );
     assert_eq!(
         d.pool(&request("https://user:pw@example.com/")).unwrap().id,
-        "user:pw@example.com"
+        "example.com"
     );
     assert_eq!(
         d.pool(&request("https://bücher.example/")).unwrap().id,

@@ -5,37 +5,44 @@
 //! `Authorization: Basic base64("KEY:")`); the password is ignored. With a key configured, a
 //! missing, malformed or different key is a 401 `unauthorized` problem with
 //! `WWW-Authenticate: Basic realm="session-host"`, and the comparison takes the same time
-//! wherever the keys differ. Without a key, every request passes: [`super::bind`] only allows
-//! that on loopback. The client's credentials are never forwarded to Zyte API (the engine uses
-//! its own key) and never logged.
+//! wherever the keys differ. Without a key, [`super::bind`] only allows loopback, and since a
+//! web page the operator visits can also reach loopback, a keyless gateway refuses what a
+//! browser sends on a page's behalf ([`check_browser`]):
+//! - a `Host` other than `localhost`, `127.0.0.1` or `[::1]` (with any port) is a 403
+//!   `forbidden`: after DNS rebinding, a page's requests carry its own domain;
+//! - a `POST` whose `Content-Type` is not `application/json` is a 415
+//!   `unsupported-media-type`: a cross-site form or `fetch` without CORS preflight can only
+//!   send `text/plain`, form types, or nothing. Every Zyte API client sends JSON.
+//!
+//! The client's credentials are never forwarded to Zyte API (the engine uses its own key) and
+//! never logged.
 
-use std::fmt;
 use std::str::FromStr;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine as _;
 
 use super::GatewayState;
 use crate::problem::{Problem, ProblemKind};
+use crate::secret::Secret;
 
-/// The key clients must present. Its `Debug` and `Display` print `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct GatewayKey(String);
+/// The key clients must present: a [`Secret`], so it prints `***` and compares in constant time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayKey(Secret);
 
 impl GatewayKey {
     /// Wraps `key`; `None` when it is empty (an empty key would protect nothing).
     pub fn new(key: impl Into<String>) -> Option<Self> {
-        let key = key.into();
+        let key = Secret::new(key);
         (!key.is_empty()).then_some(Self(key))
     }
 
     /// Whether `candidate` is this key, in time independent of where they differ.
     pub fn matches(&self, candidate: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        self.0.matches(candidate)
     }
 }
 
@@ -44,18 +51,6 @@ impl FromStr for GatewayKey {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::new(s).ok_or("the gateway key must not be empty")
-    }
-}
-
-impl fmt::Debug for GatewayKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for GatewayKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
     }
 }
 
@@ -72,6 +67,50 @@ pub fn check(key: Option<&GatewayKey>, headers: &HeaderMap) -> Result<(), Proble
         let detail = "the gateway key (the HTTP Basic user name) is not valid";
         Err(Problem::new(ProblemKind::Unauthorized, detail))
     }
+}
+
+/// The browser guard of a keyless gateway (see the module policy).
+///
+/// # Errors
+/// A 403 `forbidden` for a non-loopback `Host`, a 415 `unsupported-media-type` for a `POST`
+/// that is not JSON. Neither echoes what was sent.
+pub fn check_browser(method: &Method, headers: &HeaderMap, uri: &Uri) -> Result<(), Problem> {
+    let host = match headers.get(header::HOST) {
+        Some(value) => value.to_str().ok(),
+        None => uri.authority().map(|a| a.as_str()),
+    };
+    if !host.is_some_and(is_loopback_host) {
+        let detail = "without a gateway key, only requests to localhost, 127.0.0.1 or [::1] are \
+                      served (the Host header names another host, as after DNS rebinding)";
+        return Err(Problem::new(ProblemKind::Forbidden, detail));
+    }
+    if method == Method::POST && !is_json(headers) {
+        let detail = "without a gateway key, POST bodies must be sent with \
+                      `Content-Type: application/json` (browsers cannot send it cross-site)";
+        return Err(Problem::new(ProblemKind::UnsupportedMediaType, detail));
+    }
+    Ok(())
+}
+
+/// `localhost`, `127.0.0.1` or `[::1]`, with an optional port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]"
+}
+
+/// Whether the `Content-Type` is `application/json` (parameters such as `charset` allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
 }
 
 /// The user name of a Basic `Authorization` header.
@@ -100,7 +139,11 @@ pub async fn require_key(
     request: Request,
     next: Next,
 ) -> Result<Response, Problem> {
-    check(state.config().key.as_ref(), request.headers())?;
+    let key = state.config().key.as_ref();
+    check(key, request.headers())?;
+    if key.is_none() {
+        check_browser(request.method(), request.headers(), request.uri())?;
+    }
     Ok(next.run(request).await)
 }
 
@@ -146,11 +189,76 @@ mod tests {
         );
     }
 
+    fn browser(
+        method: Method,
+        host: Option<&str>,
+        content_type: Option<&str>,
+    ) -> Result<(), Problem> {
+        let mut headers = HeaderMap::new();
+        if let Some(host) = host {
+            headers.insert(header::HOST, HeaderValue::from_str(host).expect("host"));
+        }
+        if let Some(ct) = content_type {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).expect("ct"));
+        }
+        check_browser(&method, &headers, &Uri::from_static("/v1/extract"))
+    }
+
+    #[test]
+    fn issue_13_a_keyless_gateway_refuses_what_browsers_send() {
+        let json = Some("application/json");
+        for host in [
+            "localhost",
+            "LOCALHOST:8020",
+            "127.0.0.1",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:80",
+        ] {
+            assert!(browser(Method::POST, Some(host), json).is_ok(), "{host}");
+            assert!(browser(Method::GET, Some(host), None).is_ok(), "{host}");
+        }
+        assert!(
+            browser(
+                Method::POST,
+                Some("localhost"),
+                Some("Application/JSON; charset=utf-8")
+            )
+            .is_ok()
+        );
+        for host in [
+            Some("evil.example"),
+            Some("evil.example:8020"),
+            Some("127.0.0.1.evil.example"),
+            Some("localhost.evil:80"),
+            Some("::1"),
+            None,
+        ] {
+            let problem = browser(Method::GET, host, None).expect_err("rebinding");
+            assert_eq!(problem.kind(), Some(ProblemKind::Forbidden), "{host:?}");
+        }
+        for ct in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("multipart/form-data; boundary=x"),
+            Some("application/jsonx"),
+        ] {
+            let problem =
+                browser(Method::POST, Some("localhost:8020"), ct).expect_err("simple request");
+            assert_eq!(
+                problem.kind(),
+                Some(ProblemKind::UnsupportedMediaType),
+                "{ct:?}"
+            );
+        }
+    }
+
     #[test]
     fn without_a_key_anything_passes_and_keys_never_print() {
         assert!(check(None, &HeaderMap::new()).is_ok());
         let key = GatewayKey::new("s3cr3t").expect("key");
-        assert_eq!(format!("{key} {key:?}"), "*** ***");
+        assert_eq!(format!("{key:?}"), "GatewayKey(***)");
         assert!(GatewayKey::new("").is_none());
         assert!("".parse::<GatewayKey>().is_err());
     }

@@ -49,7 +49,9 @@
 //!   request: [`GatewayConfig::request_timeout`], default 600 s, then a 504: generous, because
 //!   one request may have to initialise a session (an `init-session` chain may take up to 10
 //!   minutes, see [`crate::plugin::Limits`]) and wait for Zyte API (up to 200 s per attempt);
-//!   its purpose is that nothing hangs forever.
+//!   its purpose is that nothing hangs forever. Connections ([`EdgeLimits`]): the request head
+//!   must arrive within 10 s and fit in 64 KiB and 100 headers, and at most 1,024 connections
+//!   are served at once (a new one past that is closed).
 //! - **Auth** ([`auth`]): HTTP Basic as Zyte API does it, the gateway key as the user name (the
 //!   password is ignored). With [`GatewayConfig::key`] set, every route but `/healthz` requires
 //!   it (401 with `WWW-Authenticate: Basic`). Without a key, any credentials (or none) are
@@ -101,6 +103,37 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long in-flight requests may drain after the shutdown signal.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The connection-level limits of the gateway (issue #13). [`Default`] gives the documented
+/// defaults; each is a `serve` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EdgeLimits {
+    /// Longest time a client may take to send a request's line and headers, then the
+    /// connection is closed: 10 s. Protects against slowloris clients holding connections
+    /// (and [`Self::max_connections`] slots) by trickling headers. Real clients send a head in
+    /// one packet. Does not bound the body (see [`GatewayConfig::request_timeout`]).
+    pub header_read_timeout: Duration,
+    /// Most connections served at once: 1,024. Protects file descriptors and memory from a
+    /// client opening connections without end; past it a new connection is closed at once.
+    /// A team's scrapers use tens (Scrapy's default is 16 per process).
+    pub max_connections: usize,
+    /// Largest request line plus headers, in bytes: 64 KiB (hyper's own floor is 8 KiB).
+    /// Protects memory from huge heads; Zyte API clients send under 1 KiB.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request (HTTP/1.1): 100, hyper's default, made explicit.
+    pub max_headers: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+        }
+    }
+}
+
 /// Renders the Prometheus text exposition (format 0.0.4) for `GET /metrics`.
 pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 
@@ -117,6 +150,8 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// Drain time after the shutdown signal (default [`DEFAULT_SHUTDOWN_TIMEOUT`]).
     pub shutdown_timeout: Duration,
+    /// Connection-level limits (header-read timeout, connections, head size).
+    pub edges: EdgeLimits,
     /// `GET /metrics`, when set. The Prometheus exporter (`session_host::telemetry`, another
     /// branch) plugs in here; without it the route does not exist (404).
     pub metrics: Option<MetricsRender>,
@@ -130,6 +165,7 @@ impl Default for GatewayConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            edges: EdgeLimits::default(),
             metrics: None,
         }
     }
@@ -143,6 +179,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("edges", &self.edges)
             .field("metrics", &self.metrics.is_some())
             .finish()
     }

@@ -8,7 +8,15 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 
-use super::{GatewayConfig, GatewayError, GatewayState, router};
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::Semaphore;
+
+use super::{EdgeLimits, GatewayConfig, GatewayError, GatewayState, router};
 use crate::engine::Deadline;
 use crate::problem::{Problem, ProblemKind};
 
@@ -34,6 +42,12 @@ pub async fn bind(config: &GatewayConfig) -> Result<TcpListener, GatewayError> {
 /// listener closes, in-flight requests drain for [`GatewayConfig::shutdown_timeout`], then the
 /// ones still running are answered `shutting-down`.
 ///
+/// Connections are served by hyper under the edge limits of [`GatewayConfig::edges`]: a client
+/// must send a request's head within [`EdgeLimits::header_read_timeout`] and within
+/// [`EdgeLimits::max_header_bytes`] and [`EdgeLimits::max_headers`], and past
+/// [`EdgeLimits::max_connections`] open connections a new one is closed at once (clients see a
+/// reset and retry; the ones being served are not slowed).
+///
 /// # Errors
 /// [`GatewayError::Serve`] when the server fails.
 pub async fn serve(
@@ -41,40 +55,76 @@ pub async fn serve(
     state: GatewayState,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
-    let (fired_tx, fired_rx) = tokio::sync::oneshot::channel();
-    let signal = async move {
-        signal.await;
-        tracing::info!("shutting down: no new connections, draining in-flight requests");
-        let _ = fired_tx.send(());
-    };
     let app = router(state.clone());
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-    let server = std::future::IntoFuture::into_future(server);
-    tokio::pin!(server);
-    let drain = state.config().shutdown_timeout;
-    let deadline = async move {
-        if fired_rx.await.is_err() {
-            std::future::pending::<()>().await;
+    let edges = state.config().edges.clone();
+    let builder = connection_builder(&edges);
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(edges.max_connections));
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            () = &mut signal => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // EMFILE and the like: wait a little instead of spinning.
+                        tracing::warn!("cannot accept a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(limit = edges.max_connections, "connection limit reached: closing a new connection");
+                    continue;
+                };
+                let (builder, service) = (builder.clone(), TowerToHyperService::new(app.clone()));
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection).await;
+                    drop(slot);
+                });
+            }
         }
-        tokio::time::sleep(drain).await;
-    };
-    tokio::select! {
-        result = &mut server => return result.map_err(GatewayError::Serve),
-        () = deadline => {}
+    }
+    drop(listener);
+    tracing::info!("shutting down: no new connections, draining in-flight requests");
+    let drain = state.config().shutdown_timeout;
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
+    if tokio::time::timeout(drain, &mut drained).await.is_ok() {
+        return Ok(());
     }
     tracing::warn!(
         ?drain,
         "drain time over: answering the requests still running with 503"
     );
     state.cut_off();
-    match tokio::time::timeout(ANSWER_GRACE, server).await {
-        Ok(result) => result.map_err(GatewayError::Serve),
-        Err(_) => {
-            tracing::warn!("connections still open after the grace period; stopping anyway");
-            Ok(())
-        }
+    if tokio::time::timeout(ANSWER_GRACE, drained).await.is_err() {
+        tracing::warn!("connections still open after the grace period; stopping anyway");
     }
+    Ok(())
 }
+
+/// hyper's connection settings for `edges` (HTTP/1.1 and HTTP/2, as `axum::serve` offered).
+fn connection_builder(edges: &EdgeLimits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(edges.header_read_timeout)
+        .max_buf_size(edges.max_header_bytes.max(MIN_HEADER_BYTES))
+        .max_headers(edges.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(edges.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
+/// hyper's smallest read buffer (it panics below it).
+const MIN_HEADER_BYTES: usize = 8192;
 
 /// Middleware of every route: the request timeout (504 `timeout`) and the shutdown cut-off
 /// (503 `shutting-down`).
@@ -102,3 +152,6 @@ pub(super) async fn time_limits(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

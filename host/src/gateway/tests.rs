@@ -53,12 +53,20 @@ fn offline(config: GatewayConfig) -> Router {
     gateway("http://127.0.0.1:9/v1/", config).1
 }
 
+/// A POST as a Zyte API client sends it: JSON, to a loopback `Host`.
 fn post(uri: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::post(uri).body(body.into()).expect("request")
+    Request::post(uri)
+        .header(header::HOST, "127.0.0.1:8020")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.into())
+        .expect("request")
 }
 
 fn get(uri: &str) -> Request<Body> {
-    Request::get(uri).body(Body::empty()).expect("request")
+    Request::get(uri)
+        .header(header::HOST, "localhost:8020")
+        .body(Body::empty())
+        .expect("request")
 }
 
 fn with_key(mut request: Request<Body>, key: &str) -> Request<Body> {
@@ -379,4 +387,40 @@ async fn bind_refuses_an_open_address_without_a_key() {
         ..GatewayConfig::default()
     };
     assert!(bind(&loopback).await.is_ok());
+}
+
+#[tokio::test]
+async fn issue_13_a_keyless_gateway_refuses_browser_driven_requests() {
+    let app = offline(GatewayConfig::default());
+    let body = r#"{"url": "https://a.example"}"#;
+    let form = Request::post("/v1/extract")
+        .header(header::HOST, "127.0.0.1:8020")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(body))
+        .expect("request");
+    let (response, json) = send(&app, form).await;
+    problem(&response, &json, ProblemKind::UnsupportedMediaType);
+    let mut rebound = post("/v1/extract", body);
+    rebound
+        .headers_mut()
+        .insert(header::HOST, "evil.example:8020".parse().expect("host"));
+    let (response, json) = send(&app, rebound).await;
+    problem(&response, &json, ProblemKind::Forbidden);
+    let mut status = get("/status");
+    status
+        .headers_mut()
+        .insert(header::HOST, "evil.example".parse().expect("host"));
+    let (response, json) = send(&app, status).await;
+    problem(&response, &json, ProblemKind::Forbidden);
+    // With a key, the key is the defence: any Host and content type reach the handler.
+    let keyed = offline(GatewayConfig {
+        key: GatewayKey::new("k"),
+        ..GatewayConfig::default()
+    });
+    let mut request = with_key(get("/status"), "k");
+    request
+        .headers_mut()
+        .insert(header::HOST, "gw.internal".parse().expect("host"));
+    let (response, _) = send(&keyed, request).await;
+    assert_eq!(response.status(), 200);
 }

@@ -76,6 +76,10 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(retry::secs(settings.timeout_secs).max(Duration::from_millis(1)))
             .pool_max_idle_per_host(settings.max_idle_connections)
+            // Redirects are never followed (issue #13): Zyte API does not redirect, and a
+            // redirect followed would send the request body to a host the operator did not
+            // name. A 3xx is an upstream error like any other unexpected status.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Http(e.to_string()))?;
         let inner = Inner {

@@ -1,0 +1,102 @@
+//! The edge limits on a real socket (issue #13): what `oneshot` tests cannot see.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::*;
+use crate::engine::Engine;
+use crate::gateway::EdgeLimits;
+use crate::settings::{SessionSettings, UpstreamSettings};
+use crate::zyte::{ApiKey, Client};
+
+/// A gateway (whose Zyte API is never reached) serving with `edges`; its address.
+async fn start(edges: EdgeLimits) -> SocketAddr {
+    let upstream = UpstreamSettings {
+        url: "http://127.0.0.1:9/v1/".into(),
+        ..UpstreamSettings::default()
+    };
+    let client = Client::new(&upstream, ApiKey::new("k")).expect("client");
+    let engine = Engine::new(SessionSettings::default(), client);
+    let config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        edges,
+        ..GatewayConfig::default()
+    };
+    let listener = bind(&config).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = GatewayState::new(engine, config);
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    addr
+}
+
+/// Reads until the peer closes (or 5 s pass); what was read and how long it took.
+async fn read_to_close(stream: &mut TcpStream) -> (String, Duration) {
+    let started = Instant::now();
+    let mut text = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut text)).await;
+    assert!(read.is_ok(), "the gateway did not close the connection");
+    (
+        String::from_utf8_lossy(&text).into_owned(),
+        started.elapsed(),
+    )
+}
+
+const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+#[tokio::test]
+async fn issue_13_a_client_trickling_headers_is_cut_off() {
+    let edges = EdgeLimits {
+        header_read_timeout: Duration::from_millis(300),
+        ..EdgeLimits::default()
+    };
+    let addr = start(edges).await;
+    let mut slow = TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"POST /v1/extract HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .expect("write");
+    let (_, took) = read_to_close(&mut slow).await;
+    assert!(took < Duration::from_secs(2), "closed after {took:?}");
+}
+
+#[tokio::test]
+async fn issue_13_connections_past_the_limit_are_closed() {
+    let edges = EdgeLimits {
+        max_connections: 2,
+        ..EdgeLimits::default()
+    };
+    let addr = start(edges).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = TcpStream::connect(addr).await.expect("the kernel accepts");
+    let _ = third.write_all(HEALTHZ).await;
+    let (answer, _) = read_to_close(&mut third).await;
+    assert_eq!(answer, "", "served past the limit");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fourth = TcpStream::connect(addr).await.expect("connect");
+    fourth.write_all(HEALTHZ).await.expect("write");
+    let (answer, _) = read_to_close(&mut fourth).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn issue_13_oversize_heads_are_refused() {
+    let addr = start(EdgeLimits::default()).await;
+    let mut huge = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let _ = huge.write_all(head.as_bytes()).await;
+    let (answer, _) = read_to_close(&mut huge).await;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
+}
