@@ -87,8 +87,17 @@ pub struct Origin {
 pub fn parse_inputs(text: &str, kind: InputType) -> Vec<Input> {
     text.lines()
         .zip(1..)
-        .filter_map(|(content, line)| parse_line(line, content, kind))
+        .filter_map(|(content, line)| parse_line_or_internal(line, content, kind))
         .collect()
+}
+
+/// [`parse_line`], with a panic (a bug) turned into an `internal` error input for that line, so
+/// that one line can never stop a run, nor every resume of it.
+fn parse_line_or_internal(line: u64, content: &str, kind: InputType) -> Option<Input> {
+    std::panic::catch_unwind(|| parse_line(line, content, kind)).unwrap_or_else(|_| {
+        let detail = format!("input line {line}: the host failed while reading it (a bug)");
+        Some(bad_line(line, Problem::new(ProblemKind::Internal, detail)))
+    })
 }
 
 /// The input of line `line`, `None` when it is blank.

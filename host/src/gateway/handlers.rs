@@ -45,12 +45,7 @@ pub(super) async fn extract(
         outcome
     })
     .await
-    .map_err(|e| {
-        Problem::new(
-            ProblemKind::Internal,
-            format!("the engine task failed: {e}"),
-        )
-    })?;
+    .map_err(super::panic::task_failed)?;
     match outcome {
         Ok(EngineResponse {
             status,

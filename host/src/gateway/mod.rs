@@ -59,6 +59,8 @@
 //! - **Cancellation.** Each engine request runs in its own task, so a client that disconnects or
 //!   times out cannot cut a session lease short and leave the pool's bookkeeping wrong; the task
 //!   finishes under the engine's own timeouts.
+//! - **A panic** (a bug) answers only its own request, with a 500 `internal` problem that does
+//!   not quote the panic (`gateway/panic.rs`); the host goes on serving.
 //! - **Shutdown** ([`serve`]): when the signal fires, the listener closes (new connections are
 //!   refused) and in-flight requests drain. After [`GatewayConfig::shutdown_timeout`] (default
 //!   30 s) the requests still running are answered with a 503 `shutting-down` problem, so every
@@ -66,6 +68,7 @@
 
 pub mod auth;
 mod handlers;
+mod panic;
 pub mod problem;
 pub mod request;
 mod serve;
@@ -210,7 +213,8 @@ impl GatewayState {
     }
 }
 
-/// The gateway's routes, with auth, the request timeout and the shutdown cut-off applied.
+/// The gateway's routes, with auth, the request timeout, the shutdown cut-off and the panic
+/// safety net applied.
 pub fn router(state: GatewayState) -> Router {
     let mut protected = Router::new()
         .route("/v1/extract", post(handlers::extract))
@@ -233,5 +237,6 @@ pub fn router(state: GatewayState) -> Router {
             state.clone(),
             serve::time_limits,
         ))
+        .layer(axum::middleware::from_fn(panic::catch_panic))
         .with_state(state)
 }
