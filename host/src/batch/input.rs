@@ -123,7 +123,9 @@ fn url_input(line: u64, url: &str) -> Input {
             url: Some(url.to_owned()),
             echo_data: Some(url.into()),
         },
-        request: Ok(EngineRequest::new(body)),
+        // The same checks as a JSON line's `url` (issue 12: a URL list once skipped them).
+        request: engine_request(body)
+            .map_err(|e| Problem::bad_request(format!("input line {line}: {e}"))),
     }
 }
 
