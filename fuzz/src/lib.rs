@@ -22,6 +22,7 @@ use session_host::problem::Problem;
 use session_host::rules::{Rule, RuleSet};
 use session_host::session_management::{engine_request, parse_controls};
 use session_host::settings::{HostSettings, SessionSettings};
+use session_host::{defaults, wire};
 
 /// One fuzz target: a name (its corpus folder), the function, and tokens the mutator inserts.
 pub struct FuzzTarget {
@@ -81,6 +82,7 @@ pub fn url_rules(data: &[u8]) {
         let selection = set.select(url);
         assert_eq!(selection.config.as_deref(), set.resolve(url));
     }
+    let _ = defaults::netloc(url);
     let mut body = Map::new();
     body.insert("url".into(), url.into());
     let _ = engine_request(body);
@@ -88,9 +90,18 @@ pub fn url_rules(data: &[u8]) {
 
 /// The gateway's `POST /v1/extract` body parsing, with `sessionManagement`.
 pub fn gateway_request(data: &[u8]) {
-    let _ = request::parse(data);
+    if let Ok(accepted) = request::parse(data) {
+        // What the engine does next with it: the guest's view of the request, and back.
+        let mut params = accepted.body;
+        if let Some(Value::String(url)) = params.remove("url") {
+            let _ = defaults::netloc(&url);
+            let guest = wire::request_from_body(url, &params, accepted.controls);
+            let _ = wire::body_from_request(&guest);
+        }
+    }
     if let Ok(value) = serde_json::from_slice::<Value>(data) {
         let _ = parse_controls(&value);
+        let _ = defaults::canonical_json(&value);
     }
 }
 
