@@ -130,15 +130,16 @@ fn fuzz(
         panics: 0,
         elapsed: Duration::ZERO,
     };
-    let out_of_time =
-        |tally: &Tally| tally.inputs % 256 == 0 && budget.is_some_and(|b| start.elapsed() >= b);
+    let out_of_time = |tally: &Tally| {
+        tally.inputs.is_multiple_of(256) && budget.is_some_and(|b| start.elapsed() >= b)
+    };
     while tally.inputs < args.inputs && !out_of_time(&tally) {
         let input = match seeds.get(tally.inputs as usize) {
             Some(seed) => seed.clone(),
             None => mutate(&seeds, target.dictionary, &mut rng),
         };
         tally.inputs += 1;
-        if tally.inputs % PROGRESS_EVERY == 0 {
+        if tally.inputs.is_multiple_of(PROGRESS_EVERY) {
             eprintln!(
                 "{}: {} inputs, {} panics so far",
                 target.name, tally.inputs, tally.panics
