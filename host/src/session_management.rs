@@ -86,6 +86,20 @@ pub enum RequestError {
         /// What it is, e.g. `a number`.
         found: &'static str,
     },
+    /// The body's `url` is longer than [`MAX_URL_CHARS`].
+    #[error("`url` is {chars} characters long; the limit is {MAX_URL_CHARS} (Zyte API's)")]
+    UrlTooLong {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// The host of the body's `url` is longer than [`MAX_HOST_CHARS`].
+    #[error(
+        "the host of `url` is {chars} characters long (in ASCII form); the limit is {MAX_HOST_CHARS} (DNS's)"
+    )]
+    HostTooLong {
+        /// Its length in characters, in its ASCII (IDNA) form.
+        chars: usize,
+    },
     /// The body's `sessionManagement` is invalid.
     #[error(transparent)]
     SessionManagement(#[from] SessionManagementError),
@@ -129,11 +143,22 @@ pub enum SessionManagementError {
     },
 }
 
-/// The engine request of a body: its `url` checked, its `sessionManagement` taken out and
-/// parsed into the request's controls.
+/// Longest `url` accepted, in characters: Zyte API's own limit (its `url` has `maxLength:
+/// 8192`), so a URL that Zyte API would refuse never costs a session initialisation. Before this
+/// check, a URL with a 70,000-character host spent 123 s in failing session inits (issue 12).
+pub const MAX_URL_CHARS: usize = 8192;
+
+/// Longest host accepted in a `url`, in its ASCII (IDNA) form: DNS's limit for a name, so no
+/// site can have a longer one. Checked only when the `url` parses as a URL; one that does not is
+/// Zyte API's to refuse.
+pub const MAX_HOST_CHARS: usize = 253;
+
+/// The engine request of a body: its `url` checked (a string, within [`MAX_URL_CHARS`] and
+/// [`MAX_HOST_CHARS`]), its `sessionManagement` taken out and parsed into the request's
+/// controls.
 pub fn engine_request(mut body: Map<String, Value>) -> Result<EngineRequest, RequestError> {
     match body.get("url") {
-        Some(Value::String(_)) => {}
+        Some(Value::String(url)) => check_url(url)?,
         Some(other) => {
             let found = json_kind(other);
             return Err(RequestError::UrlNotString { found });
@@ -142,6 +167,26 @@ pub fn engine_request(mut body: Map<String, Value>) -> Result<EngineRequest, Req
     }
     let controls = take_controls(&mut body)?;
     Ok(EngineRequest { body, controls })
+}
+
+/// Refuses a `url` longer than [`MAX_URL_CHARS`], or whose host is longer than
+/// [`MAX_HOST_CHARS`].
+fn check_url(url: &str) -> Result<(), RequestError> {
+    if url.len() > MAX_URL_CHARS {
+        let chars = url.chars().count();
+        if chars > MAX_URL_CHARS {
+            return Err(RequestError::UrlTooLong { chars });
+        }
+    }
+    let parsed = url::Url::parse(url).ok();
+    let chars = parsed
+        .as_ref()
+        .and_then(|u| u.host_str())
+        .map_or(0, str::len);
+    if chars > MAX_HOST_CHARS {
+        return Err(RequestError::HostTooLong { chars });
+    }
+    Ok(())
 }
 
 /// Removes `sessionManagement` from `body` and parses it; no field gives [`no_controls`].
@@ -462,6 +507,36 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(parse(value.clone()).unwrap_err(), expected, "{value}");
+        }
+    }
+
+    /// Issue 12: absurd URLs are refused before they reach the engine.
+    #[test]
+    fn issue_12_absurd_urls_and_hosts_are_refused() {
+        let request =
+            |url: String| engine_request(json!({"url": url}).as_object().unwrap().clone());
+        let host = "a".repeat(70_000);
+        assert_eq!(
+            request(format!("https://{host}.example/"))
+                .unwrap_err()
+                .to_string(),
+            "`url` is 70017 characters long; the limit is 8192 (Zyte API's)"
+        );
+        let host = format!("{}example", "a.".repeat(150));
+        assert_eq!(
+            request(format!("https://{host}/")).unwrap_err().to_string(),
+            "the host of `url` is 307 characters long (in ASCII form); the limit is 253 (DNS's)"
+        );
+        let at_limits = format!("https://{}.com/{}", "a".repeat(249), "p".repeat(7_930));
+        assert_eq!(at_limits.chars().count(), MAX_URL_CHARS);
+        assert!(request(at_limits).is_ok());
+        let multibyte = format!("https://example.com/{}", "é".repeat(8_000));
+        assert!(
+            request(multibyte).is_ok(),
+            "the limit counts characters, not bytes"
+        );
+        for odd in ["https://x.рф../", "not a url", "http://[::1]:99999/", ""] {
+            assert!(request(odd.to_owned()).is_ok(), "{odd}");
         }
     }
 

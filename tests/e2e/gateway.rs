@@ -690,3 +690,42 @@ async fn issue_13_the_key_never_leaks_through_a_linked_sidecar() {
         "the file leaked:\n{everything}"
     );
 }
+
+/// Issue 12: the URL that used to panic the host (a 500 quoting the panic) is answered like any
+/// other, an absurd one is a 400 before it reaches the engine, and the gateway goes on serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_12_crash_urls_get_clear_answers_and_the_gateway_goes_on() {
+    let fixture = Fixture::new().await;
+    let gateway = fixture.serve(&[], None).await;
+    let crash = json!({"url": "https://x.рф../", "httpResponseBody": true});
+    let answer = gateway.extract(crash.to_string(), None).await;
+    assert_ne!(
+        answer.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        answer.json
+    );
+    assert!(
+        !answer.json.to_string().contains("panicked"),
+        "{}",
+        answer.json
+    );
+    let huge = json!({"url": format!("https://{}.example/", "a".repeat(70_000))});
+    let started = Instant::now();
+    let answer = gateway.extract(huge.to_string(), None).await;
+    let detail = answer.problem(400, "bad-request");
+    assert_eq!(
+        detail,
+        "`url` is 70017 characters long; the limit is 8192 (Zyte API's)"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once"
+    );
+    let fine = json!({"url": "https://example.com/", "httpResponseBody": true});
+    assert_eq!(
+        gateway.extract(fine.to_string(), None).await.status,
+        StatusCode::OK
+    );
+    assert!(!gateway.logs().contains("panicked"), "{}", gateway.logs());
+}

@@ -428,3 +428,39 @@ async fn issue_13_resume_refuses_a_changed_input_and_a_locked_output() {
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     assert_eq!(read_answers(&output).len(), 4);
 }
+
+/// Issue 12: the URL that used to kill `run` (exit 101, and again on every resume) gets its
+/// answer, an absurd one an error answer, and the lines after them are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_12_crash_urls_get_answers_and_the_run_goes_on() {
+    let batch = Batch::new().await;
+    let lines = [
+        "https://example.com/1".to_owned(),
+        "https://x.рф../".to_owned(),
+        format!("https://{}.example/", "a".repeat(70_000)),
+        "https://example.com/4".to_owned(),
+    ];
+    let input = batch.input("crashes.txt", &lines);
+    let output = batch.path("answers.jsonl");
+    let args = [input.to_str().unwrap(), "-o", output.to_str().unwrap()];
+    let run = batch.run(&args).await;
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(!stderr(&run).contains("panicked"), "{}", stderr(&run));
+    let answers = read_answers(&output);
+    assert_eq!(answers.keys().copied().collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(answers[&1]["statusCode"], 200);
+    assert_eq!(answers[&4]["statusCode"], 200);
+    let internal = "/session-host/problem/internal";
+    assert_ne!(answers[&2]["error"]["type"], internal, "{}", answers[&2]);
+    assert_eq!(
+        answers[&3]["error"]["detail"],
+        "input line 3: `url` is 70017 characters long; the limit is 8192 (Zyte API's)"
+    );
+    let again = batch.run(&args).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("all 4 inputs are answered already"),
+        "{}",
+        stderr(&again)
+    );
+}

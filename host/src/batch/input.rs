@@ -98,8 +98,17 @@ pub fn line_hash(content: &str) -> String {
 pub fn parse_inputs(text: &str, kind: InputType) -> Vec<Input> {
     text.lines()
         .zip(1..)
-        .filter_map(|(content, line)| parse_line(line, content, kind))
+        .filter_map(|(content, line)| parse_line_or_internal(line, content, kind))
         .collect()
+}
+
+/// [`parse_line`], with a panic (a bug) turned into an `internal` error input for that line, so
+/// that one line can never stop a run, nor every resume of it.
+fn parse_line_or_internal(line: u64, content: &str, kind: InputType) -> Option<Input> {
+    std::panic::catch_unwind(|| parse_line(line, content, kind)).unwrap_or_else(|_| {
+        let detail = format!("input line {line}: the host failed while reading it (a bug)");
+        Some(bad_line(line, Problem::new(ProblemKind::Internal, detail)))
+    })
 }
 
 /// The input of line `line`, `None` when it is blank.
@@ -128,7 +137,9 @@ fn url_input(line: u64, url: &str) -> Input {
             echo_data: Some(url.into()),
             input_hash: String::new(),
         },
-        request: Ok(EngineRequest::new(body)),
+        // The same checks as a JSON line's `url` (issue 12: a URL list once skipped them).
+        request: engine_request(body)
+            .map_err(|e| Problem::bad_request(format!("input line {line}: {e}"))),
     }
 }
 

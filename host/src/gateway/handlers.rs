@@ -49,12 +49,7 @@ pub(super) async fn extract(
         telemetry::record_request(Front::Gateway, counted, started.elapsed());
         outcome
     }));
-    let outcome = (&mut task.0).await.map_err(|e| {
-        Problem::new(
-            ProblemKind::Internal,
-            format!("the engine task failed: {e}"),
-        )
-    })?;
+    let outcome = (&mut task.0).await.map_err(super::panic::task_failed)?;
     match outcome {
         Ok(EngineResponse {
             status,

@@ -66,6 +66,8 @@
 //!   is cancelled: its engine task is aborted, no more Zyte API calls are made for it, and
 //!   the engine's drop guards release its session lease at once (see the cancellation policy
 //!   in [`crate::engine`]).
+//! - **A panic** (a bug) answers only its own request, with a 500 `internal` problem that does
+//!   not quote the panic (`gateway/panic.rs`); the host goes on serving.
 //! - **Shutdown** ([`serve`]): when the signal fires, the listener closes (new connections are
 //!   refused) and in-flight requests drain. After [`GatewayConfig::shutdown_timeout`] (default
 //!   30 s) the requests still running are answered with a 503 `shutting-down` problem, so every
@@ -73,6 +75,7 @@
 
 pub mod auth;
 mod handlers;
+mod panic;
 pub mod problem;
 pub mod request;
 mod serve;
@@ -252,7 +255,8 @@ impl GatewayState {
     }
 }
 
-/// The gateway's routes, with auth, the request timeout and the shutdown cut-off applied.
+/// The gateway's routes, with auth, the request timeout, the shutdown cut-off and the panic
+/// safety net applied.
 pub fn router(state: GatewayState) -> Router {
     let mut protected = Router::new()
         .route("/v1/extract", post(handlers::extract))
@@ -275,5 +279,6 @@ pub fn router(state: GatewayState) -> Router {
             state.clone(),
             serve::time_limits,
         ))
+        .layer(axum::middleware::from_fn(panic::catch_panic))
         .with_state(state)
 }

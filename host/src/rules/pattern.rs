@@ -225,21 +225,24 @@ pub(crate) fn registered_domain(netloc: &str) -> String {
 }
 
 /// How many trailing labels of `host` form its ICANN public suffix (0 when unknown).
+///
+/// The labels are counted in the suffix psl returns, never by slicing `host` at the suffix's
+/// length: psl drops a trailing dot, so that length need not line up with the end of `host`,
+/// and slicing there once cut a character in two (`x.рф..` panicked, issue 12).
 fn icann_suffix_labels(host: &str) -> usize {
-    let mut name = host;
+    let mut name = host.as_bytes();
     loop {
-        let Some(suffix) = psl::suffix(name.as_bytes()) else {
+        let Some(suffix) = psl::suffix(name) else {
             return 0;
         };
-        let len = suffix.trim().as_bytes().len();
+        let labels = suffix.trim().as_bytes();
         match suffix.typ() {
-            Some(psl::Type::Icann) => return count_labels(&host[host.len().saturating_sub(len)..]),
+            Some(psl::Type::Icann) => return count_labels(labels),
             None => return 0,
             Some(psl::Type::Private) => {
                 // A private suffix always has an ICANN suffix (or nothing known) inside it.
-                let private = &name[name.len().saturating_sub(len)..];
-                match private.split_once('.') {
-                    Some((_, shorter)) => name = shorter,
+                match labels.iter().position(|&b| b == b'.') {
+                    Some(dot) => name = &labels[dot + 1..],
                     None => return 0,
                 }
             }
@@ -247,8 +250,8 @@ fn icann_suffix_labels(host: &str) -> usize {
     }
 }
 
-fn count_labels(suffix: &str) -> usize {
-    suffix.split('.').count()
+fn count_labels(suffix: &[u8]) -> usize {
+    suffix.split(|&b| b == b'.').count()
 }
 
 /// url-matcher's `hierarchical_str`: host labels reversed (IPs kept), port dropped, then path,

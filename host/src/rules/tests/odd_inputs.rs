@@ -52,6 +52,10 @@ const ODD_INPUTS: &[&str] = &[
     "data:text/html,<p>",
     "a*b*c*|",
     "*example.com*",
+    "https://x.рф../",
+    "x.рф..",
+    "http://[::1]:8080/",
+    "http://[::ffff:1.2.3.4]/",
 ];
 
 #[test]
@@ -65,6 +69,30 @@ fn odd_inputs_never_panic() {
             let _ = rules.resolve(url);
         }
     }
+}
+
+/// Issue 12: a host whose public suffix is not ASCII, followed by an empty label, made the
+/// ICANN-suffix count slice the host in the middle of a character (`x.рф..`: psl's suffix
+/// drops the trailing dot, so its length no longer lines up with the host's end).
+#[test]
+fn issue_12_non_ascii_suffix_with_odd_dots_does_not_panic() {
+    let rules = compile(vec![rule(1, "shop", &["x.рф"])]);
+    for url in [
+        "https://x.рф../",
+        "https://x.рф.",
+        "https://x.рф...",
+        "https://рф..",
+        "https://x.ελ../",
+        "https://a.x.рф../p?q=1",
+        "https://x.com.рф../",
+        "https://x.blogspot.рф../",
+        "https://例え.テスト../",
+    ] {
+        let _ = rules.select(url);
+        let _ = rules.resolve(url);
+        let _ = Pattern::new(url).matches(&Target::new(url));
+    }
+    assert_eq!(rules.resolve("https://x.рф/"), Some("shop"));
 }
 
 proptest::proptest! {

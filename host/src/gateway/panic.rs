@@ -1,0 +1,112 @@
+//! The gateway's safety net for bugs: a panic while answering one request becomes a 500
+//! `internal` problem for that request alone.
+//!
+//! # Policy
+//!
+//! - **Where.** [`catch_panic`] wraps every route (the outermost layer), and an engine task that
+//!   panics ([`task_failed`]) is reported the same way. The connection, the other requests and
+//!   the engine go on.
+//! - **What the client sees.** A fixed message ([`PANIC_DETAIL`]): never the panic text, which
+//!   may quote internal state. The text goes to the host's log (standard error, by Rust's panic
+//!   hook), with a `tracing` error saying which request failed.
+//! - **Not a substitute for fixing.** Client input must never panic (issue 12); this net only
+//!   keeps a bug from taking down more than the request that hit it.
+
+use std::panic::AssertUnwindSafe;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
+use tokio::task::JoinError;
+
+use crate::problem::{Problem, ProblemKind};
+
+/// The `detail` of the problem a panic becomes.
+pub const PANIC_DETAIL: &str = "the host failed while answering this request (a bug, logged by the host); other requests are unaffected";
+
+/// Middleware: runs the rest of the stack, turning a panic into a 500 `internal` problem.
+pub(super) async fn catch_panic(request: Request, next: Next) -> Response {
+    let route = format!("{} {}", request.method(), request.uri().path());
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%route, "a request handler panicked; answered 500 internal");
+            internal().into_response()
+        }
+    }
+}
+
+/// The problem for an engine task that did not finish: a panic (logged) or a cancellation.
+pub(super) fn task_failed(error: JoinError) -> Problem {
+    let how = if error.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    };
+    tracing::error!("the engine task of a request {how}; answered 500 internal");
+    internal()
+}
+
+fn internal() -> Problem {
+    Problem::new(ProblemKind::Internal, PANIC_DETAIL)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode, header};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("secret internal state 1234")
+    }
+
+    async fn task() -> Result<&'static str, Problem> {
+        let joined = tokio::spawn(async { panic!("secret in a task") }).await;
+        joined.map(|never: ()| never).map_err(task_failed)?;
+        Ok("unreachable")
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "fine" }))
+            .route("/task", get(task))
+            .layer(axum::middleware::from_fn(catch_panic))
+    }
+
+    async fn call(app: &Router, path: &str) -> (StatusCode, String, String) {
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = app.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let kind = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map_or("", |v| v.to_str().unwrap_or(""));
+        let kind = kind.to_owned();
+        let body = to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, kind, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn issue_12_a_panicking_handler_is_a_500_problem_without_its_text() {
+        let app = app();
+        for path in ["/boom", "/task"] {
+            let (status, kind, body) = call(&app, path).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+            assert_eq!(kind, "application/problem+json", "{path}");
+            assert!(body.contains(PANIC_DETAIL), "{path}: {body}");
+            assert!(!body.contains("secret"), "{path}: {body}");
+        }
+        assert_eq!(
+            call(&app, "/ok").await.2,
+            "fine",
+            "the next request is served"
+        );
+    }
+}
