@@ -106,10 +106,16 @@ impl Defaults for DefaultConfig {
 
     /// Pool id derivation (reference 5.2): pool control > params control (`netloc[n]`) >
     /// location control (`netloc@fields`) > netloc.
+    ///
+    /// Improves on the reference (issue 13): a pool the request names gets the id
+    /// `client_pool_prefix` + its id (`client/shop.example`), so a request's options only ever
+    /// apply to pools of requests, never to a site's or a config's pool.
     fn pool(&self, request: &Request) -> Result<PoolSpec, String> {
         let controls = &request.controls;
         if let Some(pool) = controls.pool.as_ref().filter(|p| !p.id.is_empty()) {
-            return Ok(pool.clone());
+            let mut spec = pool.clone();
+            spec.id = format!("{}{}", self.settings.client_pool_prefix, pool.id);
+            return Ok(spec);
         }
         let mut netloc = netloc(&request.url)?;
         if self.settings.keep_default_port {

@@ -61,7 +61,33 @@ fn pool_precedence_pool_then_params_then_location() {
         delay: None,
         randomize_delay: None,
     });
-    assert_eq!(d.pool(&r).unwrap().id, "mine");
+    assert_eq!(d.pool(&r).unwrap().id, "client/mine");
+}
+
+#[test]
+fn issue_13_a_request_named_pool_is_in_a_namespace_of_its_own() {
+    let mut r = request("https://shop.example/");
+    r.controls.pool = Some(PoolSpec {
+        id: "shop.example".into(),
+        size: Some(1),
+        delay: Some(86400.0),
+        randomize_delay: None,
+    });
+    let spec = DefaultConfig::default().pool(&r).unwrap();
+    assert_eq!(spec.id, "client/shop.example");
+    assert_ne!(
+        spec.id,
+        DefaultConfig::default()
+            .pool(&request("https://shop.example/"))
+            .unwrap()
+            .id
+    );
+    // An empty prefix restores the reference, hijack included.
+    let reference = config(SessionSettings {
+        client_pool_prefix: String::new(),
+        ..SessionSettings::default()
+    });
+    assert_eq!(reference.pool(&r).unwrap().id, "shop.example");
 }
 
 #[test]
