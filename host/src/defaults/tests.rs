@@ -350,3 +350,37 @@ fn issue_14_keep_default_port_restores_the_reference_pool_id() {
         "example.com"
     );
 }
+
+#[test]
+fn issue_13_the_params_registry_is_bounded_and_keeps_no_params_text() {
+    let d = config(SessionSettings {
+        max_param_pools: 5,
+        ..SessionSettings::default()
+    });
+    let big = "x".repeat(10_000);
+    for n in 0..100 {
+        let params = json!({"n": n, "big": big})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(d.param_pool_index("a.example", &params), n);
+    }
+    let registry = d.param_pools.lock();
+    assert_eq!(registry.len(), 10);
+    assert!(format!("{registry:?}").len() < 5_000);
+}
+
+#[test]
+fn issue_13_params_indices_stay_stable_while_remembered() {
+    let d = config(SessionSettings {
+        max_param_pools: 1,
+        ..SessionSettings::default()
+    });
+    let p = |n: i32| json!({"n": n}).as_object().cloned().unwrap_or_default();
+    assert_eq!(d.param_pool_index("a.example", &p(0)), 0);
+    assert_eq!(d.param_pool_index("a.example", &p(1)), 1);
+    assert_eq!(d.param_pool_index("a.example", &p(0)), 0);
+    // p(1) is now the least recently used of two: forgotten, a new one gets a fresh index.
+    assert_eq!(d.param_pool_index("a.example", &p(2)), 2);
+    assert_eq!(d.param_pool_index("b.example", &p(0)), 0);
+}

@@ -287,17 +287,29 @@ impl Engine {
             .snapshot(self.inner.settings.stats_per_pool)
     }
 
-    /// Every pool, sorted by id.
+    /// Every pool, sorted by id ([`Engine::pools_page`] for all of them).
     pub fn pools(&self) -> Vec<PoolSnapshot> {
+        self.pools_page(0, usize::MAX).1
+    }
+
+    /// The number of pools, and the `limit` pools from `offset` in the order of their ids.
+    ///
+    /// Never holds the pool lock for long (issue 13): the ids are copied under it, sorted
+    /// outside it, and each pool of the page is snapshotted under it on its own.
+    pub fn pools_page(&self, offset: usize, limit: usize) -> (usize, Vec<PoolSnapshot>) {
+        let mut ids: Vec<String> = self.inner.pools.lock().slots.keys().cloned().collect();
+        ids.sort_unstable();
+        let total = ids.len();
+        let page = ids.iter().skip(offset).take(limit);
+        let out = page.filter_map(|id| self.pool(id)).collect();
+        (total, out)
+    }
+
+    /// Pool `id`, if it exists.
+    pub fn pool(&self, id: &str) -> Option<PoolSnapshot> {
         let now = self.inner.clock.now();
         let pools = self.inner.pools.lock();
-        let mut out: Vec<_> = pools
-            .slots
-            .values()
-            .map(|s| PoolSnapshot::of(&s.pool, now))
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+        pools.slots.get(id).map(|s| PoolSnapshot::of(&s.pool, now))
     }
 
     /// The Prometheus `pool` label of pool `id` ([`stats::Stats::label`]): its id for the
