@@ -74,13 +74,14 @@ impl Inner {
             return self.forward(params, url, deadline).await;
         }
         let cookie_mode = config.cookie_mode(self.env(None, false), &wit).await?;
-        let pool = match config.pool(self.env(None, cookie_mode), &wit).await {
-            Ok(spec) => self.register(&spec),
+        let (pool, pin) = match config.pool(self.env(None, cookie_mode), &wit).await {
+            Ok(spec) => self.register(&spec)?,
             Err(e) => return Err(self.pool_error(&url, &e)),
         };
         let ctx = PoolCtx {
             config,
             pool,
+            _pin: pin,
             cookie_mode,
             request: wit,
         };
@@ -305,17 +306,17 @@ impl Inner {
     fn pool_error(&self, url: &str, error: &HookError) -> EngineError {
         tracing::error!("the pool hook failed: {error}");
         match defaults::netloc(url) {
-            Ok(netloc) => {
-                let id = self.register(&pool_spec(&netloc));
-                self.close(&id, "pool_error")
-            }
+            Ok(netloc) => match self.register(&pool_spec(&netloc)) {
+                Ok((id, _pin)) => self.close(&id, "pool_error"),
+                Err(e) => e,
+            },
             Err(e) => EngineError::BadInput(e),
         }
     }
 
     fn session_data(&self, pool: &str, sid: &str) -> Option<SessionData> {
         let mut pools = self.pools.lock();
-        let slot = pools.get_mut(pool)?;
+        let slot = pools.slots.get_mut(pool)?;
         slot.pool.session_mut(sid).map(|s| s.data.clone())
     }
 

@@ -79,6 +79,7 @@
 //!   with it; each session keeps its last events, and each pool its last retired sessions with
 //!   why ([`Engine::pools`]), improving on the reference, which keeps no history.
 
+pub mod bounds;
 pub mod config;
 pub mod cookies;
 pub mod downloader;
@@ -93,8 +94,8 @@ mod lifecycle;
 mod route;
 mod snapshot;
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
@@ -117,6 +118,7 @@ use crate::rules::RulesError;
 use crate::settings::SessionSettings;
 use crate::wire;
 use crate::zyte::Client;
+use bounds::{PoolKind, PoolLimits, PoolMap, PoolPin};
 use pool::{Pool, PoolOptions, Rotation};
 use stats::Stats;
 
@@ -162,6 +164,14 @@ struct Slot {
     /// Registered at start-up from `[sessions.pools]` and not yet seen in a request: its options
     /// are resolved again, with the first request's spec, at first sight (issue 14).
     preset_only: bool,
+    /// A `[sessions.pools]` entry with a `size`: never evicted nor counted against the bounds.
+    keep: bool,
+    /// Who made it, by its id ([`bounds`]).
+    kind: PoolKind,
+    /// When its last request started.
+    last_used: Instant,
+    /// Held by the requests using it.
+    pin: PoolPin,
 }
 
 struct Inner {
@@ -169,7 +179,8 @@ struct Inner {
     settings: Arc<SessionSettings>,
     defaults: Arc<DefaultConfig>,
     configs: ArcSwap<ConfigSet>,
-    pools: Mutex<HashMap<String, Slot>>,
+    pools: Mutex<PoolMap>,
+    limits: PoolLimits,
     stats: Stats,
     clock: Clock,
     rotation: Rotation,
@@ -183,8 +194,9 @@ impl Engine {
             client,
             defaults: Arc::new(DefaultConfig::new(settings.clone())),
             configs: ArcSwap::from_pointee(ConfigSet::default()),
-            pools: Mutex::new(HashMap::new()),
-            stats: Stats::default(),
+            pools: Mutex::new(PoolMap::default()),
+            limits: PoolLimits::from_settings(&settings),
+            stats: Stats::new(&settings),
             clock: Clock::default(),
             rotation: Rotation::from_settings(&settings),
             settings,
@@ -214,7 +226,11 @@ impl Engine {
     pub fn install_configs(&self, set: ConfigSet) {
         self.inner.configs.store(Arc::new(set));
         let mut pools = self.inner.pools.lock();
-        for slot in pools.values_mut().filter(|s| s.pool.closed().is_some()) {
+        for slot in pools
+            .slots
+            .values_mut()
+            .filter(|s| s.pool.closed().is_some())
+        {
             slot.pool.reopen();
             slot.notify.notify_waiters();
         }
@@ -252,7 +268,11 @@ impl Engine {
     /// Reopens pool `id`; false when there is no such pool or it is not closed.
     pub fn reopen_pool(&self, id: &str) -> bool {
         let mut pools = self.inner.pools.lock();
-        let Some(slot) = pools.get_mut(id).filter(|s| s.pool.closed().is_some()) else {
+        let Some(slot) = pools
+            .slots
+            .get_mut(id)
+            .filter(|s| s.pool.closed().is_some())
+        else {
             return false;
         };
         slot.pool.reopen();
@@ -267,16 +287,35 @@ impl Engine {
             .snapshot(self.inner.settings.stats_per_pool)
     }
 
-    /// Every pool, sorted by id.
+    /// Every pool, sorted by id ([`Engine::pools_page`] for all of them).
     pub fn pools(&self) -> Vec<PoolSnapshot> {
+        self.pools_page(0, usize::MAX).1
+    }
+
+    /// The number of pools, and the `limit` pools from `offset` in the order of their ids.
+    ///
+    /// Never holds the pool lock for long (issue 13): the ids are copied under it, sorted
+    /// outside it, and each pool of the page is snapshotted under it on its own.
+    pub fn pools_page(&self, offset: usize, limit: usize) -> (usize, Vec<PoolSnapshot>) {
+        let mut ids: Vec<String> = self.inner.pools.lock().slots.keys().cloned().collect();
+        ids.sort_unstable();
+        let total = ids.len();
+        let page = ids.iter().skip(offset).take(limit);
+        let out = page.filter_map(|id| self.pool(id)).collect();
+        (total, out)
+    }
+
+    /// Pool `id`, if it exists.
+    pub fn pool(&self, id: &str) -> Option<PoolSnapshot> {
         let now = self.inner.clock.now();
         let pools = self.inner.pools.lock();
-        let mut out: Vec<_> = pools
-            .values()
-            .map(|s| PoolSnapshot::of(&s.pool, now))
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+        pools.slots.get(id).map(|s| PoolSnapshot::of(&s.pool, now))
+    }
+
+    /// The Prometheus `pool` label of pool `id` ([`stats::Stats::label`]): its id for the
+    /// first site and config pools, else `other` (issue 13).
+    pub fn metric_label(&self, id: &str) -> String {
+        self.inner.stats.label(id)
     }
 
     /// The engine's clock (tests advance it together with the emulator's).
@@ -297,32 +336,83 @@ impl Inner {
         }
     }
 
-    /// Registers the pool of `spec` at first sight; returns its id.
-    fn register(&self, spec: &PoolSpec) -> String {
+    /// Registers the pool of `spec` at first sight, within the pool bounds ([`bounds`]), and
+    /// records the request's use of it; returns its id and the pin the request holds.
+    ///
+    /// # Errors
+    /// A pool a request named asks for more than `max_pool_size` sessions
+    /// ([`EngineError::BadInput`]), or a bound is full ([`EngineError::TooManyPools`]).
+    fn register(&self, spec: &PoolSpec) -> Result<(String, PoolPin), EngineError> {
+        let kind = PoolKind::of(&spec.id, &self.settings.client_pool_prefix);
+        self.check_size(spec, kind)?;
+        let now = self.clock.now();
         let mut pools = self.pools.lock();
-        match pools.get_mut(&spec.id) {
-            Some(slot) if slot.preset_only => {
-                // Reference 4.2: options freeze at the first request's spec; a preset's own keys
-                // still win, so only the keys it leaves out change.
-                slot.pool.options = PoolOptions::resolve(&self.settings, spec);
-                slot.preset_only = false;
+        let evicted = match pools.slots.get_mut(&spec.id) {
+            Some(slot) => {
+                if slot.preset_only {
+                    // Reference 4.2: options freeze at the first request's spec; a preset's own
+                    // keys still win, so only the keys it leaves out change.
+                    slot.pool.options = PoolOptions::resolve(&self.settings, spec);
+                    slot.preset_only = false;
+                }
+                Vec::new()
             }
-            Some(_) => {}
             None => {
-                pools.insert(spec.id.clone(), self.slot(spec, false));
+                let evicted = pools.make_room(kind, &self.limits, now)?;
+                pools.insert(spec.id.clone(), self.slot(spec, false, now));
+                evicted
             }
+        };
+        pools.touch(&spec.id, now);
+        let pin = pools
+            .slots
+            .get(&spec.id)
+            .map(|s| s.pin.clone())
+            .unwrap_or_default();
+        drop(pools);
+        self.forget(evicted);
+        Ok((spec.id.clone(), pin))
+    }
+
+    /// A pool a request named may not ask for more than `max_pool_size` sessions (other
+    /// pools are clamped to it, [`PoolOptions::resolve`]).
+    fn check_size(&self, spec: &PoolSpec, kind: PoolKind) -> Result<(), EngineError> {
+        if spec.id.len() > wire::MAX_POOL_ID {
+            return Err(EngineError::BadInput(format!(
+                "the pool id is {} bytes long, above the {} bytes the host keeps",
+                spec.id.len(),
+                wire::MAX_POOL_ID
+            )));
         }
-        spec.id.clone()
+        let max = self.settings.max_pool_size;
+        match spec.size {
+            Some(size) if kind == PoolKind::Client && size > max => Err(EngineError::BadInput(
+                format!("pool size {size} is above the [sessions] max_pool_size setting ({max})"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Drops the counters of evicted pools into the `(evicted)` bucket.
+    fn forget(&self, evicted: Vec<String>) {
+        for id in evicted {
+            tracing::debug!(pool = %wire::truncated(&id), "evicted an idle session pool");
+            self.stats.forget(&id);
+        }
     }
 
     /// Registers a `[sessions.pools]` entry with a `size` at start-up, so that it shows in the
     /// status from the start.
     fn preregister(&self, spec: &PoolSpec) {
-        let slot = self.slot(spec, true);
-        self.pools.lock().entry(spec.id.clone()).or_insert(slot);
+        let mut slot = self.slot(spec, true, self.clock.now());
+        slot.keep = true;
+        let mut pools = self.pools.lock();
+        if !pools.slots.contains_key(&spec.id) {
+            pools.insert(spec.id.clone(), slot);
+        }
     }
 
-    fn slot(&self, spec: &PoolSpec, preset_only: bool) -> Slot {
+    fn slot(&self, spec: &PoolSpec, preset_only: bool, now: Instant) -> Slot {
         let options = PoolOptions::resolve(&self.settings, spec);
         let pool = Pool::new(spec.id.clone(), options, &self.settings);
         let notify = Arc::new(Notify::new());
@@ -330,13 +420,17 @@ impl Inner {
             pool,
             notify,
             preset_only,
+            keep: false,
+            kind: PoolKind::of(&spec.id, &self.settings.client_pool_prefix),
+            last_used: now,
+            pin: PoolPin::default(),
         }
     }
 
     /// Runs `f` on pool `id` (which must be registered) and wakes its waiters.
     fn with_pool<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
         let mut pools = self.pools.lock();
-        let slot = pools.get_mut(id)?;
+        let slot = pools.slots.get_mut(id)?;
         let out = f(&mut slot.pool);
         slot.notify.notify_waiters();
         Some(out)
@@ -346,16 +440,20 @@ impl Inner {
     /// available or close the pool (taking a session, reading a counter). Waking there would
     /// make every waiter wake every other, and itself, in a loop that burns the CPU.
     fn with_pool_quiet<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-        self.pools.lock().get_mut(id).map(|slot| f(&mut slot.pool))
+        self.pools
+            .lock()
+            .slots
+            .get_mut(id)
+            .map(|slot| f(&mut slot.pool))
     }
 
     fn notify(&self, id: &str) -> Option<Arc<Notify>> {
-        self.pools.lock().get(id).map(|s| s.notify.clone())
+        self.pools.lock().slots.get(id).map(|s| s.notify.clone())
     }
 
     fn closed(&self, id: &str) -> Option<EngineError> {
         let pools = self.pools.lock();
-        let reason = pools.get(id)?.pool.closed()?;
+        let reason = pools.slots.get(id)?.pool.closed()?;
         Some(EngineError::PoolClosed {
             pool: id.to_owned(),
             reason: reason.to_owned(),
@@ -363,6 +461,7 @@ impl Inner {
     }
 
     fn close(&self, id: &str, reason: &str) -> EngineError {
+        let reason = &wire::truncated(reason);
         tracing::error!(pool = id, reason, "closing session pool");
         self.with_pool(id, |p| p.close(reason));
         self.closed(id).unwrap_or(EngineError::PoolClosed {
