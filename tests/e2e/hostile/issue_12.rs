@@ -479,10 +479,13 @@ fn assert_too_large(hook: Hook, error: &HookError) {
     }
 }
 
+/// Words of a result (offset, value) that lead to its string ([`body::huge`]).
+type Words = [(u32, u32)];
+
 #[tokio::test]
 async fn issue_12_ten_megabyte_ok_values_are_refused_and_the_host_serves() {
     // (hook, the result's words leading to the string, the string's offset): `ok` is 0.
-    let hooks: [(Hook, &[(u32, u32)], u32); 5] = [
+    let hooks: [(Hook, &Words, u32); 5] = [
         (Hook::Pool, &[], 8),                  // ok({id: huge})
         (Hook::Location, &[(4, 1)], 8),        // ok({address-country: some(huge)})
         (Hook::Params, &[], 4),                // ok(huge)
