@@ -22,7 +22,9 @@
 //!   [`crate::rules`]); the configs sit behind an `ArcSwap` ([`Engine::install_configs`]): a
 //!   request keeps the version it started with, and a new set reopens every closed pool.
 //! - **Disabled requests** are forwarded as they are, with the non-session retry policy, and
-//!   counted as `use/disabled`.
+//!   counted as `use/disabled`. A request that names its own retry policy
+//!   ([`EngineRequest::retry_policy`]) gets it as it is, with or without sessions; an unknown
+//!   name is [`EngineError::BadInput`] naming the field, and nothing is sent.
 //! - **Pools.** The `pool` hook names the pool; its options are frozen at first sight with the
 //!   precedence `[sessions.pools]` > hook > global (4.2). Pools in `[sessions.pools]` with a
 //!   `size` exist from the start; their other options still take the first request's spec
