@@ -73,7 +73,9 @@ impl Inner {
             enabled,
         } = self.matched(request).await?;
         if !enabled {
-            return (self.forward(params, url, policies.without_sessions, deadline)).await;
+            return self
+                .forward(params, url, policies.without_sessions, deadline)
+                .await;
         }
         let cookie_mode = config.cookie_mode(self.env(None, false), &wit).await?;
         let pool = match config.pool(self.env(None, cookie_mode), &wit).await {
