@@ -37,7 +37,7 @@ pub const MAX_POOL_LABELS: usize = 200;
 /// The prefix of every session stat.
 pub const PREFIX: &str = "scrapy-zyte-api/sessions/";
 
-/// Every per-pool key of reference section 8.
+/// Every per-pool key of docs/reference.md §8.
 pub const POOL_KEYS: [&str; 12] = [
     "init/check-passed",
     "init/check-failed",
