@@ -384,12 +384,22 @@ async fn issue_12_log_flood_is_capped_and_fast() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let guest = crate::support::load(
-        "flood",
-        guests::guest(&[("enabled", &body::log_flood())], None),
-    )
-    .await
-    .expect("loads");
+    // A CPU budget of seconds, not the default 200 ms: on 2 cores shared with the other tests
+    // the flood (20-70 ms alone) once ran past 200 ms, and this test is about the log cap.
+    let limits = Limits {
+        hook_cpu_ms: 5_000,
+        ..runtime().limits().clone()
+    };
+    let guest = runtime()
+        .with_limits(limits)
+        .expect("per-config limits")
+        .load_bytes(
+            "flood",
+            guests::guest(&[("enabled", &body::log_flood())], None),
+            CallEnv::default(),
+        )
+        .await
+        .expect("loads");
     let started = Instant::now();
     let answer = guest
         .enabled(CallEnv::default(), &request("https://example.com/"))
@@ -401,10 +411,10 @@ async fn issue_12_log_flood_is_capped_and_fast() {
     let written = text.lines().filter(|l| l.contains("config=flood")).count();
     let cap = runtime().limits().log_lines_per_call as usize;
     assert_eq!(written, cap, "100 000 lines asked, {cap} written");
-    // A million `log` calls: past the cap each costs a counter increment.
+    // 100,000 `log` calls: past the cap each costs a counter increment.
     assert!(
         elapsed < Duration::from_millis(500),
-        "1M log lines took {elapsed:?}"
+        "100,000 log calls took {elapsed:?}"
     );
     assert!(
         guest
