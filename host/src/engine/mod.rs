@@ -325,6 +325,15 @@ impl Engine {
         self.inner.stats.label(id)
     }
 
+    /// Records the pool labels of this scrape's gauges; returns the previous scrape's
+    /// (`telemetry::observe_engine` zeroes the labels that are gone).
+    pub(crate) fn swap_gauge_labels(
+        &self,
+        labels: std::collections::BTreeSet<String>,
+    ) -> std::collections::BTreeSet<String> {
+        std::mem::replace(&mut *self.inner.stats.gauge_labels.lock(), labels)
+    }
+
     /// The engine's clock (tests advance it together with the emulator's).
     pub fn clock(&self) -> &Clock {
         &self.inner.clock
