@@ -288,8 +288,8 @@ mod tests {
             request
         }
 
-        fn pool<'a>(engine: &Engine, id: &str) -> Option<crate::engine::PoolSnapshot> {
-            engine.pools().into_iter().find(|p| p.id == id)
+        fn pool(engine: &Engine, id: &str) -> Option<crate::engine::PoolSnapshot> {
+            engine.pool(id)
         }
 
         #[tokio::test]

@@ -500,7 +500,9 @@ mod tests {
             };
             let (_emulator, engine) = engine(settings, true).await;
             let inner = engine.inner.clone();
-            let pool = inner.register(&crate::engine::pool_spec("slow.test"));
+            let (pool, pin) = inner
+                .register(&crate::engine::pool_spec("slow.test"))
+                .expect("registered");
             // The pool's one slot is taken, as by the session the replacement replaces.
             inner.with_pool(&pool, |p| p.take_initial());
             let pending = || engine.pools()[0].pending_initial;
@@ -516,6 +518,7 @@ mod tests {
                     crate::wire::no_controls(),
                 ),
                 retry_policy: crate::zyte::RetryPolicy::SESSION_DEFAULT,
+                _pin: pin,
             };
             let started = Instant::now();
             // Its init takes 20 s upstream; the replacement gives its slot back at 0.4 s.

@@ -31,6 +31,13 @@
 //!   (a preset's own keys win). The deprecated `pool_sizes` is merged under `pools`
 //!   ([`SessionSettings::with_deprecated_merged`]). The first `size` requests of a pool each
 //!   initialise their own session, concurrently, with their own URL and controls (5.4).
+//! - **Who owns a pool** (improves on 4.2, issue 13): a pool a request names is
+//!   `client_pool_prefix` + its id (the built-in `pool` default), so a request's options only
+//!   ever apply to its own pools, never to a site's or a config's; a request asking for more
+//!   than `max_pool_size` sessions is a bad input, other sizes are clamped to it.
+//! - **Bounded pools** (issue 13): at most `max_pools` pools, and `max_client_pools`,
+//!   `max_param_pools`, `max_location_pools` of those kinds; idle pools are evicted, least
+//!   recently used first, else [`EngineError::TooManyPools`] ([`bounds`]).
 //! - **Init** (5.5, 5.7): `init-session` (or the built-in default chain) downloads through a
 //!   [`downloader::InitDownloader`] with the session retry policy. `over-session-limit` and
 //!   `session-creation-error` are retried after `creation_retry_delay` with a new id, not
@@ -323,6 +330,15 @@ impl Engine {
     /// first site and config pools, else `other` (issue 13).
     pub fn metric_label(&self, id: &str) -> String {
         self.inner.stats.label(id)
+    }
+
+    /// Records the pool labels of this scrape's gauges; returns the previous scrape's
+    /// (`telemetry::observe_engine` zeroes the labels that are gone).
+    pub(crate) fn swap_gauge_labels(
+        &self,
+        labels: std::collections::BTreeSet<String>,
+    ) -> std::collections::BTreeSet<String> {
+        std::mem::replace(&mut *self.inner.stats.gauge_labels.lock(), labels)
     }
 
     /// The engine's clock (tests advance it together with the emulator's).

@@ -60,6 +60,8 @@ pub struct Stats {
     global: Mutex<BTreeMap<&'static str, u64>>,
     labels: Mutex<HashSet<String>>,
     client_prefix: String,
+    /// The pool labels of the gauges at the last scrape.
+    pub(super) gauge_labels: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// A copy of the counters, ready to export.

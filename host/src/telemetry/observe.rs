@@ -4,16 +4,12 @@
 //! that share one (`other`) are summed. A label whose pools have all been evicted since the last
 //! scrape is set to zero rather than left at its last value.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use metrics::gauge;
-use parking_lot::Mutex;
 
 use super::{POOL_BAD_INITS, POOL_CLOSED, POOL_IN_FLIGHT, POOL_SESSIONS, POOL_SIZE};
 use crate::engine::{Engine, PoolSnapshot};
-
-/// The labels set at the last scrape.
-static LAST_LABELS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// Sets the pool gauges of every pool of `engine` (call it before rendering); does nothing
 /// while no recorder exists ([`super::active`]).
@@ -26,11 +22,10 @@ pub fn observe_engine(engine: &Engine) {
         let label = engine.metric_label(&pool.id);
         by_label.entry(label).or_default().add(&Gauges::of(&pool));
     }
-    let mut last = LAST_LABELS.lock();
+    let last = engine.swap_gauge_labels(by_label.keys().cloned().collect());
     for gone in last.iter().filter(|l| !by_label.contains_key(*l)) {
         Gauges::default().set(gone);
     }
-    *last = by_label.keys().cloned().collect();
     for (label, gauges) in by_label {
         gauges.set(&label);
     }
