@@ -73,7 +73,8 @@ impl Inner {
         deadline: Deadline,
     ) -> Result<Held, EngineError> {
         let notify = self
-            .notify(&ctx.pool)
+            .store
+            .waiter(&ctx.pool)
             .ok_or_else(|| EngineError::BadInput(format!("unknown pool {:?}", ctx.pool)))?;
         let mut empty_since = None;
         loop {
@@ -123,17 +124,10 @@ impl Inner {
             return Err(closed);
         }
         let now = self.clock.now();
-        let rotation = self.rotation;
-        let step = self.with_pool_quiet(id, |p| {
-            if p.take_initial() {
-                return (Choice::Empty, true, Vec::new());
-            }
-            let retired = match cookie_mode {
-                true => Vec::new(),
-                false => p.retire_expiring(now, &rotation),
-            };
-            (p.choose(now, &rotation, rand::random()), false, retired)
-        });
+        let step = self
+            .store
+            .lease(id, now, &self.rotation, !cookie_mode, rand::random());
+        let step = step.map(|s| (s.choice, s.create, s.retired));
         step.ok_or_else(|| EngineError::BadInput(format!("unknown pool {id:?}")))
     }
 
@@ -218,11 +212,9 @@ impl Inner {
                 InitOutcome::Bad(stat, why) => {
                     self.stats.inc(&ctx.pool, stat);
                     tracing::warn!(pool = %ctx.pool, stat, %why, "session initialization failed");
-                    let close =
-                        self.with_pool(&ctx.pool, |p| p.bad_init().then_some(p.bad_inits()));
-                    match close.flatten() {
-                        Some(_) => return Err(self.close(&ctx.pool, "bad_session_inits")),
-                        None => self.backoff(&ctx.pool, &deadline).await?,
+                    match self.store.bad_init(&ctx.pool) {
+                        Some((_, true)) => return Err(self.close(&ctx.pool, "bad_session_inits")),
+                        _ => self.backoff(&ctx.pool, &deadline).await?,
                     }
                 }
             }
@@ -230,7 +222,7 @@ impl Inner {
     }
 
     async fn backoff(&self, id: &str, deadline: &Deadline) -> Result<(), EngineError> {
-        let n = self.with_pool_quiet(id, |p| p.bad_inits()).unwrap_or(1);
+        let n = self.store.bad_inits(id).unwrap_or(1);
         let pause = init_backoff(self.settings.init_failure_backoff, n);
         deadline.sleep(pause).await.map_err(|_| {
             let doing = format!("backing off {pause:?} after {n} failed session init(s)");
@@ -254,12 +246,13 @@ impl Inner {
         // Reference 5.5: the new session waits `first` (the triggering request, if any, sleeps
         // it), then is queued at that time plus `next`. Queuing it at `now + next` let a waiting
         // request share its first use (issue 14).
-        let added = self.with_pool(&ctx.pool, |p| {
-            let first = p.options.next_delay(rand::random());
-            let next = p.options.next_delay(rand::random());
-            (p.add(session, first + next, for_use), first)
-        });
-        let Some((lease, first)) = added.filter(|_| for_use) else {
+        let Some(options) = self.store.options(&ctx.pool) else {
+            return Ok(None);
+        };
+        let first = options.next_delay(rand::random());
+        let next = options.next_delay(rand::random());
+        let added = self.store.add(&ctx.pool, session, first + next, for_use);
+        let Some(lease) = added.filter(|_| for_use) else {
             return Ok(None);
         };
         let held = Held::new(self, &ctx.pool, lease);
@@ -276,7 +269,7 @@ impl Inner {
     /// background, triggered by the failing request (reference 5.11).
     pub(super) fn refresh(self: &Arc<Self>, ctx: &PoolCtx, sid: &str, reason: &str) {
         let now = self.clock.now();
-        if self.with_pool(&ctx.pool, |p| p.retire(sid, reason, now)) == Some(true) {
+        if self.store.retire(&ctx.pool, sid, reason, now) {
             self.spawn_replacement(ctx.clone(), sid.to_owned());
         }
     }

@@ -93,13 +93,10 @@ mod lifecycle;
 mod route;
 mod snapshot;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use parking_lot::Mutex;
 use serde_json::{Map, Value};
-use tokio::sync::Notify;
 
 pub use clock::{Clock, Deadline};
 pub use config::{
@@ -115,9 +112,10 @@ use crate::defaults::DefaultConfig;
 use crate::plugin::{GuestConfig, PoolSpec, SessionControls};
 use crate::rules::RulesError;
 use crate::settings::SessionSettings;
+use crate::store::{MemoryStore, PoolConfig, PoolStore, Registration};
 use crate::wire;
 use crate::zyte::Client;
-use pool::{Pool, PoolOptions, Rotation};
+use pool::{PoolOptions, Rotation};
 use stats::Stats;
 
 /// A request for the engine: a Zyte API body (with its `url`) and its session controls.
@@ -156,20 +154,12 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-struct Slot {
-    pool: Pool,
-    notify: Arc<Notify>,
-    /// Registered at start-up from `[sessions.pools]` and not yet seen in a request: its options
-    /// are resolved again, with the first request's spec, at first sight (issue 14).
-    preset_only: bool,
-}
-
 struct Inner {
     client: Client,
     settings: Arc<SessionSettings>,
     defaults: Arc<DefaultConfig>,
     configs: ArcSwap<ConfigSet>,
-    pools: Mutex<HashMap<String, Slot>>,
+    store: Arc<dyn PoolStore>,
     stats: Stats,
     clock: Clock,
     rotation: Rotation,
@@ -183,7 +173,7 @@ impl Engine {
             client,
             defaults: Arc::new(DefaultConfig::new(settings.clone())),
             configs: ArcSwap::from_pointee(ConfigSet::default()),
-            pools: Mutex::new(HashMap::new()),
+            store: Arc::new(MemoryStore::new()),
             stats: Stats::default(),
             clock: Clock::default(),
             rotation: Rotation::from_settings(&settings),
@@ -191,7 +181,8 @@ impl Engine {
         };
         for (id, preset) in &inner.settings.pools {
             if preset.size.is_some() {
-                inner.preregister(&pool_spec(id));
+                let config = inner.pool_config(&pool_spec(id));
+                inner.store.register(id, config, Registration::Preset);
             }
         }
         Self {
@@ -213,11 +204,7 @@ impl Engine {
     /// Requests already running finish with the config they started with.
     pub fn install_configs(&self, set: ConfigSet) {
         self.inner.configs.store(Arc::new(set));
-        let mut pools = self.inner.pools.lock();
-        for slot in pools.values_mut().filter(|s| s.pool.closed().is_some()) {
-            slot.pool.reopen();
-            slot.notify.notify_waiters();
-        }
+        self.inner.store.reopen_all();
     }
 
     /// The configs in force.
@@ -251,13 +238,7 @@ impl Engine {
 
     /// Reopens pool `id`; false when there is no such pool or it is not closed.
     pub fn reopen_pool(&self, id: &str) -> bool {
-        let mut pools = self.inner.pools.lock();
-        let Some(slot) = pools.get_mut(id).filter(|s| s.pool.closed().is_some()) else {
-            return false;
-        };
-        slot.pool.reopen();
-        slot.notify.notify_waiters();
-        true
+        self.inner.store.reopen(id)
     }
 
     /// The counters, named as `stats_per_pool` asks.
@@ -269,14 +250,7 @@ impl Engine {
 
     /// Every pool, sorted by id.
     pub fn pools(&self) -> Vec<PoolSnapshot> {
-        let now = self.inner.clock.now();
-        let pools = self.inner.pools.lock();
-        let mut out: Vec<_> = pools
-            .values()
-            .map(|s| PoolSnapshot::of(&s.pool, now))
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+        self.inner.store.pools(self.inner.clock.now())
     }
 
     /// The engine's clock (tests advance it together with the emulator's).
@@ -299,76 +273,38 @@ impl Inner {
 
     /// Registers the pool of `spec` at first sight; returns its id.
     fn register(&self, spec: &PoolSpec) -> String {
-        let mut pools = self.pools.lock();
-        match pools.get_mut(&spec.id) {
-            Some(slot) if slot.preset_only => {
-                // Reference 4.2: options freeze at the first request's spec; a preset's own keys
-                // still win, so only the keys it leaves out change.
-                slot.pool.options = PoolOptions::resolve(&self.settings, spec);
-                slot.preset_only = false;
-            }
-            Some(_) => {}
-            None => {
-                pools.insert(spec.id.clone(), self.slot(spec, false));
-            }
-        }
+        let config = self.pool_config(spec);
+        self.store.register(&spec.id, config, Registration::Request);
         spec.id.clone()
     }
 
-    /// Registers a `[sessions.pools]` entry with a `size` at start-up, so that it shows in the
-    /// status from the start.
-    fn preregister(&self, spec: &PoolSpec) {
-        let slot = self.slot(spec, true);
-        self.pools.lock().entry(spec.id.clone()).or_insert(slot);
-    }
-
-    fn slot(&self, spec: &PoolSpec, preset_only: bool) -> Slot {
-        let options = PoolOptions::resolve(&self.settings, spec);
-        let pool = Pool::new(spec.id.clone(), options, &self.settings);
-        let notify = Arc::new(Notify::new());
-        Slot {
-            pool,
-            notify,
-            preset_only,
+    /// The options pool `spec` freezes: `[sessions.pools.ID]` > the hook's spec > global.
+    fn pool_config(&self, spec: &PoolSpec) -> PoolConfig {
+        let max_bad_inits = self.settings.max_bad_inits_per_pool.get(&spec.id).copied();
+        PoolConfig {
+            options: PoolOptions::resolve(&self.settings, spec),
+            max_bad_inits: max_bad_inits.unwrap_or(self.settings.max_bad_inits),
         }
     }
 
-    /// Runs `f` on pool `id` (which must be registered) and wakes its waiters.
-    fn with_pool<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-        let mut pools = self.pools.lock();
-        let slot = pools.get_mut(id)?;
-        let out = f(&mut slot.pool);
-        slot.notify.notify_waiters();
-        Some(out)
-    }
-
-    /// Runs `f` on pool `id` without waking its waiters: for steps that cannot make a session
-    /// available or close the pool (taking a session, reading a counter). Waking there would
-    /// make every waiter wake every other, and itself, in a loop that burns the CPU.
-    fn with_pool_quiet<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-        self.pools.lock().get_mut(id).map(|slot| f(&mut slot.pool))
-    }
-
-    fn notify(&self, id: &str) -> Option<Arc<Notify>> {
-        self.pools.lock().get(id).map(|s| s.notify.clone())
-    }
-
     fn closed(&self, id: &str) -> Option<EngineError> {
-        let pools = self.pools.lock();
-        let reason = pools.get(id)?.pool.closed()?;
+        let reason = self.store.closed(id)?;
         Some(EngineError::PoolClosed {
             pool: id.to_owned(),
-            reason: reason.to_owned(),
+            reason,
         })
     }
 
     fn close(&self, id: &str, reason: &str) -> EngineError {
         tracing::error!(pool = id, reason, "closing session pool");
-        self.with_pool(id, |p| p.close(reason));
-        self.closed(id).unwrap_or(EngineError::PoolClosed {
+        let reason = self
+            .store
+            .close(id, reason)
+            .unwrap_or_else(|| reason.to_owned());
+        EngineError::PoolClosed {
             pool: id.to_owned(),
-            reason: reason.to_owned(),
-        })
+            reason,
+        }
     }
 }
 

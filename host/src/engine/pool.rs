@@ -207,6 +207,11 @@ impl Pool {
             .get(&id)
             .copied()
             .unwrap_or(settings.max_bad_inits);
+        Self::with_limits(id, options, max_bad_inits)
+    }
+
+    /// A new pool closing after `max_bad_inits` consecutive failed inits.
+    pub fn with_limits(id: String, options: PoolOptions, max_bad_inits: u32) -> Self {
         Self {
             id,
             pending_initial: options.size,
