@@ -9,6 +9,7 @@ use super::clock::Deadline;
 use super::lifecycle::PoolCtx;
 use super::pool::Lease;
 use super::route::Matched;
+use super::stats::SessionStat;
 use super::{
     EngineError, EngineRequest, EngineResponse, Inner, ServedBy, cookies, pool_spec, timed_out,
 };
@@ -198,7 +199,7 @@ impl Inner {
         };
         match classify_check(verdict) {
             CheckOutcome::Passed => {
-                self.stats.inc(pool, "use/check-passed");
+                self.stats.inc(pool, SessionStat::UseCheckPassed);
                 if ctx.cookie_mode {
                     let new = cookies::response_cookies(&response.body);
                     self.store.merge_cookies(pool, sid, new);
@@ -210,7 +211,7 @@ impl Inner {
                 })
             }
             CheckOutcome::Failed => {
-                self.stats.inc(pool, "use/check-failed");
+                self.stats.inc(pool, SessionStat::UseCheckFailed);
                 let (max, now) = (self.settings.max_check_failures, self.clock.now());
                 if self
                     .store
@@ -225,7 +226,7 @@ impl Inner {
             }
             CheckOutcome::Close(reason) => Attempt::Fail(self.close(pool, &reason)),
             CheckOutcome::Error(e) => {
-                self.stats.inc(pool, "use/check-error");
+                self.stats.inc(pool, SessionStat::UseCheckError);
                 tracing::error!("Unexpected error while checking session validity: {e}");
                 self.refresh(ctx, sid, &format!("check error: {e}"));
                 Attempt::Retry(Reason::SessionExpired, gave_up(e))
@@ -243,11 +244,11 @@ impl Inner {
         let pool = &ctx.pool;
         let status = error.status();
         let reason = if error.problem_type() == Some(SESSION_EXPIRED) {
-            self.stats.inc(pool, "use/expired");
+            self.stats.inc(pool, SessionStat::UseExpired);
             self.refresh(ctx, sid, "session expired");
             Reason::SessionExpired
         } else if let Some(s @ (520 | 521)) = status {
-            self.stats.inc(pool, "use/failed");
+            self.stats.inc(pool, SessionStat::UseFailed);
             let (max, now) = (self.settings.max_errors, self.clock.now());
             if self
                 .store

@@ -8,6 +8,7 @@ use super::clock::Deadline;
 use super::downloader::InitDownloader;
 use super::guard::{Creating, Held};
 use super::pool::{Choice, Session};
+use super::stats::SessionStat;
 use super::{Config, EngineError, Inner, timed_out};
 use crate::plugin::{CallEnv, DownloadError, HookError, InitError, Request};
 use crate::session_data::SessionData;
@@ -32,9 +33,9 @@ pub(super) enum InitOutcome {
     /// The session is usable.
     Passed,
     /// A bad init, counted under this stat.
-    Bad(&'static str, String),
+    Bad(SessionStat, String),
     /// Over the session limit or a creation error: wait and retry, not counted.
-    Retry(&'static str),
+    Retry(SessionStat),
     /// Close the pool with this reason.
     Close(String),
 }
@@ -44,18 +45,21 @@ pub(super) fn classify_init(result: Result<Result<bool, InitError>, HookError>) 
     use InitOutcome::*;
     match result {
         Ok(Ok(true)) => Passed,
-        Ok(Ok(false)) => Bad("init/check-failed", "the init check failed".into()),
-        Ok(Err(InitError::ParamError(m))) => Bad("init/param-error", m),
-        Ok(Err(InitError::CheckError(m))) => Bad("init/check-error", m),
+        Ok(Ok(false)) => Bad(SessionStat::InitCheckFailed, "the init check failed".into()),
+        Ok(Err(InitError::ParamError(m))) => Bad(SessionStat::InitParamError, m),
+        Ok(Err(InitError::CheckError(m))) => Bad(SessionStat::InitCheckError, m),
         Ok(Err(InitError::Download(DownloadError::Api(e)))) => match e.problem_type.as_deref() {
-            Some("/problem/over-session-limit") => Retry("init/over-limit"),
-            Some("/problem/session-creation-error") => Retry("init/server-error"),
-            _ => Bad("init/failed", format!("Zyte API answered {}", e.status)),
+            Some("/problem/over-session-limit") => Retry(SessionStat::InitOverLimit),
+            Some("/problem/session-creation-error") => Retry(SessionStat::InitServerError),
+            _ => Bad(
+                SessionStat::InitFailed,
+                format!("Zyte API answered {}", e.status),
+            ),
         },
-        Ok(Err(InitError::Download(e))) => Bad("init/failed", format!("{e:?}")),
-        Ok(Err(InitError::Failed(m))) => Bad("init/failed", m),
+        Ok(Err(InitError::Download(e))) => Bad(SessionStat::InitFailed, format!("{e:?}")),
+        Ok(Err(InitError::Failed(m))) => Bad(SessionStat::InitFailed, m),
         Ok(Err(InitError::ClosePool(reason))) => Close(reason),
-        Err(e) => Bad("init/failed", e.to_string()),
+        Err(e) => Bad(SessionStat::InitFailed, e.to_string()),
     }
 }
 
@@ -188,7 +192,7 @@ impl Inner {
             };
             match classify_init(result) {
                 InitOutcome::Passed => {
-                    self.stats.inc(&ctx.pool, "init/check-passed");
+                    self.stats.inc(&ctx.pool, SessionStat::InitCheckPassed);
                     let cookies = if ctx.cookie_mode {
                         downloader.last_cookies()
                     } else {
@@ -201,7 +205,7 @@ impl Inner {
                 }
                 InitOutcome::Retry(stat) => {
                     self.stats.inc(&ctx.pool, stat);
-                    tracing::warn!(pool = %ctx.pool, stat, "session initialization failed; retrying after creation_retry_delay");
+                    tracing::warn!(pool = %ctx.pool, stat = stat.as_str(), "session initialization failed; retrying after creation_retry_delay");
                     let pause = secs(self.settings.creation_retry_delay);
                     if deadline.sleep(pause).await.is_err() {
                         let doing = "waiting creation_retry_delay to retry a session creation";
@@ -211,7 +215,7 @@ impl Inner {
                 InitOutcome::Close(reason) => return Err(self.close(&ctx.pool, &reason)),
                 InitOutcome::Bad(stat, why) => {
                     self.stats.inc(&ctx.pool, stat);
-                    tracing::warn!(pool = %ctx.pool, stat, %why, "session initialization failed");
+                    tracing::warn!(pool = %ctx.pool, stat = stat.as_str(), %why, "session initialization failed");
                     match self.store.bad_init(&ctx.pool) {
                         Some((_, true)) => return Err(self.close(&ctx.pool, "bad_session_inits")),
                         _ => self.backoff(&ctx.pool, &deadline).await?,
@@ -305,23 +309,29 @@ mod tests {
         assert_eq!(classify_init(Ok(Ok(true))), Passed);
         assert!(matches!(
             classify_init(Ok(Ok(false))),
-            Bad("init/check-failed", _)
+            Bad(SessionStat::InitCheckFailed, _)
         ));
         let param = Ok(Err(InitError::ParamError("x".into())));
-        assert!(matches!(classify_init(param), Bad("init/param-error", _)));
+        assert!(matches!(
+            classify_init(param),
+            Bad(SessionStat::InitParamError, _)
+        ));
         let check = Ok(Err(InitError::CheckError("x".into())));
-        assert!(matches!(classify_init(check), Bad("init/check-error", _)));
+        assert!(matches!(
+            classify_init(check),
+            Bad(SessionStat::InitCheckError, _)
+        ));
         assert_eq!(
             classify_init(api("/problem/over-session-limit")),
-            Retry("init/over-limit")
+            Retry(SessionStat::InitOverLimit)
         );
         assert_eq!(
             classify_init(api("/problem/session-creation-error")),
-            Retry("init/server-error")
+            Retry(SessionStat::InitServerError)
         );
         assert!(matches!(
             classify_init(api("/download/domain-forbidden")),
-            Bad("init/failed", _)
+            Bad(SessionStat::InitFailed, _)
         ));
         let close = Ok(Err(InitError::ClosePool("mine".into())));
         assert_eq!(classify_init(close), Close("mine".into()));

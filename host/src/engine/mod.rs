@@ -166,14 +166,24 @@ struct Inner {
 }
 
 impl Engine {
-    /// An engine with no guest config (every URL uses the built-in default).
+    /// An engine with no guest config (every URL uses the built-in default), its pools in
+    /// memory.
     pub fn new(settings: SessionSettings, client: Client) -> Self {
+        Self::with_store(settings, client, Arc::new(MemoryStore::new()))
+    }
+
+    /// [`Engine::new`] with its pools in `store`.
+    pub fn with_store(
+        settings: SessionSettings,
+        client: Client,
+        store: Arc<dyn PoolStore>,
+    ) -> Self {
         let settings = Arc::new(settings.with_deprecated_merged());
         let inner = Inner {
             client,
             defaults: Arc::new(DefaultConfig::new(settings.clone())),
             configs: ArcSwap::from_pointee(ConfigSet::default()),
-            store: Arc::new(MemoryStore::new()),
+            store,
             stats: Stats::default(),
             clock: Clock::default(),
             rotation: Rotation::from_settings(&settings),

@@ -1,10 +1,14 @@
-//! The in-memory store: every pool in one map, behind one mutex, never held across an `await`.
+//! The in-memory store: a map of pools, each behind its own mutex (issue 15: no engine-wide
+//! lock), never held across an `await`. The map itself is read-locked for a lookup and
+//! write-locked only to add a pool. Each step costs `O(log n)` in a pool of `n` sessions
+//! ([`crate::engine::pool`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -15,16 +19,17 @@ use crate::engine::pool::{Choice, Lease, Pool, PoolOptions, Rotation, Session};
 use crate::session_data::SessionData;
 
 struct Slot {
-    pool: Pool,
+    pool: Mutex<Pool>,
     notify: Arc<Notify>,
-    /// Registered at start-up from `[sessions.pools]` and not yet seen in a request.
-    preset_only: bool,
+    /// Registered at start-up from `[sessions.pools]` and not yet seen in a request (changed
+    /// under the pool's lock).
+    preset_only: AtomicBool,
 }
 
 /// The state of one host's pools, in memory.
 #[derive(Default)]
 pub struct MemoryStore {
-    pools: Mutex<HashMap<String, Slot>>,
+    pools: RwLock<HashMap<String, Arc<Slot>>>,
 }
 
 impl MemoryStore {
@@ -33,54 +38,63 @@ impl MemoryStore {
         Self::default()
     }
 
+    fn slot(&self, id: &str) -> Option<Arc<Slot>> {
+        self.pools.read().get(id).cloned()
+    }
+
     /// Runs `f` on pool `id` and wakes its waiters.
     fn with_pool<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-        let mut pools = self.pools.lock();
-        let slot = pools.get_mut(id)?;
-        let out = f(&mut slot.pool);
+        let slot = self.slot(id)?;
+        let out = f(&mut slot.pool.lock());
         slot.notify.notify_waiters();
         Some(out)
     }
 
     /// Runs `f` on pool `id` without waking its waiters (see the module policy).
     fn with_pool_quiet<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-        self.pools.lock().get_mut(id).map(|slot| f(&mut slot.pool))
+        let slot = self.slot(id)?;
+        let mut pool = slot.pool.lock();
+        Some(f(&mut pool))
+    }
+
+    fn slots(&self) -> Vec<Arc<Slot>> {
+        self.pools.read().values().cloned().collect()
     }
 }
 
 impl PoolStore for MemoryStore {
     fn register(&self, id: &str, config: PoolConfig, how: Registration) {
-        let mut pools = self.pools.lock();
-        match (pools.get_mut(id), how) {
-            (Some(slot), Registration::Request) if slot.preset_only => {
+        if let Some(slot) = self.slot(id) {
+            let mut pool = slot.pool.lock();
+            if how == Registration::Request && slot.preset_only.load(Ordering::Relaxed) {
                 // Reference 4.2: options freeze at the first request's spec; a preset's own
                 // keys still win, so only the keys it leaves out change.
-                slot.pool.options = config.options;
-                slot.preset_only = false;
+                pool.options = config.options;
+                slot.preset_only.store(false, Ordering::Relaxed);
             }
-            (Some(_), _) => {}
-            (None, how) => {
-                let pool = Pool::with_limits(id.to_owned(), config.options, config.max_bad_inits);
-                let slot = Slot {
-                    pool,
-                    notify: Arc::new(Notify::new()),
-                    preset_only: how == Registration::Preset,
-                };
-                pools.insert(id.to_owned(), slot);
-            }
+            return;
         }
+        let mut pools = self.pools.write();
+        pools.entry(id.to_owned()).or_insert_with(|| {
+            let pool = Pool::with_limits(id.to_owned(), config.options, config.max_bad_inits);
+            Arc::new(Slot {
+                pool: Mutex::new(pool),
+                notify: Arc::new(Notify::new()),
+                preset_only: AtomicBool::new(how == Registration::Preset),
+            })
+        });
     }
 
     fn options(&self, id: &str) -> Option<PoolOptions> {
-        self.pools.lock().get(id).map(|s| s.pool.options.clone())
+        self.with_pool_quiet(id, |p| p.options.clone())
     }
 
     fn waiter(&self, id: &str) -> Option<Arc<Notify>> {
-        self.pools.lock().get(id).map(|s| s.notify.clone())
+        self.slot(id).map(|s| s.notify.clone())
     }
 
     fn closed(&self, id: &str) -> Option<String> {
-        self.pools.lock().get(id)?.pool.closed().map(str::to_owned)
+        self.with_pool_quiet(id, |p| p.closed().map(str::to_owned))?
     }
 
     fn close(&self, id: &str, reason: &str) -> Option<String> {
@@ -91,20 +105,25 @@ impl PoolStore for MemoryStore {
     }
 
     fn reopen(&self, id: &str) -> bool {
-        let mut pools = self.pools.lock();
-        let Some(slot) = pools.get_mut(id).filter(|s| s.pool.closed().is_some()) else {
+        let Some(slot) = self.slot(id) else {
             return false;
         };
-        slot.pool.reopen();
+        let mut pool = slot.pool.lock();
+        if pool.closed().is_none() {
+            return false;
+        }
+        pool.reopen();
         slot.notify.notify_waiters();
         true
     }
 
     fn reopen_all(&self) {
-        let mut pools = self.pools.lock();
-        for slot in pools.values_mut().filter(|s| s.pool.closed().is_some()) {
-            slot.pool.reopen();
-            slot.notify.notify_waiters();
+        for slot in self.slots() {
+            let mut pool = slot.pool.lock();
+            if pool.closed().is_some() {
+                pool.reopen();
+                slot.notify.notify_waiters();
+            }
         }
     }
 
@@ -155,16 +174,12 @@ impl PoolStore for MemoryStore {
     }
 
     fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
-        let mut pools = self.pools.lock();
-        let slot = pools.get_mut(id)?;
-        slot.pool.session_mut(session_id).map(|s| s.data.clone())
+        self.with_pool_quiet(id, |p| p.session(session_id).map(|s| s.data.clone()))?
     }
 
     fn merge_cookies(&self, id: &str, session_id: &str, new: Vec<Value>) {
         self.with_pool(id, |p| {
-            if let Some(s) = p.session_mut(session_id) {
-                cookies::merge(&mut s.cookies, new);
-            }
+            p.update(session_id, |s| cookies::merge(&mut s.cookies, new));
         });
     }
 
@@ -199,10 +214,10 @@ impl PoolStore for MemoryStore {
     }
 
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
-        let pools = self.pools.lock();
-        let mut out: Vec<_> = pools
-            .values()
-            .map(|s| PoolSnapshot::of(&s.pool, now))
+        let mut out: Vec<_> = self
+            .slots()
+            .iter()
+            .map(|s| PoolSnapshot::of(&s.pool.lock(), now))
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
