@@ -43,6 +43,9 @@
 //!   `max_session_concurrency` (the reference allows any number). When the pool has no session
 //!   the request waits, woken as soon as a session is added, and fails with
 //!   [`EngineError::NoSession`] after `(queue_max_attempts − 1) × queue_wait_time` seconds.
+//! - **State** lives in a [`crate::store::PoolStore`]; each engine step is one store step.
+//!   The in-memory store costs `O(log n)` per step in a pool of `n` sessions, with one lock per
+//!   pool (issue 15).
 //! - **Proactive retirement** improves on 5.11: a session whose next possible use comes within
 //!   `retire_before_lifetime` seconds (default 0) of Zyte API's 15-minute lifetime, or, unused,
 //!   within `retire_before_idle` seconds (default 0) of its 2-minute idle limit, is retired and

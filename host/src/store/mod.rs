@@ -14,6 +14,16 @@
 //! the pool, wakes them; a step that takes a session does not (waking there would make every
 //! waiter wake every other, in a loop that burns the CPU).
 
+//!
+//! # For a remote store (issue 16)
+//!
+//! The trait is synchronous today, as its one implementation holds no connection. A remote
+//! implementation needs, still to do: `async` methods (the engine's drop guards then send the
+//! release from a spawned task), a lease with an expiry renewed while its request runs (a host
+//! killed with -9 must not hold a session's in-flight count for ever; the in-memory store needs
+//! none, since its holders die with it), and waiting through the server's notifications instead
+//! of a local [`Notify`].
+
 mod memory;
 
 use std::sync::Arc;
