@@ -27,7 +27,7 @@ use session_host::engine::pool::{PoolOptions, Rotation, Session};
 use session_host::engine::{Engine, EngineRequest};
 use session_host::session_data::SessionData;
 use session_host::settings::{SessionSettings, UpstreamSettings};
-use session_host::store::{MemoryStore, PoolConfig, PoolStore, Registration};
+use session_host::store::{MemoryStore, PoolConfig, PoolKind, PoolStore, Registration};
 use session_host::zyte::{ApiKey, Client};
 
 const BIG: u32 = 100_000;
@@ -61,9 +61,12 @@ fn fill(store: &dyn PoolStore, id: &str, n: u32, rotation: &Rotation) {
     let config = PoolConfig {
         options,
         max_bad_inits: 8,
+        kind: PoolKind::Named,
     };
-    store.register(id, config, Registration::Request);
     let now = Instant::now();
+    store
+        .register(id, config, Registration::Request, now)
+        .expect("room for the pool");
     for _ in 0..n {
         let step = store.lease(id, now, rotation, true, 0.0).expect("pool");
         assert!(step.create);
@@ -104,7 +107,7 @@ fn bench(c: &mut Criterion) {
         ..SessionSettings::default()
     };
     let rotation = Rotation::from_settings(&settings);
-    let store = Arc::new(MemoryStore::new());
+    let store = Arc::new(MemoryStore::new(&settings));
     let before = rss();
     fill(store.as_ref(), "big.example", BIG, &rotation);
     let after = rss();

@@ -41,15 +41,16 @@ pub const DEFAULT_PRIORITY: i32 = 500;
 #[derive(Debug, Clone, Default)]
 pub struct DefaultConfig {
     settings: Arc<SessionSettings>,
-    param_pools: Arc<Mutex<HashMap<String, HashMap<String, usize>>>>,
+    param_pools: Arc<Mutex<ParamPools>>,
 }
 
 impl DefaultConfig {
     /// Defaults that read `settings`.
     pub fn new(settings: Arc<SessionSettings>) -> Self {
+        let cap = settings.max_param_pools.saturating_mul(2);
         Self {
             settings,
-            param_pools: Arc::default(),
+            param_pools: Arc::new(Mutex::new(ParamPools::with_capacity(cap))),
         }
     }
 
@@ -61,13 +62,105 @@ impl DefaultConfig {
     /// The index of a param set within its netloc, assigned at first sight.
     fn param_pool_index(&self, netloc: &str, params: &Map<String, Value>) -> usize {
         let key = canonical_json(&Value::Object(params.clone()));
-        let mut pools = self.param_pools.lock();
-        let sets = pools.entry(netloc.to_owned()).or_default();
-        let next = sets.len();
-        *sets.entry(key).or_insert_with(|| {
-            tracing::info!("Session pool {netloc}[{next}] uses these session initialization parameters: {params:?}");
-            next
-        })
+        let (index, new) = self.param_pools.lock().index(netloc, &key);
+        if new {
+            // Not at info as the reference does: a client's params may hold anything (issue 13).
+            let params = wire::truncated(&key);
+            tracing::debug!(
+                "Session pool {netloc}[{index}] uses these session initialization parameters: {params}"
+            );
+        }
+        index
+    }
+}
+
+/// The `[n]` indices of param sets per netloc (reference 5.2), bounded (issue 13).
+///
+/// # Policy
+///
+/// - A param set is kept as a 64-bit keyed hash (SipHash with a per-process random key) of its
+///   canonical JSON, never as its text; a collision (about 10^-13 for 2,000 sets) would share
+///   a pool.
+/// - At most twice `max_param_pools` sets are remembered, the least recently used forgotten
+///   first; the engine bounds the live params pools to `max_param_pools`, so a forgotten set's
+///   pool has been evicted (unless it was in use all along). A forgotten set seen again gets a
+///   new index; indices of a netloc are never reused while it has a remembered set.
+#[derive(Debug)]
+struct ParamPools {
+    hasher: std::hash::RandomState,
+    netlocs: HashMap<String, NetlocSets>,
+    order: std::collections::BTreeMap<u64, (String, u64)>,
+    tick: u64,
+    cap: usize,
+}
+
+#[derive(Debug, Default)]
+struct NetlocSets {
+    next: usize,
+    /// Hash → (index, last use).
+    sets: HashMap<u64, (usize, u64)>,
+}
+
+impl Default for ParamPools {
+    fn default() -> Self {
+        Self::with_capacity(SessionSettings::default().max_param_pools * 2)
+    }
+}
+
+impl ParamPools {
+    fn with_capacity(cap: usize) -> Self {
+        Self {
+            hasher: std::hash::RandomState::new(),
+            netlocs: HashMap::new(),
+            order: std::collections::BTreeMap::new(),
+            tick: 0,
+            cap,
+        }
+    }
+
+    /// The index of `key` in `netloc`, and whether it is new.
+    fn index(&mut self, netloc: &str, key: &str) -> (usize, bool) {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(key);
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some((index, used)) = self
+            .netlocs
+            .get_mut(netloc)
+            .and_then(|n| n.sets.get_mut(&hash))
+        {
+            self.order.remove(used);
+            *used = tick;
+            let index = *index;
+            self.order.insert(tick, (netloc.to_owned(), hash));
+            return (index, false);
+        }
+        while self.order.len() >= self.cap.max(1) {
+            self.forget_oldest();
+        }
+        let sets = self.netlocs.entry(netloc.to_owned()).or_default();
+        let index = sets.next;
+        sets.next += 1;
+        sets.sets.insert(hash, (index, tick));
+        self.order.insert(tick, (netloc.to_owned(), hash));
+        (index, true)
+    }
+
+    fn forget_oldest(&mut self) {
+        let Some((_, (netloc, hash))) = self.order.pop_first() else {
+            return;
+        };
+        if let Some(sets) = self.netlocs.get_mut(&netloc) {
+            sets.sets.remove(&hash);
+            if sets.sets.is_empty() {
+                self.netlocs.remove(&netloc);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.order.len()
     }
 }
 
@@ -106,10 +199,16 @@ impl Defaults for DefaultConfig {
 
     /// Pool id derivation (reference 5.2): pool control > params control (`netloc[n]`) >
     /// location control (`netloc@fields`) > netloc.
+    ///
+    /// Improves on the reference (issue 13): a pool the request names gets the id
+    /// `client_pool_prefix` + its id (`client/shop.example`), so a request's options only ever
+    /// apply to pools of requests, never to a site's or a config's pool.
     fn pool(&self, request: &Request) -> Result<PoolSpec, String> {
         let controls = &request.controls;
         if let Some(pool) = controls.pool.as_ref().filter(|p| !p.id.is_empty()) {
-            return Ok(pool.clone());
+            let mut spec = pool.clone();
+            spec.id = format!("{}{}", self.settings.client_pool_prefix, pool.id);
+            return Ok(spec);
         }
         let mut netloc = netloc(&request.url)?;
         if self.settings.keep_default_port {

@@ -62,6 +62,9 @@ pub enum ProblemKind {
     PoolNotClosed,
     /// 413 `payload-too-large`: the body exceeds the gateway's limit.
     PayloadTooLarge,
+    /// 429 `too-many-pools`: the request needs a new session pool, but a pool bound
+    /// (`setting`, e.g. `max_client_pools`) is full and none of its pools is idle (issue 13).
+    TooManyPools,
     /// 415 `unsupported-media-type`: a keyless (loopback) gateway refused a `POST` that is not
     /// `Content-Type: application/json`, as a browser's cross-site "simple request" is.
     UnsupportedMediaType,
@@ -88,7 +91,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
@@ -100,6 +103,7 @@ impl ProblemKind {
         Self::PoolNotClosed,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::TooManyPools,
         Self::ConfigError,
         Self::Internal,
         Self::GaveUp,
@@ -124,6 +128,7 @@ impl ProblemKind {
             Self::PoolNotClosed => "pool-not-closed",
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::TooManyPools => "too-many-pools",
             Self::ConfigError => "config-error",
             Self::Internal => "internal",
             Self::GaveUp => "gave-up",
@@ -157,6 +162,7 @@ impl ProblemKind {
             Self::PoolClosed | Self::PoolNotClosed => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::TooManyPools => 429,
             Self::ConfigError | Self::Internal => 500,
             Self::GaveUp | Self::UpstreamUnreachable | Self::UpstreamError => 502,
             Self::NoSession | Self::ShuttingDown => 503,
@@ -178,6 +184,7 @@ impl ProblemKind {
             Self::PoolNotClosed => "Session Pool Not Closed",
             Self::PayloadTooLarge => "Payload Too Large",
             Self::UnsupportedMediaType => "Unsupported Media Type",
+            Self::TooManyPools => "Too Many Session Pools",
             Self::ConfigError => "Session Config Error",
             Self::Internal => "Internal Error",
             Self::GaveUp => "Session Retries Exhausted",
@@ -281,6 +288,11 @@ impl Problem {
             }
             EngineError::GaveUp { pool, .. } => {
                 Self::new(ProblemKind::GaveUp, detail).with("pool", pool.as_str())
+            }
+            EngineError::TooManyPools { setting, limit } => {
+                Self::new(ProblemKind::TooManyPools, detail)
+                    .with("setting", *setting)
+                    .with("limit", *limit)
             }
             EngineError::Timeout { pool, .. } => {
                 let problem = Self::new(ProblemKind::Timeout, detail);

@@ -150,6 +150,37 @@ pub struct SessionSettings {
     /// background session replacement. The gateway's and `run`'s `--request-timeout-secs`
     /// override it for their requests.
     pub request_timeout: f64,
+    /// Not in the reference (issue 13): the largest pool `size`. A request naming its own pool
+    /// with a larger `size` gets a 400 `bad-request` problem naming this setting; a larger size
+    /// from a config, `pools` or `pool_size` is clamped to it, with a warning. Default 1,000:
+    /// each session costs an init and counts against Zyte API's active-session limit.
+    pub max_pool_size: u32,
+    /// Not in the reference (issue 13): the most pools kept at once, of every kind. A new pool
+    /// past it evicts the least recently used evictable pool ([`Self::pool_idle_timeout`]),
+    /// else the request gets a 429 `too-many-pools` problem naming this setting. Default 10,000.
+    pub max_pools: usize,
+    /// Not in the reference (issue 13): the most pools named by requests at once
+    /// (`sessionManagement.pool`, the `zyte_api_session_pool` control), with eviction as for
+    /// [`Self::max_pools`]. Default 1,000.
+    pub max_client_pools: usize,
+    /// Not in the reference (issue 13): the most params pools (`netloc[n]`, from the params
+    /// control) at once, and the most param sets the built-in default remembers. Default 1,000.
+    pub max_param_pools: usize,
+    /// Not in the reference (issue 13): the most location pools (`netloc@fields`) at once.
+    /// Default 1,000.
+    pub max_location_pools: usize,
+    /// Not in the reference (issue 13): seconds after its last request that a pool no request
+    /// is using becomes evictable: it is dropped, with its sessions, when a new pool needs its
+    /// place, and at most two such pools are swept at each new pool. Default 900 (Zyte API's
+    /// session lifetime: by then none of its sessions is usable anyway). Pools of `pools` with
+    /// a `size` are never evicted.
+    pub pool_idle_timeout: f64,
+    /// Not in the reference (issue 13): the prefix of the id of a pool a request names, so that a
+    /// request can never use, or set the options of, a site's or a config's pool (`{"id":
+    /// "shop.example"}` is the pool `client/shop.example`). Default `client/`; `""` restores
+    /// the reference, where a request's pool id and options are taken as they are (any client
+    /// can then resize or close a site's pool: do not use it on a shared gateway).
+    pub client_pool_prefix: String,
 }
 
 impl Default for SessionSettings {
@@ -181,6 +212,13 @@ impl Default for SessionSettings {
             init_failure_backoff: 1.0,
             keep_default_port: false,
             request_timeout: 600.0,
+            max_pool_size: 1_000,
+            max_pools: 10_000,
+            max_client_pools: 1_000,
+            max_param_pools: 1_000,
+            max_location_pools: 1_000,
+            pool_idle_timeout: 900.0,
+            client_pool_prefix: "client/".into(),
         }
     }
 }

@@ -23,6 +23,29 @@ pub fn no_controls() -> SessionControls {
     }
 }
 
+/// Longest text a pool stores or logs of what a guest or a client said (a close reason, a
+/// retirement reason, a session event, a pool id in a log line), in bytes (issue 13): longer
+/// text is cut at a UTF-8 boundary and ends with `…`. Guest log lines and hook errors have
+/// their own, larger bound (4 KiB, `plugin::Limits`); this one applies to what is kept per pool
+/// and per session, up to `max_pools` × `max_pool_size` × 16 events.
+pub const MAX_STORED_TEXT: usize = 256;
+
+/// Longest pool id, in bytes (issue 13): a request or config naming a longer one gets a
+/// `bad-request` answer. A pool id is kept with the pool, in its counters and in `/status`.
+pub const MAX_POOL_ID: usize = 512;
+
+/// `text` cut to at most [`MAX_STORED_TEXT`] bytes (plus `…`), at a UTF-8 boundary.
+pub fn truncated(text: &str) -> String {
+    if text.len() <= MAX_STORED_TEXT {
+        return text.to_owned();
+    }
+    let mut end = MAX_STORED_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// A pool given by its id alone: its size and delays come from the settings.
 pub fn pool_spec(id: String) -> PoolSpec {
     PoolSpec {

@@ -505,7 +505,8 @@ async fn serve_reports_and_reopens_a_closed_pool() {
         let answer = gateway.extract(body.to_string(), None).await;
         let detail = answer.problem(409, "pool-closed");
         assert!(detail.contains("unsupported_set_location"), "{detail}");
-        assert_eq!(answer.json["pool"], "nls");
+        // A request-named pool is `client/ID` (issue 13).
+        assert_eq!(answer.json["pool"], "client/nls");
         assert_eq!(answer.json["reason"], "unsupported_set_location");
     }
     // The second request failed fast: one init, no more.
@@ -516,13 +517,13 @@ async fn serve_reports_and_reopens_a_closed_pool() {
         status["pools"][0]["closed"], "unsupported_set_location",
         "{status}"
     );
-    let answer = gateway.post("/pools/nls/reopen").await;
+    let answer = gateway.post("/pools/client%2Fnls/reopen").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.json, json!({"pool": "nls", "reopened": true}));
+    assert_eq!(answer.json, json!({"pool": "client/nls", "reopened": true}));
     let status = gateway.get("/status", None).await.json;
     assert_eq!(status["pools"][0]["closed"], Value::Null);
     gateway
-        .post("/pools/nls/reopen")
+        .post("/pools/client%2Fnls/reopen")
         .await
         .problem(409, "pool-not-closed");
     gateway

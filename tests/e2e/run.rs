@@ -185,7 +185,7 @@ async fn run_answers_each_json_line_once_with_its_echo_data_or_its_error() {
     );
     assert_eq!(answers[&4]["echoData"], "no url");
     let located = &answers[&5];
-    assert_eq!(located["_sessionHost"]["pool"], "located");
+    assert_eq!(located["_sessionHost"]["pool"], "client/located");
     assert_eq!(located["echoData"], "https://postal-code-10001.example/p");
     assert!(
         located["browserHtml"]
@@ -211,7 +211,7 @@ async fn run_answers_each_json_line_once_with_its_echo_data_or_its_error() {
     let stderr = stderr(&run);
     assert!(stderr.contains("done: 7 of 7 inputs answered"), "{stderr}");
     assert!(
-        stderr.lines().any(|l| l.starts_with("located ")),
+        stderr.lines().any(|l| l.starts_with("client/located ")),
         "{stderr}"
     );
 }

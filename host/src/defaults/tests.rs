@@ -61,7 +61,33 @@ fn pool_precedence_pool_then_params_then_location() {
         delay: None,
         randomize_delay: None,
     });
-    assert_eq!(d.pool(&r).unwrap().id, "mine");
+    assert_eq!(d.pool(&r).unwrap().id, "client/mine");
+}
+
+#[test]
+fn issue_13_a_request_named_pool_is_in_a_namespace_of_its_own() {
+    let mut r = request("https://shop.example/");
+    r.controls.pool = Some(PoolSpec {
+        id: "shop.example".into(),
+        size: Some(1),
+        delay: Some(86400.0),
+        randomize_delay: None,
+    });
+    let spec = DefaultConfig::default().pool(&r).unwrap();
+    assert_eq!(spec.id, "client/shop.example");
+    assert_ne!(
+        spec.id,
+        DefaultConfig::default()
+            .pool(&request("https://shop.example/"))
+            .unwrap()
+            .id
+    );
+    // An empty prefix restores the reference, hijack included.
+    let reference = config(SessionSettings {
+        client_pool_prefix: String::new(),
+        ..SessionSettings::default()
+    });
+    assert_eq!(reference.pool(&r).unwrap().id, "shop.example");
 }
 
 #[test]
@@ -323,4 +349,38 @@ fn issue_14_keep_default_port_restores_the_reference_pool_id() {
         id(&DefaultConfig::default(), "https://example.com:443/"),
         "example.com"
     );
+}
+
+#[test]
+fn issue_13_the_params_registry_is_bounded_and_keeps_no_params_text() {
+    let d = config(SessionSettings {
+        max_param_pools: 5,
+        ..SessionSettings::default()
+    });
+    let big = "x".repeat(10_000);
+    for n in 0..100 {
+        let params = json!({"n": n, "big": big})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(d.param_pool_index("a.example", &params), n);
+    }
+    let registry = d.param_pools.lock();
+    assert_eq!(registry.len(), 10);
+    assert!(format!("{registry:?}").len() < 5_000);
+}
+
+#[test]
+fn issue_13_params_indices_stay_stable_while_remembered() {
+    let d = config(SessionSettings {
+        max_param_pools: 1,
+        ..SessionSettings::default()
+    });
+    let p = |n: i32| json!({"n": n}).as_object().cloned().unwrap_or_default();
+    assert_eq!(d.param_pool_index("a.example", &p(0)), 0);
+    assert_eq!(d.param_pool_index("a.example", &p(1)), 1);
+    assert_eq!(d.param_pool_index("a.example", &p(0)), 0);
+    // p(1) is now the least recently used of two: forgotten, a new one gets a fresh index.
+    assert_eq!(d.param_pool_index("a.example", &p(2)), 2);
+    assert_eq!(d.param_pool_index("b.example", &p(0)), 0);
 }

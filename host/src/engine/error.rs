@@ -59,6 +59,17 @@ pub enum EngineError {
         /// What it was doing when time ran out, e.g. `waiting for a session of pool "x"`.
         doing: String,
     },
+    /// A new pool was needed but a pool bound is full and none of its pools is idle
+    /// (issue 13, [`crate::engine::bounds`]).
+    #[error(
+        "too many session pools: the [sessions] {setting} setting ({limit}) is reached and no pool of it is idle"
+    )]
+    TooManyPools {
+        /// The setting whose bound is full, e.g. `max_client_pools`.
+        setting: &'static str,
+        /// Its value.
+        limit: usize,
+    },
     /// Retries with new sessions ran out after failed checks.
     #[error("gave up on pool {pool:?} after {attempts} attempts: {reason}")]
     GaveUp {

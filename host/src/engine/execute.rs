@@ -76,13 +76,14 @@ impl Inner {
             return self.forward(params, url, deadline).await;
         }
         let cookie_mode = config.cookie_mode(self.env(None, false), &wit).await?;
-        let pool = match config.pool(self.env(None, cookie_mode), &wit).await {
-            Ok(spec) => self.register(&spec),
+        let (pool, pin) = match config.pool(self.env(None, cookie_mode), &wit).await {
+            Ok(spec) => self.register(&spec)?,
             Err(e) => return Err(self.pool_error(&url, &e)),
         };
         let ctx = PoolCtx {
             config,
             pool,
+            _pin: pin,
             cookie_mode,
             request: wit,
         };
@@ -309,10 +310,10 @@ impl Inner {
     fn pool_error(&self, url: &str, error: &HookError) -> EngineError {
         tracing::error!("the pool hook failed: {error}");
         match defaults::netloc(url) {
-            Ok(netloc) => {
-                let id = self.register(&pool_spec(&netloc));
-                self.close(&id, "pool_error")
-            }
+            Ok(netloc) => match self.register(&pool_spec(&netloc)) {
+                Ok((id, _pin)) => self.close(&id, "pool_error"),
+                Err(e) => e,
+            },
             Err(e) => EngineError::BadInput(e),
         }
     }

@@ -22,6 +22,8 @@ const MAX_INIT_BACKOFF: Duration = Duration::from_secs(60);
 pub(super) struct PoolCtx {
     pub config: Config,
     pub pool: String,
+    /// Keeps the pool from eviction while the request (or a replacement it spawned) runs.
+    pub _pin: crate::store::PoolPin,
     pub cookie_mode: bool,
     /// The triggering request (its URL and controls drive inits).
     pub request: Request,

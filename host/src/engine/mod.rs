@@ -115,7 +115,7 @@ use crate::defaults::DefaultConfig;
 use crate::plugin::{GuestConfig, PoolSpec, SessionControls};
 use crate::rules::RulesError;
 use crate::settings::SessionSettings;
-use crate::store::{MemoryStore, PoolConfig, PoolStore, Registration};
+use crate::store::{MemoryStore, PoolConfig, PoolKind, PoolPin, PoolStore, Registration};
 use crate::wire;
 use crate::zyte::Client;
 use pool::{PoolOptions, Rotation};
@@ -172,7 +172,8 @@ impl Engine {
     /// An engine with no guest config (every URL uses the built-in default), its pools in
     /// memory.
     pub fn new(settings: SessionSettings, client: Client) -> Self {
-        Self::with_store(settings, client, Arc::new(MemoryStore::new()))
+        let store = MemoryStore::new(&settings.clone().with_deprecated_merged());
+        Self::with_store(settings, client, Arc::new(store))
     }
 
     /// [`Engine::new`] with its pools in `store`.
@@ -187,7 +188,7 @@ impl Engine {
             defaults: Arc::new(DefaultConfig::new(settings.clone())),
             configs: ArcSwap::from_pointee(ConfigSet::default()),
             store,
-            stats: Stats::default(),
+            stats: Stats::new(&settings),
             clock: Clock::default(),
             rotation: Rotation::from_settings(&settings),
             settings,
@@ -195,7 +196,9 @@ impl Engine {
         for (id, preset) in &inner.settings.pools {
             if preset.size.is_some() {
                 let config = inner.pool_config(&pool_spec(id));
-                inner.store.register(id, config, Registration::Preset);
+                let now = inner.clock.now();
+                // A preset is never refused: it counts against no bound.
+                let _ = inner.store.register(id, config, Registration::Preset, now);
             }
         }
         Self {
@@ -261,9 +264,33 @@ impl Engine {
             .snapshot(self.inner.settings.stats_per_pool)
     }
 
-    /// Every pool, sorted by id.
+    /// Every pool, sorted by id ([`Engine::pools_page`] for some of them).
     pub fn pools(&self) -> Vec<PoolSnapshot> {
-        self.inner.store.pools(self.inner.clock.now())
+        self.pools_page(0, usize::MAX).1
+    }
+
+    /// The number of pools, and the `limit` pools from `offset` in the order of their ids.
+    ///
+    /// Never holds a lock for long (issue 13): the ids are copied, sorted outside any lock,
+    /// and each pool of the page is snapshotted under its own lock.
+    pub fn pools_page(&self, offset: usize, limit: usize) -> (usize, Vec<PoolSnapshot>) {
+        let mut ids = self.inner.store.ids();
+        ids.sort_unstable();
+        let total = ids.len();
+        let page = ids.iter().skip(offset).take(limit);
+        let out = page.filter_map(|id| self.pool(id)).collect();
+        (total, out)
+    }
+
+    /// Pool `id`, if it exists.
+    pub fn pool(&self, id: &str) -> Option<PoolSnapshot> {
+        self.inner.store.pool(id, self.inner.clock.now())
+    }
+
+    /// The Prometheus `pool` label of pool `id` ([`stats::Stats::label`]): its id for the
+    /// first site and config pools, else `other` (issue 13).
+    pub fn metric_label(&self, id: &str) -> String {
+        self.inner.stats.label(id)
     }
 
     /// The engine's clock (tests advance it together with the emulator's).
@@ -284,11 +311,49 @@ impl Inner {
         }
     }
 
-    /// Registers the pool of `spec` at first sight; returns its id.
-    fn register(&self, spec: &PoolSpec) -> String {
+    /// Registers the pool of `spec` at first sight, within the pool bounds
+    /// ([`crate::store::bounds`]), and records the request's use of it; returns its id and the
+    /// pin the request holds.
+    ///
+    /// # Errors
+    /// A pool a request named asks for more than `max_pool_size` sessions
+    /// ([`EngineError::BadInput`]), or a bound is full ([`EngineError::TooManyPools`]).
+    fn register(&self, spec: &PoolSpec) -> Result<(String, PoolPin), EngineError> {
         let config = self.pool_config(spec);
-        self.store.register(&spec.id, config, Registration::Request);
-        spec.id.clone()
+        self.check_size(spec, config.kind)?;
+        let now = self.clock.now();
+        let registered = self
+            .store
+            .register(&spec.id, config, Registration::Request, now)?;
+        self.forget(registered.evicted);
+        Ok((spec.id.clone(), registered.pin))
+    }
+
+    /// A pool a request named may not ask for more than `max_pool_size` sessions (other
+    /// pools are clamped to it, [`PoolOptions::resolve`]).
+    fn check_size(&self, spec: &PoolSpec, kind: PoolKind) -> Result<(), EngineError> {
+        if spec.id.len() > wire::MAX_POOL_ID {
+            return Err(EngineError::BadInput(format!(
+                "the pool id is {} bytes long, above the {} bytes the host keeps",
+                spec.id.len(),
+                wire::MAX_POOL_ID
+            )));
+        }
+        let max = self.settings.max_pool_size;
+        match spec.size {
+            Some(size) if kind == PoolKind::Client && size > max => Err(EngineError::BadInput(
+                format!("pool size {size} is above the [sessions] max_pool_size setting ({max})"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Drops the counters of evicted pools into the `(evicted)` bucket.
+    fn forget(&self, evicted: Vec<String>) {
+        for id in evicted {
+            tracing::debug!(pool = %wire::truncated(&id), "evicted an idle session pool");
+            self.stats.forget(&id);
+        }
     }
 
     /// The options pool `spec` freezes: `[sessions.pools.ID]` > the hook's spec > global.
@@ -297,6 +362,7 @@ impl Inner {
         PoolConfig {
             options: PoolOptions::resolve(&self.settings, spec),
             max_bad_inits: max_bad_inits.unwrap_or(self.settings.max_bad_inits),
+            kind: PoolKind::of(&spec.id, &self.settings.client_pool_prefix),
         }
     }
 
@@ -309,6 +375,7 @@ impl Inner {
     }
 
     fn close(&self, id: &str, reason: &str) -> EngineError {
+        let reason = &wire::truncated(reason);
         tracing::error!(pool = id, reason, "closing session pool");
         let reason = self
             .store

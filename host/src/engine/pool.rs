@@ -43,11 +43,20 @@ pub struct PoolOptions {
 }
 
 impl PoolOptions {
-    /// `[sessions.pools.ID]` > the pool hook's spec > the global settings.
+    /// `[sessions.pools.ID]` > the pool hook's spec > the global settings; the size is clamped
+    /// to `max_pool_size` (issue 13; a request asking for more is refused before this).
     pub fn resolve(settings: &SessionSettings, spec: &PoolSpec) -> Self {
         let preset = settings.pools.get(&spec.id).cloned().unwrap_or_default();
+        let size = preset.size.or(spec.size).unwrap_or(settings.pool_size);
+        if size > settings.max_pool_size {
+            tracing::warn!(
+                pool = %crate::wire::truncated(&spec.id),
+                "pool size {size} clamped to the [sessions] max_pool_size setting ({})",
+                settings.max_pool_size
+            );
+        }
         Self {
-            size: preset.size.or(spec.size).unwrap_or(settings.pool_size),
+            size: size.min(settings.max_pool_size),
             delay: preset.delay.or(spec.delay).unwrap_or(settings.delay),
             randomize_delay: preset
                 .randomize_delay
@@ -126,7 +135,7 @@ impl Session {
         }
         self.history.push_back(Event {
             at,
-            what: what.into(),
+            what: crate::wire::truncated(&what.into()),
         });
     }
 }
@@ -463,7 +472,7 @@ impl Pool {
         }
         self.retired.push_back(Retired {
             session,
-            reason: reason.to_owned(),
+            reason: crate::wire::truncated(reason),
         });
         true
     }
@@ -476,7 +485,8 @@ impl Pool {
 
     /// Closes the pool with `reason` (the first reason wins).
     pub fn close(&mut self, reason: &str) {
-        self.closed.get_or_insert_with(|| reason.to_owned());
+        self.closed
+            .get_or_insert_with(|| crate::wire::truncated(reason));
     }
 
     /// Reopens a closed pool: bad inits are forgotten and missing sessions are created again

@@ -5,14 +5,36 @@
 //! `scrapy-zyte-api/sessions/pools/{pool}/{key}`, else the aggregate
 //! `scrapy-zyte-api/sessions/{key}`. `use/disabled` is never per pool, and Scrapy's retry stats
 //! (`retry/count`, `retry/reason_count/{reason}`, `retry/max_reached`) keep their names.
+//!
+//! # Bounds (issue 13)
+//!
+//! - Counters are kept per live pool, so their number follows the pool bounds
+//!   ([`crate::store::bounds`]); an evicted pool's counters are added to the pool [`EVICTED`], so the
+//!   aggregate stays true.
+//! - Prometheus `pool` label values ([`Stats::label`]) are only given to site and config pools
+//!   ([`PoolKind::Named`]), and to at most [`MAX_POOL_LABELS`] of them; pools named by
+//!   requests, params pools, location pools and the pools past that bound share the label
+//!   [`OTHER_LABEL`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::settings::SessionSettings;
+use crate::store::PoolKind;
 use crate::telemetry;
+
+/// The pool that holds the counters of evicted pools.
+pub const EVICTED: &str = "(evicted)";
+/// The Prometheus `pool` label of every pool without a label of its own.
+pub const OTHER_LABEL: &str = "other";
+/// Site and config pools that get a Prometheus `pool` label of their own, first come first
+/// served. Each label value costs about ten series (the session events and the pool gauges),
+/// which the exporter keeps until the host stops: 200 keeps `/metrics` under about 5,000 lines
+/// whatever the clients send.
+pub const MAX_POOL_LABELS: usize = 200;
 
 /// The prefix of every session stat.
 pub const PREFIX: &str = "scrapy-zyte-api/sessions/";
@@ -83,6 +105,8 @@ struct Counters([AtomicU64; SessionStat::COUNT]);
 pub struct Stats {
     pools: RwLock<HashMap<String, Arc<Counters>>>,
     global: Mutex<BTreeMap<&'static str, u64>>,
+    labels: Mutex<HashSet<String>>,
+    client_prefix: String,
 }
 
 /// A copy of the counters, ready to export.
@@ -111,9 +135,44 @@ impl StatsSnapshot {
 }
 
 impl Stats {
+    /// Counters for an engine with `settings` (which say what a request-named pool is).
+    pub fn new(settings: &SessionSettings) -> Self {
+        Self {
+            client_prefix: settings.client_pool_prefix.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// The Prometheus `pool` label of `pool`: its id for the first [`MAX_POOL_LABELS`] site and
+    /// config pools, else [`OTHER_LABEL`].
+    pub fn label(&self, pool: &str) -> String {
+        if PoolKind::of(pool, &self.client_prefix) != PoolKind::Named {
+            return OTHER_LABEL.into();
+        }
+        let mut labels = self.labels.lock();
+        if labels.contains(pool) || labels.len() < MAX_POOL_LABELS && labels.insert(pool.into()) {
+            return pool.into();
+        }
+        OTHER_LABEL.into()
+    }
+
+    /// Moves the counters of an evicted `pool` to [`EVICTED`].
+    pub fn forget(&self, pool: &str) {
+        let mut pools = self.pools.write();
+        let Some(counters) = pools.remove(pool) else {
+            return;
+        };
+        let evicted = pools.entry(EVICTED.into()).or_default();
+        for (into, from) in evicted.0.iter().zip(&counters.0) {
+            into.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
     /// Counts `stat` for `pool`, in the Prometheus metrics too ([`crate::telemetry`]).
     pub fn inc(&self, pool: &str, stat: SessionStat) {
-        telemetry::session_event(pool, stat.as_str());
+        if telemetry::active() {
+            telemetry::session_event(&self.label(pool), stat.as_str());
+        }
         let counters = self.pools.read().get(pool).cloned();
         let counters = match counters {
             Some(counters) => counters,
@@ -200,5 +259,26 @@ mod tests {
         );
         assert_eq!(split.get("scrapy-zyte-api/sessions/use/check-passed"), 0);
         assert_eq!(split.pool("a.com", "use/check-passed"), 1);
+    }
+
+    #[test]
+    fn issue_13_labels_are_bounded_and_evicted_counters_kept() {
+        let stats = Stats::new(&SessionSettings::default());
+        for id in ["client/x", "a.com[0]", "a.com@US"] {
+            assert_eq!(stats.label(id), OTHER_LABEL);
+        }
+        for n in 0..MAX_POOL_LABELS {
+            assert_eq!(stats.label(&format!("site{n}.com")), format!("site{n}.com"));
+        }
+        assert_eq!(stats.label("late.com"), OTHER_LABEL);
+        assert_eq!(stats.label("site0.com"), "site0.com");
+        stats.inc("client/x", SessionStat::UseCheckPassed);
+        stats.inc("client/y", SessionStat::UseCheckPassed);
+        stats.forget("client/x");
+        stats.forget("client/y");
+        let snapshot = stats.snapshot(false);
+        assert_eq!(snapshot.get("scrapy-zyte-api/sessions/use/check-passed"), 2);
+        assert_eq!(snapshot.per_pool.len(), 1);
+        assert_eq!(snapshot.pool(EVICTED, "use/check-passed"), 2);
     }
 }

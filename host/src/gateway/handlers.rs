@@ -4,8 +4,8 @@
 use axum::Extension;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -125,11 +125,38 @@ fn header_value(text: &str) -> HeaderValue {
     })
 }
 
-/// `GET /status`.
-pub(super) async fn status(State(state): State<GatewayState>) -> Json<Value> {
+/// Pools on a `GET /status` page when the query sets no `limit`.
+pub const STATUS_DEFAULT_LIMIT: usize = 100;
+/// Most pools on a `GET /status` page: each pool may hold `max_pool_size` sessions with their
+/// history, and a page is built and serialised in one go.
+pub const STATUS_MAX_LIMIT: usize = 1_000;
+
+/// The query of `GET /status`: `?offset=N&limit=M` over the pools sorted by id.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StatusQuery {
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+/// `GET /status`: the gateway, configs and stats, and one page of pools (issue 13): `limit`
+/// (default [`STATUS_DEFAULT_LIMIT`], at most [`STATUS_MAX_LIMIT`]) pools from `offset`, sorted
+/// by id, with `pools_total`. A larger `limit` is a 400 naming the bound.
+pub(super) async fn status(
+    State(state): State<GatewayState>,
+    query: Result<Query<StatusQuery>, QueryRejection>,
+) -> Result<Json<Value>, Problem> {
+    let Query(query) = query.map_err(|e| Problem::bad_request(format!("bad query: {e}")))?;
+    let limit = query.limit.unwrap_or(STATUS_DEFAULT_LIMIT);
+    if limit > STATUS_MAX_LIMIT {
+        let detail = format!("`limit` is {limit}, above the {STATUS_MAX_LIMIT} pools a page holds");
+        return Err(Problem::bad_request(detail));
+    }
     let engine = state.engine();
     let config = state.config();
-    Json(json!({
+    let (total, pools) = engine.pools_page(query.offset, limit);
+    Ok(Json(json!({
         "gateway": {
             "listen": config.listen.to_string(),
             "key_required": config.key.is_some(),
@@ -138,9 +165,12 @@ pub(super) async fn status(State(state): State<GatewayState>) -> Json<Value> {
             "shutdown_timeout_secs": config.shutdown_timeout.as_secs_f64(),
         },
         "configs": engine.configs().status(),
-        "pools": engine.pools(),
+        "pools_total": total,
+        "offset": query.offset,
+        "limit": limit,
+        "pools": pools,
         "stats": engine.stats(),
-    }))
+    })))
 }
 
 /// `POST /pools/{id}/reopen`.
@@ -154,7 +184,7 @@ pub(super) async fn reopen(
         tracing::info!(pool = %id, "session pool reopened by an operator");
         return Ok(Json(json!({"pool": id, "reopened": true})));
     }
-    if engine.pools().iter().any(|p| p.id == id) {
+    if engine.pool(&id).is_some() {
         let detail = format!("session pool {id:?} is not closed");
         Err(Problem::new(ProblemKind::PoolNotClosed, detail).with("pool", id))
     } else {

@@ -321,6 +321,34 @@ async fn status_shows_configs_pools_and_stats() {
     assert_eq!(json["gateway"]["key_required"], false);
 }
 
+#[tokio::test]
+async fn issue_13_status_pages_the_pools() {
+    let emulator = emulator().await;
+    let (_, app) = gateway(&emulator.base_url(), GatewayConfig::default());
+    for n in 0..5 {
+        let body = json!({"url": format!("https://s{n}.example/"), "httpResponseBody": true});
+        send(&app, post("/v1/extract", body.to_string())).await;
+    }
+    let (_, json) = send(&app, get("/status?offset=1&limit=2")).await;
+    assert_eq!(
+        (json["pools_total"].clone(), json["limit"].clone()),
+        (json!(5), json!(2))
+    );
+    let ids: Vec<_> = json["pools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| p["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("s1.example"), json!("s2.example")]);
+    let (_, json) = send(&app, get("/status")).await;
+    assert_eq!(json["limit"], 100);
+    for bad in ["/status?limit=1001", "/status?offset=x", "/status?pool=1"] {
+        let (response, json) = send(&app, get(bad)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}: {json}");
+    }
+}
+
 /// A Zyte API that accepts connections and never answers.
 async fn silent_upstream() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

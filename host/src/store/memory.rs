@@ -1,45 +1,57 @@
 //! The in-memory store: a map of pools, each behind its own mutex (issue 15: no engine-wide
-//! lock), never held across an `await`. The map itself is read-locked for a lookup and
-//! write-locked only to add a pool. Each step costs `O(log n)` in a pool of `n` sessions
+//! lock), never held across an `await`. The map of pools, with the pool bounds and eviction
+//! ([`super::bounds`]), has a lock of its own, held for a lookup or a registration only. Each step costs `O(log n)` in a pool of `n` sessions
 //! ([`crate::engine::pool`]).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use super::{Failure, PoolConfig, PoolStore, Registration, Step};
-use crate::engine::PoolSnapshot;
+use super::bounds::{Entry, PoolLimits, PoolMap, PoolPin};
+use super::{Failure, PoolConfig, PoolStore, Registered, Registration, Step};
 use crate::engine::cookies;
 use crate::engine::pool::{Choice, Lease, Pool, PoolOptions, Rotation, Session};
+use crate::engine::{EngineError, PoolSnapshot};
 use crate::session_data::SessionData;
+use crate::settings::SessionSettings;
 
-struct Slot {
+pub(super) struct Slot {
     pool: Mutex<Pool>,
-    notify: Arc<Notify>,
+    pub(super) notify: Arc<Notify>,
+    /// Held by the requests using the pool.
+    pub(super) pin: PoolPin,
     /// Registered at start-up from `[sessions.pools]` and not yet seen in a request (changed
     /// under the pool's lock).
     preset_only: AtomicBool,
 }
 
 /// The state of one host's pools, in memory.
-#[derive(Default)]
 pub struct MemoryStore {
-    pools: RwLock<HashMap<String, Arc<Slot>>>,
+    pools: Mutex<PoolMap>,
+    limits: PoolLimits,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(&SessionSettings::default())
+    }
 }
 
 impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty store with the pool bounds of `settings`.
+    pub fn new(settings: &SessionSettings) -> Self {
+        Self {
+            pools: Mutex::new(PoolMap::default()),
+            limits: PoolLimits::from_settings(settings),
+        }
     }
 
     fn slot(&self, id: &str) -> Option<Arc<Slot>> {
-        self.pools.read().get(id).cloned()
+        self.pools.lock().slots.get(id).map(|e| e.slot.clone())
     }
 
     /// Runs `f` on pool `id` and wakes its waiters.
@@ -58,31 +70,73 @@ impl MemoryStore {
     }
 
     fn slots(&self) -> Vec<Arc<Slot>> {
-        self.pools.read().values().cloned().collect()
+        let pools = self.pools.lock();
+        pools.slots.values().map(|e| e.slot.clone()).collect()
     }
 }
 
 impl PoolStore for MemoryStore {
-    fn register(&self, id: &str, config: PoolConfig, how: Registration) {
-        if let Some(slot) = self.slot(id) {
-            let mut pool = slot.pool.lock();
-            if how == Registration::Request && slot.preset_only.load(Ordering::Relaxed) {
-                // Reference 4.2: options freeze at the first request's spec; a preset's own
-                // keys still win, so only the keys it leaves out change.
-                pool.options = config.options;
-                slot.preset_only.store(false, Ordering::Relaxed);
+    fn register(
+        &self,
+        id: &str,
+        config: PoolConfig,
+        how: Registration,
+        now: Instant,
+    ) -> Result<Registered, EngineError> {
+        let mut pools = self.pools.lock();
+        let evicted = match pools.slots.get(id) {
+            Some(entry) => {
+                let slot = entry.slot.clone();
+                if how == Registration::Request && slot.preset_only.load(Ordering::Relaxed) {
+                    // Reference 4.2: options freeze at the first request's spec; a preset's own
+                    // keys still win, so only the keys it leaves out change.
+                    slot.pool.lock().options = config.options;
+                    slot.preset_only.store(false, Ordering::Relaxed);
+                }
+                Vec::new()
             }
-            return;
+            None => {
+                let preset = how == Registration::Preset;
+                let evicted = match preset {
+                    true => Vec::new(),
+                    false => pools.make_room(config.kind, &self.limits, now)?,
+                };
+                let pool = Pool::with_limits(id.to_owned(), config.options, config.max_bad_inits);
+                let slot = Arc::new(Slot {
+                    pool: Mutex::new(pool),
+                    notify: Arc::new(Notify::new()),
+                    pin: PoolPin::default(),
+                    preset_only: AtomicBool::new(preset),
+                });
+                let entry = Entry {
+                    slot,
+                    keep: preset,
+                    kind: config.kind,
+                    last_used: now,
+                };
+                pools.insert(id.to_owned(), entry);
+                evicted
+            }
+        };
+        if how == Registration::Request {
+            pools.touch(id, now);
         }
-        let mut pools = self.pools.write();
-        pools.entry(id.to_owned()).or_insert_with(|| {
-            let pool = Pool::with_limits(id.to_owned(), config.options, config.max_bad_inits);
-            Arc::new(Slot {
-                pool: Mutex::new(pool),
-                notify: Arc::new(Notify::new()),
-                preset_only: AtomicBool::new(how == Registration::Preset),
-            })
-        });
+        let pin = pools
+            .slots
+            .get(id)
+            .map(|e| e.slot.pin.clone())
+            .unwrap_or_default();
+        Ok(Registered { pin, evicted })
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.pools.lock().slots.keys().cloned().collect()
+    }
+
+    fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot> {
+        let slot = self.slot(id)?;
+        let pool = slot.pool.lock();
+        Some(PoolSnapshot::of(&pool, now))
     }
 
     fn options(&self, id: &str) -> Option<PoolOptions> {

@@ -24,6 +24,7 @@
 //! none, since its holders die with it), and waiting through the server's notifications instead
 //! of a local [`Notify`].
 
+pub mod bounds;
 mod memory;
 
 use std::sync::Arc;
@@ -32,10 +33,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::Notify;
 
+pub use bounds::{PoolKind, PoolLimits, PoolPin};
 pub use memory::MemoryStore;
 
-use crate::engine::PoolSnapshot;
 use crate::engine::pool::{Choice, Lease, PoolOptions, Rotation, Session};
+use crate::engine::{EngineError, PoolSnapshot};
 use crate::session_data::SessionData;
 
 /// How a pool is registered.
@@ -55,6 +57,17 @@ pub struct PoolConfig {
     pub options: PoolOptions,
     /// Consecutive failed inits that close the pool.
     pub max_bad_inits: u32,
+    /// Who made it, by its id (which bound it counts against).
+    pub kind: PoolKind,
+}
+
+/// A request's hold on the pool it registered ([`PoolStore::register`]).
+#[derive(Debug)]
+pub struct Registered {
+    /// Keeps the pool from eviction while the request (or a replacement it spawned) runs.
+    pub pin: PoolPin,
+    /// Pools dropped to make room (their counters go to the evicted bucket).
+    pub evicted: Vec<String>,
 }
 
 /// What one rotation step gives a request ([`PoolStore::lease`]).
@@ -79,9 +92,26 @@ pub enum Failure {
 
 /// The state of every pool. Methods on an unknown pool do nothing and return `None`/`false`.
 pub trait PoolStore: Send + Sync {
-    /// Registers pool `id` at first sight with `config`; a pool registered by
-    /// [`Registration::Preset`] takes `config` at its first [`Registration::Request`].
-    fn register(&self, id: &str, config: PoolConfig, how: Registration);
+    /// Registers pool `id` at first sight with `config`, within the pool bounds
+    /// ([`bounds`]), and records a request's use of it at `now`; a pool registered by
+    /// [`Registration::Preset`] takes `config` at its first [`Registration::Request`], and is
+    /// never evicted.
+    ///
+    /// # Errors
+    /// A bound is full and none of its pools is evictable ([`EngineError::TooManyPools`]).
+    fn register(
+        &self,
+        id: &str,
+        config: PoolConfig,
+        how: Registration,
+        now: Instant,
+    ) -> Result<Registered, EngineError>;
+
+    /// Every pool id, unsorted.
+    fn ids(&self) -> Vec<String>;
+
+    /// Pool `id` at `now`.
+    fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot>;
 
     /// The pool's frozen options.
     fn options(&self, id: &str) -> Option<PoolOptions>;

@@ -27,10 +27,12 @@
 //!   Tests and embedders that want isolation build their own with [`recorder`] and use it as a
 //!   local recorder (`metrics::with_local_recorder`).
 //! - **Gauges at scrape time.** Pool gauges are not updated on every change: [`observe_engine`]
-//!   sets them from [`Engine::pools`] snapshots, and [`scrape`] does that, then renders. Pools
-//!   are never removed from an engine, so no gauge goes stale.
-//! - **Bounded labels.** Label values are pools, config names, hook names, and fixed sets of
-//!   words (events, outcomes, error kinds, fronts, states). Never URLs, session ids or messages.
+//!   sets them from [`Engine::pools`] snapshots, and [`scrape`] does that, then renders. A
+//!   label whose pools were all evicted is set to zero.
+//! - **Bounded labels.** Label values are pool labels ([`Engine::metric_label`]: the first
+//!   [`crate::engine::stats::MAX_POOL_LABELS`] site and config pools by id, every other pool
+//!   `other`, issue 13), config names, hook names, and fixed sets of words (events, outcomes,
+//!   error kinds, fronts, states). Never URLs, session ids, messages or ids a client chose.
 //! - **Names.** `session_host_` prefix, snake_case, `_total` for counters, `_seconds` for
 //!   histograms (in seconds).
 //!
@@ -43,7 +45,7 @@
 //! | `session_host_session_events_total` | counter | `pool`, `event` | A per-pool session stat of reference section 8; `event` is its key ([`crate::engine::stats::POOL_KEYS`]: `init/check-passed`, `use/failed`, …) |
 //! | `session_host_engine_events_total` | counter | `event` | A stat of no pool: `use/disabled`, `retry/count`, `retry/max_reached`, `retry/reason_count/{reason}` |
 //!
-//! Pools (set by [`observe_engine`], one series per pool):
+//! Pools (set by [`observe_engine`], one series per pool label; pools sharing `other` are summed):
 //!
 //! | Name | Type | Labels | Meaning |
 //! | --- | --- | --- | --- |

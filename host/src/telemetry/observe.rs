@@ -1,9 +1,19 @@
 //! Pool gauges, set at scrape time from the engine's snapshots.
+//!
+//! Pools share a `pool` label by [`Engine::metric_label`] (issue 13): the gauges of pools
+//! that share one (`other`) are summed. A label whose pools have all been evicted since the last
+//! scrape is set to zero rather than left at its last value.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use metrics::gauge;
+use parking_lot::Mutex;
 
 use super::{POOL_BAD_INITS, POOL_CLOSED, POOL_IN_FLIGHT, POOL_SESSIONS, POOL_SIZE};
 use crate::engine::{Engine, PoolSnapshot};
+
+/// The labels set at the last scrape.
+static LAST_LABELS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 /// Sets the pool gauges of every pool of `engine` (call it before rendering); does nothing
 /// while no recorder exists ([`super::active`]).
@@ -11,8 +21,18 @@ pub fn observe_engine(engine: &Engine) {
     if !super::active() {
         return;
     }
+    let mut by_label: BTreeMap<String, Gauges> = BTreeMap::new();
     for pool in engine.pools() {
-        observe_pool(&pool);
+        let label = engine.metric_label(&pool.id);
+        by_label.entry(label).or_default().add(&Gauges::of(&pool));
+    }
+    let mut last = LAST_LABELS.lock();
+    for gone in last.iter().filter(|l| !by_label.contains_key(*l)) {
+        Gauges::default().set(gone);
+    }
+    *last = by_label.keys().cloned().collect();
+    for (label, gauges) in by_label {
+        gauges.set(&label);
     }
 }
 
@@ -22,18 +42,60 @@ pub fn scrape(engine: &Engine) -> String {
     super::render()
 }
 
+#[cfg(test)]
 pub(super) fn observe_pool(pool: &PoolSnapshot) {
-    let busy = pool.sessions.iter().filter(|s| s.in_flight > 0).count();
-    let live = pool.sessions.len();
-    let missing = (pool.size as usize).saturating_sub(live);
-    let in_flight: u64 = pool.sessions.iter().map(|s| u64::from(s.in_flight)).sum();
-    let states = [("idle", live - busy), ("busy", busy), ("missing", missing)];
-    for (state, count) in states {
-        gauge!(POOL_SESSIONS, "pool" => pool.id.clone(), "state" => state).set(count as f64);
+    Gauges::of(pool).set(&pool.id);
+}
+
+/// The gauge values of one pool, or of the pools sharing a label.
+#[derive(Debug, Default)]
+struct Gauges {
+    idle: usize,
+    busy: usize,
+    missing: usize,
+    size: f64,
+    in_flight: u64,
+    bad_inits: f64,
+    closed: f64,
+}
+
+impl Gauges {
+    fn of(pool: &PoolSnapshot) -> Self {
+        let busy = pool.sessions.iter().filter(|s| s.in_flight > 0).count();
+        let live = pool.sessions.len();
+        Self {
+            idle: live - busy,
+            busy,
+            missing: (pool.size as usize).saturating_sub(live),
+            size: f64::from(pool.size),
+            in_flight: pool.sessions.iter().map(|s| u64::from(s.in_flight)).sum(),
+            bad_inits: f64::from(pool.bad_inits),
+            closed: if pool.closed.is_some() { 1.0 } else { 0.0 },
+        }
     }
-    gauge!(POOL_SIZE, "pool" => pool.id.clone()).set(pool.size);
-    gauge!(POOL_IN_FLIGHT, "pool" => pool.id.clone()).set(in_flight as f64);
-    gauge!(POOL_BAD_INITS, "pool" => pool.id.clone()).set(pool.bad_inits);
-    let closed = if pool.closed.is_some() { 1.0 } else { 0.0 };
-    gauge!(POOL_CLOSED, "pool" => pool.id.clone()).set(closed);
+
+    fn add(&mut self, other: &Self) {
+        self.idle += other.idle;
+        self.busy += other.busy;
+        self.missing += other.missing;
+        self.size += other.size;
+        self.in_flight += other.in_flight;
+        self.bad_inits += other.bad_inits;
+        self.closed += other.closed;
+    }
+
+    fn set(&self, label: &str) {
+        let states = [
+            ("idle", self.idle),
+            ("busy", self.busy),
+            ("missing", self.missing),
+        ];
+        for (state, count) in states {
+            gauge!(POOL_SESSIONS, "pool" => label.to_owned(), "state" => state).set(count as f64);
+        }
+        gauge!(POOL_SIZE, "pool" => label.to_owned()).set(self.size);
+        gauge!(POOL_IN_FLIGHT, "pool" => label.to_owned()).set(self.in_flight as f64);
+        gauge!(POOL_BAD_INITS, "pool" => label.to_owned()).set(self.bad_inits);
+        gauge!(POOL_CLOSED, "pool" => label.to_owned()).set(self.closed);
+    }
 }

@@ -198,6 +198,8 @@ pub enum RequestOutcome {
     GaveUp,
     /// [`EngineError::Timeout`]: the request's deadline passed.
     Timeout,
+    /// [`EngineError::TooManyPools`]: a pool bound is full (issue 13).
+    TooManyPools,
 }
 
 impl RequestOutcome {
@@ -220,6 +222,7 @@ impl RequestOutcome {
             RequestOutcome::UpstreamError => "upstream_error",
             RequestOutcome::GaveUp => "gave_up",
             RequestOutcome::Timeout => "timeout",
+            RequestOutcome::TooManyPools => "too_many_pools",
         }
     }
 }
@@ -234,6 +237,7 @@ impl From<&EngineError> for RequestOutcome {
             EngineError::Upstream { .. } => RequestOutcome::UpstreamError,
             EngineError::GaveUp { .. } => RequestOutcome::GaveUp,
             EngineError::Timeout { .. } => RequestOutcome::Timeout,
+            EngineError::TooManyPools { .. } => RequestOutcome::TooManyPools,
         }
     }
 }

@@ -54,7 +54,9 @@ fn every_stat_is_a_counter_with_its_pool() {
     let text = recorder.handle().render();
     let pool = |pool, event| sample(&text, SESSION_EVENTS, &[("pool", pool), ("event", event)]);
     assert_eq!(pool("a.com", "init/check-passed"), Some(2.0), "{text}");
-    assert_eq!(pool("b.com@10001", "use/failed"), Some(1.0));
+    // A location pool has no label of its own (issue 13).
+    assert_eq!(pool("other", "use/failed"), Some(1.0), "{text}");
+    assert_eq!(pool("b.com@10001", "use/failed"), None);
     let global = |event| sample(&text, ENGINE_EVENTS, &[("event", event)]);
     assert_eq!(global("use/disabled"), Some(1.0), "{text}");
     assert_eq!(global("retry/count"), Some(1.0));

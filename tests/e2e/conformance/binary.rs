@@ -15,7 +15,8 @@ const DELAY: f64 = 0.2;
 
 /// Settings shared by both front ends: sessions off unless a request opts in (for the enabled
 /// grid), one session per pool, a short fixed delay, no back-off, no retry waits.
-const SETTINGS: &str = "[sessions]\nenabled = false\npool_size = 1\ndelay = 0.2\n\
+/// `client_pool_prefix = ""` gives the reference's pool ids (issue 13).
+const SETTINGS: &str = "[sessions]\nenabled = false\npool_size = 1\ndelay = 0.2\nclient_pool_prefix = \"\"\n\
     randomize_delay = false\ninit_failure_backoff = 0.0\nmax_bad_inits = 2\n\
     queue_wait_time = 0.05\n[sessions.pools.preset]\nsize = 1\n\
     [upstream]\nwait_scale = 0.0\ntimeout_secs = 20.0\n";

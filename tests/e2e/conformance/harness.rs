@@ -7,10 +7,13 @@ use session_host::settings::{SessionSettings, UpstreamSettings};
 use session_host::zyte::{ApiKey, Client};
 use zyte_emulator::{EmulatorConfig, RunningEmulator, Scenario};
 
-/// Sessions on, no randomness, short waits, no back-off.
+/// Sessions on, no randomness, short waits, no back-off, and the reference's pool ids: a
+/// request's pool id is used as it is (`client_pool_prefix = ""`; by default it gets the prefix
+/// `client/`, issue 13, proven in `engine::bounds` and `e2e::bounds`).
 pub fn settings() -> SessionSettings {
     SessionSettings {
         enabled: true,
+        client_pool_prefix: String::new(),
         randomize_delay: false,
         queue_wait_time: 0.05,
         creation_retry_delay: 0.02,

@@ -96,7 +96,7 @@ async fn an_empty_pool_gives_up_with_a_clear_error() {
     let started = std::time::Instant::now();
     let error = h.send(r).await.unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(100));
-    assert!(matches!(&error, EngineError::NoSession { pool, .. } if pool == "empty"));
+    assert!(matches!(&error, EngineError::NoSession { pool, .. } if pool == "client/empty"));
     assert!(
         error.to_string().starts_with("Could not get a session"),
         "{error}"

@@ -75,7 +75,8 @@ async fn issue_14_a_size_preset_does_not_freeze_the_pool_delay() {
         size: Some(1),
         ..PoolOptions::default()
     };
-    s.pools.insert("preset".into(), size);
+    // A request-named pool is `client/ID` (issue 13): its preset is keyed so.
+    s.pools.insert("client/preset".into(), size);
     let h = Harness::new(s).await;
     let mut r = get("https://example.com/");
     r.controls.pool = Some(PoolSpec {

@@ -37,7 +37,13 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 #[tokio::test]
 async fn metrics_show_session_counters_pool_gauges_and_latencies() {
     let handle = telemetry::install().expect("the recorder installs");
-    let h = Harness::new(settings()).await;
+    // The reference's pool ids, so that the pool this test names has a label of its own
+    // (a `client/` pool shares `other`, issue 13).
+    let h = Harness::new(session_host::settings::SessionSettings {
+        client_pool_prefix: String::new(),
+        ..settings()
+    })
+    .await;
     h.configs(vec![Arc::new(support::example("csrf-token").await)]);
     for q in 0..5 {
         let mut r = get(&format!("https://csrf.example/search?q={q}"));

@@ -67,7 +67,7 @@ async fn pool_ids_follow_the_reference_precedence() {
     located.controls.pool = Some(pool("mine", None));
     assert_eq!(
         served(&h.send(located).await.unwrap()),
-        "mine",
+        "client/mine",
         "pool beats location"
     );
     let ids: Vec<_> = h.engine.pools().into_iter().map(|p| p.id).collect();
@@ -80,8 +80,9 @@ async fn options_are_frozen_at_first_sight_and_presets_win() {
         pool_size: 5,
         ..settings()
     };
+    // A request-named pool is `client/ID` (issue 13): its preset is keyed so.
     settings.pools.insert(
-        "preset".into(),
+        "client/preset".into(),
         PoolOptions {
             size: Some(1),
             ..PoolOptions::default()
@@ -90,7 +91,7 @@ async fn options_are_frozen_at_first_sight_and_presets_win() {
     let h = Harness::new(settings).await;
     assert_eq!(
         h.engine.pools()[0].id,
-        "preset",
+        "client/preset",
         "preset pools exist from the start"
     );
     for size in [1, 3, 3] {
