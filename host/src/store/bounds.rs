@@ -300,7 +300,7 @@ mod tests {
             request
         }
 
-        fn pool<'a>(engine: &Engine, id: &str) -> Option<crate::engine::PoolSnapshot> {
+        fn pool(engine: &Engine, id: &str) -> Option<crate::engine::PoolSnapshot> {
             engine.pools().into_iter().find(|p| p.id == id)
         }
 
