@@ -1,4 +1,4 @@
-//! The built-in default session config: scrapy-zyte-api's `SessionConfig` (reference section 6).
+//! The built-in default session config: scrapy-zyte-api's `SessionConfig` (docs/reference.md §6).
 //!
 //! Guests reach these through the WIT `defaults` interface, exactly like `super()` in Python,
 //! and a URL that no loaded config claims is served by them alone. They follow the reference's
@@ -29,7 +29,7 @@ use crate::wire;
 /// The prefix of the action error Zyte API returns where `setLocation` is not supported.
 pub const UNSUPPORTED_SET_LOCATION: &str = "Action setLocation not supported ";
 
-/// The close reason for an unsupported `setLocation` (reference section 9).
+/// The close reason for an unsupported `setLocation` (docs/reference.md §9).
 pub const UNSUPPORTED_SET_LOCATION_REASON: &str = "unsupported_set_location";
 
 /// The reference's default priority of a rule.
@@ -176,12 +176,12 @@ impl Defaults for DefaultConfig {
         }
     }
 
-    /// The request's `enabled` control, else the setting (reference 4.4).
+    /// The request's `enabled` control, else the setting (docs/reference.md §4.4).
     fn enabled(&self, request: &Request) -> bool {
         request.controls.enabled.unwrap_or(self.settings.enabled)
     }
 
-    /// The request's `cookie-mode` control, else the setting (reference 4.4).
+    /// The request's `cookie-mode` control, else the setting (docs/reference.md §4.4).
     fn cookie_mode(&self, request: &Request) -> bool {
         request
             .controls
@@ -197,7 +197,7 @@ impl Defaults for DefaultConfig {
         }
     }
 
-    /// Pool id derivation (reference 5.2): pool control > params control (`netloc[n]`) >
+    /// Pool id derivation (docs/reference.md §5.2): pool control > params control (`netloc[n]`) >
     /// location control (`netloc@fields`) > netloc.
     ///
     /// Improves on the reference (issue 13): a pool the request names gets the id
@@ -238,8 +238,8 @@ impl Defaults for DefaultConfig {
             .to_string()
     }
 
-    /// Init parameters that beat the config's `params` hook (reference 4.1): the params control,
-    /// else the `params` setting unless the request has a non-empty location control.
+    /// Init parameters that beat the config's `params` hook (docs/reference.md §4.1): the params
+    /// control, else the `params` setting unless the request has a non-empty location control.
     fn preset_init_params(&self, request: &Request) -> Option<String> {
         let controls = &request.controls;
         if let Ok(Some(params)) = truthy_params(controls) {
@@ -250,7 +250,8 @@ impl Defaults for DefaultConfig {
             .then(|| Value::Object(self.settings.params.clone()).to_string())
     }
 
-    /// Builds the init request for `session_id` from init `params` (reference 5.7 steps 2–4).
+    /// Builds the init request for `session_id` from init `params` (docs/reference.md §5.7 steps
+    /// 2–4).
     ///
     /// `cookie_mode` is the mode the engine decided for the triggering request. In cookie mode
     /// `responseCookies` is forced on and `session` is set to `null`, which tells the host's
@@ -294,7 +295,8 @@ impl Defaults for DefaultConfig {
         Ok(init)
     }
 
-    /// The default check (reference 5.8), given the location the config chose for `request`.
+    /// The default check (docs/reference.md §5.8), given the location the config chose for
+    /// `request`.
     ///
     /// Only the `actions` of the response are read: the parse skips every other field (the
     /// body, the HTML) without building it, and a body without the text `"actions"` (any HTTP
@@ -450,10 +452,10 @@ fn truthy_params(controls: &SessionControls) -> Result<Option<Map<String, Value>
 
 /// The URL's netloc for pool ids: `host[:port]`.
 ///
-/// Improves on the reference, whose netloc keeps `userinfo@` (reference 5.2): credentials in a
-/// URL would become a pool id, and so reach `/status`, `/metrics` labels and logs (issue #13).
-/// Two URLs differing only in their userinfo now share a pool; a config that needs them apart
-/// names its pools itself.
+/// Improves on the reference, whose netloc keeps `userinfo@` (docs/reference.md §5.2): credentials
+/// in a URL would become a pool id, and so reach `/status`, `/metrics` labels and logs (issue #13).
+/// Two URLs differing only in their userinfo now share a pool; a config that needs them apart names
+/// its pools itself.
 pub fn netloc(url: &str) -> Result<String, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
     let host = parsed.host_str().ok_or("the URL has no host")?;

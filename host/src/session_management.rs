@@ -16,9 +16,9 @@
 //! - **`null` means absent**, for the object itself and for each of its keys, so a client that
 //!   serialises unset options as `null` gets the host's settings.
 //! - **The reference's truthiness is kept where it decides something.** An empty `location`
-//!   object is kept (it suppresses the host's default location, reference 4.1); an empty `pool`
-//!   string means "no pool given" (the reference's default for `zyte_api_session_pool` is `""`).
-//!   A pool object needs a non-empty `id`.
+//!   object is kept (it suppresses the host's default location, docs/reference.md §4.1); an empty
+//!   `pool` string means "no pool given" (the reference's default for `zyte_api_session_pool` is
+//!   `""`). A pool object needs a non-empty `id`.
 //! - **Never a panic**, whatever the body (property-tested in the gateway's request tests).
 //!
 //! | Key | Type | Reference meta key |
@@ -28,6 +28,7 @@
 //! | `params` | object (init parameters, may carry `url`) | `zyte_api_session_params` |
 //! | `location` | object: `addressCountry`, `addressRegion`, `postalCode`, `streetAddress` (strings) | `zyte_api_session_location` |
 //! | `pool` | string (pool id), or object: `id` (string), `size` (integer ≥ 1), `delay` (number ≥ 0, seconds), `randomizeDelay` (boolean) | `zyte_api_session_pool` |
+//! | `retryPolicy` | string: `default`, `aggressive`, `session-default`, `session-aggressive` or a custom policy of the settings (`[sessions.retry_policies.NAME]`), at most [`MAX_RETRY_POLICY_BYTES`] bytes; an unknown name is refused by the engine | `zyte_api_retry_policy` |
 //!
 //! ```
 //! use serde_json::json;
@@ -46,7 +47,7 @@
 //! let error = engine_request(bad.as_object().unwrap().clone()).unwrap_err();
 //! assert_eq!(
 //!     error.to_string(),
-//!     "unknown key `sessionManagement.enabeld`; expected one of: enabled, cookieMode, params, location, pool"
+//!     "unknown key `sessionManagement.enabeld`; expected one of: enabled, cookieMode, params, location, retryPolicy, pool"
 //! );
 //! ```
 
@@ -60,7 +61,27 @@ use crate::wire::{json_kind, no_controls, pool_spec};
 pub const FIELD: &str = "sessionManagement";
 
 /// The keys of `sessionManagement`.
-pub const KEYS: [&str; 5] = ["enabled", "cookieMode", "params", "location", "pool"];
+pub const KEYS: [&str; 6] = [
+    "enabled",
+    "cookieMode",
+    "params",
+    "location",
+    "retryPolicy",
+    "pool",
+];
+
+/// Longest `sessionManagement.retryPolicy` accepted: a name, echoed in the error that an
+/// unknown one gets.
+pub const MAX_RETRY_POLICY_BYTES: usize = 128;
+
+/// What a `sessionManagement` value spells: the session controls, and the retry policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Management {
+    /// The session controls.
+    pub controls: SessionControls,
+    /// `retryPolicy`: the name of the retry policy the request chose.
+    pub retry_policy: Option<String>,
+}
 
 /// The keys of `sessionManagement.location`.
 pub const LOCATION_KEYS: [&str; 4] = [
@@ -165,8 +186,15 @@ pub fn engine_request(mut body: Map<String, Value>) -> Result<EngineRequest, Req
         }
         None => return Err(RequestError::NoUrl),
     }
-    let controls = take_controls(&mut body)?;
-    Ok(EngineRequest { body, controls })
+    let Management {
+        controls,
+        retry_policy,
+    } = take_management(&mut body)?;
+    Ok(EngineRequest {
+        body,
+        controls,
+        retry_policy,
+    })
 }
 
 /// Refuses a `url` longer than [`MAX_URL_CHARS`], or whose host is longer than
@@ -189,36 +217,63 @@ fn check_url(url: &str) -> Result<(), RequestError> {
     Ok(())
 }
 
-/// Removes `sessionManagement` from `body` and parses it; no field gives [`no_controls`].
+/// Removes `sessionManagement` from `body` and parses it; no field gives [`no_controls`] and
+/// no retry policy.
 ///
 /// The field is removed even when it is invalid, so that a caller that reports the error does
 /// not forward it by mistake.
-pub fn take_controls(
+pub fn take_management(
     body: &mut Map<String, Value>,
-) -> Result<SessionControls, SessionManagementError> {
+) -> Result<Management, SessionManagementError> {
     match body.remove(FIELD) {
-        None => Ok(no_controls()),
-        Some(value) => parse_controls(&value),
+        None => Ok(Management {
+            controls: no_controls(),
+            retry_policy: None,
+        }),
+        Some(value) => parse_management(&value),
     }
 }
 
-/// Parses the value of a `sessionManagement` field (`null` gives [`no_controls`]).
+/// Parses the session controls of a `sessionManagement` value ([`parse_management`]).
 pub fn parse_controls(value: &Value) -> Result<SessionControls, SessionManagementError> {
-    let mut controls = no_controls();
-    let Some(object) = object_or_null(value, FIELD)? else {
-        return Ok(controls);
+    parse_management(value).map(|m| m.controls)
+}
+
+/// Parses the value of a `sessionManagement` field (`null` gives [`no_controls`]).
+pub fn parse_management(value: &Value) -> Result<Management, SessionManagementError> {
+    let (mut controls, mut retry_policy) = (no_controls(), None);
+    if let Some(object) = object_or_null(value, FIELD)? {
+        members(object, &KEYS, FIELD, |key, value, path| {
+            match key {
+                "enabled" => controls.enabled = Some(boolean(value, path)?),
+                "cookieMode" => controls.cookie_mode = Some(boolean(value, path)?),
+                "params" => controls.params = Some(params(value, path)?),
+                "location" => controls.location = Some(location(value, path)?),
+                "retryPolicy" => retry_policy = Some(policy_name(value, path)?),
+                _ => controls.pool = pool(value, path)?,
+            }
+            Ok(())
+        })?;
+    }
+    Ok(Management {
+        controls,
+        retry_policy,
+    })
+}
+
+/// A retry policy's name: a non-empty string of at most [`MAX_RETRY_POLICY_BYTES`].
+fn policy_name(value: &Value, path: &str) -> Result<String, SessionManagementError> {
+    let Value::String(name) = value else {
+        return Err(invalid(path, "a string", value));
     };
-    members(object, &KEYS, FIELD, |key, value, path| {
-        match key {
-            "enabled" => controls.enabled = Some(boolean(value, path)?),
-            "cookieMode" => controls.cookie_mode = Some(boolean(value, path)?),
-            "params" => controls.params = Some(params(value, path)?),
-            "location" => controls.location = Some(location(value, path)?),
-            _ => controls.pool = pool(value, path)?,
-        }
-        Ok(())
-    })?;
-    Ok(controls)
+    if name.is_empty() {
+        return Err(SessionManagementError::Empty { path: path.into() });
+    }
+    if name.len() > MAX_RETRY_POLICY_BYTES {
+        let expected = "a retry policy name of at most 128 bytes";
+        return Err(invalid(path, expected, value));
+    }
+    Ok(name.clone())
 }
 
 /// Checks that every key of `object` is one of `keys`, then calls `set(key, value, path)` for
@@ -413,7 +468,28 @@ mod tests {
         assert_eq!(parse(all_null).unwrap(), no_controls());
         let mut body = json!({"url": "https://x.example"});
         let body = body.as_object_mut().unwrap();
-        assert_eq!(take_controls(body).unwrap(), no_controls());
+        let management = take_management(body).unwrap();
+        assert_eq!(management.controls, no_controls());
+        assert_eq!(management.retry_policy, None);
+    }
+
+    #[test]
+    fn issue_14_retry_policy_is_a_bounded_name() {
+        let named = parse_management(&json!({"retryPolicy": "aggressive"})).unwrap();
+        assert_eq!(named.retry_policy.as_deref(), Some("aggressive"));
+        for (bad, why) in [
+            (json!(7), "must be a string"),
+            (json!(""), "must not be empty"),
+            (json!("x".repeat(129)), "at most 128 bytes"),
+        ] {
+            let error = parse_management(&json!({"retryPolicy": bad})).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains("sessionManagement.retryPolicy"),
+                "{message}"
+            );
+            assert!(message.contains(why), "{message}");
+        }
     }
 
     #[test]
@@ -429,7 +505,7 @@ mod tests {
     fn the_field_is_removed_even_when_invalid() {
         let mut body = json!({"url": "u", "sessionManagement": {"enabled": "yes"}});
         let body = body.as_object_mut().unwrap();
-        assert!(take_controls(body).is_err());
+        assert!(take_management(body).is_err());
         assert!(!body.contains_key(FIELD));
     }
 
@@ -442,11 +518,11 @@ mod tests {
             ),
             (
                 json!({"foo": 1}),
-                "unknown key `sessionManagement.foo`; expected one of: enabled, cookieMode, params, location, pool",
+                "unknown key `sessionManagement.foo`; expected one of: enabled, cookieMode, params, location, retryPolicy, pool",
             ),
             (
                 json!({"foo": null}),
-                "unknown key `sessionManagement.foo`; expected one of: enabled, cookieMode, params, location, pool",
+                "unknown key `sessionManagement.foo`; expected one of: enabled, cookieMode, params, location, retryPolicy, pool",
             ),
             (
                 json!({"enabled": "true"}),
@@ -502,7 +578,7 @@ mod tests {
             ),
             (
                 json!({"enabled": "yes", "enable": true}),
-                "unknown key `sessionManagement.enable`; expected one of: enabled, cookieMode, params, location, pool",
+                "unknown key `sessionManagement.enable`; expected one of: enabled, cookieMode, params, location, retryPolicy, pool",
             ),
         ];
         for (value, expected) in cases {

@@ -64,7 +64,8 @@ pub struct PoolOptions {
     pub randomize_delay: Option<bool>,
 }
 
-/// Which retry policy session requests use (reference 5.19).
+/// The four built-in retry policies (docs/reference.md §5.19), by their names in settings and
+/// requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RetryPolicyName {
@@ -79,6 +80,58 @@ pub enum RetryPolicyName {
     SessionAggressive,
 }
 
+impl RetryPolicyName {
+    /// Every built-in policy.
+    pub const ALL: [RetryPolicyName; 4] = [
+        Self::Default,
+        Self::Aggressive,
+        Self::SessionDefault,
+        Self::SessionAggressive,
+    ];
+
+    /// Its name in settings and requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Aggressive => "aggressive",
+            Self::SessionDefault => "session-default",
+            Self::SessionAggressive => "session-aggressive",
+        }
+    }
+
+    /// The built-in policy called `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// The policy for requests without sessions that corresponds to this one (the reference's
+    /// `ZYTE_API_RETRY_POLICY` beside `ZYTE_API_SESSION_RETRY_POLICY`): `session-default` →
+    /// `default`, `session-aggressive` → `aggressive`.
+    pub fn without_sessions(self) -> Self {
+        match self {
+            Self::SessionDefault | Self::Default => Self::Default,
+            Self::SessionAggressive | Self::Aggressive => Self::Aggressive,
+        }
+    }
+}
+
+/// Longest `request_timeout` accepted: one day. A longer deadline would keep a request and its
+/// session lease for longer than any Zyte API session lives.
+pub const MAX_REQUEST_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// Parses `request_timeout`: a number of seconds, more than 0 and at most
+/// [`MAX_REQUEST_TIMEOUT_SECS`] (issue 12: 0, a negative, NaN or a huge value is an error that
+/// names the field, not a request that never times out or times out at once).
+fn request_timeout<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value = f64::deserialize(d)?;
+    if value > 0.0 && value <= MAX_REQUEST_TIMEOUT_SECS {
+        return Ok(value);
+    }
+    Err(serde::de::Error::custom(format!(
+        "`request_timeout` must be more than 0 and at most {MAX_REQUEST_TIMEOUT_SECS} seconds (one day), got {value}"
+    )))
+}
+
 /// The `[sessions]` settings. Defaults are the reference's.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -87,7 +140,7 @@ pub struct SessionSettings {
     pub enabled: bool,
     /// `ZYTE_API_SESSION_COOKIE_MODE`.
     pub cookie_mode: bool,
-    /// `ZYTE_API_SESSION_PARAMS`: init parameters for every pool (see reference 4.1).
+    /// `ZYTE_API_SESSION_PARAMS`: init parameters for every pool (see docs/reference.md §4.1).
     pub params: Map<String, Value>,
     /// `ZYTE_API_SESSION_LOCATION`: the default location.
     pub location: Location,
@@ -119,8 +172,16 @@ pub struct SessionSettings {
     pub queue_wait_time: f64,
     /// `ZYTE_API_SESSION_CREATION_RETRY_DELAY`, in seconds.
     pub creation_retry_delay: f64,
-    /// `ZYTE_API_SESSION_RETRY_POLICY`.
-    pub retry_policy: RetryPolicyName,
+    /// `ZYTE_API_SESSION_RETRY_POLICY`: the retry policy of every request that names none
+    /// (`sessionManagement.retryPolicy`), by name: one of [`RetryPolicyName`]'s
+    /// (`session-default` by default) or of [`Self::retry_policies`]. Requests without sessions
+    /// use a built-in session policy's counterpart ([`RetryPolicyName::without_sessions`]) and
+    /// a custom policy as it is.
+    pub retry_policy: String,
+    /// Not in the reference, whose policies are Python objects: custom retry policies by name
+    /// (`[sessions.retry_policies.NAME]`), for `retry_policy` and for requests to choose. A name
+    /// may not be a built-in one's.
+    pub retry_policies: BTreeMap<String, crate::zyte::RetryPolicy>,
     /// `ZYTE_API_SESSION_STATS_PER_POOL`.
     pub stats_per_pool: bool,
     /// Scrapy's `RETRY_TIMES`: how many times a request is retried with another session after a
@@ -148,7 +209,9 @@ pub struct SessionSettings {
     /// Not in the reference (issue 12): seconds within which every request is answered, with
     /// a response or a `timeout` problem (default 600, as the gateway's). Also bounds each
     /// background session replacement. The gateway's and `run`'s `--request-timeout-secs`
-    /// override it for their requests.
+    /// override it for their requests. More than 0 and at most one day
+    /// ([`MAX_REQUEST_TIMEOUT_SECS`]); anything else is an error naming the field.
+    #[serde(deserialize_with = "request_timeout")]
     pub request_timeout: f64,
     /// Not in the reference (issue 13): the largest pool `size`. A request naming its own pool
     /// with a larger `size` gets a 400 `bad-request` problem naming this setting; a larger size
@@ -203,7 +266,8 @@ impl Default for SessionSettings {
             queue_max_attempts: 60,
             queue_wait_time: 1.0,
             creation_retry_delay: 60.0,
-            retry_policy: RetryPolicyName::SessionDefault,
+            retry_policy: RetryPolicyName::SessionDefault.as_str().into(),
+            retry_policies: BTreeMap::new(),
             stats_per_pool: false,
             retry_times: 2,
             max_session_concurrency: 4,
@@ -225,8 +289,34 @@ impl Default for SessionSettings {
 
 /// A settings file that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid session settings: {0}")]
-pub struct SettingsError(#[from] toml::de::Error);
+#[non_exhaustive]
+pub enum SettingsError {
+    /// Not valid TOML, an unknown key or a wrong type or value; the message names the key.
+    #[error("invalid session settings: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// Keys that are valid alone but not together.
+    #[error("invalid session settings: `{field}` {problem}")]
+    Invalid {
+        /// The key, e.g. `[sessions] retry_policy`.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// An unknown retry policy name: what it may be instead.
+pub fn unknown_retry_policy(
+    name: &str,
+    custom: &BTreeMap<String, crate::zyte::RetryPolicy>,
+) -> String {
+    let names: Vec<&str> = (RetryPolicyName::ALL.iter().map(|p| p.as_str()))
+        .chain(custom.keys().map(String::as_str))
+        .collect();
+    format!(
+        "names no retry policy: {name:?}; expected one of: {}",
+        names.join(", ")
+    )
+}
 
 /// The reference's warning for the deprecated `pool_sizes` (`ZYTE_API_SESSION_POOL_SIZES`).
 pub const POOL_SIZES_DEPRECATED: &str = "pool_sizes (ZYTE_API_SESSION_POOL_SIZES) is deprecated, use pools (ZYTE_API_SESSION_POOLS) instead";
@@ -234,7 +324,45 @@ pub const POOL_SIZES_DEPRECATED: &str = "pool_sizes (ZYTE_API_SESSION_POOL_SIZES
 impl SessionSettings {
     /// Parses the body of a `[sessions]` table.
     pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
-        Ok(toml::from_str(text)?)
+        let settings: Self = toml::from_str(text)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what the parser cannot: `retry_policy` names a policy, and no custom policy
+    /// takes a built-in name.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(name) =
+            (self.retry_policies.keys()).find(|n| RetryPolicyName::parse(n).is_some())
+        {
+            return Err(SettingsError::Invalid {
+                field: format!("[sessions.retry_policies.{name}]"),
+                problem: "takes the name of a built-in policy; choose another name".into(),
+            });
+        }
+        if self.retry_policy(&self.retry_policy).is_none() {
+            return Err(SettingsError::Invalid {
+                field: "[sessions] retry_policy".into(),
+                problem: unknown_retry_policy(&self.retry_policy, &self.retry_policies),
+            });
+        }
+        Ok(())
+    }
+
+    /// The retry policy called `name`, built-in or custom, for requests with sessions, and for
+    /// those without.
+    pub fn retry_policy(&self, name: &str) -> Option<RetryPolicies> {
+        if let Some(builtin) = RetryPolicyName::parse(name) {
+            return Some(RetryPolicies {
+                with_sessions: builtin.into(),
+                without_sessions: builtin.without_sessions().into(),
+            });
+        }
+        let custom = *self.retry_policies.get(name)?;
+        Some(RetryPolicies {
+            with_sessions: custom,
+            without_sessions: custom,
+        })
     }
 
     /// These settings with the deprecated `pool_sizes` moved into `pools` (a pool's own `size`
@@ -250,6 +378,15 @@ impl SessionSettings {
         }
         self
     }
+}
+
+/// A retry policy as requests with and without sessions apply it ([`SessionSettings::retry_policy`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicies {
+    /// For requests with sessions.
+    pub with_sessions: crate::zyte::RetryPolicy,
+    /// For requests without sessions.
+    pub without_sessions: crate::zyte::RetryPolicy,
 }
 
 /// The `[upstream]` table: where and how Zyte API is reached.
@@ -305,7 +442,9 @@ pub struct HostSettings {
 impl HostSettings {
     /// Parses a whole settings file.
     pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
-        Ok(toml::from_str(text)?)
+        let settings: Self = toml::from_str(text)?;
+        settings.sessions.validate()?;
+        Ok(settings)
     }
 
     /// Reads and parses the settings file at `path`.
@@ -398,6 +537,82 @@ mod tests {
                 .with_deprecated_merged();
         assert!(s.pool_sizes.is_empty());
         assert_eq!((s.pools["a"].size, s.pools["b"].size), (Some(2), Some(1)));
+    }
+
+    #[test]
+    fn issue_12_request_timeout_must_be_positive_and_at_most_a_day() {
+        for bad in ["0", "0.0", "-1", "1e9", "86401", "nan", "inf"] {
+            let text = format!("[sessions]\nrequest_timeout = {bad}\n");
+            let err = HostSettings::from_toml_str(&text).unwrap_err().to_string();
+            assert!(err.contains("request_timeout"), "{bad}: {err}");
+            assert!(err.contains("at most 86400"), "{bad}: {err}");
+            assert!(err.contains("line 2"), "{bad}: {err}");
+        }
+        for good in ["0.001", "600", "86400"] {
+            let text = format!("request_timeout = {good}\n");
+            assert!(SessionSettings::from_toml_str(&text).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn issue_12_a_bad_request_timeout_names_the_file_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session-host.toml");
+        std::fs::write(&path, "[sessions]\nrequest_timeout = -5\n").unwrap();
+        let err = HostSettings::load(&path).unwrap_err().to_string();
+        assert!(err.contains("session-host.toml"), "{err}");
+        assert!(err.contains("request_timeout"), "{err}");
+    }
+
+    #[test]
+    fn issue_14_custom_retry_policies_parse_and_resolve() {
+        let s = SessionSettings::from_toml_str(
+            "retry_policy = \"patient\"\n[retry_policies.patient]\ndownload_attempts = 6\n",
+        )
+        .unwrap();
+        let patient = s.retry_policy("patient").unwrap();
+        assert_eq!(patient.with_sessions.download_attempts, 6);
+        assert_eq!(patient.with_sessions.undocumented_attempts, 2, "default's");
+        assert_eq!(patient.without_sessions, patient.with_sessions);
+        let builtin = s.retry_policy("session-aggressive").unwrap();
+        assert_eq!(
+            builtin.with_sessions,
+            crate::zyte::RetryPolicy::SESSION_AGGRESSIVE
+        );
+        assert_eq!(
+            builtin.without_sessions,
+            crate::zyte::RetryPolicy::AGGRESSIVE
+        );
+        assert!(s.retry_policy("nope").is_none());
+    }
+
+    #[test]
+    fn issue_14_bad_retry_policies_name_the_field() {
+        for (text, field) in [
+            ("retry_policy = \"nope\"", "retry_policy"),
+            (
+                "[retry_policies.default]\nx402_attempts = 1",
+                "retry_policies.default",
+            ),
+            (
+                "[retry_policies.mine]\ndownload_attemps = 1",
+                "download_attemps",
+            ),
+        ] {
+            let err = SessionSettings::from_toml_str(text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{text}: {err}");
+        }
+        let err = SessionSettings::from_toml_str("retry_policy = \"nope\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "expected one of: default, aggressive, session-default, session-aggressive"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

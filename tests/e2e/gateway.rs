@@ -419,7 +419,7 @@ async fn serve_answers_bad_input_with_problems() {
             r#"{"url": "https://example.com/", "sessionManagement": {"enabled": true, "poolId": "x"}}"#,
             400,
             "bad-request",
-            "unknown key `sessionManagement.poolId`; expected one of: enabled, cookieMode, params, location, pool",
+            "unknown key `sessionManagement.poolId`; expected one of: enabled, cookieMode, params, location, retryPolicy, pool",
         ),
         (
             r#"{"url": "https://example.com/", "sessionManagement": {"location": "10001"}}"#,

@@ -197,7 +197,7 @@ async fn run_answers_each_json_line_once_with_its_echo_data_or_its_error() {
     assert_eq!(
         answers[&6]["error"]["detail"],
         "input line 6: unknown key `sessionManagement.enabeld`; expected one of: enabled, \
-         cookieMode, params, location, pool"
+         cookieMode, params, location, retryPolicy, pool"
     );
     assert_eq!(answers[&6]["url"], "https://example.com/6");
     let upstream = &answers[&7];

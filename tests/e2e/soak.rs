@@ -7,8 +7,9 @@
 //! 2 s). Pass criteria, asserted for each front end:
 //! - every request is answered exactly once (the gateway: one HTTP answer per request and no
 //!   transport error, a 200 carries its own `echoData`; `run`: one output line per input line);
-//! - none after its deadline (the gateway: [`DEADLINE`] plus [`DEADLINE_SLACK`], measured by the
-//!   client);
+//! - none after its deadline, [`DEADLINE`] in both front ends (`--request-timeout-secs`), plus
+//!   [`DEADLINE_SLACK`] (the gateway: measured by the client; `run`: the time from sending a
+//!   line to its answer, which each answer records as `_sessionHost.ms`);
 //! - no lease is leaked: the gateway's `/status` returns to `in_flight: 0` in every pool;
 //! - RSS flat: the median `VmRSS` of the host process in the last quarter of the answers (after
 //!   a warm-up of [`WARMUP`]) is at most 10 % above the median in the second quarter (a fall is
@@ -36,7 +37,7 @@ use zyte_emulator::{EmulatorConfig, Scenario};
 
 use crate::gateway::{Fixture, UPSTREAM_KEY};
 
-/// The gateway's per-request deadline (`--request-timeout-secs`).
+/// The per-request deadline of both front ends (`--request-timeout-secs`).
 const DEADLINE: Duration = Duration::from_secs(2);
 /// What an answer may take beyond [`DEADLINE`]: scheduling on two busy cores, not work.
 const DEADLINE_SLACK: Duration = Duration::from_millis(500);
@@ -208,6 +209,7 @@ async fn issue_12_chaos_soak_through_run() {
         .arg("-o")
         .arg(&output)
         .args(["--concurrency", &CONCURRENCY.to_string()])
+        .args(["--request-timeout-secs", &DEADLINE.as_secs().to_string()])
         .args(["--upstream", &fixture.emulator.base_url(), "--no-cache"])
         .arg("--config")
         .arg(fixture.path("session-host.toml"))
@@ -231,17 +233,25 @@ async fn issue_12_chaos_soak_through_run() {
     let logs = std::fs::read_to_string(fixture.path("run.stderr")).unwrap_or_default();
     let (answers, duplicates) = run_answers(&text);
     let mut outcomes = BTreeMap::<String, usize>::new();
-    for answer in answers.values() {
+    let (mut late, mut slowest) = (Vec::new(), Duration::ZERO);
+    for (line, answer) in &answers {
         let outcome = answer["error"]["status"]
             .as_u64()
             .map_or("200".into(), |s| format!("error {s}"));
         *outcomes.entry(outcome).or_default() += 1;
+        let took = Duration::from_millis(answer["_sessionHost"]["ms"].as_u64().expect("ms"));
+        slowest = slowest.max(took);
+        if took > DEADLINE + DEADLINE_SLACK {
+            late.push((*line, took));
+        }
     }
     println!(
         "soak run: {n} inputs, {} answers ({} duplicates) in {elapsed:.1?}, exit {status}; \
-         outcomes {outcomes:?}; median RSS per quarter {:?} kB",
+         outcomes {outcomes:?}; {} after the deadline (slowest {slowest:.2?}); \
+         median RSS per quarter {:?} kB",
         answers.len(),
         duplicates.len(),
+        late.len(),
         rss.medians()
     );
     assert!(status.success(), "{status}: {logs}");
@@ -251,6 +261,7 @@ async fn issue_12_chaos_soak_through_run() {
     for (line, answer) in &answers {
         assert_eq!(answer["echoData"], *line, "line {line} got {answer}");
     }
+    assert!(late.is_empty(), "answered after the deadline: {late:?}");
     rss.assert_flat("run");
     assert_mostly_successful("run", outcomes.get("200").copied().unwrap_or(0), n);
 }

@@ -84,6 +84,9 @@ pub struct Origin {
     /// A hash of the line as written ([`line_hash`]), recorded in its answer so that a resumed
     /// run can tell that the input changed under it; empty when unknown.
     pub input_hash: String,
+    /// How long the engine took to answer it, once it has ([`super::answer`]): recorded in
+    /// its answer as `_sessionHost.ms`.
+    pub took: Option<std::time::Duration>,
 }
 
 /// The first 16 hex digits (64 bits) of the SHA-256 of an input line, trimmed: enough to catch
@@ -136,6 +139,7 @@ fn url_input(line: u64, url: &str) -> Input {
             url: Some(url.to_owned()),
             echo_data: Some(url.into()),
             input_hash: String::new(),
+            took: None,
         },
         // The same checks as a JSON line's `url` (issue 12: a URL list once skipped them).
         request: engine_request(body)
@@ -168,6 +172,7 @@ fn json_input(line: u64, content: &str) -> Input {
             url,
             echo_data: body.get("echoData").cloned(),
             input_hash: String::new(),
+            took: None,
         },
         request: engine_request(body)
             .map_err(|e| Problem::bad_request(format!("input line {line}: {e}"))),
@@ -182,6 +187,7 @@ fn bad_line(line: u64, problem: Problem) -> Input {
             url: None,
             echo_data: None,
             input_hash: String::new(),
+            took: None,
         },
         request: Err(problem),
     }

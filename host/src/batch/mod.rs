@@ -57,8 +57,13 @@ pub async fn answer(engine: &Engine, input: Input, timeout: Duration) -> Answer 
     contain(&origin, async move {
         match input.request {
             Ok(request) => {
-                let deadline = Deadline::after(timeout);
-                Answer::of(&input.origin, engine.execute_by(request, deadline).await)
+                let (deadline, started) = (Deadline::after(timeout), std::time::Instant::now());
+                let outcome = engine.execute_by(request, deadline).await;
+                let origin = Origin {
+                    took: Some(started.elapsed()),
+                    ..input.origin
+                };
+                Answer::of(&origin, outcome)
             }
             Err(problem) => Answer::error(&input.origin, problem),
         }

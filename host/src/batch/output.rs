@@ -12,7 +12,10 @@
 //!   Zyte API's own problem for its errors, a `/session-host/problem/…` one for the host's (the
 //!   gateway's vocabulary, [`crate::problem`]).
 //! - **[`META_FIELD`]** (`"_sessionHost"`) identifies the input: `line`, its line number in the
-//!   input file (from 1), and `input`, a hash of that line ([`super::input::line_hash`]); for responses served by a session also `pool`, `session` and `config`.
+//!   input file (from 1), and `input`, a hash of that line ([`super::input::line_hash`]); for
+//!   a line sent to the engine `ms`, the milliseconds from sending it to its answer (within
+//!   the request deadline, `--request-timeout-secs`); for responses served by a session also
+//!   `pool`, `session` and `config`.
 //!   Zyte API fields never start with `_`, so it cannot clash with them.
 //!
 //! # Resumption
@@ -115,6 +118,10 @@ fn line_meta(origin: &Origin) -> Map<String, Value> {
     meta.insert("line".into(), origin.line.into());
     if !origin.input_hash.is_empty() {
         meta.insert("input".into(), origin.input_hash.as_str().into());
+    }
+    if let Some(took) = origin.took {
+        let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        meta.insert("ms".into(), ms.into());
     }
     meta
 }
@@ -262,6 +269,7 @@ mod tests {
             url: Some("https://a.example".into()),
             echo_data: Some(json!({"id": line})),
             input_hash: String::new(),
+            took: None,
         }
     }
 
@@ -322,6 +330,7 @@ mod tests {
             url: None,
             echo_data: None,
             input_hash: String::new(),
+            took: None,
         };
         let line = parsed(&Answer::error(&bare, Problem::bad_request("no url")));
         assert_eq!(

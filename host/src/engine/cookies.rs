@@ -1,4 +1,4 @@
-//! Cookie jars of cookie-mode sessions (reference 5.13).
+//! Cookie jars of cookie-mode sessions (docs/reference.md §5.13).
 //!
 //! A jar starts as the init response's `responseCookies`. Each passed use check merges the
 //! response's `responseCookies` into it, keyed by `(name, domain or "", path or "/")`: a later

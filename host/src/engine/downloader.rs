@@ -1,11 +1,11 @@
 //! The [`Downloader`] a session's `init-session` sends its requests through.
 //!
 //! Each request gets `session: {"id": <the session being created>}` unless its params set
-//! `session` already (kept as is) or set it to `null` (removed: cookie mode, reference 5.7).
-//! It is sent with the session retry policy. The `responseCookies` of the last response are
-//! kept: in cookie mode they become the new session's jar. Every request is bounded by the
-//! creating request's deadline ([`InitDownloader::with_deadline`]); whether it was hit is kept,
-//! so that an init cut short is not counted as a bad init (issue 12).
+//! `session` already (kept as is) or set it to `null` (removed: cookie mode, docs/reference.md
+//! §5.7). It is sent with the session retry policy. The `responseCookies` of the last response are
+//! kept: in cookie mode they become the new session's jar. Every request is bounded by the creating
+//! request's deadline ([`InitDownloader::with_deadline`]); whether it was hit is kept, so that an
+//! init cut short is not counted as a bad init (issue 12).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,15 +16,15 @@ use serde_json::{Value, json};
 
 use super::cookies;
 use crate::plugin::{DownloadError, Downloader, Request, Response};
-use crate::settings::RetryPolicyName;
 use crate::wire;
 use crate::zyte::Client;
+use crate::zyte::RetryPolicy;
 
 /// Sends the init requests of one session.
 pub struct InitDownloader {
     client: Client,
     session_id: String,
-    policy: RetryPolicyName,
+    policy: RetryPolicy,
     last_cookies: Arc<Mutex<Vec<Value>>>,
     deadline: tokio::time::Instant,
     deadline_hit: Arc<AtomicBool>,
@@ -32,7 +32,7 @@ pub struct InitDownloader {
 
 impl InitDownloader {
     /// A downloader for session `session_id`.
-    pub fn new(client: Client, session_id: String, policy: RetryPolicyName) -> Self {
+    pub fn new(client: Client, session_id: String, policy: RetryPolicy) -> Self {
         Self {
             client,
             session_id,

@@ -29,7 +29,7 @@ pub enum EngineError {
         /// The close reason (e.g. `bad_session_inits`, `unsupported_set_location`).
         reason: String,
     },
-    /// No session became available in time (reference 5.6).
+    /// No session became available in time (docs/reference.md §5.6).
     #[error("{message}")]
     NoSession {
         /// The pool id.

@@ -1,5 +1,5 @@
 //! One request through the engine: config, enabled, pool, then attempts with sessions until a
-//! response passes its check or the retry budget runs out (reference 5.3, 5.9, 5.10).
+//! response passes its check or the retry budget runs out (docs/reference.md §5.3, §5.9, §5.10).
 
 use std::sync::Arc;
 
@@ -14,11 +14,12 @@ use super::{
     EngineError, EngineRequest, EngineResponse, Inner, ServedBy, cookies, pool_spec, timed_out,
 };
 use crate::defaults;
-use crate::plugin::{CallEnv, HookError, Response, Verdict};
+use crate::plugin::{CallEnv, HookError, Request, Response, Verdict};
 use crate::session_data::SessionData;
+use crate::settings::{RetryPolicies, unknown_retry_policy};
 use crate::store::Failure;
 use crate::wire;
-use crate::zyte::{ZyteError, retry};
+use crate::zyte::{RetryPolicy, ZyteError};
 
 const DISABLED: &str = "scrapy-zyte-api/sessions/use/disabled";
 const SESSION_EXPIRED: &str = "/problem/session-expired";
@@ -65,6 +66,7 @@ impl Inner {
         request: EngineRequest,
         deadline: Deadline,
     ) -> Result<EngineResponse, EngineError> {
+        let policies = self.retry_policies(request.retry_policy.as_deref())?;
         let Matched {
             url,
             params,
@@ -73,7 +75,9 @@ impl Inner {
             enabled,
         } = self.matched(request).await?;
         if !enabled {
-            return self.forward(params, url, deadline).await;
+            return self
+                .forward(params, url, policies.without_sessions, deadline)
+                .await;
         }
         let cookie_mode = config.cookie_mode(self.env(None, false), &wit).await?;
         let (pool, pin) = match config.pool(self.env(None, cookie_mode), &wit).await {
@@ -86,6 +90,7 @@ impl Inner {
             _pin: pin,
             cookie_mode,
             request: wit,
+            retry_policy: policies.with_sessions,
         };
         self.attempts(&ctx, deadline).await
     }
@@ -143,10 +148,9 @@ impl Inner {
             session_id: sid.clone(),
             config: ctx.config.name().to_owned(),
         };
-        let policy = self.settings.retry_policy;
         match self
             .client
-            .extract_by(&body, policy, deadline.instant())
+            .extract_by(&body, ctx.retry_policy, deadline.instant())
             .await
         {
             Ok(answer) => {
@@ -155,13 +159,13 @@ impl Inner {
                     body: answer.body,
                 };
                 let verdict = ctx.config.check(env, &response, &request).await;
-                self.judge(ctx, sid, verdict, response, served_by)
+                self.judge(ctx, (sid, &request), verdict, response, served_by)
             }
             Err(error @ ZyteError::Deadline { .. }) => {
                 let doing = format!("waiting for Zyte API: {error}");
                 Attempt::Fail(timed_out(Some(&ctx.pool), &deadline, doing))
             }
-            Err(error) => self.upstream_error(ctx, sid, error, served_by),
+            Err(error) => self.upstream_error(ctx, (sid, &request), error, served_by),
         }
     }
 
@@ -184,15 +188,17 @@ impl Inner {
         body
     }
 
+    /// Judges the answer to `sent`: the lease's session id, and the request as sent (what
+    /// `process-request` returned, which a refresh's init gets).
     fn judge(
         self: &Arc<Self>,
         ctx: &PoolCtx,
-        sid: &str,
+        sent: (&str, &Request),
         verdict: Result<Verdict, HookError>,
         response: Response,
         served_by: ServedBy,
     ) -> Attempt {
-        let pool = &ctx.pool;
+        let (pool, sid) = (&ctx.pool, sent.0);
         let gave_up = |reason: String| EngineError::GaveUp {
             pool: pool.clone(),
             attempts: self.settings.retry_times + 1,
@@ -218,7 +224,7 @@ impl Inner {
                     .store
                     .count_failure(pool, sid, Failure::Check, max, now)
                 {
-                    self.refresh(ctx, sid, "check failed");
+                    self.refresh(ctx, sent, "check failed");
                 }
                 Attempt::Retry(
                     Reason::SessionExpired,
@@ -229,7 +235,7 @@ impl Inner {
             CheckOutcome::Error(e) => {
                 self.stats.inc(pool, SessionStat::UseCheckError);
                 tracing::error!("Unexpected error while checking session validity: {e}");
-                self.refresh(ctx, sid, &format!("check error: {e}"));
+                self.refresh(ctx, sent, &format!("check error: {e}"));
                 Attempt::Retry(Reason::SessionExpired, gave_up(e))
             }
         }
@@ -238,15 +244,15 @@ impl Inner {
     fn upstream_error(
         self: &Arc<Self>,
         ctx: &PoolCtx,
-        sid: &str,
+        sent: (&str, &Request),
         error: ZyteError,
         served_by: ServedBy,
     ) -> Attempt {
-        let pool = &ctx.pool;
+        let (pool, sid) = (&ctx.pool, sent.0);
         let status = error.status();
         let reason = if error.problem_type() == Some(SESSION_EXPIRED) {
             self.stats.inc(pool, SessionStat::UseExpired);
-            self.refresh(ctx, sid, "session expired");
+            self.refresh(ctx, sent, "session expired");
             Reason::SessionExpired
         } else if let Some(s @ (520 | 521)) = status {
             self.stats.inc(pool, SessionStat::UseFailed);
@@ -255,7 +261,7 @@ impl Inner {
                 .store
                 .count_failure(pool, sid, Failure::Error(s), max, now)
             {
-                self.refresh(ctx, sid, &format!("error {s}"));
+                self.refresh(ctx, sent, &format!("error {s}"));
             }
             Reason::DownloadError
         } else {
@@ -275,16 +281,46 @@ impl Inner {
         )
     }
 
-    /// A request without sessions: sent as is, with the non-session retry policy.
+    /// The retry policies of a request that names `chosen` (its own, applied as it is with
+    /// and without sessions), or none (the `retry_policy` setting). An unknown name is bad
+    /// input naming the field.
+    fn retry_policies(&self, chosen: Option<&str>) -> Result<RetryPolicies, EngineError> {
+        let Some(name) = chosen else {
+            let global = self.settings.retry_policy(&self.settings.retry_policy);
+            return global.ok_or_else(|| {
+                let problem = unknown_retry_policy(
+                    &self.settings.retry_policy,
+                    &self.settings.retry_policies,
+                );
+                EngineError::BadInput(format!("`[sessions] retry_policy` {problem}"))
+            });
+        };
+        match self.settings.retry_policy(name) {
+            Some(p) => Ok(RetryPolicies {
+                without_sessions: p.with_sessions,
+                ..p
+            }),
+            None => {
+                let problem = unknown_retry_policy(name, &self.settings.retry_policies);
+                Err(EngineError::BadInput(format!(
+                    "`{}.retryPolicy` {problem}",
+                    crate::session_management::FIELD
+                )))
+            }
+        }
+    }
+
+    /// A request without sessions: sent as is, with the retry policy for requests without
+    /// sessions.
     async fn forward(
         &self,
         mut body: Map<String, Value>,
         url: String,
+        policy: RetryPolicy,
         deadline: Deadline,
     ) -> Result<EngineResponse, EngineError> {
         self.stats.inc_global(DISABLED);
         body.insert("url".into(), Value::String(url));
-        let policy = retry::non_session(self.settings.retry_policy);
         match self
             .client
             .extract_by(&body, policy, deadline.instant())
@@ -306,7 +342,8 @@ impl Inner {
         }
     }
 
-    /// The `pool` hook failed: close the URL's netloc pool with `pool_error` (reference 5.2).
+    /// The `pool` hook failed: close the URL's netloc pool with `pool_error` (docs/reference.md
+    /// §5.2).
     fn pool_error(&self, url: &str, error: &HookError) -> EngineError {
         tracing::error!("the pool hook failed: {error}");
         match defaults::netloc(url) {

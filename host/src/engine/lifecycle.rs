@@ -1,4 +1,5 @@
-//! Getting a session for a request, creating sessions, and replacing them (reference 5.4–5.7,
+//! Getting a session for a request, creating sessions, and replacing them (docs/reference.md
+//! §5.4–5.7,
 //! 5.11). The async edge around [`super::pool`]'s rules.
 
 use std::sync::Arc;
@@ -27,9 +28,11 @@ pub(super) struct PoolCtx {
     pub cookie_mode: bool,
     /// The triggering request (its URL and controls drive inits).
     pub request: Request,
+    /// The retry policy of its upstream calls, inits included.
+    pub retry_policy: crate::zyte::RetryPolicy,
 }
 
-/// How an init attempt ended (reference 5.7's table).
+/// How an init attempt ended (docs/reference.md §5.7's table).
 #[derive(Debug, PartialEq)]
 pub(super) enum InitOutcome {
     /// The session is usable.
@@ -159,9 +162,9 @@ impl Inner {
         Ok(secs(s.queue_wait_time))
     }
 
-    /// Creates a session until one passes (reference 5.5) or `deadline` passes; with `for_use`
-    /// the triggering request holds it (`Some`) and first waits the pool's delay. A creation
-    /// that ends without a session gives its slot back ([`Creating`]).
+    /// Creates a session until one passes (docs/reference.md §5.5) or `deadline` passes; with
+    /// `for_use` the triggering request holds it (`Some`) and first waits the pool's delay. A
+    /// creation that ends without a session gives its slot back ([`Creating`]).
     pub(super) async fn create(
         self: &Arc<Self>,
         ctx: &PoolCtx,
@@ -177,7 +180,7 @@ impl Inner {
             let sid = uuid::Uuid::new_v4().to_string();
             let data = SessionData::new();
             let downloader = Arc::new(
-                InitDownloader::new(self.client.clone(), sid.clone(), self.settings.retry_policy)
+                InitDownloader::new(self.client.clone(), sid.clone(), ctx.retry_policy)
                     .with_deadline(deadline.instant()),
             );
             let env = CallEnv {
@@ -272,11 +275,25 @@ impl Inner {
     }
 
     /// Retires `sid` (once, however many requests report it) and creates a replacement in the
-    /// background, triggered by the failing request (reference 5.11).
-    pub(super) fn refresh(self: &Arc<Self>, ctx: &PoolCtx, sid: &str, reason: &str) {
+    /// background, triggered by the failing request as it was sent (docs/reference.md §5.11): the
+    /// one
+    /// `process-request` returned, not the original (issue 14), without its session id, as
+    /// for every init.
+    pub(super) fn refresh(
+        self: &Arc<Self>,
+        ctx: &PoolCtx,
+        (sid, sent): (&str, &Request),
+        reason: &str,
+    ) {
         let now = self.clock.now();
         if self.store.retire(&ctx.pool, sid, reason, now) {
-            self.spawn_replacement(ctx.clone(), sid.to_owned());
+            let mut request = sent.clone();
+            request.session_id = None;
+            let ctx = PoolCtx {
+                request,
+                ..ctx.clone()
+            };
+            self.spawn_replacement(ctx, sid.to_owned());
         }
     }
 
@@ -355,7 +372,8 @@ mod tests {
 
         use serde_json::json;
 
-        use crate::engine::{Deadline, Engine, EngineError, EngineRequest};
+        use super::super::PoolCtx;
+        use crate::engine::{Config, Deadline, Engine, EngineError, EngineRequest};
         use crate::settings::{SessionSettings, UpstreamSettings};
         use crate::zyte::{ApiKey, Client};
 
@@ -370,6 +388,22 @@ mod tests {
                 true => zyte_emulator::Scenario::from_toml_str(SLOW).expect("scenario"),
                 false => zyte_emulator::Scenario::builtin(),
             };
+            engine_with(scenario, settings).await
+        }
+
+        /// An engine on an emulator (real time) with `scenario`, given as TOML.
+        async fn engine_on(
+            scenario: &str,
+            settings: SessionSettings,
+        ) -> (zyte_emulator::RunningEmulator, Engine) {
+            let scenario = zyte_emulator::Scenario::from_toml_str(scenario).expect("scenario");
+            engine_with(scenario, settings).await
+        }
+
+        async fn engine_with(
+            scenario: zyte_emulator::Scenario,
+            settings: SessionSettings,
+        ) -> (zyte_emulator::RunningEmulator, Engine) {
             let config = zyte_emulator::EmulatorConfig {
                 scenario,
                 ..zyte_emulator::EmulatorConfig::default()
@@ -431,6 +465,76 @@ mod tests {
                 8,
                 "the slot was given back"
             );
+        }
+
+        #[tokio::test]
+        async fn issue_12_the_creation_retry_delay_past_the_deadline_fails_at_once() {
+            // Every session creation fails with `/problem/session-creation-error`, which is
+            // retried after `creation_retry_delay`: 30 s, past a 2 s deadline.
+            let scenario =
+                "[policy]\nsession_creation_error_rate = 1.0\n\n[[site]]\ndomain = \"*\"\n";
+            let settings = SessionSettings {
+                creation_retry_delay: 30.0,
+                ..SessionSettings::default()
+            };
+            let (_emulator, engine) = engine_on(scenario, settings).await;
+            let (error, took) = timed_out(&engine, "https://example.com/", 2000).await;
+            assert!(error.contains("creation_retry_delay"), "{error}");
+            assert!(took < Duration::from_millis(1000), "{took:?}");
+            assert_eq!(
+                engine
+                    .stats()
+                    .get("scrapy-zyte-api/sessions/init/server-error"),
+                1
+            );
+            assert_eq!(
+                engine.pools()[0].pending_initial,
+                8,
+                "the slot was given back"
+            );
+        }
+
+        #[tokio::test]
+        async fn issue_12_a_background_replacement_ends_at_the_request_timeout() {
+            let settings = SessionSettings {
+                pool_size: 1,
+                request_timeout: 0.4,
+                ..SessionSettings::default()
+            };
+            let (_emulator, engine) = engine(settings, true).await;
+            let inner = engine.inner.clone();
+            let spec = crate::engine::pool_spec("slow.test");
+            let (pool, pin) = inner.register(&spec).expect("room for the pool");
+            // The pool's one slot is taken, as by the session the replacement replaces.
+            let now = inner.clock.now();
+            let step = inner.store.lease(&pool, now, &inner.rotation, false, 0.0);
+            assert!(step.is_some_and(|s| s.create));
+            let pending = || engine.pools()[0].pending_initial;
+            assert_eq!(pending(), 0);
+            let url = "https://slow.test/".to_owned();
+            let ctx = PoolCtx {
+                config: Config::Default,
+                pool,
+                _pin: pin,
+                cookie_mode: false,
+                request: crate::wire::request_from_body(
+                    url,
+                    &Default::default(),
+                    crate::wire::no_controls(),
+                ),
+                retry_policy: crate::zyte::RetryPolicy::SESSION_DEFAULT,
+            };
+            let started = Instant::now();
+            // Its init takes 20 s upstream; the replacement gives its slot back at 0.4 s.
+            inner.spawn_replacement(ctx, "old".into());
+            while pending() == 0 {
+                assert!(started.elapsed() < Duration::from_secs(2), "never ended");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let took = started.elapsed();
+            assert!(took >= Duration::from_millis(400), "{took:?}");
+            assert!(took < Duration::from_millis(900), "{took:?}");
+            assert!(engine.pools()[0].sessions.is_empty());
         }
 
         #[tokio::test]

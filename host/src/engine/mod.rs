@@ -1,5 +1,5 @@
 //! The session engine: pools of Zyte API sessions, their lifecycle, checks and retries
-//! (reference sections 4 and 5), as a library API for the front ends.
+//! (docs/reference.md §4 and §5), as a library API for the front ends.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,13 +22,15 @@
 //!   [`crate::rules`]); the configs sit behind an `ArcSwap` ([`Engine::install_configs`]): a
 //!   request keeps the version it started with, and a new set reopens every closed pool.
 //! - **Disabled requests** are forwarded as they are, with the non-session retry policy, and
-//!   counted as `use/disabled`.
+//!   counted as `use/disabled`. A request that names its own retry policy
+//!   ([`EngineRequest::retry_policy`]) gets it as it is, with or without sessions; an unknown
+//!   name is [`EngineError::BadInput`] naming the field, and nothing is sent.
 //! - **Pools.** The `pool` hook names the pool; its options are frozen at first sight with the
 //!   precedence `[sessions.pools]` > hook > global (4.2). Pools in `[sessions.pools]` with a
 //!   `size` exist from the start; their other options still take the first request's spec
 //!   (a preset's own keys win). The deprecated `pool_sizes` is merged under `pools`
-//!   ([`SessionSettings::with_deprecated_merged`]). The first `size` requests of a pool each initialise their own
-//!   session, concurrently, with their own URL and controls (5.4).
+//!   ([`SessionSettings::with_deprecated_merged`]). The first `size` requests of a pool each
+//!   initialise their own session, concurrently, with their own URL and controls (5.4).
 //! - **Init** (5.5, 5.7): `init-session` (or the built-in default chain) downloads through a
 //!   [`downloader::InitDownloader`] with the session retry policy. `over-session-limit` and
 //!   `session-creation-error` are retried after `creation_retry_delay` with a new id, not
@@ -128,6 +130,10 @@ pub struct EngineRequest {
     pub body: Map<String, Value>,
     /// The session controls (`zyte_api_session_*` equivalents).
     pub controls: SessionControls,
+    /// The retry policy the request chose by name (`sessionManagement.retryPolicy`, the
+    /// reference's `zyte_api_retry_policy`): a built-in or a custom one of the settings, applied
+    /// as it is with and without sessions. `None`: the `retry_policy` setting.
+    pub retry_policy: Option<String>,
 }
 
 impl EngineRequest {
@@ -136,6 +142,7 @@ impl EngineRequest {
         Self {
             body,
             controls: wire::no_controls(),
+            retry_policy: None,
         }
     }
 }

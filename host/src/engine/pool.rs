@@ -31,7 +31,7 @@ pub const ZYTE_IDLE: Duration = Duration::from_secs(2 * 60);
 /// Events kept per session, and retired sessions kept per pool, for the status endpoint.
 pub const HISTORY: usize = 16;
 
-/// Pool options after precedence (reference 4.2), frozen at the pool's first sight.
+/// Pool options after precedence (docs/reference.md §4.2), frozen at the pool's first sight.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolOptions {
     /// Number of sessions.
@@ -307,7 +307,7 @@ impl Pool {
         self.pending_initial
     }
 
-    /// Whether the next request must create its own session (reference 5.4); counts it.
+    /// Whether the next request must create its own session (docs/reference.md §5.4); counts it.
     pub fn take_initial(&mut self) -> bool {
         let take = self.pending_initial > 0;
         self.pending_initial -= u32::from(take);
@@ -326,8 +326,9 @@ impl Pool {
     /// Removes sessions that will be past the rotation's age or idle limit at their next
     /// possible use (`max(now, next_use)`), so a session that a request can still use within its
     /// lifetime is never replaced (issue 14: a 115 s delay must not replace a session on every
-    /// reuse). Improves on reference 5.11, which only replaces sessions after Zyte API has
-    /// already expired them. Pops the due index: only the sessions due are visited.
+    /// reuse). Improves on the reference (docs/reference.md §5.11), which only replaces sessions
+    /// after Zyte API has already expired them. Pops the due index: only the sessions due are
+    /// visited.
     pub fn retire_expiring(&mut self, now: Instant, rotation: &Rotation) -> Vec<String> {
         self.sync(rotation);
         let mut retired = Vec::new();
@@ -348,8 +349,8 @@ impl Pool {
     }
 
     /// Hands out the session available earliest among those below the concurrency limit
-    /// (improves on reference 5.6: no head-of-line blocking behind a session that is waiting
-    /// out its delay). `u` is a uniform sample for the randomised delay.
+    /// (improves on docs/reference.md §5.6: no head-of-line blocking behind a session that is
+    /// waiting out its delay). `u` is a uniform sample for the randomised delay.
     pub fn choose(&mut self, now: Instant, rotation: &Rotation, u: f64) -> Choice {
         self.sync(rotation);
         if self.sessions.is_empty() {
@@ -376,7 +377,7 @@ impl Pool {
     }
 
     /// Adds a session whose init passed, first usable `first_delay` after its creation (the
-    /// engine passes the reference's `first + next`, reference 5.5); with `for_use` the
+    /// engine passes the reference's `first + next`, docs/reference.md §5.5); with `for_use` the
     /// triggering request holds it. Resets the bad-init count.
     pub fn add(&mut self, mut session: Session, first_delay: Duration, for_use: bool) -> Lease {
         self.bad_inits = 0;
@@ -456,7 +457,7 @@ impl Pool {
     }
 
     /// Takes a session out of the pool; false when it is already gone (a concurrent failure
-    /// refreshed it: reference 5.11, refresh once).
+    /// refreshed it: docs/reference.md §5.11, refresh once).
     pub fn retire(&mut self, session_id: &str, reason: &str, now: Instant) -> bool {
         let Some((id, entry)) = self.sessions.remove_entry(session_id) else {
             return false;

@@ -39,7 +39,7 @@ pub const MAX_POOL_LABELS: usize = 200;
 /// The prefix of every session stat.
 pub const PREFIX: &str = "scrapy-zyte-api/sessions/";
 
-/// Every per-pool key of reference section 8, in [`SessionStat`] order.
+/// Every per-pool key of docs/reference.md §8, in [`SessionStat`] order.
 pub const POOL_KEYS: [&str; SessionStat::COUNT] = [
     "init/check-passed",
     "init/check-failed",

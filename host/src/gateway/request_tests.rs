@@ -74,7 +74,7 @@ fn each_bad_input_is_named_precisely() {
         (
             br#"{"url": "u", "sessionManagement": {"enable": true}}"#,
             ProblemKind::BadRequest,
-            "unknown key `sessionManagement.enable`; expected one of: enabled, cookieMode, params, location, pool",
+            "unknown key `sessionManagement.enable`; expected one of: enabled, cookieMode, params, location, retryPolicy, pool",
         ),
         (
             br#"{"url": "u", "sessionManagement": {"enabled": "yes"}}"#,

@@ -87,6 +87,21 @@ pub enum HookErrorKind {
     /// The guest returned something malformed, e.g. params that are not a JSON object.
     #[error("the config returned invalid output: {0}")]
     InvalidOutput(String),
+    /// The guest returned a value larger than a limit ([`super::Limits::max_output_bytes`],
+    /// [`super::Limits::max_name_bytes`]); the value is dropped, never stored or echoed.
+    #[error(
+        "the config returned {what} of {bytes} bytes; the limit is {limit} bytes ([plugins] {setting})"
+    )]
+    OutputTooLarge {
+        /// What was too large, e.g. `a pool id`.
+        what: &'static str,
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+        /// The setting that holds the limit.
+        setting: &'static str,
+    },
     /// A fresh instance could not be created.
     #[error("cannot instantiate the config: {0}")]
     Instantiate(String),

@@ -71,6 +71,27 @@ pub struct Limits {
     pub output_bytes: usize,
     /// Log lines one hook call may write (default 64); further lines are dropped and counted.
     pub log_lines_per_call: u32,
+    /// Bytes of one value a hook returns (default 8 MiB): the `params` JSON text, a request
+    /// that `process-request` returns (its URL, method, headers, params and controls together),
+    /// or the patterns of `rules` together. Protects the host from a guest that returns
+    /// megabytes to be stored, sent upstream or echoed: a larger value fails the call with a
+    /// typed error ([`super::HookErrorKind::OutputTooLarge`]) naming the config, the hook, what
+    /// was too large and this setting, and the host keeps serving (issue 12).
+    ///
+    /// Why 8 MiB: above the gateway's largest request body (5 MiB, Zyte API's own limit), so
+    /// that any request the gateway accepted survives a `process-request` that returns it
+    /// unchanged. It does not cover the copy of the value into the host while it is checked,
+    /// which [`Self::memory_bytes`] bounds (the guest must hold it in its own memory first).
+    pub max_output_bytes: usize,
+    /// Bytes of one name a hook returns (default 4 KiB): a pool id, one location field, one
+    /// `rules` pattern or `instead-of`. These are kept for the life of a pool and shown in
+    /// `/status`, metrics labels and logs; a longer one fails the call like
+    /// [`Self::max_output_bytes`]. Messages (an `err`, an `init-error`'s text, a `close-pool`
+    /// reason) are not refused but cut to their first 4 KiB, with their full size appended.
+    ///
+    /// Why 4 KiB: the longest log line; a pool id derived from a URL is a host (at most 253
+    /// bytes) with a port, a counter or four address fields, far below it.
+    pub max_name_bytes: usize,
     /// Instance slots of the pooling allocator (default 1 000 component instances). If the
     /// machine cannot reserve their address space, the runtime falls back to on-demand
     /// allocation.
@@ -89,6 +110,8 @@ impl Default for Limits {
             max_downloads_per_init: 16,
             output_bytes: 64 << 10,
             log_lines_per_call: 64,
+            max_output_bytes: 8 << 20,
+            max_name_bytes: 4 << 10,
             pool_slots: 1_000,
         }
     }

@@ -21,6 +21,7 @@ use wasmtime::Store;
 
 use super::bindings::{SessionConfig, SessionConfigPre};
 use super::host::{CallEnv, CallState, HostState};
+use super::output;
 use super::{
     Address, Hook, HookError, HookErrorKind, InitError, LoadError, LoadErrorKind, PoolSpec,
     Request, Response, Runtime, UrlRules, Verdict,
@@ -89,7 +90,12 @@ impl GuestConfig {
             counters: GuestCounters::default(),
         };
         let rules = plugin.call(env, Hook::Rules, async |b, s| b.call_rules(s).await);
-        plugin.rules = rules.await.map_err(|e| LoadError {
+        let rules = rules.await.and_then(|rules| {
+            let checked = output::rules(&plugin.runtime.limits, &rules);
+            checked.map_err(|kind| plugin.error(Hook::Rules, kind))?;
+            Ok(rules)
+        });
+        plugin.rules = rules.map_err(|e| LoadError {
             config: name.to_owned(),
             kind: LoadErrorKind::Rules(Box::new(e)),
         })?;
@@ -145,7 +151,8 @@ impl GuestConfig {
             Ok(pool) if pool.id.is_empty() => {
                 Err(self.invalid(Hook::Pool, "the pool id is empty".into()))
             }
-            r => r.map_err(|e| self.guest_error(Hook::Pool, e)),
+            Ok(pool) => self.within_limits(Hook::Pool, pool, output::pool),
+            Err(e) => Err(self.guest_error(Hook::Pool, e)),
         }
     }
 
@@ -153,7 +160,8 @@ impl GuestConfig {
     pub async fn location(&self, env: CallEnv, request: &Request) -> Result<Address, HookError> {
         let hook = Hook::Location;
         let result = self.call(env, hook, async |b, s| b.call_location(s, request).await);
-        result.await?.map_err(|e| self.guest_error(hook, e))
+        let address = result.await?.map_err(|e| self.guest_error(hook, e))?;
+        self.within_limits(hook, address, output::location)
     }
 
     /// The `params` hook, parsed: invalid JSON or a non-object is invalid output.
@@ -168,6 +176,7 @@ impl GuestConfig {
         let text = result
             .await?
             .map_err(|e| self.guest_error(Hook::Params, e))?;
+        let text = self.within_limits(Hook::Params, text, |l, t| output::params(l, t))?;
         wire::parse_object(&text, "params").map_err(|e| self.invalid(Hook::Params, e))
     }
 
@@ -182,7 +191,8 @@ impl GuestConfig {
         let call = async |b: &SessionConfig, s: &mut Store<HostState>| {
             b.call_init_session(s, session_id, request).await
         };
-        self.call(env, Hook::InitSession, call).await
+        let outcome = self.call(env, Hook::InitSession, call).await?;
+        Ok(output::init(outcome))
     }
 
     /// The `check` hook.
@@ -196,7 +206,8 @@ impl GuestConfig {
             b.call_check(s, response, request).await
         };
         let result = self.call(env, Hook::Check, call).await?;
-        result.map_err(|e| self.guest_error(Hook::Check, e))
+        let verdict = result.map_err(|e| self.guest_error(Hook::Check, e))?;
+        Ok(output::verdict(verdict))
     }
 
     /// The `process-request` hook. A returned request whose params are not a JSON object is
@@ -213,6 +224,7 @@ impl GuestConfig {
         let Some(new) = result.await?.map_err(|e| self.guest_error(hook, e))? else {
             return Ok(None);
         };
+        let new = self.within_limits(hook, new, output::request)?;
         match wire::body_from_request(&new) {
             Ok(body) => Ok(Some(ProcessedRequest { request: new, body })),
             Err(e) => Err(self.invalid(hook, e)),
@@ -220,7 +232,21 @@ impl GuestConfig {
     }
 
     fn guest_error(&self, hook: Hook, message: String) -> HookError {
-        self.error(hook, HookErrorKind::Guest(bounded_text(message)))
+        self.error(hook, HookErrorKind::Guest(output::message(message)))
+    }
+
+    /// `value` if `check` finds it within this config's output limits, else the typed error
+    /// (the value is dropped).
+    fn within_limits<T>(
+        &self,
+        hook: Hook,
+        value: T,
+        check: impl FnOnce(&super::Limits, &T) -> Result<(), HookErrorKind>,
+    ) -> Result<T, HookError> {
+        match check(&self.runtime.limits, &value) {
+            Ok(()) => Ok(value),
+            Err(kind) => Err(self.error(hook, kind)),
+        }
     }
 
     fn invalid(&self, hook: Hook, message: String) -> HookError {
@@ -339,19 +365,6 @@ impl GuestConfig {
             idle.push(warm);
         }
     }
-}
-
-/// `text` from a guest, cut to 4 KiB (the longest log line, [`super::host::truncate`]) with its
-/// full size appended: an error message goes to the log, `/status` and problem+json answers, and
-/// a guest returning `err` with megabytes must not make each of them megabytes.
-fn bounded_text(mut text: String) -> String {
-    let total = text.len();
-    let keep = super::host::truncate(&text).len();
-    if keep < total {
-        text.truncate(keep);
-        text.push_str(&format!("… ({total} bytes in all)"));
-    }
-    text
 }
 
 /// The wall-clock timeout of an async call fired after this many milliseconds.

@@ -27,7 +27,8 @@
 //!   epoch interruption (200 ms; time awaiting `download` excluded), wall-clock time with
 //!   `tokio::time::timeout` around every call of every hook, `rules` included (1 s; 10 min for
 //!   `init-session`, the one hook that awaits downloads), linear memory per instance (64 MiB),
-//!   downloads per init (16), log lines per call (64). The wall-clock bound holds for a guest
+//!   downloads per init (16), log lines per call (64), bytes of a returned value (8 MiB) and of a
+//!   returned name such as a pool id (4 KiB; [`HookErrorKind::OutputTooLarge`] past either). The wall-clock bound holds for a guest
 //!   blocked in WASI (a sleep, a poll on a clock) as well as for one computing: the epoch
 //!   callback yields to the executor at every tick, so a looping guest never pins a worker.
 //! - **Failure.** A trap, a panic, an exhausted CPU budget or timeout, a memory bomb, malformed
@@ -52,6 +53,7 @@ mod error;
 mod host;
 mod limits;
 mod loaded;
+mod output;
 mod runtime;
 
 pub use bindings::session_host::config::types::{

@@ -42,7 +42,7 @@
 //!
 //! | Name | Type | Labels | Meaning |
 //! | --- | --- | --- | --- |
-//! | `session_host_session_events_total` | counter | `pool`, `event` | A per-pool session stat of reference section 8; `event` is its key ([`crate::engine::stats::POOL_KEYS`]: `init/check-passed`, `use/failed`, …) |
+//! | `session_host_session_events_total` | counter | `pool`, `event` | A per-pool session stat of docs/reference.md §8; `event` is its key ([`crate::engine::stats::POOL_KEYS`]: `init/check-passed`, `use/failed`, …) |
 //! | `session_host_engine_events_total` | counter | `event` | A stat of no pool: `use/disabled`, `retry/count`, `retry/max_reached`, `retry/reason_count/{reason}` |
 //!
 //! Pools (set by [`observe_engine`], one series per pool label; pools sharing `other` are summed):
@@ -60,7 +60,7 @@
 //! | Name | Type | Labels | Meaning |
 //! | --- | --- | --- | --- |
 //! | `session_host_hook_duration_seconds` | histogram | `config`, `hook` | Wall time of one hook call, from taking an instance to its return (`init-session` includes its downloads); failed calls too |
-//! | `session_host_hook_errors_total` | counter | `config`, `hook`, `kind` | Failed hook calls; `kind` is [`HookErrorKind`]'s, see [`hook_error_kind`]: `guest_error`, `invalid_output`, `trap`, `cpu_limit`, `timeout`, `memory_limit`, `instantiate` |
+//! | `session_host_hook_errors_total` | counter | `config`, `hook`, `kind` | Failed hook calls; `kind` is [`HookErrorKind`]'s, see [`hook_error_kind`]: `guest_error`, `invalid_output`, `output_too_large`, `trap`, `cpu_limit`, `timeout`, `memory_limit`, `instantiate` |
 //! | `session_host_hook_instantiations_total` | counter | `config` | Fresh instances created (a warm instance was not available) |
 //!
 //! Zyte API client:
@@ -257,7 +257,7 @@ fn install_once() -> Result<PrometheusHandle, TelemetryError> {
 pub fn describe() {
     describe_counter!(
         SESSION_EVENTS,
-        "Session stats of reference section 8, per pool"
+        "Session stats of docs/reference.md §8, per pool"
     );
     describe_counter!(
         ENGINE_EVENTS,

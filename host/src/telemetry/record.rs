@@ -83,6 +83,7 @@ pub fn hook_error_kind(kind: &HookErrorKind) -> &'static str {
     match kind {
         HookErrorKind::Guest(_) => "guest_error",
         HookErrorKind::InvalidOutput(_) => "invalid_output",
+        HookErrorKind::OutputTooLarge { .. } => "output_too_large",
         HookErrorKind::Trap { .. } => "trap",
         HookErrorKind::CpuBudget { .. } => "cpu_limit",
         HookErrorKind::Timeout { .. } => "timeout",

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 
 use super::error::{ZyteError, problem_type};
 use super::key::ApiKey;
-use super::retry::{self, Decision, ErrorClass, RetryState};
-use crate::settings::{RetryPolicyName, UpstreamSettings};
+use super::retry::{self, Decision, ErrorClass, RetryPolicy, RetryState};
+use crate::settings::UpstreamSettings;
 use crate::telemetry;
 
 /// The kinds of transport errors, as [`transport`] starts its messages and [`outcome`] reads
@@ -113,7 +113,7 @@ impl Client {
     pub async fn extract(
         &self,
         body: &Map<String, Value>,
-        policy: RetryPolicyName,
+        policy: impl Into<RetryPolicy>,
     ) -> Result<ApiResponse, ZyteError> {
         let deadline = tokio::time::Instant::now() + retry::MAX_WAIT;
         self.extract_by(body, policy, deadline).await
@@ -127,9 +127,10 @@ impl Client {
     pub async fn extract_by(
         &self,
         body: &Map<String, Value>,
-        policy: RetryPolicyName,
+        policy: impl Into<RetryPolicy>,
         deadline: tokio::time::Instant,
     ) -> Result<ApiResponse, ZyteError> {
+        let policy = policy.into();
         let bytes =
             Bytes::from(serde_json::to_vec(body).map_err(|e| ZyteError::Invalid(e.to_string()))?);
         let started = Instant::now();
@@ -221,7 +222,7 @@ fn outcome(result: &Result<ApiResponse, ZyteError>) -> &'static str {
     }
 }
 
-fn classify(policy: RetryPolicyName, error: &ZyteError) -> ErrorClass {
+fn classify(policy: RetryPolicy, error: &ZyteError) -> ErrorClass {
     match error {
         ZyteError::Api {
             status,
@@ -257,7 +258,7 @@ mod tests {
     async fn issue_12_retry_waits_and_attempts_end_at_the_deadline() {
         let body = json!({"url": "https://e429.example/", "httpResponseBody": true});
         let body = body.as_object().cloned().unwrap_or_default();
-        let policy = RetryPolicyName::SessionDefault;
+        let policy = crate::settings::RetryPolicyName::SessionDefault;
         // A throttling wait of 20-40 s is not started with 1 s left.
         let (emulator, slow_waits) = client(1.0).await;
         let start = Instant::now();

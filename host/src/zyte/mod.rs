@@ -28,3 +28,4 @@ pub mod retry;
 pub use client::{ApiResponse, Client, ClientError};
 pub use error::{ZyteError, problem_type};
 pub use key::{ApiKey, KEY_ENV};
+pub use retry::RetryPolicy;

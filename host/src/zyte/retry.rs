@@ -1,4 +1,4 @@
-//! The four retry policies of python-zyte-api / scrapy-zyte-api (reference 5.19, zyte-api 5.2),
+//! The four retry policies of python-zyte-api / scrapy-zyte-api (docs/reference.md §5.19),
 //! as a pure decision function.
 //!
 //! Each failed attempt is classified, in this order: throttling (HTTP 429 or 503), network (no
@@ -19,12 +19,14 @@
 //! counted): throttling `20 + U(0, 20)` for n ≤ 2, else `30 + U(0, min(600, 2^(n−1)))`;
 //! network, download and undocumented `U(3, 7) + U(0, min(55, 2^(n−1)))`; 402 none.
 //!
-//! One deliberate difference (improves on reference 5.7's caveat): under the two session
+//! One deliberate difference (improves on docs/reference.md §5.7's caveat): under the two session
 //! policies a 503 whose problem type is `/problem/session-creation-error` is *not* treated as
 //! throttling, so that the session layer sees it and waits `creation_retry_delay` instead of
 //! the client retrying it forever.
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::settings::RetryPolicyName;
 
@@ -48,6 +50,96 @@ pub fn secs(secs: f64) -> Duration {
 /// The problem type of a failed session creation.
 pub const SESSION_CREATION_ERROR: &str = "/problem/session-creation-error";
 
+/// A retry policy: how many attempts each error class gets, and the caps of its back-off. The
+/// four built-in ones ([`RetryPolicyName`]) are the reference's; users define their own under
+/// `[sessions.retry_policies.NAME]` in `session-host.toml` (reference §5.19: the reference
+/// takes any tenacity object; this is the part of one that its four policies vary). A field
+/// left out keeps the value of `default`.
+///
+/// ```toml
+/// [sessions.retry_policies.patient]
+/// download_attempts = 6
+/// undocumented_attempts = 6
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Attempts that may end in 429 or 503 (throttling); 0 (default) retries them forever.
+    pub throttling_attempts: u32,
+    /// Seconds network errors may go on uninterrupted before the request fails (default 900).
+    pub network_window_secs: f64,
+    /// Attempts that may end in a status ≥ 500 other than 503, 520 and 521 (default 2).
+    pub undocumented_attempts: u32,
+    /// Attempts that may end in 402 (default 2).
+    pub x402_attempts: u32,
+    /// Attempts that may end in 520 or 521, together (default 4; 1 for the session policies,
+    /// so that the session layer swaps the session instead).
+    pub download_attempts: u32,
+    /// Attempts of those that may end in 521 (default 2).
+    pub permanent_download_attempts: u32,
+    /// Whether a 503 `/problem/session-creation-error` fails at once, so that the session layer
+    /// waits `creation_retry_delay` (true for the session policies, false for `default`).
+    pub session_creation_error_is_final: bool,
+    /// Cap of the exponential term of a throttling wait, in seconds (default 600).
+    pub throttling_backoff_max_secs: f64,
+    /// Cap of the exponential term of a network, download or undocumented wait, in seconds
+    /// (default 55).
+    pub error_backoff_max_secs: f64,
+}
+
+impl RetryPolicy {
+    /// python-zyte-api's `zyte_api_retrying`.
+    pub const DEFAULT: RetryPolicy = RetryPolicy {
+        throttling_attempts: 0,
+        network_window_secs: 900.0,
+        undocumented_attempts: 2,
+        x402_attempts: 2,
+        download_attempts: 4,
+        permanent_download_attempts: 2,
+        session_creation_error_is_final: false,
+        throttling_backoff_max_secs: 600.0,
+        error_backoff_max_secs: 55.0,
+    };
+    /// python-zyte-api's `aggressive_retrying`.
+    pub const AGGRESSIVE: RetryPolicy = RetryPolicy {
+        undocumented_attempts: 4,
+        download_attempts: 8,
+        permanent_download_attempts: 4,
+        ..Self::DEFAULT
+    };
+    /// scrapy-zyte-api's `SESSION_DEFAULT_RETRY_POLICY`.
+    pub const SESSION_DEFAULT: RetryPolicy = RetryPolicy {
+        download_attempts: 1,
+        permanent_download_attempts: 1,
+        session_creation_error_is_final: true,
+        ..Self::DEFAULT
+    };
+    /// scrapy-zyte-api's `SESSION_AGGRESSIVE_RETRY_POLICY`.
+    pub const SESSION_AGGRESSIVE: RetryPolicy = RetryPolicy {
+        download_attempts: 1,
+        permanent_download_attempts: 1,
+        session_creation_error_is_final: true,
+        ..Self::AGGRESSIVE
+    };
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl From<RetryPolicyName> for RetryPolicy {
+    fn from(name: RetryPolicyName) -> Self {
+        match name {
+            RetryPolicyName::Default => Self::DEFAULT,
+            RetryPolicyName::Aggressive => Self::AGGRESSIVE,
+            RetryPolicyName::SessionDefault => Self::SESSION_DEFAULT,
+            RetryPolicyName::SessionAggressive => Self::SESSION_AGGRESSIVE,
+        }
+    }
+}
+
 /// The class of a failed attempt, in the order the policies test them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -70,11 +162,12 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Classifies an HTTP error answer under `policy`.
-    pub fn of_status(policy: RetryPolicyName, status: u16, problem_type: Option<&str>) -> Self {
-        let session_policy = matches!(
-            policy,
-            RetryPolicyName::SessionDefault | RetryPolicyName::SessionAggressive
-        );
+    pub fn of_status(
+        policy: impl Into<RetryPolicy>,
+        status: u16,
+        problem_type: Option<&str>,
+    ) -> Self {
+        let session_policy = policy.into().session_creation_error_is_final;
         match status {
             503 if session_policy && problem_type == Some(SESSION_CREATION_ERROR) => Self::Final,
             429 | 503 => Self::Throttling,
@@ -130,6 +223,7 @@ pub struct RetryState {
     permanent_downloads: u32,
     undocumented: u32,
     x402: u32,
+    throttling: u32,
     network_since: Option<Duration>,
 }
 
@@ -142,10 +236,11 @@ impl RetryState {
     /// Records a failed attempt of `class` at `now` (any monotonic time origin) and decides.
     pub fn decide(
         &mut self,
-        policy: RetryPolicyName,
+        policy: impl Into<RetryPolicy>,
         class: ErrorClass,
         now: Duration,
     ) -> Decision {
+        let policy = policy.into();
         self.attempts += 1;
         if class != ErrorClass::Network {
             self.network_since = None;
@@ -153,47 +248,39 @@ impl RetryState {
         let n = self.attempts;
         let retry = match class {
             ErrorClass::Final => false,
-            ErrorClass::Throttling => true,
+            ErrorClass::Throttling => {
+                self.throttling += 1;
+                policy.throttling_attempts == 0 || self.throttling < policy.throttling_attempts
+            }
             ErrorClass::Network => {
                 let since = *self.network_since.get_or_insert(now);
-                now.saturating_sub(since) < NETWORK_ERROR_WINDOW
+                now.saturating_sub(since) < secs(policy.network_window_secs)
             }
-            ErrorClass::Download { permanent } => self.download(policy, permanent),
+            ErrorClass::Download { permanent } => self.download(&policy, permanent),
             ErrorClass::Undocumented => {
                 self.undocumented += 1;
-                self.undocumented < undocumented_limit(policy)
+                self.undocumented < policy.undocumented_attempts
             }
             ErrorClass::X402 => {
                 self.x402 += 1;
-                self.x402 < 2
+                self.x402 < policy.x402_attempts
             }
         };
         if !retry {
             return Decision::Stop;
         }
         Decision::Retry(match class {
-            ErrorClass::Throttling => throttling_wait(n),
+            ErrorClass::Throttling => throttling_wait(n, policy.throttling_backoff_max_secs),
             ErrorClass::X402 => Wait::NONE,
-            _ => error_wait(n),
+            _ => error_wait(n, policy.error_backoff_max_secs),
         })
     }
 
-    fn download(&mut self, policy: RetryPolicyName, permanent: bool) -> bool {
+    fn download(&mut self, policy: &RetryPolicy, permanent: bool) -> bool {
         self.downloads += 1;
         self.permanent_downloads += u32::from(permanent);
-        let (total, permanent_max) = match policy {
-            RetryPolicyName::Default => (4, 2),
-            RetryPolicyName::Aggressive => (8, 4),
-            RetryPolicyName::SessionDefault | RetryPolicyName::SessionAggressive => (1, 1),
-        };
-        self.downloads < total && self.permanent_downloads < permanent_max
-    }
-}
-
-fn undocumented_limit(policy: RetryPolicyName) -> u32 {
-    match policy {
-        RetryPolicyName::Default | RetryPolicyName::SessionDefault => 2,
-        RetryPolicyName::Aggressive | RetryPolicyName::SessionAggressive => 4,
+        self.downloads < policy.download_attempts
+            && self.permanent_downloads < policy.permanent_download_attempts
     }
 }
 
@@ -202,7 +289,7 @@ fn exp_cap(n: u32, cap: f64) -> f64 {
 }
 
 /// `wait_chain(20+U(0,20), 20+U(0,20), 30+U(0, min(600, 2^(n−1))))`.
-fn throttling_wait(n: u32) -> Wait {
+fn throttling_wait(n: u32, cap: f64) -> Wait {
     if n <= 2 {
         Wait {
             low: 20.0,
@@ -213,29 +300,17 @@ fn throttling_wait(n: u32) -> Wait {
         Wait {
             low: 30.0,
             high: 30.0,
-            extra: exp_cap(n, 600.0),
+            extra: exp_cap(n, cap),
         }
     }
 }
 
 /// `U(3, 7) + U(0, min(55, 2^(n−1)))`.
-fn error_wait(n: u32) -> Wait {
+fn error_wait(n: u32, cap: f64) -> Wait {
     Wait {
         low: 3.0,
         high: 7.0,
-        extra: exp_cap(n, 55.0),
-    }
-}
-
-/// The policy for requests without sessions that corresponds to a session policy (reference
-/// 2, `ZYTE_API_SESSION_RETRY_POLICY`): session-default ↔ default, session-aggressive ↔
-/// aggressive.
-pub fn non_session(policy: RetryPolicyName) -> RetryPolicyName {
-    match policy {
-        RetryPolicyName::SessionDefault | RetryPolicyName::Default => RetryPolicyName::Default,
-        RetryPolicyName::SessionAggressive | RetryPolicyName::Aggressive => {
-            RetryPolicyName::Aggressive
-        }
+        extra: exp_cap(n, cap),
     }
 }
 
@@ -344,13 +419,13 @@ mod tests {
 
     #[test]
     fn waits_follow_tenacity() {
-        assert_eq!(throttling_wait(1).extra, 20.0);
-        assert_eq!(throttling_wait(3).low, 30.0);
-        assert_eq!(throttling_wait(3).extra, 4.0);
-        assert_eq!(throttling_wait(11).extra, 600.0);
-        assert_eq!(error_wait(1).extra, 1.0);
-        assert_eq!(error_wait(7).extra, 55.0);
-        let w = error_wait(2);
+        assert_eq!(throttling_wait(1, 600.0).extra, 20.0);
+        assert_eq!(throttling_wait(3, 600.0).low, 30.0);
+        assert_eq!(throttling_wait(3, 600.0).extra, 4.0);
+        assert_eq!(throttling_wait(11, 600.0).extra, 600.0);
+        assert_eq!(error_wait(1, 55.0).extra, 1.0);
+        assert_eq!(error_wait(7, 55.0).extra, 55.0);
+        let w = error_wait(2, 55.0);
         assert_eq!(w.sample(0.0, 0.0, 1.0), Duration::from_secs(3));
         assert_eq!(w.sample(1.0, 1.0, 1.0), Duration::from_secs(9));
         assert_eq!(w.sample(1.0, 1.0, 0.0), Duration::ZERO, "wait_scale 0");
@@ -368,7 +443,10 @@ mod tests {
         assert_eq!(secs(f64::INFINITY), MAX_WAIT);
         assert_eq!(secs(1e300), MAX_WAIT);
         assert_eq!(secs(1.5), Duration::from_millis(1500));
-        assert_eq!(error_wait(1).sample(1.0, 1.0, f64::INFINITY), MAX_WAIT);
+        assert_eq!(
+            error_wait(1, 55.0).sample(1.0, 1.0, f64::INFINITY),
+            MAX_WAIT
+        );
     }
 
     #[test]
@@ -386,6 +464,6 @@ mod tests {
             ErrorClass::of_status(Default, 503, t),
             ErrorClass::Throttling
         );
-        assert_eq!(non_session(SessionAggressive), Aggressive);
+        assert_eq!(SessionAggressive.without_sessions(), Aggressive);
     }
 }

@@ -5,6 +5,7 @@
 mod client;
 mod fatal;
 pub mod harness;
+mod issue_12;
 mod issue_14;
 mod lifecycle;
 mod metrics;

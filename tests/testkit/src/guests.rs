@@ -19,11 +19,15 @@ const ZEROS: u32 = 512; // 64 zero bytes: ok(false), ok(none), ok(empty address)
 const POOL_OK: u32 = 576; // result<pool-spec, string>: ok({id: "wat-pool"}); payload at 8 (f64 alignment)
 const CLOSE_POOL: u32 = 640; // result<verdict, string>: ok(close-pool(CLOSE_REASON))
 const CHECK_ERR: u32 = 672; // result<verdict, string>: err(CHECK_ERROR)
+const PROCESSED: u32 = 896; // the URL `body::process_to_url` writes: PROCESSED_URL
+const INIT_SAW_PROCESSED: u32 = 928; // result<bool, init-error>: err(param-error(PROCESSED_URL))
 const HUGE: u32 = 960; // result<_, string>: err(<10 MiB string>), written by `body::huge_err`
 /// The size of the string `body::huge_err` returns: 10 MiB.
 pub const HUGE_LEN: u32 = 10 << 20;
 /// The pool id the `pool` body returns.
 pub const POOL_ID: &str = "wat-pool";
+/// The URL the `process-request` body [`body::process_to_url`] gives the request it returns.
+pub const PROCESSED_URL: &str = "https://example.com/processed";
 /// The reason the `close-pool` verdict gives.
 pub const CLOSE_REASON: &str = "closed_by_checker";
 /// The error the failing `check` returns.
@@ -89,16 +93,66 @@ pub mod body {
     /// the result: 4, or 8 when `T` holds an `f64` (`pool`, and `process-request` through the
     /// request's controls).
     pub fn huge_err(payload: u32) -> String {
+        huge(&[(0, 1)], payload)
+    }
+    /// Returns a pointer to a result whose 32-bit words at the given offsets hold the given
+    /// values (the other bytes of its first 256 are zero: `none`, empty lists, empty strings;
+    /// past the first 64 they overlap the heap, which holds only this call's arguments), and
+    /// whose string at `string_at` is [`super::HUGE_LEN`] bytes (NULs, valid UTF-8): for the
+    /// `ok` side, `words` give the discriminants that lead to the string. A list of strings
+    /// needs `string_at` to be the list's one element, at 32 or above.
+    pub fn huge(words: &[(u32, u32)], string_at: u32) -> String {
         let (huge, len) = (super::HUGE, super::HUGE_LEN);
         let pages = len / 65_536 + 2;
+        // 256 zero bytes (a request record is 168), then the words.
+        let mut stores = format!("(memory.fill (i32.const {huge}) (i32.const 0) (i32.const 256))");
+        for (at, value) in words {
+            stores.push_str(&format!(
+                "(i32.store (i32.const {}) (i32.const {value}))",
+                huge + at
+            ));
+        }
         format!(
             "(if (i32.lt_u (memory.size) (i32.const {pages})) (then (drop (memory.grow (i32.const {pages})))))
-             (i32.store (i32.const {huge}) (i32.const 1))
+             {stores}
              (i32.store (i32.const {ptr}) (i32.const 65536))
              (i32.store (i32.const {len_at}) (i32.const {len}))
              (i32.const {huge})",
-            ptr = huge + payload,
-            len_at = huge + payload + 4,
+            ptr = huge + string_at,
+            len_at = huge + string_at + 4,
+        )
+    }
+    /// `rules` returning one include pattern of [`super::HUGE_LEN`] bytes: the record's
+    /// `include` points at a one-element list at offset 32; priority 500.
+    pub fn huge_rules() -> String {
+        huge(&[(0, super::HUGE + 32), (4, 1), (16, 500)], 32)
+    }
+    /// `process-request`: `ok(some(r))` where `r` is the request received with its `url`
+    /// replaced by [`super::PROCESSED_URL`]. The request record is 168 bytes (8-aligned, it
+    /// holds an `f64`), so the result is `ok` at 0, `some` at 8 and the record at 16.
+    pub fn process_to_url() -> String {
+        let (url, len) = (super::PROCESSED, super::PROCESSED_URL.len());
+        format!(
+            "(local $r i32)
+             (local.set $r (call $cabi_realloc (i32.const 0) (i32.const 0) (i32.const 8) (i32.const 184)))
+             (i32.store (local.get $r) (i32.const 0))
+             (i32.store (i32.add (local.get $r) (i32.const 8)) (i32.const 1))
+             (memory.copy (i32.add (local.get $r) (i32.const 16)) (local.get 0) (i32.const 168))
+             (i32.store (i32.add (local.get $r) (i32.const 16)) (i32.const {url}))
+             (i32.store (i32.add (local.get $r) (i32.const 20)) (i32.const {len}))
+             (local.get $r)"
+        )
+    }
+    /// `init-session`: `err(param-error(PROCESSED_URL))` when the request's URL is
+    /// [`super::PROCESSED_URL`] (compared by length), else `ok(true)`, downloading nothing. The
+    /// arguments are the session id (8 bytes) and the request at 8, whose `url` length is at 12.
+    pub fn init_telling_processed() -> String {
+        format!(
+            "(if (result i32) (i32.eq (i32.load (i32.add (local.get 0) (i32.const 12))) (i32.const {len}))
+               (then (i32.const {err})) (else (i32.const {ok})))",
+            len = super::PROCESSED_URL.len(),
+            err = super::INIT_SAW_PROCESSED,
+            ok = super::OK_TRUE,
         )
     }
     /// Writes 100 000 log lines, then returns `ok(true)` (for `enabled` or `cookie-mode`).
@@ -159,7 +213,9 @@ pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
   (data (i32.const 832) "{CLOSE_REASON}")
   (data (i32.const {CHECK_ERR}) "\01\00\00\00\60\03\00\00\04\00\00\00")
   (data (i32.const 864) "{CHECK_ERROR}")
-  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+  (data (i32.const {PROCESSED}) "{PROCESSED_URL}")
+  (data (i32.const {INIT_SAW_PROCESSED}) "\01\00\00\00\00\00\00\00{processed_le}")
+  (func $cabi_realloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
     (local $p i32)
     (local.set $p (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
                            (i32.xor (i32.sub (local.get 2) (i32.const 1)) (i32.const -1))))
@@ -173,12 +229,19 @@ pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
 {funcs})"#,
         prio = RULES + 16,
         pool_id_ptr = POOL_OK + 8,
+        processed_le = le_pair(PROCESSED, PROCESSED_URL.len() as u32),
     );
     with_world(
         wat::parse_str(&wat).expect("test guest WAT is valid"),
         &wit_dir(),
         "session-config",
     )
+}
+
+/// `ptr` and `len` as the 8 little-endian bytes of a string's representation, in WAT escapes.
+fn le_pair(ptr: u32, len: u32) -> String {
+    let bytes = [ptr.to_le_bytes(), len.to_le_bytes()].concat();
+    bytes.iter().map(|b| format!("\\{b:02x}")).collect()
 }
 
 /// A core module implementing another world entirely.

@@ -128,3 +128,55 @@ async fn issue_14_cookie_mode_sessions_are_not_retired_for_zyte_api_expiry() {
     let second = id(&h.get("https://example.com/").await);
     assert_eq!(first, second, "the jar was kept");
 }
+
+#[tokio::test]
+async fn issue_14_a_refresh_inits_with_the_request_process_request_returned() {
+    use crate::guests::{self, body};
+    // Reference 5.11: the replacement is created for the request that was sent, i.e. the one
+    // `process-request` returned. The guest's `init-session` tells the two apart: it fails
+    // with a param error when it sees the processed URL, and passes on the original one.
+    let (process, init, check) = (
+        body::process_to_url(),
+        body::init_telling_processed(),
+        body::check_err(),
+    );
+    let (zeros, pool) = (body::zeros(), body::pool_ok());
+    let hooks = [
+        ("cookie-mode", zeros.as_str()),
+        ("pool", pool.as_str()),
+        ("init-session", init.as_str()),
+        ("process-request", process.as_str()),
+        ("check", check.as_str()),
+    ];
+    let guest = crate::support::load("processing", guests::guest(&hooks, None))
+        .await
+        .expect("the guest loads");
+    // One bad init closes the pool, so that the failing replacement is not tried again.
+    let h = Harness::new(SessionSettings {
+        pool_size: 1,
+        retry_times: 0,
+        max_bad_inits: 1,
+        ..settings()
+    })
+    .await;
+    h.configs(vec![std::sync::Arc::new(guest)]);
+    let refused = h.send(get("https://example.com/original")).await;
+    assert!(refused.is_err(), "the check errs: {refused:?}");
+    // The check error refreshes the session: its replacement is created in the background.
+    let started = Instant::now();
+    let stat = |key: &str| h.stat(&super::harness::s(key));
+    while stat("init/param-error") + stat("init/check-passed") < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "no replacement init"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(stat("init/check-passed"), 1, "the first init, original URL");
+    assert_eq!(
+        stat("init/param-error"),
+        1,
+        "the replacement's init saw {:?}",
+        guests::PROCESSED_URL
+    );
+}
