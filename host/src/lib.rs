@@ -9,6 +9,7 @@
 //! - [`zyte`]: the Zyte API client and its retry policies;
 //! - [`engine`]: the session engine (pools, lifecycle, checks, retries), the library API the
 //!   front ends call;
+//! - [`store`]: where pool and session state lives, behind the [`store::PoolStore`] seam;
 //! - [`gateway`]: the Zyte-API-compatible HTTP front end (`session-host serve`).
 //! - [`session_management`] and [`problem`]: what the front ends share: the `sessionManagement`
 //!   field of a request body, and the problem details of every error;
@@ -48,6 +49,7 @@ pub mod secret;
 pub mod session_data;
 pub mod session_management;
 pub mod settings;
+pub mod store;
 pub mod telemetry;
 pub mod wire;
 pub mod zyte;

@@ -1,7 +1,6 @@
 //! One request through the engine: config, enabled, pool, then attempts with sessions until a
 //! response passes its check or the retry budget runs out (docs/reference.md §5.3, §5.9, §5.10).
 
-use super::route::Matched;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -9,6 +8,8 @@ use serde_json::{Map, Value, json};
 use super::clock::Deadline;
 use super::lifecycle::PoolCtx;
 use super::pool::Lease;
+use super::route::Matched;
+use super::stats::SessionStat;
 use super::{
     EngineError, EngineRequest, EngineResponse, Inner, ServedBy, cookies, pool_spec, timed_out,
 };
@@ -16,6 +17,7 @@ use crate::defaults;
 use crate::plugin::{CallEnv, HookError, Request, Response, Verdict};
 use crate::session_data::SessionData;
 use crate::settings::{RetryPolicies, unknown_retry_policy};
+use crate::store::Failure;
 use crate::wire;
 use crate::zyte::{RetryPolicy, ZyteError};
 
@@ -202,16 +204,12 @@ impl Inner {
             attempts: self.settings.retry_times + 1,
             reason,
         };
-        match verdict {
-            Ok(Verdict::Keep) => {
-                self.stats.inc(pool, "use/check-passed");
+        match classify_check(verdict) {
+            CheckOutcome::Passed => {
+                self.stats.inc(pool, SessionStat::UseCheckPassed);
                 if ctx.cookie_mode {
                     let new = cookies::response_cookies(&response.body);
-                    self.with_pool(pool, |p| {
-                        if let Some(s) = p.session_mut(sid) {
-                            cookies::merge(&mut s.cookies, new);
-                        }
-                    });
+                    self.store.merge_cookies(pool, sid, new);
                 }
                 Attempt::Done(EngineResponse {
                     status: response.status,
@@ -219,10 +217,13 @@ impl Inner {
                     served_by: Some(served_by),
                 })
             }
-            Ok(Verdict::Discard) => {
-                self.stats.inc(pool, "use/check-failed");
+            CheckOutcome::Failed => {
+                self.stats.inc(pool, SessionStat::UseCheckFailed);
                 let (max, now) = (self.settings.max_check_failures, self.clock.now());
-                if self.with_pool(pool, |p| p.check_failed(sid, max, now)) == Some(true) {
+                if self
+                    .store
+                    .count_failure(pool, sid, Failure::Check, max, now)
+                {
                     self.refresh(ctx, sent, "check failed");
                 }
                 Attempt::Retry(
@@ -230,12 +231,12 @@ impl Inner {
                     gave_up("the session check failed".into()),
                 )
             }
-            Ok(Verdict::ClosePool(reason)) => Attempt::Fail(self.close(pool, &reason)),
-            Err(e) => {
-                self.stats.inc(pool, "use/check-error");
+            CheckOutcome::Close(reason) => Attempt::Fail(self.close(pool, &reason)),
+            CheckOutcome::Error(e) => {
+                self.stats.inc(pool, SessionStat::UseCheckError);
                 tracing::error!("Unexpected error while checking session validity: {e}");
                 self.refresh(ctx, sent, &format!("check error: {e}"));
-                Attempt::Retry(Reason::SessionExpired, gave_up(e.to_string()))
+                Attempt::Retry(Reason::SessionExpired, gave_up(e))
             }
         }
     }
@@ -250,13 +251,16 @@ impl Inner {
         let (pool, sid) = (&ctx.pool, sent.0);
         let status = error.status();
         let reason = if error.problem_type() == Some(SESSION_EXPIRED) {
-            self.stats.inc(pool, "use/expired");
+            self.stats.inc(pool, SessionStat::UseExpired);
             self.refresh(ctx, sent, "session expired");
             Reason::SessionExpired
         } else if let Some(s @ (520 | 521)) = status {
-            self.stats.inc(pool, "use/failed");
+            self.stats.inc(pool, SessionStat::UseFailed);
             let (max, now) = (self.settings.max_errors, self.clock.now());
-            if self.with_pool(pool, |p| p.errored(sid, s, max, now)) == Some(true) {
+            if self
+                .store
+                .count_failure(pool, sid, Failure::Error(s), max, now)
+            {
                 self.refresh(ctx, sent, &format!("error {s}"));
             }
             Reason::DownloadError
@@ -352,9 +356,7 @@ impl Inner {
     }
 
     fn session_data(&self, pool: &str, sid: &str) -> Option<SessionData> {
-        let mut pools = self.pools.lock();
-        let slot = pools.slots.get_mut(pool)?;
-        slot.pool.session_mut(sid).map(|s| s.data.clone())
+        self.store.session_data(pool, sid)
     }
 
     pub(super) fn env(&self, session: Option<SessionData>, cookie_mode: bool) -> CallEnv {
@@ -367,16 +369,39 @@ impl Inner {
     }
 }
 
-/// Splits a Zyte API body into its `url` and the rest.
-pub(super) fn split(
-    mut body: Map<String, Value>,
-) -> Result<(String, Map<String, Value>), EngineError> {
-    match body.remove("url") {
-        Some(Value::String(url)) => Ok((url, body)),
-        Some(other) => Err(EngineError::BadInput(format!(
-            "`url` must be a string, got {}",
-            wire::json_kind(&other)
-        ))),
-        None => Err(EngineError::BadInput("the request has no `url`".into())),
+/// How a use request's check ended (reference 5.9): the pure twin of
+/// [`super::lifecycle::classify_init`].
+#[derive(Debug, PartialEq)]
+pub(super) enum CheckOutcome {
+    /// The response stands; the session stays.
+    Passed,
+    /// The check failed: retry with another session, count it against this one.
+    Failed,
+    /// The guest closes the pool with this reason.
+    Close(String),
+    /// The check itself failed: retry, and replace the session at once.
+    Error(String),
+}
+
+/// Classifies what `check` returned.
+pub(super) fn classify_check(verdict: Result<Verdict, HookError>) -> CheckOutcome {
+    match verdict {
+        Ok(Verdict::Keep) => CheckOutcome::Passed,
+        Ok(Verdict::Discard) => CheckOutcome::Failed,
+        Ok(Verdict::ClosePool(reason)) => CheckOutcome::Close(reason),
+        Err(e) => CheckOutcome::Error(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_outcomes_follow_the_verdict() {
+        assert_eq!(classify_check(Ok(Verdict::Keep)), CheckOutcome::Passed);
+        assert_eq!(classify_check(Ok(Verdict::Discard)), CheckOutcome::Failed);
+        let close = Ok(Verdict::ClosePool("mine".into()));
+        assert_eq!(classify_check(close), CheckOutcome::Close("mine".into()));
     }
 }

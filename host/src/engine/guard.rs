@@ -37,7 +37,7 @@ impl Deref for Held {
 impl Drop for Held {
     fn drop(&mut self) {
         let sid = &self.lease.session_id;
-        self.inner.with_pool(&self.pool, |p| p.release(sid));
+        self.inner.store.release(&self.pool, sid);
     }
 }
 
@@ -69,7 +69,7 @@ impl Creating {
 impl Drop for Creating {
     fn drop(&mut self) {
         if !self.done {
-            self.inner.with_pool(&self.pool, |p| p.give_back());
+            self.inner.store.give_back(&self.pool);
         }
     }
 }

@@ -9,6 +9,7 @@ use super::clock::Deadline;
 use super::downloader::InitDownloader;
 use super::guard::{Creating, Held};
 use super::pool::{Choice, Session};
+use super::stats::SessionStat;
 use super::{Config, EngineError, Inner, timed_out};
 use crate::plugin::{CallEnv, DownloadError, HookError, InitError, Request};
 use crate::session_data::SessionData;
@@ -23,7 +24,7 @@ pub(super) struct PoolCtx {
     pub config: Config,
     pub pool: String,
     /// Keeps the pool from eviction while the request (or a replacement it spawned) runs.
-    pub _pin: super::bounds::PoolPin,
+    pub _pin: crate::store::PoolPin,
     pub cookie_mode: bool,
     /// The triggering request (its URL and controls drive inits).
     pub request: Request,
@@ -37,9 +38,9 @@ pub(super) enum InitOutcome {
     /// The session is usable.
     Passed,
     /// A bad init, counted under this stat.
-    Bad(&'static str, String),
+    Bad(SessionStat, String),
     /// Over the session limit or a creation error: wait and retry, not counted.
-    Retry(&'static str),
+    Retry(SessionStat),
     /// Close the pool with this reason.
     Close(String),
 }
@@ -49,18 +50,21 @@ pub(super) fn classify_init(result: Result<Result<bool, InitError>, HookError>) 
     use InitOutcome::*;
     match result {
         Ok(Ok(true)) => Passed,
-        Ok(Ok(false)) => Bad("init/check-failed", "the init check failed".into()),
-        Ok(Err(InitError::ParamError(m))) => Bad("init/param-error", m),
-        Ok(Err(InitError::CheckError(m))) => Bad("init/check-error", m),
+        Ok(Ok(false)) => Bad(SessionStat::InitCheckFailed, "the init check failed".into()),
+        Ok(Err(InitError::ParamError(m))) => Bad(SessionStat::InitParamError, m),
+        Ok(Err(InitError::CheckError(m))) => Bad(SessionStat::InitCheckError, m),
         Ok(Err(InitError::Download(DownloadError::Api(e)))) => match e.problem_type.as_deref() {
-            Some("/problem/over-session-limit") => Retry("init/over-limit"),
-            Some("/problem/session-creation-error") => Retry("init/server-error"),
-            _ => Bad("init/failed", format!("Zyte API answered {}", e.status)),
+            Some("/problem/over-session-limit") => Retry(SessionStat::InitOverLimit),
+            Some("/problem/session-creation-error") => Retry(SessionStat::InitServerError),
+            _ => Bad(
+                SessionStat::InitFailed,
+                format!("Zyte API answered {}", e.status),
+            ),
         },
-        Ok(Err(InitError::Download(e))) => Bad("init/failed", format!("{e:?}")),
-        Ok(Err(InitError::Failed(m))) => Bad("init/failed", m),
+        Ok(Err(InitError::Download(e))) => Bad(SessionStat::InitFailed, format!("{e:?}")),
+        Ok(Err(InitError::Failed(m))) => Bad(SessionStat::InitFailed, m),
         Ok(Err(InitError::ClosePool(reason))) => Close(reason),
-        Err(e) => Bad("init/failed", e.to_string()),
+        Err(e) => Bad(SessionStat::InitFailed, e.to_string()),
     }
 }
 
@@ -78,7 +82,8 @@ impl Inner {
         deadline: Deadline,
     ) -> Result<Held, EngineError> {
         let notify = self
-            .notify(&ctx.pool)
+            .store
+            .waiter(&ctx.pool)
             .ok_or_else(|| EngineError::BadInput(format!("unknown pool {:?}", ctx.pool)))?;
         let mut empty_since = None;
         loop {
@@ -128,17 +133,10 @@ impl Inner {
             return Err(closed);
         }
         let now = self.clock.now();
-        let rotation = self.rotation;
-        let step = self.with_pool_quiet(id, |p| {
-            if p.take_initial() {
-                return (Choice::Empty, true, Vec::new());
-            }
-            let retired = match cookie_mode {
-                true => Vec::new(),
-                false => p.retire_expiring(now, &rotation),
-            };
-            (p.choose(now, &rotation, rand::random()), false, retired)
-        });
+        let step = self
+            .store
+            .lease(id, now, &self.rotation, !cookie_mode, rand::random());
+        let step = step.map(|s| (s.choice, s.create, s.retired));
         step.ok_or_else(|| EngineError::BadInput(format!("unknown pool {id:?}")))
     }
 
@@ -199,7 +197,7 @@ impl Inner {
             };
             match classify_init(result) {
                 InitOutcome::Passed => {
-                    self.stats.inc(&ctx.pool, "init/check-passed");
+                    self.stats.inc(&ctx.pool, SessionStat::InitCheckPassed);
                     let cookies = if ctx.cookie_mode {
                         downloader.last_cookies()
                     } else {
@@ -212,7 +210,7 @@ impl Inner {
                 }
                 InitOutcome::Retry(stat) => {
                     self.stats.inc(&ctx.pool, stat);
-                    tracing::warn!(pool = %ctx.pool, stat, "session initialization failed; retrying after creation_retry_delay");
+                    tracing::warn!(pool = %ctx.pool, stat = stat.as_str(), "session initialization failed; retrying after creation_retry_delay");
                     let pause = secs(self.settings.creation_retry_delay);
                     if deadline.sleep(pause).await.is_err() {
                         let doing = "waiting creation_retry_delay to retry a session creation";
@@ -222,12 +220,10 @@ impl Inner {
                 InitOutcome::Close(reason) => return Err(self.close(&ctx.pool, &reason)),
                 InitOutcome::Bad(stat, why) => {
                     self.stats.inc(&ctx.pool, stat);
-                    tracing::warn!(pool = %ctx.pool, stat, %why, "session initialization failed");
-                    let close =
-                        self.with_pool(&ctx.pool, |p| p.bad_init().then_some(p.bad_inits()));
-                    match close.flatten() {
-                        Some(_) => return Err(self.close(&ctx.pool, "bad_session_inits")),
-                        None => self.backoff(&ctx.pool, &deadline).await?,
+                    tracing::warn!(pool = %ctx.pool, stat = stat.as_str(), %why, "session initialization failed");
+                    match self.store.bad_init(&ctx.pool) {
+                        Some((_, true)) => return Err(self.close(&ctx.pool, "bad_session_inits")),
+                        _ => self.backoff(&ctx.pool, &deadline).await?,
                     }
                 }
             }
@@ -235,7 +231,7 @@ impl Inner {
     }
 
     async fn backoff(&self, id: &str, deadline: &Deadline) -> Result<(), EngineError> {
-        let n = self.with_pool_quiet(id, |p| p.bad_inits()).unwrap_or(1);
+        let n = self.store.bad_inits(id).unwrap_or(1);
         let pause = init_backoff(self.settings.init_failure_backoff, n);
         deadline.sleep(pause).await.map_err(|_| {
             let doing = format!("backing off {pause:?} after {n} failed session init(s)");
@@ -259,12 +255,13 @@ impl Inner {
         // Reference 5.5: the new session waits `first` (the triggering request, if any, sleeps
         // it), then is queued at that time plus `next`. Queuing it at `now + next` let a waiting
         // request share its first use (issue 14).
-        let added = self.with_pool(&ctx.pool, |p| {
-            let first = p.options.next_delay(rand::random());
-            let next = p.options.next_delay(rand::random());
-            (p.add(session, first + next, for_use), first)
-        });
-        let Some((lease, first)) = added.filter(|_| for_use) else {
+        let Some(options) = self.store.options(&ctx.pool) else {
+            return Ok(None);
+        };
+        let first = options.next_delay(rand::random());
+        let next = options.next_delay(rand::random());
+        let added = self.store.add(&ctx.pool, session, first + next, for_use);
+        let Some(lease) = added.filter(|_| for_use) else {
             return Ok(None);
         };
         let held = Held::new(self, &ctx.pool, lease);
@@ -289,7 +286,7 @@ impl Inner {
         reason: &str,
     ) {
         let now = self.clock.now();
-        if self.with_pool(&ctx.pool, |p| p.retire(sid, reason, now)) == Some(true) {
+        if self.store.retire(&ctx.pool, sid, reason, now) {
             let mut request = sent.clone();
             request.session_id = None;
             let ctx = PoolCtx {
@@ -331,23 +328,29 @@ mod tests {
         assert_eq!(classify_init(Ok(Ok(true))), Passed);
         assert!(matches!(
             classify_init(Ok(Ok(false))),
-            Bad("init/check-failed", _)
+            Bad(SessionStat::InitCheckFailed, _)
         ));
         let param = Ok(Err(InitError::ParamError("x".into())));
-        assert!(matches!(classify_init(param), Bad("init/param-error", _)));
+        assert!(matches!(
+            classify_init(param),
+            Bad(SessionStat::InitParamError, _)
+        ));
         let check = Ok(Err(InitError::CheckError("x".into())));
-        assert!(matches!(classify_init(check), Bad("init/check-error", _)));
+        assert!(matches!(
+            classify_init(check),
+            Bad(SessionStat::InitCheckError, _)
+        ));
         assert_eq!(
             classify_init(api("/problem/over-session-limit")),
-            Retry("init/over-limit")
+            Retry(SessionStat::InitOverLimit)
         );
         assert_eq!(
             classify_init(api("/problem/session-creation-error")),
-            Retry("init/server-error")
+            Retry(SessionStat::InitServerError)
         );
         assert!(matches!(
             classify_init(api("/download/domain-forbidden")),
-            Bad("init/failed", _)
+            Bad(SessionStat::InitFailed, _)
         ));
         let close = Ok(Err(InitError::ClosePool("mine".into())));
         assert_eq!(classify_init(close), Close("mine".into()));
@@ -500,17 +503,19 @@ mod tests {
             };
             let (_emulator, engine) = engine(settings, true).await;
             let inner = engine.inner.clone();
-            let (pool, pin) = inner
-                .register(&crate::engine::pool_spec("slow.test"))
-                .expect("registered");
+            let spec = crate::engine::pool_spec("slow.test");
+            let (pool, pin) = inner.register(&spec).expect("room for the pool");
             // The pool's one slot is taken, as by the session the replacement replaces.
-            inner.with_pool(&pool, |p| p.take_initial());
+            let now = inner.clock.now();
+            let step = inner.store.lease(&pool, now, &inner.rotation, false, 0.0);
+            assert!(step.is_some_and(|s| s.create));
             let pending = || engine.pools()[0].pending_initial;
             assert_eq!(pending(), 0);
             let url = "https://slow.test/".to_owned();
             let ctx = PoolCtx {
                 config: Config::Default,
                 pool,
+                _pin: pin,
                 cookie_mode: false,
                 request: crate::wire::request_from_body(
                     url,
@@ -518,7 +523,6 @@ mod tests {
                     crate::wire::no_controls(),
                 ),
                 retry_policy: crate::zyte::RetryPolicy::SESSION_DEFAULT,
-                _pin: pin,
             };
             let started = Instant::now();
             // Its init takes 20 s upstream; the replacement gives its slot back at 0.4 s.

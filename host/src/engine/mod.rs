@@ -52,6 +52,9 @@
 //!   `max_session_concurrency` (the reference allows any number). When the pool has no session
 //!   the request waits, woken as soon as a session is added, and fails with
 //!   [`EngineError::NoSession`] after `(queue_max_attempts − 1) × queue_wait_time` seconds.
+//! - **State** lives in a [`crate::store::PoolStore`]; each engine step is one store step.
+//!   The in-memory store costs `O(log n)` per step in a pool of `n` sessions, with one lock per
+//!   pool (issue 15).
 //! - **Proactive retirement** improves on 5.11: a session whose next possible use comes within
 //!   `retire_before_lifetime` seconds (default 0) of Zyte API's 15-minute lifetime, or, unused,
 //!   within `retire_before_idle` seconds (default 0) of its 2-minute idle limit, is retired and
@@ -88,7 +91,6 @@
 //!   with it; each session keeps its last events, and each pool its last retired sessions with
 //!   why ([`Engine::pools`]), improving on the reference, which keeps no history.
 
-pub mod bounds;
 pub mod config;
 pub mod cookies;
 pub mod downloader;
@@ -104,12 +106,9 @@ mod route;
 mod snapshot;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use parking_lot::Mutex;
 use serde_json::{Map, Value};
-use tokio::sync::Notify;
 
 pub use clock::{Clock, Deadline};
 pub use config::{
@@ -125,10 +124,10 @@ use crate::defaults::DefaultConfig;
 use crate::plugin::{GuestConfig, PoolSpec, SessionControls};
 use crate::rules::RulesError;
 use crate::settings::SessionSettings;
+use crate::store::{MemoryStore, PoolConfig, PoolKind, PoolPin, PoolStore, Registration};
 use crate::wire;
 use crate::zyte::Client;
-use bounds::{PoolKind, PoolLimits, PoolMap, PoolPin};
-use pool::{Pool, PoolOptions, Rotation};
+use pool::{PoolOptions, Rotation};
 use stats::Stats;
 
 /// A request for the engine: a Zyte API body (with its `url`) and its session controls.
@@ -172,44 +171,37 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-struct Slot {
-    pool: Pool,
-    notify: Arc<Notify>,
-    /// Registered at start-up from `[sessions.pools]` and not yet seen in a request: its options
-    /// are resolved again, with the first request's spec, at first sight (issue 14).
-    preset_only: bool,
-    /// A `[sessions.pools]` entry with a `size`: never evicted nor counted against the bounds.
-    keep: bool,
-    /// Who made it, by its id ([`bounds`]).
-    kind: PoolKind,
-    /// When its last request started.
-    last_used: Instant,
-    /// Held by the requests using it.
-    pin: PoolPin,
-}
-
 struct Inner {
     client: Client,
     settings: Arc<SessionSettings>,
     defaults: Arc<DefaultConfig>,
     configs: ArcSwap<ConfigSet>,
-    pools: Mutex<PoolMap>,
-    limits: PoolLimits,
+    store: Arc<dyn PoolStore>,
     stats: Stats,
     clock: Clock,
     rotation: Rotation,
 }
 
 impl Engine {
-    /// An engine with no guest config (every URL uses the built-in default).
+    /// An engine with no guest config (every URL uses the built-in default), its pools in
+    /// memory.
     pub fn new(settings: SessionSettings, client: Client) -> Self {
+        let store = MemoryStore::new(&settings.clone().with_deprecated_merged());
+        Self::with_store(settings, client, Arc::new(store))
+    }
+
+    /// [`Engine::new`] with its pools in `store`.
+    pub fn with_store(
+        settings: SessionSettings,
+        client: Client,
+        store: Arc<dyn PoolStore>,
+    ) -> Self {
         let settings = Arc::new(settings.with_deprecated_merged());
         let inner = Inner {
             client,
             defaults: Arc::new(DefaultConfig::new(settings.clone())),
             configs: ArcSwap::from_pointee(ConfigSet::default()),
-            pools: Mutex::new(PoolMap::default()),
-            limits: PoolLimits::from_settings(&settings),
+            store,
             stats: Stats::new(&settings),
             clock: Clock::default(),
             rotation: Rotation::from_settings(&settings),
@@ -217,7 +209,10 @@ impl Engine {
         };
         for (id, preset) in &inner.settings.pools {
             if preset.size.is_some() {
-                inner.preregister(&pool_spec(id));
+                let config = inner.pool_config(&pool_spec(id));
+                let now = inner.clock.now();
+                // A preset is never refused: it counts against no bound.
+                let _ = inner.store.register(id, config, Registration::Preset, now);
             }
         }
         Self {
@@ -239,15 +234,7 @@ impl Engine {
     /// Requests already running finish with the config they started with.
     pub fn install_configs(&self, set: ConfigSet) {
         self.inner.configs.store(Arc::new(set));
-        let mut pools = self.inner.pools.lock();
-        for slot in pools
-            .slots
-            .values_mut()
-            .filter(|s| s.pool.closed().is_some())
-        {
-            slot.pool.reopen();
-            slot.notify.notify_waiters();
-        }
+        self.inner.store.reopen_all();
     }
 
     /// The configs in force.
@@ -281,17 +268,7 @@ impl Engine {
 
     /// Reopens pool `id`; false when there is no such pool or it is not closed.
     pub fn reopen_pool(&self, id: &str) -> bool {
-        let mut pools = self.inner.pools.lock();
-        let Some(slot) = pools
-            .slots
-            .get_mut(id)
-            .filter(|s| s.pool.closed().is_some())
-        else {
-            return false;
-        };
-        slot.pool.reopen();
-        slot.notify.notify_waiters();
-        true
+        self.inner.store.reopen(id)
     }
 
     /// The counters, named as `stats_per_pool` asks.
@@ -301,17 +278,17 @@ impl Engine {
             .snapshot(self.inner.settings.stats_per_pool)
     }
 
-    /// Every pool, sorted by id ([`Engine::pools_page`] for all of them).
+    /// Every pool, sorted by id ([`Engine::pools_page`] for some of them).
     pub fn pools(&self) -> Vec<PoolSnapshot> {
         self.pools_page(0, usize::MAX).1
     }
 
     /// The number of pools, and the `limit` pools from `offset` in the order of their ids.
     ///
-    /// Never holds the pool lock for long (issue 13): the ids are copied under it, sorted
-    /// outside it, and each pool of the page is snapshotted under it on its own.
+    /// Never holds a lock for long (issue 13): the ids are copied, sorted outside any lock,
+    /// and each pool of the page is snapshotted under its own lock.
     pub fn pools_page(&self, offset: usize, limit: usize) -> (usize, Vec<PoolSnapshot>) {
-        let mut ids: Vec<String> = self.inner.pools.lock().slots.keys().cloned().collect();
+        let mut ids = self.inner.store.ids();
         ids.sort_unstable();
         let total = ids.len();
         let page = ids.iter().skip(offset).take(limit);
@@ -321,9 +298,7 @@ impl Engine {
 
     /// Pool `id`, if it exists.
     pub fn pool(&self, id: &str) -> Option<PoolSnapshot> {
-        let now = self.inner.clock.now();
-        let pools = self.inner.pools.lock();
-        pools.slots.get(id).map(|s| PoolSnapshot::of(&s.pool, now))
+        self.inner.store.pool(id, self.inner.clock.now())
     }
 
     /// The Prometheus `pool` label of pool `id` ([`stats::Stats::label`]): its id for the
@@ -359,42 +334,22 @@ impl Inner {
         }
     }
 
-    /// Registers the pool of `spec` at first sight, within the pool bounds ([`bounds`]), and
-    /// records the request's use of it; returns its id and the pin the request holds.
+    /// Registers the pool of `spec` at first sight, within the pool bounds
+    /// ([`crate::store::bounds`]), and records the request's use of it; returns its id and the
+    /// pin the request holds.
     ///
     /// # Errors
     /// A pool a request named asks for more than `max_pool_size` sessions
     /// ([`EngineError::BadInput`]), or a bound is full ([`EngineError::TooManyPools`]).
     fn register(&self, spec: &PoolSpec) -> Result<(String, PoolPin), EngineError> {
-        let kind = PoolKind::of(&spec.id, &self.settings.client_pool_prefix);
-        self.check_size(spec, kind)?;
+        let config = self.pool_config(spec);
+        self.check_size(spec, config.kind)?;
         let now = self.clock.now();
-        let mut pools = self.pools.lock();
-        let evicted = match pools.slots.get_mut(&spec.id) {
-            Some(slot) => {
-                if slot.preset_only {
-                    // Reference 4.2: options freeze at the first request's spec; a preset's own
-                    // keys still win, so only the keys it leaves out change.
-                    slot.pool.options = PoolOptions::resolve(&self.settings, spec);
-                    slot.preset_only = false;
-                }
-                Vec::new()
-            }
-            None => {
-                let evicted = pools.make_room(kind, &self.limits, now)?;
-                pools.insert(spec.id.clone(), self.slot(spec, false, now));
-                evicted
-            }
-        };
-        pools.touch(&spec.id, now);
-        let pin = pools
-            .slots
-            .get(&spec.id)
-            .map(|s| s.pin.clone())
-            .unwrap_or_default();
-        drop(pools);
-        self.forget(evicted);
-        Ok((spec.id.clone(), pin))
+        let registered = self
+            .store
+            .register(&spec.id, config, Registration::Request, now)?;
+        self.forget(registered.evicted);
+        Ok((spec.id.clone(), registered.pin))
     }
 
     /// A pool a request named may not ask for more than `max_pool_size` sessions (other
@@ -424,73 +379,35 @@ impl Inner {
         }
     }
 
-    /// Registers a `[sessions.pools]` entry with a `size` at start-up, so that it shows in the
-    /// status from the start.
-    fn preregister(&self, spec: &PoolSpec) {
-        let mut slot = self.slot(spec, true, self.clock.now());
-        slot.keep = true;
-        let mut pools = self.pools.lock();
-        if !pools.slots.contains_key(&spec.id) {
-            pools.insert(spec.id.clone(), slot);
-        }
-    }
-
-    fn slot(&self, spec: &PoolSpec, preset_only: bool, now: Instant) -> Slot {
-        let options = PoolOptions::resolve(&self.settings, spec);
-        let pool = Pool::new(spec.id.clone(), options, &self.settings);
-        let notify = Arc::new(Notify::new());
-        Slot {
-            pool,
-            notify,
-            preset_only,
-            keep: false,
+    /// The options pool `spec` freezes: `[sessions.pools.ID]` > the hook's spec > global.
+    fn pool_config(&self, spec: &PoolSpec) -> PoolConfig {
+        let max_bad_inits = self.settings.max_bad_inits_per_pool.get(&spec.id).copied();
+        PoolConfig {
+            options: PoolOptions::resolve(&self.settings, spec),
+            max_bad_inits: max_bad_inits.unwrap_or(self.settings.max_bad_inits),
             kind: PoolKind::of(&spec.id, &self.settings.client_pool_prefix),
-            last_used: now,
-            pin: PoolPin::default(),
         }
-    }
-
-    /// Runs `f` on pool `id` (which must be registered) and wakes its waiters.
-    fn with_pool<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-        let mut pools = self.pools.lock();
-        let slot = pools.slots.get_mut(id)?;
-        let out = f(&mut slot.pool);
-        slot.notify.notify_waiters();
-        Some(out)
-    }
-
-    /// Runs `f` on pool `id` without waking its waiters: for steps that cannot make a session
-    /// available or close the pool (taking a session, reading a counter). Waking there would
-    /// make every waiter wake every other, and itself, in a loop that burns the CPU.
-    fn with_pool_quiet<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
-        self.pools
-            .lock()
-            .slots
-            .get_mut(id)
-            .map(|slot| f(&mut slot.pool))
-    }
-
-    fn notify(&self, id: &str) -> Option<Arc<Notify>> {
-        self.pools.lock().slots.get(id).map(|s| s.notify.clone())
     }
 
     fn closed(&self, id: &str) -> Option<EngineError> {
-        let pools = self.pools.lock();
-        let reason = pools.slots.get(id)?.pool.closed()?;
+        let reason = self.store.closed(id)?;
         Some(EngineError::PoolClosed {
             pool: id.to_owned(),
-            reason: reason.to_owned(),
+            reason,
         })
     }
 
     fn close(&self, id: &str, reason: &str) -> EngineError {
         let reason = &wire::truncated(reason);
         tracing::error!(pool = id, reason, "closing session pool");
-        self.with_pool(id, |p| p.close(reason));
-        self.closed(id).unwrap_or(EngineError::PoolClosed {
+        let reason = self
+            .store
+            .close(id, reason)
+            .unwrap_or_else(|| reason.to_owned());
+        EngineError::PoolClosed {
             pool: id.to_owned(),
-            reason: reason.to_owned(),
-        })
+            reason,
+        }
     }
 }
 

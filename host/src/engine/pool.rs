@@ -2,10 +2,19 @@
 //! creations, rotation, thresholds, bad-init counting, closing and retirement history.
 //!
 //! Every function takes the current time as an argument, so the rules are unit-tested without
-//! a clock or a runtime. The async layer (`engine::lifecycle`) holds pools under one mutex and
-//! never across an `await`.
+//! a clock or a runtime. The in-memory store ([`crate::store::MemoryStore`]) holds each pool
+//! under its own mutex, never across an `await`.
+//!
+//! # Cost (issue 15): `O(log n)` per step in a pool of `n` sessions
+//!
+//! Sessions sit in a map by id and in two ordered indexes: *ready*, by next-use time, holding
+//! only the sessions below the concurrency limit (rotation takes its first entry), and
+//! *expiry*, by the time a session becomes due for proactive retirement (retirement pops the
+//! entries due, no scan). Every change to a session's timing or in-flight count re-indexes that
+//! session only.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -192,6 +201,19 @@ impl Rotation {
     }
 }
 
+/// An index key: the time, the session's insertion number (ties go to the older session), and
+/// its id.
+type Key = (Instant, u64, Arc<str>);
+
+/// A session and where it sits in the indexes.
+#[derive(Debug)]
+struct Entry {
+    session: Session,
+    seq: u64,
+    ready_at: Option<Instant>,
+    due_at: Option<Instant>,
+}
+
 /// One pool.
 #[derive(Debug)]
 pub struct Pool {
@@ -202,7 +224,14 @@ pub struct Pool {
     /// Consecutive failed inits that close it.
     pub max_bad_inits: u32,
     pending_initial: u32,
-    sessions: Vec<Session>,
+    sessions: HashMap<Arc<str>, Entry>,
+    /// Sessions below the concurrency limit, by next-use time.
+    ready: BTreeSet<Key>,
+    /// Sessions with an age or idle limit, by the time they become due for retirement.
+    due: BTreeSet<Key>,
+    /// The limits the indexes were built for.
+    rotation: Rotation,
+    next_seq: u64,
     bad_inits: u32,
     closed: Option<String>,
     retired: VecDeque<Retired>,
@@ -216,12 +245,25 @@ impl Pool {
             .get(&id)
             .copied()
             .unwrap_or(settings.max_bad_inits);
+        Self::with_limits(id, options, max_bad_inits)
+    }
+
+    /// A new pool closing after `max_bad_inits` consecutive failed inits.
+    pub fn with_limits(id: String, options: PoolOptions, max_bad_inits: u32) -> Self {
         Self {
             id,
             pending_initial: options.size,
             options,
             max_bad_inits,
-            sessions: Vec::new(),
+            sessions: HashMap::new(),
+            ready: BTreeSet::new(),
+            due: BTreeSet::new(),
+            rotation: Rotation {
+                max_concurrency: u32::MAX,
+                max_age: None,
+                max_idle: None,
+            },
+            next_seq: 0,
             bad_inits: 0,
             closed: None,
             retired: VecDeque::new(),
@@ -233,9 +275,21 @@ impl Pool {
         self.closed.as_deref()
     }
 
-    /// Live sessions.
-    pub fn sessions(&self) -> &[Session] {
-        &self.sessions
+    /// Live sessions, oldest first (`O(n log n)`: for status pages, not for requests).
+    pub fn sessions(&self) -> Vec<&Session> {
+        let mut entries: Vec<&Entry> = self.sessions.values().collect();
+        entries.sort_by_key(|e| e.seq);
+        entries.into_iter().map(|e| &e.session).collect()
+    }
+
+    /// Number of live sessions.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether the pool has no live session.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
     }
 
     /// Recently retired sessions, oldest first.
@@ -273,53 +327,53 @@ impl Pool {
     /// possible use (`max(now, next_use)`), so a session that a request can still use within its
     /// lifetime is never replaced (issue 14: a 115 s delay must not replace a session on every
     /// reuse). Improves on the reference (docs/reference.md §5.11), which only replaces sessions
-    /// after Zyte API has already expired them.
+    /// after Zyte API has already expired them. Pops the due index: only the sessions due are
+    /// visited.
     pub fn retire_expiring(&mut self, now: Instant, rotation: &Rotation) -> Vec<String> {
-        let expiring = |s: &Session| {
-            let next = s.next_use.max(now);
-            let old = rotation.max_age.is_some_and(|a| next >= s.created + a);
-            let idle = rotation
-                .max_idle
-                .is_some_and(|i| s.in_flight == 0 && next >= s.last_use + i);
-            old.then_some("age limit").or(idle.then_some("idle limit"))
-        };
-        let due: Vec<(String, &str)> = self
-            .sessions
-            .iter()
-            .filter_map(|s| expiring(s).map(|why| (s.id.clone(), why)))
-            .collect();
-        due.into_iter()
-            .filter(|(id, why)| self.retire(id, &format!("proactive: {why}"), now))
-            .map(|(id, _)| id)
-            .collect()
+        self.sync(rotation);
+        let mut retired = Vec::new();
+        while self.due.first().is_some_and(|(at, _, _)| *at <= now) {
+            let Some((_, _, id)) = self.due.pop_first() else {
+                break;
+            };
+            let why = self
+                .sessions
+                .get(&id)
+                .and_then(|e| expiring(&e.session, now, rotation))
+                .unwrap_or("age limit");
+            if self.retire(&id, &format!("proactive: {why}"), now) {
+                retired.push(id.to_string());
+            }
+        }
+        retired
     }
 
     /// Hands out the session available earliest among those below the concurrency limit
     /// (improves on docs/reference.md §5.6: no head-of-line blocking behind a session that is
     /// waiting out its delay). `u` is a uniform sample for the randomised delay.
     pub fn choose(&mut self, now: Instant, rotation: &Rotation, u: f64) -> Choice {
+        self.sync(rotation);
         if self.sessions.is_empty() {
             return Choice::Empty;
         }
-        let best = self
-            .sessions
-            .iter_mut()
-            .filter(|s| s.in_flight < rotation.max_concurrency)
-            .min_by_key(|s| s.next_use);
-        let Some(session) = best else {
+        let Some((next_use, _, id)) = self.ready.first().cloned() else {
             return Choice::Busy;
         };
-        if session.next_use > now {
-            return Choice::Wait(session.next_use - now);
+        if next_use > now {
+            return Choice::Wait(next_use - now);
         }
-        session.in_flight += 1;
-        session.uses += 1;
-        session.last_use = now;
-        session.next_use = now + self.options.next_delay(u);
-        Choice::Ready(Lease {
-            session_id: session.id.clone(),
-            cookies: session.cookies.clone(),
-        })
+        let delay = self.options.next_delay(u);
+        let lease = self.update(&id, |session| {
+            session.in_flight += 1;
+            session.uses += 1;
+            session.last_use = now;
+            session.next_use = now + delay;
+            Lease {
+                session_id: session.id.clone(),
+                cookies: session.cookies.clone(),
+            }
+        });
+        lease.map_or(Choice::Busy, Choice::Ready)
     }
 
     /// Adds a session whose init passed, first usable `first_delay` after its creation (the
@@ -336,20 +390,39 @@ impl Pool {
             session_id: session.id.clone(),
             cookies: session.cookies.clone(),
         };
-        self.sessions.push(session);
+        let id: Arc<str> = Arc::from(session.id.as_str());
+        if let Some(old) = self.sessions.remove(&id) {
+            self.unindex(&id, &old);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let entry = Entry {
+            session,
+            seq,
+            ready_at: None,
+            due_at: None,
+        };
+        self.sessions.insert(id.clone(), entry);
+        self.reindex(&id);
         lease
     }
 
     /// A request is done with a session.
     pub fn release(&mut self, session_id: &str) {
-        if let Some(s) = self.session_mut(session_id) {
-            s.in_flight = s.in_flight.saturating_sub(1);
-        }
+        self.update(session_id, |s| s.in_flight = s.in_flight.saturating_sub(1));
     }
 
-    /// The session, if it is live.
-    pub fn session_mut(&mut self, session_id: &str) -> Option<&mut Session> {
-        self.sessions.iter_mut().find(|s| s.id == session_id)
+    /// Changes a live session with `f`, then re-indexes it; `None` when it is not live.
+    pub fn update<R>(&mut self, session_id: &str, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+        let id = self.sessions.get_key_value(session_id)?.0.clone();
+        let out = f(&mut self.sessions.get_mut(&id)?.session);
+        self.reindex(&id);
+        Some(out)
+    }
+
+    /// The session, if it is live, for reading.
+    pub fn session(&self, session_id: &str) -> Option<&Session> {
+        self.sessions.get(session_id).map(|e| &e.session)
     }
 
     /// Counts a failed check; true when the session must be replaced (`failures >= max`,
@@ -376,22 +449,21 @@ impl Pool {
         what: &str,
         bump: impl FnOnce(&mut Session) -> bool,
     ) -> bool {
-        match self.session_mut(id) {
-            Some(s) => {
-                s.record(now, what);
-                bump(s)
-            }
-            None => false,
-        }
+        self.update(id, |s| {
+            s.record(now, what);
+            bump(s)
+        })
+        .unwrap_or(false)
     }
 
     /// Takes a session out of the pool; false when it is already gone (a concurrent failure
     /// refreshed it: docs/reference.md §5.11, refresh once).
     pub fn retire(&mut self, session_id: &str, reason: &str, now: Instant) -> bool {
-        let Some(index) = self.sessions.iter().position(|s| s.id == session_id) else {
+        let Some((id, entry)) = self.sessions.remove_entry(session_id) else {
             return false;
         };
-        let mut session = self.sessions.swap_remove(index);
+        self.unindex(&id, &entry);
+        let mut session = entry.session;
         session.record(now, format!("retired: {reason}"));
         // Its data and cookies go with it; only the history is kept.
         session.data = SessionData::new();
@@ -426,6 +498,89 @@ impl Pool {
         let live = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
         self.pending_initial = self.options.size.saturating_sub(live);
     }
+
+    /// Rebuilds the indexes when the rotation limits change (never, in an engine: they are
+    /// settings; `O(n)` once).
+    fn sync(&mut self, rotation: &Rotation) {
+        if self.rotation == *rotation {
+            return;
+        }
+        self.rotation = *rotation;
+        let ids: Vec<Arc<str>> = self.sessions.keys().cloned().collect();
+        for id in ids {
+            self.reindex(&id);
+        }
+    }
+
+    fn unindex(&mut self, id: &Arc<str>, entry: &Entry) {
+        if let Some(at) = entry.ready_at {
+            self.ready.remove(&(at, entry.seq, id.clone()));
+        }
+        if let Some(at) = entry.due_at {
+            self.due.remove(&(at, entry.seq, id.clone()));
+        }
+    }
+
+    /// Puts session `id` back in the indexes after a change.
+    fn reindex(&mut self, id: &Arc<str>) {
+        let rotation = self.rotation;
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let seq = entry.seq;
+        let s = &entry.session;
+        let ready_at = (s.in_flight < rotation.max_concurrency).then_some(s.next_use);
+        let due_at = due_at(s, &rotation);
+        let (old_ready, old_due) = (entry.ready_at, entry.due_at);
+        entry.ready_at = ready_at;
+        entry.due_at = due_at;
+        if old_ready != ready_at {
+            if let Some(at) = old_ready {
+                self.ready.remove(&(at, seq, id.clone()));
+            }
+            if let Some(at) = ready_at {
+                self.ready.insert((at, seq, id.clone()));
+            }
+        }
+        if old_due != due_at {
+            if let Some(at) = old_due {
+                self.due.remove(&(at, seq, id.clone()));
+            }
+            if let Some(at) = due_at {
+                self.due.insert((at, seq, id.clone()));
+            }
+        }
+    }
+}
+
+/// Why `s` is due for proactive retirement at `now`, if it is: it will be past the age limit,
+/// or (unused) past the idle limit, at its next possible use.
+fn expiring(s: &Session, now: Instant, rotation: &Rotation) -> Option<&'static str> {
+    let next = s.next_use.max(now);
+    let old = rotation.max_age.is_some_and(|a| next >= s.created + a);
+    let idle = rotation
+        .max_idle
+        .is_some_and(|i| s.in_flight == 0 && next >= s.last_use + i);
+    old.then_some("age limit").or(idle.then_some("idle limit"))
+}
+
+/// The earliest `now` at which [`expiring`] holds for `s`: its limit `e`, or at once (its
+/// creation time, already past) when its next use is already past `e`.
+fn due_at(s: &Session, rotation: &Rotation) -> Option<Instant> {
+    let age = rotation.max_age.map(|a| s.created + a);
+    let idle = rotation
+        .max_idle
+        .filter(|_| s.in_flight == 0)
+        .map(|i| s.last_use + i);
+    let limit = match (age, idle) {
+        (Some(a), Some(i)) => a.min(i),
+        (a, i) => a.or(i)?,
+    };
+    Some(if s.next_use >= limit {
+        s.created
+    } else {
+        limit
+    })
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ fn rotation_hands_out_the_earliest_available_session() {
         Choice::Wait(Duration::from_secs(10))
     );
     // No head-of-line blocking: a session ready earlier is picked whatever the order.
-    p.session_mut(&second).unwrap().next_use = now + Duration::from_secs(1);
+    p.update(&second, |s| s.next_use = now + Duration::from_secs(1));
     let later = now + Duration::from_secs(2);
     assert_eq!(ready(p.choose(later, &rotation(4), 0.0)), second);
 }
@@ -233,4 +233,118 @@ fn issue_12_a_creation_cut_short_is_given_back_but_never_beyond_the_size() {
     p.give_back();
     p.give_back();
     assert_eq!(p.pending_initial(), 1, "one session is missing, no more");
+}
+
+mod issue_15 {
+    //! The indexed pool against a naive model: every step hands out, waits, or retires exactly
+    //! what a scan of all sessions would.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add,
+        Choose,
+        Release(usize),
+        Retire(usize),
+        Expire,
+        Tick(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => Just(Op::Add),
+            4 => Just(Op::Choose),
+            3 => (0usize..16).prop_map(Op::Release),
+            1 => (0usize..16).prop_map(Op::Retire),
+            1 => Just(Op::Expire),
+            3 => (0u64..90).prop_map(Op::Tick),
+        ]
+    }
+
+    /// What a scan would hand out: the earliest next use among sessions below the limit, the
+    /// older session on ties.
+    fn naive_choice(sessions: &[&Session], now: Instant, max: u32) -> Option<(String, Instant)> {
+        sessions
+            .iter()
+            .filter(|s| s.in_flight < max)
+            .min_by_key(|s| s.next_use)
+            .map(|s| (s.id.clone(), s.next_use))
+            .filter(|(_, at)| *at <= now)
+    }
+
+    fn naive_expiring(sessions: &[&Session], now: Instant, rot: &Rotation) -> Vec<String> {
+        let mut ids: Vec<String> = sessions
+            .iter()
+            .filter(|s| {
+                let next = s.next_use.max(now);
+                rot.max_age.is_some_and(|a| next >= s.created + a)
+                    || rot
+                        .max_idle
+                        .is_some_and(|i| s.in_flight == 0 && next >= s.last_use + i)
+            })
+            .map(|s| s.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    proptest! {
+        #[test]
+        fn issue_15_indexed_rotation_and_expiry_match_a_scan(
+            ops in proptest::collection::vec(op(), 1..120),
+            max in 1u32..3,
+        ) {
+            let start = Instant::now();
+            let mut now = start;
+            let rot = Rotation {
+                max_concurrency: max,
+                max_age: Some(Duration::from_secs(900)),
+                max_idle: Some(Duration::from_secs(120)),
+            };
+            let mut p = pool(64, 30.0);
+            let mut ids: Vec<String> = Vec::new();
+            for op in ops {
+                let snapshot: Vec<Session> = p.sessions().into_iter().cloned().collect();
+                let view: Vec<&Session> = snapshot.iter().collect();
+                match op {
+                    Op::Add => {
+                        let id = format!("s{}", ids.len());
+                        add(&mut p, &id, now);
+                        ids.push(id);
+                    }
+                    Op::Choose => {
+                        let expected = naive_choice(&view, now, max);
+                        match p.choose(now, &rot, 0.0) {
+                            Choice::Ready(lease) => {
+                                let (_, at) = expected.expect("a scan finds one too");
+                                let got = view.iter().find(|s| s.id == lease.session_id);
+                                prop_assert_eq!(got.map(|s| s.next_use), Some(at));
+                            }
+                            other => prop_assert!(expected.is_none(), "{:?}", other),
+                        }
+                    }
+                    Op::Release(i) => {
+                        if let Some(id) = ids.get(i) {
+                            p.release(id);
+                        }
+                    }
+                    Op::Retire(i) => {
+                        if let Some(id) = ids.get(i) {
+                            p.retire(id, "test", now);
+                        }
+                    }
+                    Op::Expire => {
+                        let expected = naive_expiring(&view, now, &rot);
+                        let mut got = p.retire_expiring(now, &rot);
+                        got.sort();
+                        prop_assert_eq!(got, expected);
+                    }
+                    Op::Tick(secs) => now += Duration::from_secs(secs),
+                }
+                prop_assert_eq!(p.ready.len() + p.sessions.values().filter(|e| e.ready_at.is_none()).count(), p.len());
+            }
+        }
+    }
 }

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use serde_json::{Map, Value};
 
-use super::execute::split;
 use super::{Config, EngineError, EngineRequest, Inner};
 use crate::plugin::Request;
 use crate::wire;
@@ -82,5 +81,17 @@ impl Inner {
             route.pool = Some(spec.id);
         }
         Ok(route)
+    }
+}
+
+/// Splits a Zyte API body into its `url` and the rest.
+fn split(mut body: Map<String, Value>) -> Result<(String, Map<String, Value>), EngineError> {
+    match body.remove("url") {
+        Some(Value::String(url)) => Ok((url, body)),
+        Some(other) => Err(EngineError::BadInput(format!(
+            "`url` must be a string, got {}",
+            wire::json_kind(&other)
+        ))),
+        None => Err(EngineError::BadInput("the request has no `url`".into())),
     }
 }

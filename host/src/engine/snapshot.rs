@@ -61,7 +61,7 @@ impl PoolSnapshot {
             pending_initial: pool.pending_initial(),
             sessions: pool
                 .sessions()
-                .iter()
+                .into_iter()
                 .map(|s| session(s, None, now))
                 .collect(),
             retired: pool

@@ -9,19 +9,21 @@
 //! # Bounds (issue 13)
 //!
 //! - Counters are kept per live pool, so their number follows the pool bounds
-//!   ([`super::bounds`]); an evicted pool's counters are added to the pool [`EVICTED`], so the
+//!   ([`crate::store::bounds`]); an evicted pool's counters are added to the pool [`EVICTED`], so the
 //!   aggregate stays true.
 //! - Prometheus `pool` label values ([`Stats::label`]) are only given to site and config pools
 //!   ([`PoolKind::Named`]), and to at most [`MAX_POOL_LABELS`] of them; pools named by
 //!   requests, params pools, location pools and the pools past that bound share the label
 //!   [`OTHER_LABEL`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
-use super::bounds::PoolKind;
 use crate::settings::SessionSettings;
+use crate::store::PoolKind;
 use crate::telemetry;
 
 /// The pool that holds the counters of evicted pools.
@@ -37,8 +39,8 @@ pub const MAX_POOL_LABELS: usize = 200;
 /// The prefix of every session stat.
 pub const PREFIX: &str = "scrapy-zyte-api/sessions/";
 
-/// Every per-pool key of docs/reference.md §8.
-pub const POOL_KEYS: [&str; 12] = [
+/// Every per-pool key of docs/reference.md §8, in [`SessionStat`] order.
+pub const POOL_KEYS: [&str; SessionStat::COUNT] = [
     "init/check-passed",
     "init/check-failed",
     "init/check-error",
@@ -53,10 +55,55 @@ pub const POOL_KEYS: [&str; 12] = [
     "use/expired",
 ];
 
-/// The engine's counters.
+/// A per-pool session stat (reference section 8): an index into a pool's counters, so that
+/// counting costs no string-keyed lookup (issue 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionStat {
+    /// `init/check-passed`
+    InitCheckPassed,
+    /// `init/check-failed`
+    InitCheckFailed,
+    /// `init/check-error`
+    InitCheckError,
+    /// `init/param-error`
+    InitParamError,
+    /// `init/failed`
+    InitFailed,
+    /// `init/over-limit`
+    InitOverLimit,
+    /// `init/server-error`
+    InitServerError,
+    /// `use/check-passed`
+    UseCheckPassed,
+    /// `use/check-failed`
+    UseCheckFailed,
+    /// `use/check-error`
+    UseCheckError,
+    /// `use/failed`
+    UseFailed,
+    /// `use/expired`
+    UseExpired,
+}
+
+impl SessionStat {
+    /// Number of stats.
+    pub const COUNT: usize = 12;
+
+    /// Its key, e.g. `init/check-passed`.
+    pub fn as_str(self) -> &'static str {
+        POOL_KEYS[self as usize]
+    }
+}
+
+/// One pool's counters, indexed by [`SessionStat`].
+#[derive(Debug, Default)]
+struct Counters([AtomicU64; SessionStat::COUNT]);
+
+/// The engine's counters. Counting a pool's stat takes a read lock and an atomic add; the
+/// write lock only when a pool is counted the first time.
 #[derive(Debug, Default)]
 pub struct Stats {
-    pools: Mutex<BTreeMap<String, BTreeMap<&'static str, u64>>>,
+    pools: RwLock<HashMap<String, Arc<Counters>>>,
     global: Mutex<BTreeMap<&'static str, u64>>,
     labels: Mutex<HashSet<String>>,
     client_prefix: String,
@@ -113,28 +160,32 @@ impl Stats {
 
     /// Moves the counters of an evicted `pool` to [`EVICTED`].
     pub fn forget(&self, pool: &str) {
-        let mut pools = self.pools.lock();
+        let mut pools = self.pools.write();
         let Some(counters) = pools.remove(pool) else {
             return;
         };
         let evicted = pools.entry(EVICTED.into()).or_default();
-        for (key, value) in counters {
-            *evicted.entry(key).or_default() += value;
+        for (into, from) in evicted.0.iter().zip(&counters.0) {
+            into.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 
-    /// Counts `key` for `pool`, in the Prometheus metrics too ([`crate::telemetry`]).
-    pub fn inc(&self, pool: &str, key: &'static str) {
+    /// Counts `stat` for `pool`, in the Prometheus metrics too ([`crate::telemetry`]).
+    pub fn inc(&self, pool: &str, stat: SessionStat) {
         if telemetry::active() {
-            telemetry::session_event(&self.label(pool), key);
+            telemetry::session_event(&self.label(pool), stat.as_str());
         }
-        let mut pools = self.pools.lock();
-        match pools.get_mut(pool) {
-            Some(counters) => *counters.entry(key).or_default() += 1,
-            None => {
-                pools.insert(pool.to_owned(), BTreeMap::from([(key, 1)]));
-            }
-        }
+        let counters = self.pools.read().get(pool).cloned();
+        let counters = match counters {
+            Some(counters) => counters,
+            None => self
+                .pools
+                .write()
+                .entry(pool.to_owned())
+                .or_default()
+                .clone(),
+        };
+        counters.0[stat as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a stat that belongs to no pool (full name), in the metrics too.
@@ -145,7 +196,12 @@ impl Stats {
 
     /// The counters, named as `per_pool` asks.
     pub fn snapshot(&self, per_pool: bool) -> StatsSnapshot {
-        let pools = self.pools.lock();
+        let pools: BTreeMap<String, BTreeMap<&'static str, u64>> = self
+            .pools
+            .read()
+            .iter()
+            .map(|(pool, counters)| (pool.clone(), counters.values()))
+            .collect();
         let mut counters: BTreeMap<String, u64> = self
             .global
             .lock()
@@ -173,6 +229,18 @@ impl Stats {
     }
 }
 
+impl Counters {
+    /// The counts that are not zero, by key.
+    fn values(&self) -> BTreeMap<&'static str, u64> {
+        POOL_KEYS
+            .iter()
+            .zip(&self.0)
+            .map(|(key, n)| (*key, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,8 +248,8 @@ mod tests {
     #[test]
     fn names_follow_stats_per_pool() {
         let stats = Stats::default();
-        stats.inc("a.com", "use/check-passed");
-        stats.inc("b.com@10001", "use/check-passed");
+        stats.inc("a.com", SessionStat::UseCheckPassed);
+        stats.inc("b.com@10001", SessionStat::UseCheckPassed);
         stats.inc_global("scrapy-zyte-api/sessions/use/disabled");
         let flat = stats.snapshot(false);
         assert_eq!(flat.get("scrapy-zyte-api/sessions/use/check-passed"), 2);
@@ -206,8 +274,8 @@ mod tests {
         }
         assert_eq!(stats.label("late.com"), OTHER_LABEL);
         assert_eq!(stats.label("site0.com"), "site0.com");
-        stats.inc("client/x", "use/check-passed");
-        stats.inc("client/y", "use/check-passed");
+        stats.inc("client/x", SessionStat::UseCheckPassed);
+        stats.inc("client/y", SessionStat::UseCheckPassed);
         stats.forget("client/x");
         stats.forget("client/y");
         let snapshot = stats.snapshot(false);

@@ -7,7 +7,7 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 use serde_json::json;
 
 use super::*;
-use crate::engine::stats::Stats;
+use crate::engine::stats::{SessionStat, Stats};
 use crate::engine::{Engine, EngineError, PoolSnapshot, SessionSnapshot};
 use crate::plugin::{CallEnv, HookErrorKind, Limits, Runtime};
 use crate::settings::{PoolOptions, RetryPolicyName, SessionSettings, UpstreamSettings};
@@ -45,9 +45,9 @@ fn every_stat_is_a_counter_with_its_pool() {
     let recorder = local();
     metrics::with_local_recorder(&recorder, || {
         let stats = Stats::default();
-        stats.inc("a.com", "init/check-passed");
-        stats.inc("a.com", "init/check-passed");
-        stats.inc("b.com@10001", "use/failed");
+        stats.inc("a.com", SessionStat::InitCheckPassed);
+        stats.inc("a.com", SessionStat::InitCheckPassed);
+        stats.inc("b.com@10001", SessionStat::UseFailed);
         stats.inc_global("scrapy-zyte-api/sessions/use/disabled");
         stats.inc_global("retry/count");
     });

@@ -1,4 +1,4 @@
-//! How many pools the engine keeps, and which it drops (issue 13; the reference keeps every pool
+//! How many pools the in-memory store keeps, and which it drops (issue 13; the reference keeps every pool
 //! forever).
 //!
 //! # Policy
@@ -25,8 +25,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::EngineError;
-use super::Slot;
+use super::memory::Slot;
+use crate::engine::EngineError;
 use crate::settings::SessionSettings;
 use crate::zyte::retry::secs;
 
@@ -80,14 +80,15 @@ fn is_params_id(id: &str) -> bool {
 
 /// The pool bounds of the settings.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct PoolLimits {
+pub struct PoolLimits {
     max_pools: usize,
     per_kind: [(usize, &'static str); 4],
     idle: Duration,
 }
 
 impl PoolLimits {
-    pub(super) fn from_settings(s: &SessionSettings) -> Self {
+    /// The bounds `s` ask for.
+    pub fn from_settings(s: &SessionSettings) -> Self {
         Self {
             max_pools: s.max_pools,
             per_kind: [
@@ -104,7 +105,7 @@ impl PoolLimits {
 /// Held by every request (and background replacement) using a pool: a pinned pool is never
 /// evicted.
 #[derive(Debug, Clone, Default)]
-pub(super) struct PoolPin(Arc<()>);
+pub struct PoolPin(Arc<()>);
 
 impl PoolPin {
     fn held(&self) -> bool {
@@ -112,10 +113,21 @@ impl PoolPin {
     }
 }
 
+/// A pool in the map: its state, and what the bounds need to know about it.
+pub(super) struct Entry {
+    pub(super) slot: Arc<Slot>,
+    /// A `[sessions.pools]` entry with a `size`: never evicted nor counted against the bounds.
+    pub(super) keep: bool,
+    /// Who made it, by its id.
+    pub(super) kind: PoolKind,
+    /// When its last request started.
+    pub(super) last_used: Instant,
+}
+
 /// The pools, and their recency per kind.
 #[derive(Default)]
 pub(super) struct PoolMap {
-    pub(super) slots: HashMap<String, Slot>,
+    pub(super) slots: HashMap<String, Entry>,
     recency: [BTreeSet<(Instant, String)>; 4],
 }
 
@@ -141,7 +153,7 @@ impl PoolMap {
     }
 
     /// Adds a new pool (which is not in the map).
-    pub(super) fn insert(&mut self, id: String, slot: Slot) {
+    pub(super) fn insert(&mut self, id: String, slot: Entry) {
         if !slot.keep {
             self.recency[slot.kind.index()].insert((slot.last_used, id.clone()));
         }
@@ -216,7 +228,7 @@ impl PoolMap {
             .iter()
             .take(SCAN)
             .take_while(|(at, _)| now.saturating_duration_since(*at) >= limits.idle)
-            .find(|(_, id)| self.slots.get(id).is_some_and(|s| !s.pin.held()))
+            .find(|(_, id)| self.slots.get(id).is_some_and(|s| !s.slot.pin.held()))
             .cloned()
     }
 
@@ -224,7 +236,7 @@ impl PoolMap {
     fn evict(&mut self, id: &str) -> String {
         if let Some(slot) = self.slots.remove(id) {
             self.recency[slot.kind.index()].remove(&(slot.last_used, id.to_owned()));
-            slot.notify.notify_waiters();
+            slot.slot.notify.notify_waiters();
         }
         id.to_owned()
     }

@@ -1,0 +1,163 @@
+//! The pool store's cost against pool size (issue 15), through the engine, in one run.
+//!
+//! Two pools on one engine, the in-process emulator (zero latency, frozen clock) upstream, the
+//! built-in default config, no delay:
+//!
+//! - `store/small`: a pool of 8 sessions;
+//! - `store/big`: a pool of 100,000 sessions (filled through the store's own steps, as a
+//!   restart would), every request taking the next one in rotation.
+//!
+//! Targets: `big` throughput ≥ 0.9× `small`; ≤ 1 KB of memory per idle session; 100,000
+//! sessions in ≤ 200 MB RSS in total. Besides criterion's figures, the bench runs alternating
+//! rounds of both (2 noisy cores) and prints the median and range of each, their ratio, and the
+//! memory figures (RSS from `/proc/self/statm`, before and after filling the big pool).
+//!
+//! Run: `cargo bench -p session-host --bench store`.
+#![expect(
+    missing_docs,
+    reason = "criterion_group! and criterion_main! generate undocumented items"
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::{Map, Value, json};
+use session_host::engine::pool::{PoolOptions, Rotation, Session};
+use session_host::engine::{Engine, EngineRequest};
+use session_host::session_data::SessionData;
+use session_host::settings::{SessionSettings, UpstreamSettings};
+use session_host::store::{MemoryStore, PoolConfig, PoolKind, PoolStore, Registration};
+use session_host::zyte::{ApiKey, Client};
+
+const BIG: u32 = 100_000;
+const SMALL: u32 = 8;
+const SCENARIO: &str = "[policy]\nmax_active_sessions = 1000000\n\n[[site]]\ndomain = \"*\"\n";
+
+fn request(host: &str) -> EngineRequest {
+    let body = json!({"url": format!("https://{host}/"), "httpResponseBody": true});
+    EngineRequest::new(body.as_object().cloned().unwrap_or_else(Map::new))
+}
+
+/// Resident memory of this process, in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Fills pool `id` with `n` sessions through the store's steps: each takes a creation slot
+/// and adds its session, as the engine does.
+fn fill(store: &dyn PoolStore, id: &str, n: u32, rotation: &Rotation) {
+    let options = PoolOptions {
+        size: n,
+        delay: 0.0,
+        randomize_delay: false,
+    };
+    let config = PoolConfig {
+        options,
+        max_bad_inits: 8,
+        kind: PoolKind::Named,
+    };
+    let now = Instant::now();
+    store
+        .register(id, config, Registration::Request, now)
+        .expect("room for the pool");
+    for _ in 0..n {
+        let step = store.lease(id, now, rotation, true, 0.0).expect("pool");
+        assert!(step.create);
+        let sid = uuid::Uuid::new_v4().to_string();
+        let session = Session::new(sid, now, SessionData::new(), Vec::<Value>::new());
+        store.add(id, session, Duration::ZERO, false);
+    }
+}
+
+fn median_range(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let scenario = zyte_emulator::Scenario::from_toml_str(SCENARIO).expect("scenario");
+    let emulator = rt
+        .block_on(zyte_emulator::start(zyte_emulator::EmulatorConfig {
+            time_scale: 0.0,
+            scenario,
+            ..zyte_emulator::EmulatorConfig::default()
+        }))
+        .expect("emulator");
+    let upstream = UpstreamSettings {
+        url: emulator.base_url(),
+        wait_scale: 0.0,
+        ..UpstreamSettings::default()
+    };
+    let client = Client::new(&upstream, ApiKey::new("bench-key")).expect("client");
+    let settings = SessionSettings {
+        enabled: true,
+        randomize_delay: false,
+        delay: 0.0,
+        ..SessionSettings::default()
+    };
+    let rotation = Rotation::from_settings(&settings);
+    let store = Arc::new(MemoryStore::new(&settings));
+    let before = rss();
+    fill(store.as_ref(), "big.example", BIG, &rotation);
+    let after = rss();
+    fill(store.as_ref(), "small.example", SMALL, &rotation);
+    let per_session = after.saturating_sub(before) as f64 / f64::from(BIG);
+    let engine = Engine::with_store(settings, client, store);
+    let (small, big) = (request("small.example"), request("big.example"));
+
+    // Alternating rounds: each sends `ROUND` requests to one pool, then to the other.
+    const ROUND: u32 = 2_000;
+    let mut rates = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        for (req, out) in [(&small, &mut rates.0), (&big, &mut rates.1)] {
+            let start = Instant::now();
+            for _ in 0..ROUND {
+                rt.block_on(engine.execute(req.clone())).expect("request");
+            }
+            out.push(f64::from(ROUND) / start.elapsed().as_secs_f64());
+        }
+    }
+    let (s, b) = (median_range(rates.0), median_range(rates.1));
+    println!(
+        "store: small pool {:.0} req/s (range {:.0}–{:.0}); 100k pool {:.0} req/s (range {:.0}–{:.0}); ratio {:.2}",
+        s.0,
+        s.1,
+        s.2,
+        b.0,
+        b.1,
+        b.2,
+        b.0 / s.0
+    );
+    println!(
+        "store: {per_session:.0} bytes per idle session; RSS {:.1} MB with 100k sessions (before filling {:.1} MB)",
+        after as f64 / 1e6,
+        before as f64 / 1e6
+    );
+
+    let mut group = c.benchmark_group("store");
+    group.bench_function("small", |bench| {
+        bench
+            .to_async(&rt)
+            .iter(|| async { engine.execute(small.clone()).await.expect("request") })
+    });
+    group.bench_function("big", |bench| {
+        bench
+            .to_async(&rt)
+            .iter(|| async { engine.execute(big.clone()).await.expect("request") })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,279 @@
+//! The in-memory store: a map of pools, each behind its own mutex (issue 15: no engine-wide
+//! lock), never held across an `await`. The map of pools, with the pool bounds and eviction
+//! ([`super::bounds`]), has a lock of its own, held for a lookup or a registration only. Each step costs `O(log n)` in a pool of `n` sessions
+//! ([`crate::engine::pool`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use super::bounds::{Entry, PoolLimits, PoolMap, PoolPin};
+use super::{Failure, PoolConfig, PoolStore, Registered, Registration, Step};
+use crate::engine::cookies;
+use crate::engine::pool::{Choice, Lease, Pool, PoolOptions, Rotation, Session};
+use crate::engine::{EngineError, PoolSnapshot};
+use crate::session_data::SessionData;
+use crate::settings::SessionSettings;
+
+pub(super) struct Slot {
+    pool: Mutex<Pool>,
+    pub(super) notify: Arc<Notify>,
+    /// Held by the requests using the pool.
+    pub(super) pin: PoolPin,
+    /// Registered at start-up from `[sessions.pools]` and not yet seen in a request (changed
+    /// under the pool's lock).
+    preset_only: AtomicBool,
+}
+
+/// The state of one host's pools, in memory.
+pub struct MemoryStore {
+    pools: Mutex<PoolMap>,
+    limits: PoolLimits,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(&SessionSettings::default())
+    }
+}
+
+impl MemoryStore {
+    /// An empty store with the pool bounds of `settings`.
+    pub fn new(settings: &SessionSettings) -> Self {
+        Self {
+            pools: Mutex::new(PoolMap::default()),
+            limits: PoolLimits::from_settings(settings),
+        }
+    }
+
+    fn slot(&self, id: &str) -> Option<Arc<Slot>> {
+        self.pools.lock().slots.get(id).map(|e| e.slot.clone())
+    }
+
+    /// Runs `f` on pool `id` and wakes its waiters.
+    fn with_pool<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
+        let slot = self.slot(id)?;
+        let out = f(&mut slot.pool.lock());
+        slot.notify.notify_waiters();
+        Some(out)
+    }
+
+    /// Runs `f` on pool `id` without waking its waiters (see the module policy).
+    fn with_pool_quiet<R>(&self, id: &str, f: impl FnOnce(&mut Pool) -> R) -> Option<R> {
+        let slot = self.slot(id)?;
+        let mut pool = slot.pool.lock();
+        Some(f(&mut pool))
+    }
+
+    fn slots(&self) -> Vec<Arc<Slot>> {
+        let pools = self.pools.lock();
+        pools.slots.values().map(|e| e.slot.clone()).collect()
+    }
+}
+
+impl PoolStore for MemoryStore {
+    fn register(
+        &self,
+        id: &str,
+        config: PoolConfig,
+        how: Registration,
+        now: Instant,
+    ) -> Result<Registered, EngineError> {
+        let mut pools = self.pools.lock();
+        let evicted = match pools.slots.get(id) {
+            Some(entry) => {
+                let slot = entry.slot.clone();
+                if how == Registration::Request && slot.preset_only.load(Ordering::Relaxed) {
+                    // Reference 4.2: options freeze at the first request's spec; a preset's own
+                    // keys still win, so only the keys it leaves out change.
+                    slot.pool.lock().options = config.options;
+                    slot.preset_only.store(false, Ordering::Relaxed);
+                }
+                Vec::new()
+            }
+            None => {
+                let preset = how == Registration::Preset;
+                let evicted = match preset {
+                    true => Vec::new(),
+                    false => pools.make_room(config.kind, &self.limits, now)?,
+                };
+                let pool = Pool::with_limits(id.to_owned(), config.options, config.max_bad_inits);
+                let slot = Arc::new(Slot {
+                    pool: Mutex::new(pool),
+                    notify: Arc::new(Notify::new()),
+                    pin: PoolPin::default(),
+                    preset_only: AtomicBool::new(preset),
+                });
+                let entry = Entry {
+                    slot,
+                    keep: preset,
+                    kind: config.kind,
+                    last_used: now,
+                };
+                pools.insert(id.to_owned(), entry);
+                evicted
+            }
+        };
+        if how == Registration::Request {
+            pools.touch(id, now);
+        }
+        let pin = pools
+            .slots
+            .get(id)
+            .map(|e| e.slot.pin.clone())
+            .unwrap_or_default();
+        Ok(Registered { pin, evicted })
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.pools.lock().slots.keys().cloned().collect()
+    }
+
+    fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot> {
+        let slot = self.slot(id)?;
+        let pool = slot.pool.lock();
+        Some(PoolSnapshot::of(&pool, now))
+    }
+
+    fn options(&self, id: &str) -> Option<PoolOptions> {
+        self.with_pool_quiet(id, |p| p.options.clone())
+    }
+
+    fn waiter(&self, id: &str) -> Option<Arc<Notify>> {
+        self.slot(id).map(|s| s.notify.clone())
+    }
+
+    fn closed(&self, id: &str) -> Option<String> {
+        self.with_pool_quiet(id, |p| p.closed().map(str::to_owned))?
+    }
+
+    fn close(&self, id: &str, reason: &str) -> Option<String> {
+        self.with_pool(id, |p| {
+            p.close(reason);
+            p.closed().unwrap_or(reason).to_owned()
+        })
+    }
+
+    fn reopen(&self, id: &str) -> bool {
+        let Some(slot) = self.slot(id) else {
+            return false;
+        };
+        let mut pool = slot.pool.lock();
+        if pool.closed().is_none() {
+            return false;
+        }
+        pool.reopen();
+        slot.notify.notify_waiters();
+        true
+    }
+
+    fn reopen_all(&self) {
+        for slot in self.slots() {
+            let mut pool = slot.pool.lock();
+            if pool.closed().is_some() {
+                pool.reopen();
+                slot.notify.notify_waiters();
+            }
+        }
+    }
+
+    fn lease(
+        &self,
+        id: &str,
+        now: Instant,
+        rotation: &Rotation,
+        retire: bool,
+        u: f64,
+    ) -> Option<Step> {
+        self.with_pool_quiet(id, |p| {
+            if p.take_initial() {
+                return Step {
+                    choice: Choice::Empty,
+                    create: true,
+                    retired: Vec::new(),
+                };
+            }
+            let retired = match retire {
+                true => p.retire_expiring(now, rotation),
+                false => Vec::new(),
+            };
+            Step {
+                choice: p.choose(now, rotation, u),
+                create: false,
+                retired,
+            }
+        })
+    }
+
+    fn add(
+        &self,
+        id: &str,
+        session: Session,
+        first_delay: Duration,
+        for_use: bool,
+    ) -> Option<Lease> {
+        self.with_pool(id, |p| p.add(session, first_delay, for_use))
+    }
+
+    fn release(&self, id: &str, session_id: &str) {
+        self.with_pool(id, |p| p.release(session_id));
+    }
+
+    fn give_back(&self, id: &str) {
+        self.with_pool(id, Pool::give_back);
+    }
+
+    fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
+        self.with_pool_quiet(id, |p| p.session(session_id).map(|s| s.data.clone()))?
+    }
+
+    fn merge_cookies(&self, id: &str, session_id: &str, new: Vec<Value>) {
+        self.with_pool(id, |p| {
+            p.update(session_id, |s| cookies::merge(&mut s.cookies, new));
+        });
+    }
+
+    fn count_failure(
+        &self,
+        id: &str,
+        session_id: &str,
+        failure: Failure,
+        max: u32,
+        now: Instant,
+    ) -> bool {
+        let counted = self.with_pool(id, |p| match failure {
+            Failure::Check => p.check_failed(session_id, max, now),
+            Failure::Error(status) => p.errored(session_id, status, max, now),
+        });
+        counted == Some(true)
+    }
+
+    fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool {
+        self.with_pool(id, |p| p.retire(session_id, reason, now)) == Some(true)
+    }
+
+    fn bad_init(&self, id: &str) -> Option<(u32, bool)> {
+        self.with_pool(id, |p| {
+            let close = p.bad_init();
+            (p.bad_inits(), close)
+        })
+    }
+
+    fn bad_inits(&self, id: &str) -> Option<u32> {
+        self.with_pool_quiet(id, |p| p.bad_inits())
+    }
+
+    fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
+        let mut out: Vec<_> = self
+            .slots()
+            .iter()
+            .map(|s| PoolSnapshot::of(&s.pool.lock(), now))
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+}
