@@ -74,7 +74,7 @@ impl DefaultConfig {
     }
 }
 
-/// The `[n]` indices of param sets per netloc (reference 5.2), bounded (issue 13).
+/// The `[n]` indices of param sets per netloc (docs/reference.md §5.2), bounded (issue 13).
 ///
 /// # Policy
 ///

@@ -369,7 +369,7 @@ impl Inner {
     }
 }
 
-/// How a use request's check ended (reference 5.9): the pure twin of
+/// How a use request's check ended (docs/reference.md §5.9): the pure twin of
 /// [`super::lifecycle::classify_init`].
 #[derive(Debug, PartialEq)]
 pub(super) enum CheckOutcome {

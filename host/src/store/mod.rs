@@ -46,7 +46,7 @@ pub enum Registration {
     /// At start-up, from `[sessions.pools]`: its options are resolved again, with the first
     /// request's spec, at first sight (issue 14).
     Preset,
-    /// By a request: the options freeze now unless the pool exists (reference 4.2).
+    /// By a request: the options freeze now unless the pool exists (docs/reference.md §4.2).
     Request,
 }
 
@@ -75,7 +75,7 @@ pub struct Registered {
 pub struct Step {
     /// The session chosen, or why there is none.
     pub choice: Choice,
-    /// The request must create its own session (reference 5.4); it holds a creation slot.
+    /// The request must create its own session (docs/reference.md §5.4); it holds a creation slot.
     pub create: bool,
     /// Sessions retired proactively in this step (they need replacements).
     pub retired: Vec<String>,
@@ -178,7 +178,7 @@ pub trait PoolStore: Send + Sync {
     ) -> bool;
 
     /// Takes a session out of rotation with `reason`, keeping its history; false when it is
-    /// already gone (a concurrent failure replaced it: reference 5.11, refresh once).
+    /// already gone (a concurrent failure replaced it: docs/reference.md §5.11, refresh once).
     fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool;
 
     /// Counts a failed init; the count, and whether the pool must close with
