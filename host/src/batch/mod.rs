@@ -72,6 +72,23 @@ pub async fn answer(engine: &Engine, input: Input, timeout: Duration) -> Answer 
 }
 
 /// Awaits `answering`, turning a panic into the `internal` error answer of `origin`.
+/// [`answer`] in a task of its own on the runtime, for a front end that answers many lines at
+/// once: each line's request then runs, and meets its deadline, whatever the front end's own task
+/// does meanwhile (a slow write of the output file, another line's answer being written). A
+/// task that fails to finish (a panic outside [`answer`]'s net, a runtime shutting down) is an
+/// `internal` error answer for its line, as a panic is.
+pub async fn answer_in_task(engine: Engine, input: Input, timeout: Duration) -> Answer {
+    let origin = input.origin.clone();
+    let task = tokio::spawn(async move { answer(&engine, input, timeout).await });
+    match task.await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::error!(line = origin.line, %error, "answering an input line failed");
+            Answer::error(&origin, Problem::new(ProblemKind::Internal, PANIC_DETAIL))
+        }
+    }
+}
+
 async fn contain(origin: &Origin, answering: impl Future<Output = Answer>) -> Answer {
     match AssertUnwindSafe(answering).catch_unwind().await {
         Ok(answer) => answer,

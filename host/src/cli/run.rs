@@ -117,10 +117,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let flag = stop.clone();
     let mut answers = futures::stream::iter(pending)
         .take_while(|_| std::future::ready(flag.lock().is_none()))
-        .map(|input| batch::answer(&host.engine, input, timeout))
+        .map(|input| batch::answer_in_task(host.engine.clone(), input, timeout))
         .buffer_unordered(args.concurrency.max(1));
     while let Some(answer) = answers.next().await {
-        sink.write(&answer.text)?;
+        // The write and flush block this thread (a loaded disk can take a second): the requests
+        // in flight run in tasks of their own meanwhile, so no deadline waits on it (issue 12).
+        tokio::task::block_in_place(|| sink.write(&answer.text))?;
         answered += 1;
         progress.record(answer.problem.is_none());
         tally.record(answer.pool.as_deref(), answer.problem.as_ref());
