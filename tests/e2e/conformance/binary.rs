@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::harness::run_batch;
 use super::harness::scenario;
 use crate::gateway::Fixture;
 
@@ -195,22 +196,7 @@ async fn through_run() {
     let text: Vec<String> = lines.iter().map(Value::to_string).collect();
     std::fs::write(&input, text.join("\n") + "\n").expect("input");
     let output = dir.path().join("answers.jsonl");
-    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_session-host"))
-        .arg("run")
-        .arg(&input)
-        .arg("-o")
-        .arg(&output)
-        .args(["--concurrency", "1", "--upstream", &emulator.base_url()])
-        .arg("--config")
-        .arg(&settings)
-        .env("ZYTE_API_KEY", "any")
-        .env_remove("ZYTE_API_URL")
-        .kill_on_drop(true)
-        .output();
-    let run = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("the run ends")
-        .expect("the run's output");
+    let run = run_batch(&input, &output, &settings, &emulator.base_url()).await;
     let stderr = String::from_utf8_lossy(&run.stderr);
     // The unsupported setLocation closes its pool, which stops the run (exit code 3).
     assert_eq!(run.status.code(), Some(3), "{stderr}");

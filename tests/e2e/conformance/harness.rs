@@ -136,3 +136,29 @@ pub fn pool_of(response: &EngineResponse) -> String {
         .map(|s| s.pool)
         .unwrap_or_default()
 }
+
+/// Runs `session-host run` on `input` into `output`, one line at a time, with the settings file
+/// `settings` and the upstream `upstream`; at most 60 s.
+pub async fn run_batch(
+    input: &std::path::Path,
+    output: &std::path::Path,
+    settings: &std::path::Path,
+    upstream: &str,
+) -> std::process::Output {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_session-host"))
+        .arg("run")
+        .arg(input)
+        .arg("-o")
+        .arg(output)
+        .args(["--concurrency", "1", "--upstream", upstream])
+        .arg("--config")
+        .arg(settings)
+        .env("ZYTE_API_KEY", "any")
+        .env_remove("ZYTE_API_URL")
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the run ends")
+        .expect("the run's output")
+}

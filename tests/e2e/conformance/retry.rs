@@ -8,6 +8,7 @@ use session_host::settings::RetryPolicyName::{self, *};
 use session_host::zyte::retry::{Decision, ErrorClass, RetryState, Wait};
 
 use super::harness::client;
+use super::harness::run_batch;
 
 #[tokio::test]
 async fn every_policy_makes_the_reference_attempt_counts() {
@@ -325,22 +326,7 @@ async fn issue_14_through_run_each_line_chooses_its_retry_policy() {
     let input = dir.path().join("input.jsonl");
     std::fs::write(&input, lines.join("\n") + "\n").expect("input");
     let output = dir.path().join("answers.jsonl");
-    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_session-host"))
-        .arg("run")
-        .arg(&input)
-        .arg("-o")
-        .arg(&output)
-        .args(["--concurrency", "1", "--upstream", &emulator.base_url()])
-        .arg("--config")
-        .arg(&settings)
-        .env("ZYTE_API_KEY", "any")
-        .env_remove("ZYTE_API_URL")
-        .kill_on_drop(true)
-        .output();
-    let run = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .expect("the run ends")
-        .expect("the run's output");
+    let run = run_batch(&input, &output, &settings, &emulator.base_url()).await;
     let stderr = String::from_utf8_lossy(&run.stderr);
     let answers: std::collections::BTreeMap<u64, serde_json::Value> =
         std::fs::read_to_string(&output)
