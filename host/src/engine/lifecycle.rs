@@ -374,8 +374,7 @@ mod tests {
 
         use super::super::PoolCtx;
         use crate::engine::{Config, Deadline, Engine, EngineError, EngineRequest};
-        use crate::settings::{SessionSettings, UpstreamSettings};
-        use crate::zyte::{ApiKey, Client};
+        use crate::settings::SessionSettings;
 
         const SLOW: &str = "[[site]]\ndomain = \"slow.test\"\nlatency = { kind = \"fixed\", ms = 20000 }\n\n[[site]]\ndomain = \"*\"\n";
 
@@ -388,7 +387,7 @@ mod tests {
                 true => zyte_emulator::Scenario::from_toml_str(SLOW).expect("scenario"),
                 false => zyte_emulator::Scenario::builtin(),
             };
-            engine_with(scenario, settings).await
+            crate::engine::test_engine(scenario, settings).await
         }
 
         /// An engine on an emulator (real time) with `scenario`, given as TOML.
@@ -397,30 +396,7 @@ mod tests {
             settings: SessionSettings,
         ) -> (zyte_emulator::RunningEmulator, Engine) {
             let scenario = zyte_emulator::Scenario::from_toml_str(scenario).expect("scenario");
-            engine_with(scenario, settings).await
-        }
-
-        async fn engine_with(
-            scenario: zyte_emulator::Scenario,
-            settings: SessionSettings,
-        ) -> (zyte_emulator::RunningEmulator, Engine) {
-            let config = zyte_emulator::EmulatorConfig {
-                scenario,
-                ..zyte_emulator::EmulatorConfig::default()
-            };
-            let emulator = zyte_emulator::start(config).await.expect("emulator");
-            let upstream = UpstreamSettings {
-                url: emulator.base_url(),
-                wait_scale: 0.0,
-                ..UpstreamSettings::default()
-            };
-            let client = Client::new(&upstream, ApiKey::new("test-key")).expect("client");
-            let settings = SessionSettings {
-                enabled: true,
-                randomize_delay: false,
-                ..settings
-            };
-            (emulator, Engine::new(settings, client))
+            crate::engine::test_engine(scenario, settings).await
         }
 
         fn get(url: &str) -> EngineRequest {

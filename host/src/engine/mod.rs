@@ -432,3 +432,30 @@ fn pool_spec(id: &str) -> PoolSpec {
         randomize_delay: None,
     }
 }
+
+/// An engine pointed at a fresh emulator serving `scenario`, for the engine's and the store's
+/// unit tests: sessions on, no randomised delay, retry waits scaled to zero.
+#[cfg(test)]
+pub(crate) async fn test_engine(
+    scenario: zyte_emulator::Scenario,
+    settings: SessionSettings,
+) -> (zyte_emulator::RunningEmulator, Engine) {
+    let config = zyte_emulator::EmulatorConfig {
+        scenario,
+        ..zyte_emulator::EmulatorConfig::default()
+    };
+    let emulator = zyte_emulator::start(config).await.expect("emulator");
+    let upstream = crate::settings::UpstreamSettings {
+        url: emulator.base_url(),
+        wait_scale: 0.0,
+        ..crate::settings::UpstreamSettings::default()
+    };
+    let client =
+        crate::zyte::Client::new(&upstream, crate::zyte::ApiKey::new("test-key")).expect("client");
+    let settings = SessionSettings {
+        enabled: true,
+        randomize_delay: false,
+        ..settings
+    };
+    (emulator, Engine::new(settings, client))
+}

@@ -263,25 +263,15 @@ mod tests {
 
         use crate::engine::{Engine, EngineError, EngineRequest};
         use crate::plugin::PoolSpec;
-        use crate::settings::{SessionSettings, UpstreamSettings};
-        use crate::zyte::{ApiKey, Client};
+        use crate::settings::SessionSettings;
 
         async fn engine(settings: SessionSettings) -> (zyte_emulator::RunningEmulator, Engine) {
-            let config = zyte_emulator::EmulatorConfig::default();
-            let emulator = zyte_emulator::start(config).await.expect("emulator");
-            let upstream = UpstreamSettings {
-                url: emulator.base_url(),
-                wait_scale: 0.0,
-                ..UpstreamSettings::default()
-            };
-            let client = Client::new(&upstream, ApiKey::new("test-key")).expect("client");
+            let scenario = zyte_emulator::EmulatorConfig::default().scenario;
             let settings = SessionSettings {
-                enabled: true,
-                randomize_delay: false,
                 init_failure_backoff: 0.0,
                 ..settings
             };
-            (emulator, Engine::new(settings, client))
+            crate::engine::test_engine(scenario, settings).await
         }
 
         fn get(url: &str) -> EngineRequest {
