@@ -124,6 +124,7 @@ fn binary(args: &[String], gateway_key: Option<&str>) -> Command {
         .env("ZYTE_API_KEY", UPSTREAM_KEY)
         .env_remove("ZYTE_API_URL")
         .env_remove("SESSION_HOST_GATEWAY_KEY")
+        .env("XDG_STATE_HOME", crate::support::state_home())
         .env("RUST_LOG", "info");
     if let Some(key) = gateway_key {
         command.env("SESSION_HOST_GATEWAY_KEY", key);
