@@ -10,5 +10,6 @@ mod gateway;
 mod hostile;
 mod run;
 mod soak;
+mod state;
 
 use session_host_testkit::{guests, support};

@@ -119,10 +119,10 @@ impl HostArgs {
         let (store, restored) = DurableStore::open(&dir, &settings.sessions)?;
         tracing::info!(
             dir = %dir.display(),
-            pools = restored.pools,
-            sessions = restored.sessions,
-            expired = restored.expired,
-            "session state restored"
+            "session state restored: {} pools, {} sessions, {} expired",
+            restored.pools,
+            restored.sessions,
+            restored.expired
         );
         Ok(Some(store))
     }
