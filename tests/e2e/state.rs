@@ -85,7 +85,7 @@ fn show(dir: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn issue_15_sessions_survive_kill_9_mid_load_with_no_new_init() {
     let fixture = fixture("").await;
-    let gateway = serve(&fixture).await;
+    let mut gateway = serve(&fixture).await;
     load(&gateway, 40).await;
     let before = created(&fixture);
     assert_eq!(before, SIZE);
@@ -103,6 +103,8 @@ async fn issue_15_sessions_survive_kill_9_mid_load_with_no_new_init() {
         .collect();
     tokio::time::sleep(Duration::from_millis(20)).await;
     kill_9(&gateway);
+    // Gone (and its file lock with it) before the restart.
+    exit(&mut gateway, Duration::from_secs(10)).await;
     for task in running {
         drop(task.await);
     }

@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
+use futures::executor::block_on;
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -186,7 +188,8 @@ impl DurableStore {
                 Registration::Request
             };
             let size = usize::try_from(config.options.size).unwrap_or(usize::MAX);
-            if let Err(e) = self.memory.register(&stored.id, config, how, wall.moment()) {
+            let registered = self.memory.register(&stored.id, config, how, wall.moment());
+            if let Err(e) = block_on(registered) {
                 tracing::warn!(pool = %crate::wire::truncated(&stored.id), "not restored: {e}");
                 continue;
             }
@@ -268,15 +271,16 @@ fn write_behind(store: &Weak<DurableStore>) {
     }
 }
 
+#[async_trait]
 impl PoolStore for DurableStore {
-    fn register(
+    async fn register(
         &self,
         id: &str,
         config: PoolConfig,
         how: Registration,
         now: Instant,
     ) -> Result<Registered, EngineError> {
-        let registered = self.memory.register(id, config, how, now)?;
+        let registered = self.memory.register(id, config, how, now).await?;
         self.mark_pool(id);
         for gone in &registered.evicted {
             self.mark_pool(gone);
@@ -292,38 +296,36 @@ impl PoolStore for DurableStore {
         self.memory.pool(id, now)
     }
 
-    fn options(&self, id: &str) -> Option<PoolOptions> {
-        self.memory.options(id)
+    async fn options(&self, id: &str) -> Option<PoolOptions> {
+        self.memory.options(id).await
     }
 
     fn waiter(&self, id: &str) -> Option<Arc<Notify>> {
         self.memory.waiter(id)
     }
 
-    fn closed(&self, id: &str) -> Option<String> {
-        self.memory.closed(id)
+    async fn closed(&self, id: &str) -> Option<String> {
+        self.memory.closed(id).await
     }
 
-    fn close(&self, id: &str, reason: &str) -> Option<String> {
+    async fn close(&self, id: &str, reason: &str) -> Option<String> {
         self.mark_pool(id);
-        self.memory.close(id, reason)
+        self.memory.close(id, reason).await
     }
 
-    fn reopen(&self, id: &str) -> bool {
+    async fn reopen(&self, id: &str) -> bool {
         self.mark_pool(id);
-        self.memory.reopen(id)
+        self.memory.reopen(id).await
     }
 
     fn reopen_all(&self) {
         for id in self.memory.ids() {
-            if self.memory.closed(&id).is_some() {
-                self.mark_pool(&id);
-            }
+            self.mark_pool(&id);
         }
         self.memory.reopen_all();
     }
 
-    fn lease(
+    async fn lease(
         &self,
         id: &str,
         now: Instant,
@@ -331,7 +333,7 @@ impl PoolStore for DurableStore {
         retire: bool,
         u: f64,
     ) -> Option<Step> {
-        let step = self.memory.lease(id, now, rotation, retire, u)?;
+        let step = self.memory.lease(id, now, rotation, retire, u).await?;
         if let Choice::Ready(lease) = &step.choice {
             self.mark_session(id, &lease.session_id);
         }
@@ -344,7 +346,7 @@ impl PoolStore for DurableStore {
         Some(step)
     }
 
-    fn add(
+    async fn add(
         &self,
         id: &str,
         session: Session,
@@ -352,33 +354,33 @@ impl PoolStore for DurableStore {
         for_use: bool,
     ) -> Option<Lease> {
         let sid = session.id.clone();
-        let lease = self.memory.add(id, session, first_delay, for_use)?;
+        let lease = self.memory.add(id, session, first_delay, for_use).await?;
         self.mark_pool(id);
         self.mark_session(id, &sid);
         Some(lease)
     }
 
-    fn release(&self, id: &str, session_id: &str) {
-        self.memory.release(id, session_id);
+    async fn release(&self, id: &str, lease: &Lease) {
+        self.memory.release(id, lease).await;
         // The request may have changed the session's data.
+        self.mark_session(id, &lease.session_id);
+    }
+
+    async fn give_back(&self, id: &str) {
+        self.memory.give_back(id).await;
+    }
+
+    async fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
+        self.mark_session(id, session_id);
+        self.memory.session_data(id, session_id).await
+    }
+
+    async fn merge_cookies(&self, id: &str, session_id: &str, cookies: Vec<Value>) {
+        self.memory.merge_cookies(id, session_id, cookies).await;
         self.mark_session(id, session_id);
     }
 
-    fn give_back(&self, id: &str) {
-        self.memory.give_back(id);
-    }
-
-    fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
-        self.mark_session(id, session_id);
-        self.memory.session_data(id, session_id)
-    }
-
-    fn merge_cookies(&self, id: &str, session_id: &str, cookies: Vec<Value>) {
-        self.memory.merge_cookies(id, session_id, cookies);
-        self.mark_session(id, session_id);
-    }
-
-    fn count_failure(
+    async fn count_failure(
         &self,
         id: &str,
         session_id: &str,
@@ -386,25 +388,28 @@ impl PoolStore for DurableStore {
         max: u32,
         now: Instant,
     ) -> bool {
-        let replace = self.memory.count_failure(id, session_id, failure, max, now);
+        let replace = self
+            .memory
+            .count_failure(id, session_id, failure, max, now)
+            .await;
         self.mark_session(id, session_id);
         replace
     }
 
-    fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool {
-        let retired = self.memory.retire(id, session_id, reason, now);
+    async fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool {
+        let retired = self.memory.retire(id, session_id, reason, now).await;
         self.mark_pool(id);
         self.mark_session(id, session_id);
         retired
     }
 
-    fn bad_init(&self, id: &str) -> Option<(u32, bool)> {
+    async fn bad_init(&self, id: &str) -> Option<(u32, bool)> {
         self.mark_pool(id);
-        self.memory.bad_init(id)
+        self.memory.bad_init(id).await
     }
 
-    fn bad_inits(&self, id: &str) -> Option<u32> {
-        self.memory.bad_inits(id)
+    async fn bad_inits(&self, id: &str) -> Option<u32> {
+        self.memory.bad_inits(id).await
     }
 
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
@@ -444,18 +449,14 @@ mod tests {
     fn fill(dir: &Path, age: Duration, old: usize) {
         let (store, _) = DurableStore::open(dir, &SessionSettings::default()).expect("open");
         let now = Instant::now();
-        store
-            .register("site", config(), Registration::Request, now)
-            .expect("register");
-        store
-            .register("shut", config(), Registration::Request, now)
-            .expect("register");
+        block_on(store.register("site", config(), Registration::Request, now)).expect("register");
+        block_on(store.register("shut", config(), Registration::Request, now)).expect("register");
         for (i, id) in ["s1", "s2"].iter().enumerate() {
             let age = if i < old { age } else { Duration::ZERO };
-            store.add("site", session(id, age), Duration::ZERO, false);
+            block_on(store.add("site", session(id, age), Duration::ZERO, false));
         }
-        store.close("shut", "bad_session_inits");
-        store.lease("site", now, &ROTATION, true, 0.0);
+        block_on(store.close("shut", "bad_session_inits"));
+        block_on(store.lease("site", now, &ROTATION, true, 0.0));
     }
 
     #[test]
@@ -469,16 +470,15 @@ mod tests {
             (2, 2, 0)
         );
         let now = Instant::now();
-        let step = store
-            .lease("site", now, &ROTATION, true, 0.0)
-            .expect("pool");
+        let step = block_on(store.lease("site", now, &ROTATION, true, 0.0)).expect("pool");
         assert!(!step.create, "a restored pool creates no session");
         let Choice::Ready(lease) = step.choice else {
             panic!("a restored session is used: {:?}", step.choice);
         };
-        let data = store.session_data("site", &lease.session_id).expect("data");
+        let data = block_on(store.session_data("site", &lease.session_id)).expect("data");
         assert_eq!(data.get("token"), Some(lease.session_id.clone()));
-        assert_eq!(store.closed("shut").as_deref(), Some("bad_session_inits"));
+        let closed = block_on(store.closed("shut"));
+        assert_eq!(closed.as_deref(), Some("bad_session_inits"));
         let pool = store.pool("site", now).expect("pool");
         assert!(pool.sessions.iter().all(|s| s.in_flight <= 1));
     }
@@ -490,9 +490,8 @@ mod tests {
         let (store, restored) =
             DurableStore::open(dir.path(), &SessionSettings::default()).expect("reopen");
         assert_eq!((restored.sessions, restored.expired), (1, 1));
-        let step = store
-            .lease("site", Instant::now(), &ROTATION, true, 0.0)
-            .expect("pool");
+        let step =
+            block_on(store.lease("site", Instant::now(), &ROTATION, true, 0.0)).expect("pool");
         assert!(step.create, "the expired session's place is created again");
         drop(store);
         let (_, again) =
