@@ -60,12 +60,8 @@ fn fill(store: &dyn PoolStore, id: &str, rotation: &Rotation) {
         let sid = uuid::Uuid::new_v4().to_string();
         let data = SessionData::new();
         data.set("token", &"t".repeat(200)).expect("set");
-        store.add(
-            id,
-            Session::new(sid, now, data, Vec::new()),
-            Duration::ZERO,
-            false,
-        );
+        let session = Session::new(sid, now, data, Vec::new());
+        block_on(store.add(id, session, Duration::ZERO, false));
     }
 }
 
