@@ -94,6 +94,7 @@
 pub mod config;
 pub mod cookies;
 pub mod downloader;
+pub mod observe;
 pub mod pool;
 pub mod stats;
 
