@@ -155,3 +155,35 @@ fn issue_18_bad_input_names_the_file_and_field() {
         "{all}"
     );
 }
+
+/// The WIT after a compatible change: version 0.1.1, and a new function in `log` that a
+/// config built against it may ignore.
+fn wit_after_compatible_change(dir: &Path) {
+    let wit = std::fs::read_to_string(crate::guests::wit_dir().join("session-config.wit")).unwrap();
+    let changed = wit
+        .replace(
+            "package session-host:config@0.1.0;",
+            "package session-host:config@0.1.1;",
+        )
+        .replace(
+            "    report-panic: func(message: string);",
+            "    report-panic: func(message: string);\n    /// New in 0.1.1.\n    flush: func();",
+        );
+    assert!(changed.contains("@0.1.1;") && changed.contains("flush"));
+    std::fs::write(dir.join("session-config.wit"), changed).unwrap();
+}
+
+#[test]
+fn issue_18_a_config_built_against_a_compatible_wit_loads_and_check_names_its_version() {
+    let wit = tempfile::tempdir().unwrap();
+    wit_after_compatible_change(wit.path());
+    let bytes = crate::guests::guest_for_wit(&[], None, wit.path(), "0.1.1");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("newer.wasm");
+    std::fs::write(&file, bytes).unwrap();
+    let checked = ok(&["plugin", "check", file.to_str().unwrap()]);
+    assert!(
+        checked.contains("wit:        session-host:config@0.1.1 (supported"),
+        "{checked}"
+    );
+}
