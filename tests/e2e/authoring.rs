@@ -33,18 +33,18 @@ fn ok(args: &[&str]) -> String {
 
 /// new → build → check → test → trace, in `lang`, with no edit.
 fn scaffold_builds_checks_and_passes(lang: &str) {
-    let parent = tempfile::tempdir().unwrap();
+    let parent = tempfile::tempdir().expect("test setup");
     let name = format!("shop-{lang}");
-    let parent_arg = parent.path().to_str().unwrap();
+    let parent_arg = parent.path().to_str().expect("test setup");
     ok(&["new", &name, "--lang", lang, "--dir", parent_arg]);
     let project = parent.path().join(&name);
-    let built = ok(&["plugin", "build", project.to_str().unwrap()]);
+    let built = ok(&["plugin", "build", project.to_str().expect("test setup")]);
     assert!(built.contains("next: session-host plugin trace"), "{built}");
     let wasm = project.join("dist").join(format!("{name}.wasm"));
-    let checked = ok(&["plugin", "check", wasm.to_str().unwrap()]);
+    let checked = ok(&["plugin", "check", wasm.to_str().expect("test setup")]);
     assert!(checked.contains("include:    example.com"), "{checked}");
     assert!(checked.contains("session-host:config@0.1.0"), "{checked}");
-    let tested = ok(&["plugin", "test", project.to_str().unwrap()]);
+    let tested = ok(&["plugin", "test", project.to_str().expect("test setup")]);
     assert!(tested.contains("1 passed, 0 failed"), "{tested}");
     trace_shows_hooks(&name, &project.join("dist"));
 }
@@ -56,17 +56,17 @@ fn trace_shows_hooks(name: &str, dist: &Path) {
         "trace",
         url,
         "--configs",
-        dist.to_str().unwrap(),
+        dist.to_str().expect("test setup"),
         "--json",
     ]);
-    let trace: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let trace: serde_json::Value = serde_json::from_str(&json).expect("test setup");
     assert_eq!(trace["selected"]["config"], name, "{json}");
     assert_eq!(trace["selected"]["pattern"], "example.com", "{json}");
     let hooks: Vec<&str> = trace["calls"]
         .as_array()
-        .unwrap()
+        .expect("test setup")
         .iter()
-        .map(|c| c["hook"].as_str().unwrap())
+        .map(|c| c["hook"].as_str().expect("test setup"))
         .collect();
     for hook in ["enabled", "pool", "init-session", "download", "check"] {
         assert!(hooks.contains(&hook), "{hook} missing from {hooks:?}");
