@@ -6,8 +6,10 @@ mod bounds;
 mod cli;
 mod clients;
 mod conformance;
+mod dashboard;
 mod gateway;
 mod hostile;
+mod observe;
 mod run;
 mod soak;
 
