@@ -1,5 +1,5 @@
 //! The dashboard in a real browser (issue 19, items 2 and 3): Debian's `chromium`, driven
-//! through `chromedriver` (WebDriver) with `fantoccini`, against `session-host serve` on the
+//! through `chromedriver` (WebDriver, [`crate::webdriver`]), against `session-host serve` on the
 //! emulator. `.ci/run` installs both packages; where neither can be installed the browser test
 //! prints why and passes, except under `CI`, where it fails.
 
@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::gateway::{Fixture, Gateway};
+use crate::webdriver::Session;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -22,7 +22,7 @@ const KEY: &str = "dashboard-key-0815";
 /// headless chromium with a fresh profile.
 struct Browser {
     driver: Child,
-    client: Option<Client>,
+    session: Session,
     _profile: tempfile::TempDir,
 }
 
@@ -62,39 +62,38 @@ impl Browser {
         let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
         let caps = json!({"goog:chromeOptions": {"binary": CHROMIUM, "args": args}});
-        let caps = caps.as_object().cloned().expect("an object");
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let client = loop {
-            let builder = ClientBuilder::rustls().expect("a WebDriver client");
-            match builder
-                .clone()
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => break client,
+        let session = loop {
+            match Session::new(&url, caps.clone()).await {
+                Ok(session) => break session,
                 Err(e) if started.elapsed() > Duration::from_secs(30) => panic!("no browser: {e}"),
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         };
         Some(Self {
             driver,
-            client: Some(client),
+            session,
             _profile: profile,
         })
     }
 
-    fn page(&self) -> &Client {
-        self.client.as_ref().expect("open")
+    fn page(&self) -> &Session {
+        &self.session
     }
 
     /// The text of the element `css`, or "" while it is absent.
     async fn text(&self, css: &str) -> String {
-        match self.page().find(Locator::Css(css)).await {
-            Ok(element) => element.text().await.unwrap_or_default(),
+        match self.session.find(css).await {
+            Ok(element) => self.session.text(&element).await.unwrap_or_default(),
             Err(_) => String::new(),
         }
+    }
+
+    /// Clicks the element `css`.
+    async fn click(&self, css: &str) {
+        let element = self.session.find(css).await.expect("the element exists");
+        self.session.click(&element).await.expect("click");
     }
 
     /// Waits up to `within` for the text of `css` to satisfy `ready`; returns it.
@@ -123,9 +122,7 @@ impl Browser {
     }
 
     async fn close(mut self) {
-        if let Some(client) = self.client.take() {
-            let _ = client.close().await;
-        }
+        self.session.quit().await;
         let _ = self.driver.kill().await;
     }
 }
@@ -159,20 +156,9 @@ async fn issue_19_the_dashboard_shows_traffic_live_and_reopens_a_closed_pool() {
         .goto(&format!("{}/", gateway.base()))
         .await
         .expect("the page loads");
-    let key = browser
-        .page()
-        .find(Locator::Id("key"))
-        .await
-        .expect("a login form");
-    key.send_keys(KEY).await.expect("typing");
-    browser
-        .page()
-        .find(Locator::Id("login"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("click");
+    let key = browser.page().find("#key").await.expect("a login form");
+    browser.page().type_text(&key, KEY).await.expect("typing");
+    browser.click("#login").await;
     browser
         .wait_text("#connection", Duration::from_secs(10), |t| t == "live")
         .await;
@@ -223,15 +209,7 @@ async fn issue_19_the_dashboard_shows_traffic_live_and_reopens_a_closed_pool() {
         )
         .await;
     browser.screenshot("dashboard-closed.png").await;
-    let reopen = browser
-        .page()
-        .find(Locator::Css(&format!("{row} button.reopen")))
-        .await;
-    reopen
-        .expect("a Reopen button")
-        .click()
-        .await
-        .expect("click");
+    browser.click(&format!("{row} button.reopen")).await;
     browser
         .wait_text(&format!("{row} .state"), Duration::from_secs(3), |t| {
             t == "open"
@@ -249,14 +227,7 @@ async fn issue_19_the_dashboard_shows_traffic_live_and_reopens_a_closed_pool() {
         })
         .await;
     // The pool's timeline.
-    browser
-        .page()
-        .find(Locator::Css(row))
-        .await
-        .expect("row")
-        .click()
-        .await
-        .expect("click");
+    browser.click(row).await;
     browser
         .wait_text("#timeline", Duration::from_secs(3), |t| t.contains("live"))
         .await;

@@ -12,5 +12,6 @@ mod hostile;
 mod observe;
 mod run;
 mod soak;
+mod webdriver;
 
 use session_host_testkit::{guests, support};
