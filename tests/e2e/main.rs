@@ -2,6 +2,7 @@
 //! runtime it embeds) against the Zyte API emulator. One test binary, to keep link time down;
 //! `tests/README.md` says what each suite covers.
 
+mod authoring;
 mod bounds;
 mod cli;
 mod clients;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod authoring;
 mod demo;
 mod host;
 mod logging;
@@ -29,7 +30,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Inspect session configs.
+    /// Scaffold a config project (source with every hook, build script, README, scenario).
+    New(authoring::NewArgs),
+    /// Inspect, build, trace and test session configs.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
     /// Send a file of Zyte API requests (JSON Lines) or URLs through the engine; resumable.
@@ -51,7 +54,7 @@ pub fn main() -> ExitCode {
     // The batch commands print their own account of what happened; the log would drown it.
     let level = match cli.command {
         Command::Demo(_) => "error",
-        Command::Run(_) => "warn",
+        Command::Run(_) | Command::Plugin(_) => "warn",
         _ => "info",
     };
     logging::init(level, cli.log_format);
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::New(args) => authoring::new(args),
             Command::Plugin(command) => plugin::run(command).await,
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Emulate(args) => zyte_emulator::run_cli(args)

@@ -163,12 +163,16 @@ pub enum Choice {
 }
 
 /// A session handed to one request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lease {
     /// The session id.
     pub session_id: String,
     /// Its cookie jar, in cookie mode.
     pub cookies: Vec<Value>,
+    /// The store's id of this hold on the session, renewed and released by it (a remote
+    /// store's lease expires unless renewed: [`crate::store::PoolStore::lease_ttl`]); `0` in
+    /// the in-memory store, whose holders die with it.
+    pub token: u64,
 }
 
 /// Rotation limits (engine settings that are not per pool).
@@ -371,6 +375,7 @@ impl Pool {
             Lease {
                 session_id: session.id.clone(),
                 cookies: session.cookies.clone(),
+                token: 0,
             }
         });
         lease.map_or(Choice::Busy, Choice::Ready)
@@ -389,6 +394,7 @@ impl Pool {
         let lease = Lease {
             session_id: session.id.clone(),
             cookies: session.cookies.clone(),
+            token: 0,
         };
         let id: Arc<str> = Arc::from(session.id.as_str());
         if let Some(old) = self.sessions.remove(&id) {

@@ -220,7 +220,7 @@ async fn reopen(
 ) -> Result<Json<serde_json::Value>, Problem> {
     d.access.check_action(&headers)?;
     let Path(id) = id.map_err(|e| Problem::bad_request(format!("bad pool id: {e}")))?;
-    if state.engine().reopen_pool(&id) {
+    if state.engine().reopen_pool(&id).await {
         tracing::info!(pool = %id, "session pool reopened from the dashboard");
         return Ok(Json(json!({"pool": id, "reopened": true})));
     }

@@ -1,0 +1,72 @@
+# Shared by the bench scripts in this folder (sourced, not run): the binary, free loopback ports,
+# readiness waits, process CPU time, and cleanup of what the script started (by pid, never by
+# name).
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+# SESSION_HOST_BIN: a binary to measure as it is (e.g. a baseline build); else the release build.
+BIN="${SESSION_HOST_BIN:-$CARGO_TARGET_DIR/release/session-host}"
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/session-host-bench.XXXXXX")"
+PIDS=()
+MAIN_PID=$$
+
+cleanup() {
+    # Subshells (command substitutions) run the EXIT trap too: only the script itself cleans up.
+    [ "$BASHPID" = "$MAIN_PID" ] || return 0
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+need() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install nginx wrk)" >&2; exit 1; }
+    done
+}
+
+build() {
+    [ -n "${SESSION_HOST_BIN:-}" ] && return 0
+    (cd "$REPO" && cargo build --release --quiet -p session-host --bin session-host)
+}
+
+# A loopback port nobody listens on now (the kernel's pick; a race with another process
+# binding it between here and our bind is possible but harmless: the start then fails loudly).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits up to 30 s for a TCP listener on 127.0.0.1:$1.
+wait_port() {
+    local i
+    for i in $(seq 300); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$1 after 30 s" >&2
+    exit 1
+}
+
+# CPU seconds (user + system) used so far by pid $1 and its children threads (not child
+# processes: nginx's workers are summed by the caller).
+cpu_secs() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+# Starts the emulator at zero latency with a frozen clock on a free port; sets EMU_PORT, EMU_PID.
+start_emulator() {
+    EMU_PORT="$(free_port)"
+    "$BIN" emulate --listen "127.0.0.1:$EMU_PORT" --time-scale 0 >"$TMP/emulator.log" 2>&1 &
+    EMU_PID=$!
+    PIDS+=("$EMU_PID")
+    wait_port "$EMU_PORT"
+}
+
+# Median, min and max of the numbers on stdin, one a line: "median min max".
+stats() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%g %g %g\n", m, v[1], v[NR] }'
+}
