@@ -185,6 +185,11 @@ impl Gateway {
         format!("{}{path}", self.base)
     }
 
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The process id of the binary.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id().expect("running")

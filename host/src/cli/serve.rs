@@ -110,7 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Listens for SIGINT (Ctrl-C) and SIGTERM from now on; the future completes on either.
 /// Registered before the gateway announces itself, so no early signal kills it uncleanly.
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+pub(super) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     let mut signals = Signals::listen()?;
     Ok(async move {
         let (name, _) = signals.next().await;

@@ -42,13 +42,18 @@ pub(super) async fn extract(
     let engine = state.engine().clone();
     // A task of its own, aborted when this handler is dropped (a 504, a client that goes
     // away): the engine's drop guards then give back its lease (see the engine's policy).
-    let mut task = AbortOnDrop(tokio::spawn(async move {
-        let started = std::time::Instant::now();
-        let outcome = engine.execute_by(request, deadline).await;
-        let counted = RequestOutcome::of(&outcome);
-        telemetry::record_request(Front::Gateway, counted, started.elapsed());
-        outcome
-    }));
+    // In the request's span, so the engine's log lines carry its request id.
+    let span = tracing::Span::current();
+    let mut task = AbortOnDrop(tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let started = std::time::Instant::now();
+            let outcome = engine.execute_by(request, deadline).await;
+            let counted = RequestOutcome::of(&outcome);
+            telemetry::record_request(Front::Gateway, counted, started.elapsed());
+            outcome
+        },
+        span,
+    )));
     let outcome = (&mut task.0).await.map_err(super::panic::task_failed)?;
     match outcome {
         Ok(EngineResponse {
