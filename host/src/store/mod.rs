@@ -4,6 +4,7 @@
 //!
 //! One file per implementation:
 //! - [`memory`]: in-process maps, the state of one host, lost at exit.
+//! - [`redis`](self::redis): pools shared by every host on one Redis (issue 16).
 //!
 //! # Policy: every operation is one whole, atomic step
 //!
@@ -42,6 +43,7 @@
 
 pub mod bounds;
 mod memory;
+pub mod redis;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,6 +52,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+pub use self::redis::{RedisOptions, RedisStore, RedisStoreError};
 pub use bounds::{PoolKind, PoolLimits, PoolPin};
 pub use memory::MemoryStore;
 
