@@ -437,6 +437,33 @@ pub struct HostSettings {
     pub plugins: crate::plugin::Limits,
     /// Zyte API.
     pub upstream: UpstreamSettings,
+    /// Where pool state lives (`[store]`).
+    pub store: StoreSettings,
+}
+
+/// `[store]`: where pool state lives. Without `url`, in this host's memory.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `redis://[:password@]HOST:PORT/DB`: pools shared by every host on that Redis (issue
+    /// 16). The password never reaches a log line or a message.
+    pub url: Option<String>,
+    /// Hosts share a pool only within one namespace: give hosts running different configs
+    /// (a rollout) different ones (default empty).
+    pub namespace: String,
+    /// Seconds a session lease lasts unless renewed (default 30): a host killed with -9 frees
+    /// its sessions within it.
+    pub lease_ttl: f64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            namespace: String::new(),
+            lease_ttl: 30.0,
+        }
+    }
 }
 
 impl HostSettings {

@@ -50,6 +50,10 @@ pub struct HostArgs {
     /// Seconds between rescans of the configs folder, for filesystems that send no events.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub rescan_secs: f64,
+    /// Pool store: `redis://HOST:PORT/DB` shares pools with every host on that Redis
+    /// [default: the settings' `[store] url`, else this host's memory].
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 /// A running engine and, when it has a configs folder, its watcher.
@@ -74,6 +78,9 @@ impl HostArgs {
         if let Some(url) = &self.upstream {
             settings.upstream.url.clone_from(url);
         }
+        if let Some(url) = &self.store {
+            settings.store.url = Some(url.clone());
+        }
         Ok(settings)
     }
 
@@ -89,10 +96,22 @@ impl HostArgs {
         let key = ApiKey::from_env().context("set ZYTE_API_KEY to your Zyte API key")?;
         let client = Client::new(&upstream, key).context("cannot create the Zyte API client")?;
         settings.upstream = upstream;
-        let state = self.open_state(&settings)?;
-        let engine = match &state {
-            Some(store) => Engine::with_store(settings.sessions.clone(), client, store.clone()),
-            None => Engine::new(settings.sessions.clone(), client),
+        // Redis holds the shared state itself: no state dir is opened then (issue 16); else
+        // the durable store, unless `--no-state` (issue 15).
+        let (engine, state) = match &settings.store.url {
+            Some(url) => {
+                let store = redis_store(url, &settings.store).await?;
+                let engine = Engine::with_store(settings.sessions.clone(), client, store);
+                (engine, None)
+            }
+            None => match self.open_state(&settings)? {
+                Some(store) => {
+                    let engine =
+                        Engine::with_store(settings.sessions.clone(), client, store.clone());
+                    (engine, Some(store))
+                }
+                None => (Engine::new(settings.sessions.clone(), client), None),
+            },
         };
         let watcher = match &self.configs {
             Some(dir) => Some(self.watch(dir, &settings, &engine).await?),
@@ -170,6 +189,23 @@ pub fn state_dir(dir: Option<&PathBuf>, off: bool) -> anyhow::Result<Option<Path
             .map(Some)
             .context("no state dir: set XDG_STATE_HOME or HOME, or pass --state-dir or --no-state"),
     }
+}
+
+/// The Redis store at `url` (its password never shown: the error names it redacted).
+async fn redis_store(
+    url: &str,
+    settings: &session_host::settings::StoreSettings,
+) -> anyhow::Result<std::sync::Arc<dyn session_host::store::PoolStore>> {
+    use session_host::store::{RedisOptions, RedisStore};
+    let options = RedisOptions {
+        namespace: settings.namespace.clone(),
+        lease_ttl: secs(settings.lease_ttl, "[store] lease_ttl")?,
+        ..RedisOptions::default()
+    };
+    let store = RedisStore::connect(url, options).await?;
+    let shown = session_host::store::redis::redact(url);
+    tracing::info!(store = %shown, "session pools shared on Redis");
+    Ok(std::sync::Arc::new(store))
 }
 
 /// The duration of `value` seconds, given by option `flag`; an error unless it is positive.

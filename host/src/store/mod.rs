@@ -6,6 +6,7 @@
 //! - [`memory`]: in-process maps, the state of one host, lost at exit.
 //! - [`durable`]: the in-memory store written behind to a state file ([`state`], records in
 //!   [`record`]), so that sessions survive a restart (issue 15).
+//! - [`redis`](self::redis): pools shared by every host on one Redis (issue 16).
 //!
 //! # Policy: every operation is one whole, atomic step
 //!
@@ -47,6 +48,7 @@ mod durable;
 mod memory;
 pub mod record;
 pub mod state;
+pub mod redis;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +57,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+pub use self::redis::{RedisOptions, RedisStore, RedisStoreError};
 pub use bounds::{PoolKind, PoolLimits, PoolPin};
 pub use durable::{DurableStore, FLUSH_EVERY, Restored};
 pub use memory::MemoryStore;

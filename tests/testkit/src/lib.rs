@@ -4,7 +4,9 @@
 //! - [`support`]: the repository root, one plugin runtime per test binary, requests, the
 //!   emulator, and a downloader that sends init requests to it;
 //! - [`guests`]: test guests written in WAT (loops, memory bombs, panics, bad output), so that
-//!   the hostile corpus needs no wasm toolchain.
+//!   the hostile corpus needs no wasm toolchain;
+//! - [`redis`]: a `redis-server` on a free loopback port, for the Redis store (issue 16).
 
 pub mod guests;
+pub mod redis;
 pub mod support;

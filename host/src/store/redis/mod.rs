@@ -1,0 +1,558 @@
+//! The Redis store (issue 16): pools shared by every host pointed at one Redis.
+//!
+//! # Policy
+//!
+//! - **One round trip per step.** Each [`PoolStore`] step is one Lua script sent by `EVALSHA`
+//!   ([`::redis::Script`] falls back to `EVAL` once when the server does not know it yet), atomic
+//!   on the server: `lease` reaps expired leases, checks the closed state and the initial
+//!   creations, and takes the session available earliest (a sorted set by next-use time holding
+//!   the sessions below the concurrency limit) in one step.
+//! - **Global semantics.** Size, delay, bad-init count, closed state and sessions live in Redis:
+//!   they hold across hosts. Times shared across hosts are the server's (`TIME`), so the hosts'
+//!   clocks need not agree; the engine's `now` arguments are ignored.
+//! - **Leases expire** after [`RedisOptions::lease_ttl`] unless renewed (the engine renews them
+//!   every third of it): a host killed with -9 frees its sessions within the TTL; a reaped
+//!   lease is not released twice, so a session is neither lost nor used twice at once.
+//! - **Keys.** `{prefix}{{{namespace}/{pool}}}:…`: the pool id, with the namespace, is the
+//!   Redis Cluster hash tag, so a pool's keys share one slot and pools spread across slots.
+//!   Hosts share a pool only within one namespace: give hosts that run different configs (a
+//!   rollout) different namespaces, e.g. the configs' version hash.
+//! - **Bounded calls.** Every call ends within [`RedisOptions::timeout`]; a step that fails
+//!   (Redis down, timeout) is logged and answered as "no pool" (`None`/`false`), and `lease`
+//!   answers a closed pool, `store unavailable`: the request fails fast (fail closed). The URL,
+//!   which may carry a password, is never logged: [`redact`].
+//! - **Not shared yet:** guest session data written during a request stays on the host that
+//!   wrote it (it is read from Redis at each use, written at creation); cookie jars are
+//!   replaced, last writer wins; proactive retirement (`retire_before_*`) is local to the
+//!   in-memory store. The status views ([`PoolStore::pools`]) list the pools this host
+//!   registered, with their options.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{FromRedisValue, Script};
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use super::bounds::PoolPin;
+use super::{Failure, PoolConfig, PoolStore, Registered, Registration, Step};
+use crate::engine::pool::{Choice, HISTORY, Lease, PoolOptions, Rotation, Session};
+use crate::engine::stats::SessionStat;
+use crate::engine::{EngineError, PoolSnapshot};
+use crate::session_data::SessionData;
+
+/// How the store talks to Redis.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// Prefix of every key (default `sh:`).
+    pub prefix: String,
+    /// Hosts share pools within one namespace (default empty): see the module policy.
+    pub namespace: String,
+    /// A lease lasts this long unless renewed (default 30 s): a host killed with -9 frees its
+    /// sessions within it.
+    pub lease_ttl: Duration,
+    /// Bound of every call, connection included (default 2 s).
+    pub timeout: Duration,
+    /// How often a waiting request looks again for a session another host freed (default
+    /// 50 ms).
+    pub poll: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "sh:".into(),
+            namespace: String::new(),
+            lease_ttl: Duration::from_secs(30),
+            timeout: Duration::from_secs(2),
+            poll: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Why the store could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisStoreError {
+    /// The URL is not a Redis URL (shown redacted).
+    #[error("bad Redis URL {url}: {reason}")]
+    Url {
+        /// The URL, its password replaced.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// No connection within the timeout.
+    #[error("cannot reach Redis at {url}: {reason}")]
+    Connect {
+        /// The URL, its password replaced.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// `url` with its password (and user) replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() || !u.username().is_empty() => {
+            let _ = u.set_username("***");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparsable URL)".into(),
+    }
+}
+
+struct Scripts {
+    lease: Script,
+    add: Script,
+    release: Script,
+    renew: Script,
+    pool: Script,
+    session: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let with = |body: &str| Script::new(&format!("{}\n{body}", include_str!("common.lua")));
+        Self {
+            lease: with(include_str!("lease.lua")),
+            add: with(include_str!("add.lua")),
+            release: with(include_str!("release.lua")),
+            renew: with(include_str!("renew.lua")),
+            pool: with(include_str!("pool.lua")),
+            session: with(include_str!("session.lua")),
+        }
+    }
+}
+
+/// Pools shared through one Redis (see the module policy).
+pub struct RedisStore {
+    conn: ConnectionManager,
+    options: RedisOptions,
+    scripts: Arc<Scripts>,
+    /// Pools this host registered, with the options it asked for (the views).
+    local: Mutex<std::collections::HashMap<String, PoolOptions>>,
+    notify: Arc<Notify>,
+    max_concurrency: Mutex<u32>,
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://[:password@]host:port/db`).
+    ///
+    /// # Errors
+    /// The URL is not a Redis URL, or Redis does not answer within `options.timeout`.
+    pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, RedisStoreError> {
+        let bad = |reason: String| RedisStoreError::Url {
+            url: redact(url),
+            reason,
+        };
+        let client = ::redis::Client::open(url).map_err(|e| bad(e.to_string()))?;
+        let connect = tokio::time::timeout(options.timeout, client.get_connection_manager());
+        let fail = |reason: String| RedisStoreError::Connect {
+            url: redact(url),
+            reason,
+        };
+        let conn = match connect.await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(fail(e.to_string())),
+            Err(_) => return Err(fail(format!("no answer within {:?}", options.timeout))),
+        };
+        Ok(Self {
+            conn,
+            options,
+            scripts: Arc::new(Scripts::new()),
+            local: Mutex::default(),
+            notify: Arc::new(Notify::new()),
+            max_concurrency: Mutex::new(u32::MAX),
+        })
+    }
+
+    /// The meta key of pool `id`; every other key of the pool shares its prefix.
+    fn meta(&self, id: &str) -> String {
+        let RedisOptions {
+            prefix, namespace, ..
+        } = &self.options;
+        format!("{prefix}{{{namespace}/{id}}}:meta")
+    }
+
+    fn max(&self) -> u32 {
+        (*self.max_concurrency.lock()).min(i32::MAX as u32)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs `script` on pool `id` with `args`, bounded by the timeout; `None` on failure
+    /// (logged without the URL) or when the script answers nil.
+    async fn run<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        id: &str,
+        args: &[String],
+    ) -> Option<T> {
+        let mut invocation = script.key(self.meta(id));
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let mut conn = self.conn.clone();
+        let call = invocation.invoke_async::<Option<T>>(&mut conn);
+        match tokio::time::timeout(self.options.timeout, call).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => {
+                tracing::warn!(pool = %crate::wire::truncated(id), "Redis store step failed: {}", e.kind_str());
+                None
+            }
+            Err(_) => {
+                tracing::warn!(pool = %crate::wire::truncated(id), "Redis store step timed out");
+                None
+            }
+        }
+    }
+
+    async fn pool_op<T: FromRedisValue>(&self, id: &str, op: &str, args: &[&str]) -> Option<T> {
+        let mut all = vec![op.to_owned()];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        self.run(&self.scripts.pool, id, &all).await
+    }
+
+    async fn session_op<T: FromRedisValue>(
+        &self,
+        id: &str,
+        sid: &str,
+        op: &str,
+        args: &[String],
+    ) -> Option<T> {
+        let mut all = vec![op.to_owned(), sid.to_owned()];
+        all.extend(args.iter().cloned());
+        self.run(&self.scripts.session, id, &all).await
+    }
+}
+
+/// What a short error says, without anything from the URL.
+trait KindStr {
+    fn kind_str(&self) -> String;
+}
+
+impl KindStr for ::redis::RedisError {
+    fn kind_str(&self) -> String {
+        format!("{:?}", self.kind())
+    }
+}
+
+fn data_json(data: &SessionData) -> String {
+    let map: serde_json::Map<String, Value> = data
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    Value::Object(map).to_string()
+}
+
+fn data_from_json(json: &str) -> SessionData {
+    let data = SessionData::new();
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(json) {
+        for (k, v) in map {
+            if let Value::String(v) = v {
+                let _ = data.set(&k, &v);
+            }
+        }
+    }
+    data
+}
+
+/// Runs `step` in the background (off the request's path); outside a runtime it is dropped.
+fn spawn(step: impl std::future::Future<Output = ()> + Send + 'static) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        drop(runtime.spawn(step));
+    }
+}
+
+fn millis(d: Duration) -> String {
+    d.as_millis().to_string()
+}
+
+/// The step `lease.lua` answered.
+fn step_of(reply: Vec<String>, token: u64) -> Step {
+    let mut step = Step {
+        choice: Choice::Empty,
+        create: false,
+        retired: Vec::new(),
+        closed: None,
+    };
+    let mut parts = reply.into_iter();
+    match (parts.next().as_deref(), parts.next(), parts.next()) {
+        (Some("closed"), reason, _) => step.closed = Some(reason.unwrap_or_default()),
+        (Some("create"), _, _) => step.create = true,
+        (Some("busy"), _, _) => step.choice = Choice::Busy,
+        (Some("wait"), Some(ms), _) => {
+            let ms = ms.parse().unwrap_or(0);
+            step.choice = Choice::Wait(Duration::from_millis(ms));
+        }
+        (Some("ready"), Some(sid), cookies) => {
+            let cookies = cookies.and_then(|c| serde_json::from_str(&c).ok());
+            step.choice = Choice::Ready(Lease {
+                session_id: sid,
+                cookies: cookies.unwrap_or_default(),
+                token,
+            });
+        }
+        _ => {}
+    }
+    step
+}
+
+#[async_trait]
+impl PoolStore for RedisStore {
+    async fn register(
+        &self,
+        id: &str,
+        config: PoolConfig,
+        _how: Registration,
+        _now: Instant,
+    ) -> Result<Registered, EngineError> {
+        let o = &config.options;
+        let delay = millis(crate::zyte::retry::secs(o.delay));
+        let (size, rnd) = (o.size.to_string(), u8::from(o.randomize_delay).to_string());
+        let max_bad = config.max_bad_inits.to_string();
+        let args = [
+            size.as_str(),
+            delay.as_str(),
+            rnd.as_str(),
+            max_bad.as_str(),
+        ];
+        let _: Option<i64> = self.pool_op(id, "register", &args).await;
+        self.local.lock().insert(id.to_owned(), config.options);
+        Ok(Registered {
+            pin: PoolPin::default(),
+            evicted: Vec::new(),
+        })
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.local.lock().keys().cloned().collect()
+    }
+
+    fn pool(&self, id: &str, _now: Instant) -> Option<PoolSnapshot> {
+        let options = self.local.lock().get(id).cloned()?;
+        Some(PoolSnapshot {
+            id: id.to_owned(),
+            closed: None,
+            size: options.size,
+            delay: options.delay,
+            randomize_delay: options.randomize_delay,
+            bad_inits: 0,
+            pending_initial: 0,
+            sessions: Vec::new(),
+            retired: Vec::new(),
+        })
+    }
+
+    async fn options(&self, id: &str) -> Option<PoolOptions> {
+        let reply: Vec<String> = self.pool_op(id, "options", &[]).await?;
+        let num = |i: usize| reply.get(i).and_then(|v| v.parse::<f64>().ok());
+        Some(PoolOptions {
+            size: num(0)? as u32,
+            delay: num(1)? / 1000.0,
+            randomize_delay: reply.get(2).is_some_and(|v| v == "1"),
+        })
+    }
+
+    fn waiter(&self, _id: &str) -> Option<Arc<Notify>> {
+        Some(self.notify.clone())
+    }
+
+    async fn closed(&self, id: &str) -> Option<String> {
+        self.pool_op(id, "closed", &[]).await
+    }
+
+    async fn close(&self, id: &str, reason: &str) -> Option<String> {
+        let closed = self.pool_op(id, "close", &[reason]).await;
+        self.notify.notify_waiters();
+        closed
+    }
+
+    async fn reopen(&self, id: &str) -> bool {
+        let reopened = self.pool_op::<i64>(id, "reopen", &[]).await == Some(1);
+        self.notify.notify_waiters();
+        reopened
+    }
+
+    fn reopen_all(&self) {
+        let ids = self.ids();
+        let (scripts, conn) = (self.scripts.clone(), self.conn.clone());
+        let metas: Vec<String> = ids.iter().map(|id| self.meta(id)).collect();
+        let timeout = self.options.timeout;
+        spawn(async move {
+            for meta in metas {
+                let mut conn = conn.clone();
+                let mut invocation = scripts.pool.key(meta);
+                invocation.arg("reopen");
+                let call = invocation.invoke_async::<Option<i64>>(&mut conn);
+                let _ = tokio::time::timeout(timeout, call).await;
+            }
+        });
+    }
+
+    async fn lease(
+        &self,
+        id: &str,
+        _now: Instant,
+        rotation: &Rotation,
+        _retire: bool,
+        u: f64,
+    ) -> Option<Step> {
+        *self.max_concurrency.lock() = rotation.max_concurrency;
+        let token: u64 = rand::random();
+        let args = [
+            self.max().to_string(),
+            u.to_string(),
+            self.ttl_ms().to_string(),
+            token.to_string(),
+        ];
+        match self
+            .run::<Vec<String>>(&self.scripts.lease, id, &args)
+            .await
+        {
+            Some(reply) => Some(step_of(reply, token)),
+            None if self.local.lock().contains_key(id) => Some(Step {
+                choice: Choice::Empty,
+                create: false,
+                retired: Vec::new(),
+                closed: Some("store unavailable".into()),
+            }),
+            None => None,
+        }
+    }
+
+    async fn add(
+        &self,
+        id: &str,
+        session: Session,
+        first_delay: Duration,
+        for_use: bool,
+    ) -> Option<Lease> {
+        let token: u64 = rand::random();
+        let cookies = Value::Array(session.cookies.clone()).to_string();
+        let args = [
+            session.id.clone(),
+            millis(first_delay),
+            u8::from(for_use).to_string(),
+            self.max().to_string(),
+            self.ttl_ms().to_string(),
+            token.to_string(),
+            cookies,
+            data_json(&session.data),
+        ];
+        let added: Option<i64> = self.run(&self.scripts.add, id, &args).await;
+        self.notify.notify_waiters();
+        added.map(|_| Lease {
+            session_id: session.id,
+            cookies: session.cookies,
+            token,
+        })
+    }
+
+    async fn release(&self, id: &str, lease: &Lease) {
+        let args = [
+            lease.session_id.clone(),
+            lease.token.to_string(),
+            self.max().to_string(),
+        ];
+        let _: Option<i64> = self.run(&self.scripts.release, id, &args).await;
+        self.notify.notify_waiters();
+    }
+
+    async fn renew(&self, id: &str, lease: &Lease) -> bool {
+        let args = [
+            lease.session_id.clone(),
+            lease.token.to_string(),
+            self.ttl_ms().to_string(),
+        ];
+        self.run::<i64>(&self.scripts.renew, id, &args).await == Some(1)
+    }
+
+    fn lease_ttl(&self) -> Option<Duration> {
+        Some(self.options.lease_ttl)
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(self.options.poll)
+    }
+
+    fn count(&self, id: &str, stat: SessionStat) {
+        let (mut conn, key) = (self.conn.clone(), self.meta(id).replace(":meta", ":stats"));
+        let timeout = self.options.timeout;
+        spawn(async move {
+            let mut cmd = ::redis::cmd("HINCRBY");
+            cmd.arg(&key).arg(stat.as_str()).arg(1);
+            let call = cmd.query_async::<i64>(&mut conn);
+            let _ = tokio::time::timeout(timeout, call).await;
+        });
+    }
+
+    async fn give_back(&self, id: &str) {
+        let _: Option<i64> = self.pool_op(id, "give_back", &[]).await;
+        self.notify.notify_waiters();
+    }
+
+    async fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
+        let json: String = self.session_op(id, session_id, "data", &[]).await?;
+        Some(data_from_json(&json))
+    }
+
+    async fn merge_cookies(&self, id: &str, session_id: &str, cookies: Vec<Value>) {
+        if cookies.is_empty() {
+            return;
+        }
+        let jar = vec![Value::Array(cookies).to_string()];
+        let _: Option<i64> = self.session_op(id, session_id, "cookies", &jar).await;
+    }
+
+    async fn count_failure(
+        &self,
+        id: &str,
+        session_id: &str,
+        failure: Failure,
+        max: u32,
+        _now: Instant,
+    ) -> bool {
+        let field = match failure {
+            Failure::Check => "cf",
+            Failure::Error(_) => "errors",
+        };
+        let args = [field.to_owned(), max.to_string()];
+        self.session_op::<i64>(id, session_id, "fail", &args).await == Some(1)
+    }
+
+    async fn retire(&self, id: &str, session_id: &str, reason: &str, _now: Instant) -> bool {
+        let reason = crate::wire::truncated(reason);
+        let args = [reason, HISTORY.to_string()];
+        self.session_op::<i64>(id, session_id, "retire", &args)
+            .await
+            == Some(1)
+    }
+
+    async fn bad_init(&self, id: &str) -> Option<(u32, bool)> {
+        let reply: Vec<u32> = self.pool_op(id, "bad_init", &[]).await?;
+        Some((reply.first().copied()?, reply.get(1) == Some(&1)))
+    }
+
+    async fn bad_inits(&self, id: &str) -> Option<u32> {
+        self.pool_op(id, "bad_inits", &[]).await
+    }
+
+    fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
+        let ids: BTreeSet<String> = self.ids().into_iter().collect();
+        ids.iter().filter_map(|id| self.pool(id, now)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+//! The scripts against a real `redis-server` (Debian's package), started on a free loopback
+//! port and stopped by its pid. Two stores on one server stand for two hosts. Without
+//! `redis-server` the tests pass with a message, unless `CI` is set: then they fail.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::store::PoolKind;
+
+/// A `redis-server` of this test, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts one, or `None` when `redis-server` is missing outside CI.
+async fn server() -> Option<Server> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let spawned = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED: redis-server not found ({e}); install Debian's redis-server");
+            return None;
+        }
+        Err(e) => panic!("redis-server is required in CI: {e}"),
+    };
+    let server = Server {
+        child,
+        port,
+        _dir: dir,
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(server);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("redis-server did not listen on port {port}");
+}
+
+async fn host(server: &Server, ttl_ms: u64) -> RedisStore {
+    let options = RedisOptions {
+        lease_ttl: Duration::from_millis(ttl_ms),
+        ..RedisOptions::default()
+    };
+    let url = format!("redis://127.0.0.1:{}/0", server.port);
+    RedisStore::connect(&url, options).await.expect("connect")
+}
+
+fn config(size: u32, delay: f64) -> PoolConfig {
+    PoolConfig {
+        options: PoolOptions {
+            size,
+            delay,
+            randomize_delay: false,
+        },
+        max_bad_inits: 2,
+        kind: PoolKind::Named,
+    }
+}
+
+fn rotation(max_concurrency: u32) -> Rotation {
+    Rotation {
+        max_concurrency,
+        max_age: None,
+        max_idle: None,
+    }
+}
+
+async fn lease(store: &RedisStore, max: u32) -> Step {
+    let rotation = rotation(max);
+    let step = store.lease("p", Instant::now(), &rotation, true, 0.5);
+    step.await.expect("pool exists")
+}
+
+async fn register(store: &RedisStore, size: u32, delay: f64) {
+    let how = Registration::Request;
+    let now = Instant::now();
+    store
+        .register("p", config(size, delay), how, now)
+        .await
+        .expect("registered");
+}
+
+fn session(id: &str) -> Session {
+    Session::new(id.into(), Instant::now(), SessionData::new(), Vec::new())
+}
+
+fn ready(step: &Step) -> Option<Lease> {
+    match &step.choice {
+        Choice::Ready(lease) => Some(lease.clone()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn issue_16_the_pool_size_is_global_across_hosts() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 2, 0.0).await;
+    register(&b, 5, 0.0).await; // the first registration's options win
+    assert!(lease(&a, 4).await.create);
+    assert!(lease(&b, 4).await.create);
+    assert!(
+        !lease(&b, 4).await.create,
+        "two creations in all, not per host"
+    );
+    assert_eq!(b.options("p").await.map(|o| o.size), Some(2));
+    a.add("p", session("s1"), Duration::ZERO, false)
+        .await
+        .expect("added");
+    let got = ready(&lease(&b, 4).await).expect("b uses a's session");
+    assert_eq!(got.session_id, "s1");
+}
+
+#[tokio::test]
+async fn issue_16_the_session_delay_holds_across_hosts() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 1, 1.0).await;
+    assert!(lease(&a, 4).await.create);
+    a.add("p", session("s1"), Duration::ZERO, false)
+        .await
+        .expect("added");
+    let first = ready(&lease(&a, 4).await).expect("ready");
+    a.release("p", &first).await;
+    match lease(&b, 4).await.choice {
+        Choice::Wait(wait) => assert!(wait > Duration::from_millis(900), "{wait:?}"),
+        other => panic!("b must wait the delay, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn issue_16_a_dead_hosts_lease_frees_itself_within_the_ttl_and_only_once() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 200).await, host(&server, 200).await);
+    register(&a, 1, 0.0).await;
+    assert!(lease(&a, 1).await.create);
+    a.add("p", session("s1"), Duration::ZERO, false)
+        .await
+        .expect("added");
+    let held = ready(&lease(&a, 1).await).expect("a holds it");
+    assert_eq!(
+        lease(&b, 1).await.choice,
+        Choice::Busy,
+        "never used twice at once"
+    );
+    // `a` dies: no renewal, no release.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let taken = ready(&lease(&b, 1).await).expect("freed within the TTL");
+    assert_eq!(taken.session_id, "s1");
+    // The dead holder's late release must not free b's hold.
+    a.release("p", &held).await;
+    assert_eq!(lease(&a, 1).await.choice, Choice::Busy);
+    assert!(b.renew("p", &taken).await);
+    assert!(!a.renew("p", &held).await, "a reaped lease is gone");
+}
+
+#[tokio::test]
+async fn issue_16_close_reopen_bad_inits_and_retirement_are_global() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 2, 0.0).await;
+    assert_eq!(a.bad_init("p").await, Some((1, false)));
+    assert_eq!(
+        b.bad_init("p").await,
+        Some((2, true)),
+        "max_bad_inits 2, counted globally"
+    );
+    assert_eq!(
+        a.close("p", "bad_session_inits").await.as_deref(),
+        Some("bad_session_inits")
+    );
+    assert_eq!(
+        b.close("p", "other").await.as_deref(),
+        Some("bad_session_inits")
+    );
+    assert_eq!(
+        lease(&b, 4).await.closed.as_deref(),
+        Some("bad_session_inits")
+    );
+    assert!(b.reopen("p").await);
+    assert_eq!(a.closed("p").await, None);
+    assert_eq!(a.bad_inits("p").await, Some(0));
+    assert!(lease(&a, 4).await.create);
+    a.add("p", session("s1"), Duration::ZERO, false)
+        .await
+        .expect("added");
+    assert!(b.retire("p", "s1", "banned", Instant::now()).await);
+    assert!(
+        !a.retire("p", "s1", "banned", Instant::now()).await,
+        "retired once"
+    );
+    let step = lease(&a, 4).await;
+    assert!(
+        step.create,
+        "the second initial slot, the retired session gone: {step:?}"
+    );
+    assert_eq!(lease(&a, 4).await.choice, Choice::Empty);
+}
+
+#[tokio::test]
+async fn issue_16_session_data_and_failures_live_in_redis() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 1, 0.0).await;
+    let s = session("s1");
+    s.data.set("token", "t1").expect("set");
+    a.add("p", s, Duration::ZERO, false).await.expect("added");
+    let data = b.session_data("p", "s1").await.expect("data");
+    assert_eq!(data.get("token").as_deref(), Some("t1"));
+    let now = Instant::now();
+    assert!(!a.count_failure("p", "s1", Failure::Check, 2, now).await);
+    assert!(b.count_failure("p", "s1", Failure::Check, 2, now).await);
+}
+
+#[test]
+fn issue_16_a_password_never_reaches_a_message() {
+    let shown = redact("redis://:hunter2@cache.example:6379/0");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!redact("redis://user:hunter2@h/1").contains("hunter2"));
+    assert_eq!(redact("redis://h:1/2"), "redis://h:1/2");
+}
