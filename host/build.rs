@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Folders embedded, as `(folder relative to host/, prefix in the table)`.
-const TREES: [(&str, &str); 5] = [
+const TREES: [(&str, &str); 8] = [
     ("templates", "templates"),
     ("../guest-sdk/src", "sdk/rust/src"),
     (
@@ -18,6 +18,9 @@ const TREES: [(&str, &str); 5] = [
         "sdk/python/session_host_sdk",
     ),
     ("../guest-sdk/js/src", "sdk/js"),
+    ("../guest-sdk/c/include", "sdk/c/include"),
+    ("../guest-sdk/c/src", "sdk/c/src"),
+    ("../guest-sdk/c/vendor", "sdk/c/vendor"),
     ("../wit", "wit"),
 ];
 

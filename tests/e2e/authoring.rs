@@ -33,18 +33,18 @@ fn ok(args: &[&str]) -> String {
 
 /// new → build → check → test → trace, in `lang`, with no edit.
 fn scaffold_builds_checks_and_passes(lang: &str) {
-    let parent = tempfile::tempdir().unwrap();
+    let parent = tempfile::tempdir().expect("test setup");
     let name = format!("shop-{lang}");
-    let parent_arg = parent.path().to_str().unwrap();
+    let parent_arg = parent.path().to_str().expect("test setup");
     ok(&["new", &name, "--lang", lang, "--dir", parent_arg]);
     let project = parent.path().join(&name);
-    let built = ok(&["plugin", "build", project.to_str().unwrap()]);
+    let built = ok(&["plugin", "build", project.to_str().expect("test setup")]);
     assert!(built.contains("next: session-host plugin trace"), "{built}");
     let wasm = project.join("dist").join(format!("{name}.wasm"));
-    let checked = ok(&["plugin", "check", wasm.to_str().unwrap()]);
+    let checked = ok(&["plugin", "check", wasm.to_str().expect("test setup")]);
     assert!(checked.contains("include:    example.com"), "{checked}");
     assert!(checked.contains("session-host:config@0.1.0"), "{checked}");
-    let tested = ok(&["plugin", "test", project.to_str().unwrap()]);
+    let tested = ok(&["plugin", "test", project.to_str().expect("test setup")]);
     assert!(tested.contains("1 passed, 0 failed"), "{tested}");
     trace_shows_hooks(&name, &project.join("dist"));
 }
@@ -56,17 +56,17 @@ fn trace_shows_hooks(name: &str, dist: &Path) {
         "trace",
         url,
         "--configs",
-        dist.to_str().unwrap(),
+        dist.to_str().expect("test setup"),
         "--json",
     ]);
-    let trace: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let trace: serde_json::Value = serde_json::from_str(&json).expect("test setup");
     assert_eq!(trace["selected"]["config"], name, "{json}");
     assert_eq!(trace["selected"]["pattern"], "example.com", "{json}");
     let hooks: Vec<&str> = trace["calls"]
         .as_array()
-        .unwrap()
+        .expect("test setup")
         .iter()
-        .map(|c| c["hook"].as_str().unwrap())
+        .map(|c| c["hook"].as_str().expect("test setup"))
         .collect();
     for hook in ["enabled", "pool", "init-session", "download", "check"] {
         assert!(hooks.contains(&hook), "{hook} missing from {hooks:?}");
@@ -94,13 +94,18 @@ fn issue_18_js_scaffold_builds_checks_and_passes_its_scenario() {
 }
 
 #[test]
+fn issue_18_c_scaffold_builds_checks_and_passes_its_scenario() {
+    scaffold_builds_checks_and_passes("c");
+}
+
+#[test]
 fn issue_18_example_configs_pass_their_scenarios() {
     for name in ["csrf-token", "location"] {
         let scenario = repo()
             .join("example-configs")
             .join(name)
             .join("scenario.toml");
-        let tested = ok(&["plugin", "test", scenario.to_str().unwrap()]);
+        let tested = ok(&["plugin", "test", scenario.to_str().expect("test setup")]);
         assert!(tested.contains(" 0 failed"), "{tested}");
     }
 }
@@ -109,7 +114,13 @@ fn issue_18_example_configs_pass_their_scenarios() {
 fn issue_18_trace_prints_selection_hooks_verdict_and_pool() {
     let dist = repo().join("example-configs/dist");
     let url = "https://csrf.example/search?q=1";
-    let out = ok(&["plugin", "trace", url, "--configs", dist.to_str().unwrap()]);
+    let out = ok(&[
+        "plugin",
+        "trace",
+        url,
+        "--configs",
+        dist.to_str().expect("test setup"),
+    ]);
     assert!(out.contains("config:   csrf-token"), "{out}");
     assert!(out.contains("\"csrf.example\" matches"), "{out}");
     assert!(out.contains("init-session [csrf-token]"), "{out}");
@@ -120,17 +131,11 @@ fn issue_18_trace_prints_selection_hooks_verdict_and_pool() {
 
 #[test]
 fn issue_18_bad_input_names_the_file_and_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_str().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
+    let path = dir.path().to_str().expect("test setup");
     let out = session_host(&["new", "x", "--lang", "cobol", "--dir", path]);
     assert!(
         !out.status.success() && text(&out).contains("--lang"),
-        "{}",
-        text(&out)
-    );
-    let out = session_host(&["new", "x", "--lang", "c", "--dir", path]);
-    assert!(
-        text(&out).contains("C templates are not installed yet"),
         "{}",
         text(&out)
     );
@@ -146,12 +151,45 @@ fn issue_18_bad_input_names_the_file_and_field() {
         &scenario,
         "configs = [\"x.wasm\"]\n[[case]]\nname = \"a\"\nurls = [\"https://example.com\"]\nsesionManagement = {}\n[case.expect]\n",
     )
-    .unwrap();
-    let out = session_host(&["plugin", "test", scenario.to_str().unwrap()]);
+    .expect("test setup");
+    let out = session_host(&["plugin", "test", scenario.to_str().expect("test setup")]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains("scenario.toml") && all.contains("sesionManagement"),
         "{all}"
+    );
+}
+
+/// The WIT after a compatible change: version 0.1.1, and a new function in `log` that a
+/// config built against it may ignore.
+fn wit_after_compatible_change(dir: &Path) {
+    let wit = std::fs::read_to_string(crate::guests::wit_dir().join("session-config.wit"))
+        .expect("test setup");
+    let changed = wit
+        .replace(
+            "package session-host:config@0.1.0;",
+            "package session-host:config@0.1.1;",
+        )
+        .replace(
+            "    report-panic: func(message: string);",
+            "    report-panic: func(message: string);\n    /// New in 0.1.1.\n    flush: func();",
+        );
+    assert!(changed.contains("@0.1.1;") && changed.contains("flush"));
+    std::fs::write(dir.join("session-config.wit"), changed).expect("test setup");
+}
+
+#[test]
+fn issue_18_a_config_built_against_a_compatible_wit_loads_and_check_names_its_version() {
+    let wit = tempfile::tempdir().expect("test setup");
+    wit_after_compatible_change(wit.path());
+    let bytes = crate::guests::guest_for_wit(&[], None, wit.path(), "0.1.1");
+    let dir = tempfile::tempdir().expect("test setup");
+    let file = dir.path().join("newer.wasm");
+    std::fs::write(&file, bytes).expect("test setup");
+    let checked = ok(&["plugin", "check", file.to_str().expect("test setup")]);
+    assert!(
+        checked.contains("wit:        session-host:config@0.1.1 (supported"),
+        "{checked}"
     );
 }

@@ -13,6 +13,7 @@ mod hostile;
 mod observe;
 mod run;
 mod soak;
+mod state;
 mod webdriver;
 
 use session_host_testkit::{guests, support};

@@ -43,6 +43,9 @@ pub enum BuildError {
         /// How it ended.
         status: String,
     },
+    /// A core module could not become a component (C).
+    #[error(transparent)]
+    Componentize(#[from] session_host_componentize::Error),
     /// A file operation failed.
     #[error("{what}: {source}")]
     Io {

@@ -24,8 +24,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_language_but_c_has_templates_and_an_sdk() {
-        for lang in ["rust", "python", "js"] {
+    fn every_language_has_templates_and_an_sdk() {
+        for lang in ["rust", "python", "js", "c"] {
             assert!(under(&format!("templates/{lang}/")).count() > 0, "{lang}");
             assert!(under(&format!("sdk/{lang}/")).count() > 3, "{lang}");
         }

@@ -14,6 +14,7 @@ mod plugin;
 mod progress;
 mod run;
 mod serve;
+mod state;
 mod summary;
 
 /// Zyte API session management with site logic in sandboxed WebAssembly components.
@@ -44,6 +45,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve the Zyte-API-compatible HTTP gateway: any Zyte API client gets session management.
     Serve(serve::ServeArgs),
+    /// Show or clear the pools and sessions kept across restarts (the state dir).
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Serve the offline Zyte API emulator.
     Emulate(zyte_emulator::EmulateArgs),
 }
@@ -72,6 +76,7 @@ pub fn main() -> ExitCode {
             Command::New(args) => authoring::new(args),
             Command::Plugin(command) => plugin::run(command).await,
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::State(command) => state::run(command).map(|()| ExitCode::SUCCESS),
             Command::Emulate(args) => zyte_emulator::run_cli(args)
                 .await
                 .map(|()| ExitCode::SUCCESS)

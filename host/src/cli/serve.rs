@@ -101,6 +101,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("session-host gateway listening on http://{addr}/v1/");
     gateway::serve(listener, state, signal).await?;
     drop(host.watcher);
+    if let Some(state) = &host.state {
+        state.flush();
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }

@@ -64,7 +64,7 @@
 //!   ([`Engine::execute_by`]): it answers a 504 `timeout` problem naming what it was waiting
 //!   for (a session, Zyte API, a session init) by then, and the gateway answers the same 504
 //!   itself should the engine not. A request whose client disconnects, or that got its 504,
-//!   is cancelled: its engine task is aborted, no more Zyte API calls are made for it, and
+//!   is cancelled: its engine work is dropped, no more Zyte API calls are made for it, and
 //!   the engine's drop guards release its session lease at once (see the cancellation policy
 //!   in [`crate::engine`]).
 //! - **Request ids** ([`request_id`], issue 19): every answer carries `x-request-id` (the

@@ -23,7 +23,7 @@ pub enum Lang {
     Python,
     /// JavaScript, with the JavaScript SDK, built by componentize-js.
     Js,
-    /// C, with the C SDK header, built by clang-19 (not installed yet on this branch).
+    /// C, with the C SDK (`session_host.h`), built by clang-19 for wasm32-wasi.
     C,
 }
 
