@@ -203,7 +203,7 @@ async fn issue_19_the_dashboard_shows_traffic_live_and_reopens_a_closed_pool() {
     assert!(state.contains("unsupported_set_location"), "{state}");
     browser
         .wait_text(
-            &format!("#offenders tr[data-pool='client/nls'] .state"),
+            "#offenders tr[data-pool='client/nls'] .state",
             Duration::from_secs(3),
             |t| t.starts_with("closed"),
         )

@@ -7,12 +7,12 @@
 //!   gateway's `request_id`) in both.
 //! - **Colour** only when stderr is a terminal and `NO_COLOR` is unset or empty (the
 //!   no-color.org convention): a file or a pipe never receives ANSI escapes.
-//! - **Line breaks.** Log fields carry text from outside the host (a guest's log lines and close reasons,
-//! URLs, pool ids, file errors). A newline or carriage return in them would let that text forge
-//! log lines that look like the host's own (issue #13). Every event is written through
-//! [`EscapeLines`], which turns each `\n` and `\r` inside an event into the two characters `\n`
-//! and `\r`; only the event's final newline stays. (ANSI escapes in field values are already
-//! escaped by `tracing-subscriber`.)
+//! - **Line breaks.** Log fields carry text from outside the host (a guest's log lines and
+//!   close reasons, URLs, pool ids, file errors). A newline or carriage return in them would
+//!   let that text forge log lines that look like the host's own (issue #13). Every event is
+//!   written through [`EscapeLines`], which turns each `\n` and `\r` inside an event into the
+//!   two characters `\n` and `\r`; only the event's final newline stays. (ANSI escapes in
+//!   field values are already escaped by `tracing-subscriber`.)
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};

@@ -141,11 +141,9 @@ impl Access {
 /// A 403 `forbidden` naming the header that showed it.
 pub fn same_origin(headers: &HeaderMap) -> Result<(), Problem> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = text("sec-fetch-site") {
-        if site != "same-origin" {
-            let detail = "a cross-site request (Sec-Fetch-Site) cannot use the dashboard";
-            return Err(Problem::new(ProblemKind::Forbidden, detail));
-        }
+    if text("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+        let detail = "a cross-site request (Sec-Fetch-Site) cannot use the dashboard";
+        return Err(Problem::new(ProblemKind::Forbidden, detail));
     }
     if let Some(origin) = text("origin") {
         let host = text("host").unwrap_or("");
