@@ -105,7 +105,7 @@ fn issue_18_example_configs_pass_their_scenarios() {
             .join("example-configs")
             .join(name)
             .join("scenario.toml");
-        let tested = ok(&["plugin", "test", scenario.to_str().unwrap()]);
+        let tested = ok(&["plugin", "test", scenario.to_str().expect("test setup")]);
         assert!(tested.contains(" 0 failed"), "{tested}");
     }
 }
@@ -114,7 +114,13 @@ fn issue_18_example_configs_pass_their_scenarios() {
 fn issue_18_trace_prints_selection_hooks_verdict_and_pool() {
     let dist = repo().join("example-configs/dist");
     let url = "https://csrf.example/search?q=1";
-    let out = ok(&["plugin", "trace", url, "--configs", dist.to_str().unwrap()]);
+    let out = ok(&[
+        "plugin",
+        "trace",
+        url,
+        "--configs",
+        dist.to_str().expect("test setup"),
+    ]);
     assert!(out.contains("config:   csrf-token"), "{out}");
     assert!(out.contains("\"csrf.example\" matches"), "{out}");
     assert!(out.contains("init-session [csrf-token]"), "{out}");
@@ -125,8 +131,8 @@ fn issue_18_trace_prints_selection_hooks_verdict_and_pool() {
 
 #[test]
 fn issue_18_bad_input_names_the_file_and_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_str().unwrap();
+    let dir = tempfile::tempdir().expect("test setup");
+    let path = dir.path().to_str().expect("test setup");
     let out = session_host(&["new", "x", "--lang", "cobol", "--dir", path]);
     assert!(
         !out.status.success() && text(&out).contains("--lang"),
@@ -145,12 +151,45 @@ fn issue_18_bad_input_names_the_file_and_field() {
         &scenario,
         "configs = [\"x.wasm\"]\n[[case]]\nname = \"a\"\nurls = [\"https://example.com\"]\nsesionManagement = {}\n[case.expect]\n",
     )
-    .unwrap();
-    let out = session_host(&["plugin", "test", scenario.to_str().unwrap()]);
+    .expect("test setup");
+    let out = session_host(&["plugin", "test", scenario.to_str().expect("test setup")]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains("scenario.toml") && all.contains("sesionManagement"),
         "{all}"
+    );
+}
+
+/// The WIT after a compatible change: version 0.1.1, and a new function in `log` that a
+/// config built against it may ignore.
+fn wit_after_compatible_change(dir: &Path) {
+    let wit = std::fs::read_to_string(crate::guests::wit_dir().join("session-config.wit"))
+        .expect("test setup");
+    let changed = wit
+        .replace(
+            "package session-host:config@0.1.0;",
+            "package session-host:config@0.1.1;",
+        )
+        .replace(
+            "    report-panic: func(message: string);",
+            "    report-panic: func(message: string);\n    /// New in 0.1.1.\n    flush: func();",
+        );
+    assert!(changed.contains("@0.1.1;") && changed.contains("flush"));
+    std::fs::write(dir.join("session-config.wit"), changed).expect("test setup");
+}
+
+#[test]
+fn issue_18_a_config_built_against_a_compatible_wit_loads_and_check_names_its_version() {
+    let wit = tempfile::tempdir().expect("test setup");
+    wit_after_compatible_change(wit.path());
+    let bytes = crate::guests::guest_for_wit(&[], None, wit.path(), "0.1.1");
+    let dir = tempfile::tempdir().expect("test setup");
+    let file = dir.path().join("newer.wasm");
+    std::fs::write(&file, bytes).expect("test setup");
+    let checked = ok(&["plugin", "check", file.to_str().expect("test setup")]);
+    assert!(
+        checked.contains("wit:        session-host:config@0.1.1 (supported"),
+        "{checked}"
     );
 }

@@ -7,9 +7,13 @@ mod bounds;
 mod cli;
 mod clients;
 mod conformance;
+mod dashboard;
 mod gateway;
 mod hostile;
+mod observe;
 mod run;
 mod soak;
+mod state;
+mod webdriver;
 
 use session_host_testkit::{guests, support};

@@ -81,17 +81,30 @@ pub async fn load_dir(dir: &Path) -> Result<(ConfigSet, Vec<String>), HarnessErr
     Ok((set, problems))
 }
 
-/// The configs of `.wasm` files.
+/// The configs of `.wasm` files, through the compile cache `serve` uses (a Python or
+/// JavaScript config takes seconds to compile, a cached one milliseconds).
 pub async fn load_files(files: &[PathBuf]) -> Result<Vec<Arc<GuestConfig>>, HarnessError> {
+    use sha2::Digest as _;
     let runtime = Runtime::new(Limits::default()).map_err(HarnessError::run)?;
+    let cache = CompileCache::default_dir().map(CompileCache::new);
     let mut plugins = Vec::new();
     for file in files {
-        let plugin = runtime.load_file(file, CallEnv::default()).await;
-        let plugin = plugin.map_err(|e| HarnessError::File {
+        let error = |message: String| HarnessError::File {
             file: file.clone(),
-            message: e.to_string(),
-        })?;
-        plugins.push(Arc::new(plugin));
+            message,
+        };
+        let bytes = std::fs::read(file).map_err(|e| error(format!("cannot read: {e}")))?;
+        let name = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let loaded = match &cache {
+            Some(cache) => {
+                let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+                let loaded = cache.load(&runtime, &name, bytes, &sha256, CallEnv::default());
+                loaded.await.map(|(plugin, _)| plugin)
+            }
+            None => runtime.load_bytes(&name, bytes, CallEnv::default()).await,
+        };
+        plugins.push(Arc::new(loaded.map_err(|e| error(e.to_string()))?));
     }
     Ok(plugins)
 }

@@ -283,11 +283,11 @@ fn compare(
         }
         let config = served.map(|s| s.config.as_str());
         if let Some(want) = expect.config.as_deref().filter(|w| Some(*w) != config) {
-            differ(format!("{url} config"), &want, &config);
+            differ(format!("{url} config"), &want, &config.unwrap_or("none"));
         }
         let pool = served.map(|s| s.pool.as_str());
         if let Some(want) = expect.pool.as_deref().filter(|w| Some(*w) != pool) {
-            differ(format!("{url} pool"), &want, &pool);
+            differ(format!("{url} pool"), &want, &pool.unwrap_or("none"));
         }
         let got = verdict.as_ref().map(verdict_name);
         if let Some(want) = expect
@@ -295,7 +295,11 @@ fn compare(
             .as_deref()
             .filter(|w| Some(*w) != got.as_deref())
         {
-            differ(format!("{url} verdict"), &want, &got);
+            differ(
+                format!("{url} verdict"),
+                &want,
+                &got.as_deref().unwrap_or("none"),
+            );
         }
     }
     if let Some(want) = expect.sessions_created.filter(|w| *w != created) {

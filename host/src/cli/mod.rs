@@ -14,12 +14,17 @@ mod plugin;
 mod progress;
 mod run;
 mod serve;
+mod state;
 mod summary;
 
 /// Zyte API session management with site logic in sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
 #[command(name = "session-host", version, about)]
 struct Cli {
+    /// How log lines are written to stderr: `text`, coloured only when stderr is a terminal and
+    /// NO_COLOR is unset, or `json`, one object per line.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +45,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve the Zyte-API-compatible HTTP gateway: any Zyte API client gets session management.
     Serve(serve::ServeArgs),
+    /// Show or clear the pools and sessions kept across restarts (the state dir).
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Serve the offline Zyte API emulator.
     Emulate(zyte_emulator::EmulateArgs),
 }
@@ -48,11 +56,12 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The batch commands print their own account of what happened; the log would drown it.
-    init_logging(match cli.command {
+    let level = match cli.command {
         Command::Demo(_) => "error",
         Command::Run(_) | Command::Plugin(_) => "warn",
         _ => "info",
-    });
+    };
+    logging::init(level, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -67,6 +76,7 @@ pub fn main() -> ExitCode {
             Command::New(args) => authoring::new(args),
             Command::Plugin(command) => plugin::run(command).await,
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::State(command) => state::run(command).map(|()| ExitCode::SUCCESS),
             Command::Emulate(args) => zyte_emulator::run_cli(args)
                 .await
                 .map(|()| ExitCode::SUCCESS)
@@ -82,14 +92,4 @@ pub fn main() -> ExitCode {
 fn report(error: anyhow::Error) -> ExitCode {
     eprintln!("error: {error:#}");
     ExitCode::FAILURE
-}
-
-/// Logs to stderr at `level`; `RUST_LOG` overrides it.
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| logging::EscapeLines(std::io::stderr()))
-        .try_init();
 }

@@ -97,7 +97,7 @@ fn wit_version(file: &std::path::Path) -> String {
         .ok()
         .and_then(|bytes| session_host::plugin::targeted_wit_version(&bytes));
     match found {
-        Some(v) if SUPPORTED_WIT_VERSIONS.contains(&v.as_str()) => {
+        Some(v) if session_host::plugin::wit_version_supported(&v) => {
             format!("session-host:config@{v} (supported; this host: {WIT_VERSION})")
         }
         Some(v) => {

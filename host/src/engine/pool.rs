@@ -505,6 +505,17 @@ impl Pool {
         self.pending_initial = self.options.size.saturating_sub(live);
     }
 
+    /// Puts back state read from a durable store (issue 15), after its sessions were
+    /// [`Pool::add`]ed: the bad-init count, the close reason and the retired sessions; the
+    /// sessions missing from the pool's size are created by the next requests.
+    pub fn restore(&mut self, bad_inits: u32, closed: Option<String>, retired: VecDeque<Retired>) {
+        self.bad_inits = bad_inits;
+        self.closed = closed.map(|c| crate::wire::truncated(&c));
+        self.retired = retired;
+        let live = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
+        self.pending_initial = self.options.size.saturating_sub(live);
+    }
+
     /// Rebuilds the indexes when the rotation limits change (never, in an engine: they are
     /// settings; `O(n)` once).
     fn sync(&mut self, rotation: &Rotation) {

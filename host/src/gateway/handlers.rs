@@ -39,17 +39,18 @@ pub(super) async fn extract(
         deadline.map_or_else(|| Deadline::after(state.config().request_timeout), |d| d.0);
     let bytes = request::read_body(&headers, body, state.config().max_body_bytes).await?;
     let request = request::parse(&bytes)?;
-    let engine = state.engine().clone();
-    // A task of its own, aborted when this handler is dropped (a 504, a client that goes
-    // away): the engine's drop guards then give back its lease (see the engine's policy).
-    let mut task = AbortOnDrop(tokio::spawn(async move {
-        let started = std::time::Instant::now();
-        let outcome = engine.execute_by(request, deadline).await;
-        let counted = RequestOutcome::of(&outcome);
-        telemetry::record_request(Front::Gateway, counted, started.elapsed());
-        outcome
-    }));
-    let outcome = (&mut task.0).await.map_err(super::panic::task_failed)?;
+    // Run in the connection's own task (issue 17: a task per request cost a spawn, a move of
+    // the engine's large future and a cross-thread wake-up). Cancellation is the same: when
+    // this handler is dropped (a 504, a client that goes away) the engine future is dropped
+    // with it, and its drop guards give back its lease (see the engine's policy). A panic
+    // unwinds to `panic::catch_panic`, which answers this request alone.
+    let started = std::time::Instant::now();
+    let outcome = state.engine().execute_by(request, deadline).await;
+    telemetry::record_request(
+        Front::Gateway,
+        RequestOutcome::of(&outcome),
+        started.elapsed(),
+    );
     match outcome {
         Ok(EngineResponse {
             status,
@@ -75,15 +76,6 @@ pub(super) async fn extract(
             .into()),
         },
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Aborts its task when dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

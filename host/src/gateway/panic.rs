@@ -3,9 +3,9 @@
 //!
 //! # Policy
 //!
-//! - **Where.** [`catch_panic`] wraps every route (the outermost layer), and an engine task that
-//!   panics ([`task_failed`]) is reported the same way. The connection, the other requests and
-//!   the engine go on.
+//! - **Where.** [`catch_panic`] wraps every route (the outermost layer), the engine's work for
+//!   a request included (it runs in the request's handler). The connection, the other requests
+//!   and the engine go on.
 //! - **What the client sees.** A fixed message ([`PANIC_DETAIL`]): never the panic text, which
 //!   may quote internal state. The text goes to the host's log (standard error, by Rust's panic
 //!   hook), with a `tracing` error saying which request failed.
@@ -18,7 +18,6 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
-use tokio::task::JoinError;
 
 use crate::problem::{Problem, ProblemKind};
 
@@ -27,25 +26,17 @@ pub const PANIC_DETAIL: &str = "the host failed while answering this request (a 
 
 /// Middleware: runs the rest of the stack, turning a panic into a 500 `internal` problem.
 pub(super) async fn catch_panic(request: Request, next: Next) -> Response {
-    let route = format!("{} {}", request.method(), request.uri().path());
+    // Cheap clones (no allocation for standard methods; the URI shares its bytes), formatted
+    // only on a panic: the route is not formatted for every request (issue 17).
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     match AssertUnwindSafe(next.run(request)).catch_unwind().await {
         Ok(response) => response,
         Err(_) => {
+            let route = format!("{method} {}", uri.path());
             tracing::error!(%route, "a request handler panicked; answered 500 internal");
             internal().into_response()
         }
     }
-}
-
-/// The problem for an engine task that did not finish: a panic (logged) or a cancellation.
-pub(super) fn task_failed(error: JoinError) -> Problem {
-    let how = if error.is_panic() {
-        "panicked"
-    } else {
-        "was cancelled"
-    };
-    tracing::error!("the engine task of a request {how}; answered 500 internal");
-    internal()
 }
 
 fn internal() -> Problem {
@@ -66,17 +57,18 @@ mod tests {
         panic!("secret internal state 1234")
     }
 
-    async fn task() -> Result<&'static str, Problem> {
-        let joined = tokio::spawn(async { panic!("secret in a task") }).await;
-        joined.map(|never: ()| never).map_err(task_failed)?;
-        Ok("unreachable")
+    /// As the engine's work for a request: a panic after the handler has yielded (issue 17:
+    /// the engine runs in the handler, not in a task of its own).
+    async fn after_await() -> &'static str {
+        tokio::task::yield_now().await;
+        panic!("secret after an await")
     }
 
     fn app() -> Router {
         Router::new()
             .route("/boom", get(boom))
             .route("/ok", get(|| async { "fine" }))
-            .route("/task", get(task))
+            .route("/after-await", get(after_await))
             .layer(axum::middleware::from_fn(catch_panic))
     }
 
@@ -96,7 +88,7 @@ mod tests {
     #[tokio::test]
     async fn issue_12_a_panicking_handler_is_a_500_problem_without_its_text() {
         let app = app();
-        for path in ["/boom", "/task"] {
+        for path in ["/boom", "/after-await"] {
             let (status, kind, body) = call(&app, path).await;
             assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
             assert_eq!(kind, "application/problem+json", "{path}");

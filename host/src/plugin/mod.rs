@@ -66,4 +66,4 @@ pub use host::{CallEnv, Defaults, Downloader};
 pub use limits::{Limits, LimitsError};
 pub use loaded::{GuestConfig, GuestCounters, ProcessedRequest};
 pub use runtime::Runtime;
-pub use wit::{SUPPORTED_WIT_VERSIONS, WIT_VERSION, targeted_wit_version};
+pub use wit::{SUPPORTED_WIT_VERSIONS, WIT_VERSION, targeted_wit_version, wit_version_supported};

@@ -1,14 +1,16 @@
 //! The WIT contract's version, and which versions a config may target (the evolution policy,
 //! `docs/authoring.md` § "How the WIT evolves").
 //!
-//! Policy: the package `session-host:config` follows semver. While it is `0.x`, a *minor*
-//! bump (`0.1` → `0.2`) is what `1.x` calls a major one, so wasmtime's linker, which
-//! matches imports semver-compatibly, would not link a `0.1.0` guest to `0.2.0` host
-//! functions on its own: the host keeps the bindings of every older version it lists in
-//! [`SUPPORTED_WIT_VERSIONS`] and links each. A patch (`0.1.1`) only adds documentation. A
-//! change a config built for an older version cannot see (a new optional export, a new
-//! import) is *compatible*; renaming or removing anything, or changing a type, is not, and
-//! needs a new minor version plus an adapter for the old one.
+//! Policy: the package `session-host:config` follows semver as the component model and
+//! wasmtime read it: while it is `0.x`, versions with the same `0.minor` are compatible.
+//! - A *compatible* change (a new function, a new interface, a new optional export) bumps the
+//!   patch: `0.1.0` → `0.1.1`. wasmtime's linker resolves an import by its semver-compatible
+//!   name (`…@0.1`), so a host on `0.1.1` links configs built for `0.1.0`, and a config built
+//!   for `0.1.1` that uses nothing new loads in a `0.1.0` host (tested in
+//!   `tests/e2e/authoring.rs`).
+//! - An *incompatible* change (renaming or removing anything, changing a type) bumps the minor:
+//!   `0.2.0`. The host then keeps the bindings of every older minor version it lists in
+//!   [`SUPPORTED_WIT_VERSIONS`] and links each, so configs in the field keep loading.
 
 /// The version of `wit/session-config.wit` this host was built with, and that
 /// `session-host new` scaffolds against.
@@ -17,6 +19,25 @@ pub const WIT_VERSION: &str = "0.1.0";
 /// Every version a config may target, oldest first. A config targeting another version fails
 /// to load with [`super::LoadErrorKind::WrongWorld`] (wasmtime names the missing import).
 pub const SUPPORTED_WIT_VERSIONS: &[&str] = &[WIT_VERSION];
+
+/// Whether a config targeting `version` links in this host: it is in the compatibility track
+/// (`0.minor`, or `major` from 1.0) of a supported version.
+pub fn wit_version_supported(version: &str) -> bool {
+    SUPPORTED_WIT_VERSIONS
+        .iter()
+        .any(|supported| track(supported) == track(version))
+}
+
+/// The semver compatibility track: `0.minor` for `0.x`, else the major.
+fn track(version: &str) -> Option<String> {
+    let mut parts = version.split('.');
+    let (major, minor) = (parts.next()?, parts.next()?);
+    Some(if major == "0" {
+        format!("0.{minor}")
+    } else {
+        major.to_owned()
+    })
+}
 
 /// The package name whose version a config targets.
 const PACKAGE: &str = "session-host:config/";
@@ -48,6 +69,13 @@ mod tests {
         assert_eq!(targeted_wit_version(bytes).as_deref(), Some("0.1.0"));
         assert_eq!(targeted_wit_version(b"session-host:config/log"), None);
         assert_eq!(targeted_wit_version(b"nothing"), None);
+    }
+
+    #[test]
+    fn issue_18_compatible_versions_share_the_track() {
+        assert!(wit_version_supported("0.1.0") && wit_version_supported("0.1.7"));
+        assert!(!wit_version_supported("0.2.0") && !wit_version_supported("1.0.0"));
+        assert!(!wit_version_supported("garbage"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use super::bounds::{Entry, PoolLimits, PoolMap, PoolPin};
+use super::record::{PoolRecord, Wall};
 use super::{Failure, PoolConfig, PoolStore, Registered, Registration, Step};
 use crate::engine::cookies;
 use crate::engine::pool::{Choice, Lease, Pool, PoolOptions, Rotation, Session};
@@ -73,6 +74,57 @@ impl MemoryStore {
     fn slots(&self) -> Vec<Arc<Slot>> {
         let pools = self.pools.lock();
         pools.slots.values().map(|e| e.slot.clone()).collect()
+    }
+}
+
+/// What the durable store ([`super::durable`]) reads and puts back.
+impl MemoryStore {
+    /// Pool `id`'s record (`None`: no such pool).
+    pub(crate) fn export_pool(&self, id: &str, wall: &Wall) -> Option<PoolRecord> {
+        self.with_pool_quiet(id, |p| {
+            PoolRecord::of(
+                &p.options,
+                p.max_bad_inits,
+                p.bad_inits(),
+                p.closed(),
+                p.retired(),
+                wall,
+            )
+        })
+    }
+
+    /// A copy of session `session_id` of pool `id`: `None` when there is no such pool,
+    /// `Some(None)` when the session is not live.
+    pub(crate) fn export_session(&self, id: &str, session_id: &str) -> Option<Option<Session>> {
+        self.with_pool_quiet(id, |p| p.session(session_id).cloned())
+    }
+
+    /// Every live session id of pool `id`.
+    pub(crate) fn session_ids(&self, id: &str) -> Vec<String> {
+        let ids = self.with_pool_quiet(id, |p| p.sessions().iter().map(|s| s.id.clone()).collect());
+        ids.unwrap_or_default()
+    }
+
+    /// Puts back a registered pool's state: `sessions` (each first usable at its next use,
+    /// nothing in flight), then the record's bad inits, close reason and retired sessions.
+    pub(crate) fn restore_pool(
+        &self,
+        id: &str,
+        sessions: Vec<Session>,
+        record: &PoolRecord,
+        wall: &Wall,
+    ) {
+        self.with_pool(id, |p| {
+            for session in sessions {
+                let first = session.next_use.saturating_duration_since(session.created);
+                p.add(session, first, false);
+            }
+            p.restore(
+                record.bad_inits,
+                record.closed.clone(),
+                record.retired(wall),
+            );
+        });
     }
 }
 

@@ -4,6 +4,8 @@
 //!
 //! One file per implementation:
 //! - [`memory`]: in-process maps, the state of one host, lost at exit.
+//! - [`durable`]: the in-memory store written behind to a state file ([`state`], records in
+//!   [`record`]), so that sessions survive a restart (issue 15).
 //!
 //! # Policy: every operation is one whole, atomic step
 //!
@@ -41,7 +43,10 @@
 //!   engine's own counters stay local and exact).
 
 pub mod bounds;
+mod durable;
 mod memory;
+pub mod record;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,7 +56,9 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 pub use bounds::{PoolKind, PoolLimits, PoolPin};
+pub use durable::{DurableStore, FLUSH_EVERY, Restored};
 pub use memory::MemoryStore;
+pub use state::{StateDb, StateError, default_dir};
 
 use crate::engine::pool::{Choice, Lease, PoolOptions, Rotation, Session};
 use crate::engine::stats::SessionStat;

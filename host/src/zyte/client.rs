@@ -59,8 +59,22 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     endpoint: url::Url,
-    key: ApiKey,
+    /// `Basic base64(KEY:)`, built once (issue 17: not per request), marked sensitive so that
+    /// hyper never logs or indexes it; its `Debug` prints `Sensitive`.
+    authorization: reqwest::header::HeaderValue,
     wait_scale: f64,
+}
+
+/// The `Authorization` header for `key`: HTTP Basic with the key as the user name and an empty
+/// password, as Zyte API expects.
+fn authorization(key: &ApiKey) -> Result<reqwest::header::HeaderValue, ClientError> {
+    use base64::Engine as _;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:", key.expose()));
+    let mut value = reqwest::header::HeaderValue::try_from(format!("Basic {credentials}"))
+        .map_err(|_| ClientError::Http("the Zyte API key cannot form a header".into()))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 impl Client {
@@ -85,7 +99,7 @@ impl Client {
         let inner = Inner {
             http,
             endpoint,
-            key,
+            authorization: authorization(&key)?,
             wait_scale: settings.wait_scale,
         };
         Ok(Self {
@@ -169,8 +183,11 @@ impl Client {
         let answer = inner
             .http
             .post(inner.endpoint.clone())
-            .basic_auth(inner.key.expose(), Some(""))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::AUTHORIZATION, inner.authorization.clone())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            )
             .body(body)
             .send()
             .await
