@@ -36,6 +36,7 @@ const LANGUAGES: &[(&str, &str)] = &[
     ("rust", "example-configs/dist"),
     ("python", "example-configs/dist/python"),
     ("js", "example-configs/dist/js"),
+    ("c", "example-configs/dist/c"),
 ];
 
 const CONFIG: &str = "csrf-token";

@@ -52,7 +52,7 @@ fn rss() -> u64 {
 
 /// Fills pool `id` with `n` sessions through the store's steps: each takes a creation slot
 /// and adds its session, as the engine does.
-fn fill(store: &dyn PoolStore, id: &str, n: u32, rotation: &Rotation) {
+async fn fill(store: &dyn PoolStore, id: &str, n: u32, rotation: &Rotation) {
     let options = PoolOptions {
         size: n,
         delay: 0.0,
@@ -66,13 +66,15 @@ fn fill(store: &dyn PoolStore, id: &str, n: u32, rotation: &Rotation) {
     let now = Instant::now();
     store
         .register(id, config, Registration::Request, now)
+        .await
         .expect("room for the pool");
     for _ in 0..n {
-        let step = store.lease(id, now, rotation, true, 0.0).expect("pool");
+        let step = store.lease(id, now, rotation, true, 0.0).await;
+        let step = step.expect("pool");
         assert!(step.create);
         let sid = uuid::Uuid::new_v4().to_string();
         let session = Session::new(sid, now, SessionData::new(), Vec::<Value>::new());
-        store.add(id, session, Duration::ZERO, false);
+        store.add(id, session, Duration::ZERO, false).await;
     }
 }
 
@@ -109,9 +111,9 @@ fn bench(c: &mut Criterion) {
     let rotation = Rotation::from_settings(&settings);
     let store = Arc::new(MemoryStore::new(&settings));
     let before = rss();
-    fill(store.as_ref(), "big.example", BIG, &rotation);
+    rt.block_on(fill(store.as_ref(), "big.example", BIG, &rotation));
     let after = rss();
-    fill(store.as_ref(), "small.example", SMALL, &rotation);
+    rt.block_on(fill(store.as_ref(), "small.example", SMALL, &rotation));
     let per_session = after.saturating_sub(before) as f64 / f64::from(BIG);
     let engine = Engine::with_store(settings, client, store);
     let (small, big) = (request("small.example"), request("big.example"));

@@ -37,6 +37,7 @@
 //!   host reproduces and improves on. Doc comments cite it as "(reference N.N)", meaning section
 //!   N.N of `docs/reference.md` in this repository.
 
+pub mod authoring;
 pub mod batch;
 pub mod configs;
 pub mod defaults;

@@ -65,6 +65,8 @@ pub enum ProblemKind {
     /// 429 `too-many-pools`: the request needs a new session pool, but a pool bound
     /// (`setting`, e.g. `max_client_pools`) is full and none of its pools is idle (issue 13).
     TooManyPools,
+    /// 429 `too-many-streams`: the dashboard's live streams are all taken (issue 19).
+    TooManyStreams,
     /// 415 `unsupported-media-type`: a keyless (loopback) gateway refused a `POST` that is not
     /// `Content-Type: application/json`, as a browser's cross-site "simple request" is.
     UnsupportedMediaType,
@@ -91,7 +93,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
@@ -104,6 +106,7 @@ impl ProblemKind {
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::TooManyPools,
+        Self::TooManyStreams,
         Self::ConfigError,
         Self::Internal,
         Self::GaveUp,
@@ -129,6 +132,7 @@ impl ProblemKind {
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::TooManyPools => "too-many-pools",
+            Self::TooManyStreams => "too-many-streams",
             Self::ConfigError => "config-error",
             Self::Internal => "internal",
             Self::GaveUp => "gave-up",
@@ -162,7 +166,7 @@ impl ProblemKind {
             Self::PoolClosed | Self::PoolNotClosed => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::TooManyPools => 429,
+            Self::TooManyPools | Self::TooManyStreams => 429,
             Self::ConfigError | Self::Internal => 500,
             Self::GaveUp | Self::UpstreamUnreachable | Self::UpstreamError => 502,
             Self::NoSession | Self::ShuttingDown => 503,
@@ -185,6 +189,7 @@ impl ProblemKind {
             Self::PayloadTooLarge => "Payload Too Large",
             Self::UnsupportedMediaType => "Unsupported Media Type",
             Self::TooManyPools => "Too Many Session Pools",
+            Self::TooManyStreams => "Too Many Dashboard Streams",
             Self::ConfigError => "Session Config Error",
             Self::Internal => "Internal Error",
             Self::GaveUp => "Session Retries Exhausted",

@@ -9,6 +9,7 @@ use crate::support::repo;
 fn session_host(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_session-host"))
         .args(args)
+        .env("XDG_STATE_HOME", crate::support::state_home())
         .output()
         .expect("the binary runs")
 }
@@ -100,6 +101,7 @@ fn plugin_which_explains_the_choice_and_the_pool() {
     let settings = dir.path().join("session-host.toml");
     std::fs::write(&settings, "[sessions]\nenabled = true\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_session-host"))
+        .env("XDG_STATE_HOME", crate::support::state_home())
         .args([
             "plugin",
             "which",

@@ -23,7 +23,7 @@ pub(crate) const UPSTREAM_KEY: &str = "upstream-secret-4711";
 const GATEWAY_KEY: &str = "gateway-secret-0815";
 
 /// The built-in scenario plus two slow sites, for the shutdown tests.
-fn scenario() -> Scenario {
+pub(crate) fn scenario() -> Scenario {
     let builtin = std::fs::read_to_string(repo().join("emulator/scenarios/default.toml"))
         .expect("the built-in scenario");
     let extra = r#"
@@ -114,7 +114,7 @@ pub(crate) struct Gateway {
     /// `http://127.0.0.1:PORT`.
     base: String,
     stderr: Arc<Mutex<String>>,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
 fn binary(args: &[String], gateway_key: Option<&str>) -> Command {
@@ -124,6 +124,7 @@ fn binary(args: &[String], gateway_key: Option<&str>) -> Command {
         .env("ZYTE_API_KEY", UPSTREAM_KEY)
         .env_remove("ZYTE_API_URL")
         .env_remove("SESSION_HOST_GATEWAY_KEY")
+        .env("XDG_STATE_HOME", crate::support::state_home())
         .env("RUST_LOG", "info");
     if let Some(key) = gateway_key {
         command.env("SESSION_HOST_GATEWAY_KEY", key);
@@ -180,8 +181,13 @@ impl Gateway {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
     }
 
     /// The process id of the binary.
@@ -195,7 +201,11 @@ impl Gateway {
     }
 
     /// POSTs `body` to `/v1/extract` with `key` as the Basic user name.
-    async fn extract(&self, body: impl Into<reqwest::Body>, key: Option<&str>) -> Answer {
+    pub(crate) async fn extract(
+        &self,
+        body: impl Into<reqwest::Body>,
+        key: Option<&str>,
+    ) -> Answer {
         let mut request = self.client.post(self.url("/v1/extract")).body(body);
         if let Some(key) = key {
             request = request.basic_auth(key, Some(""));
@@ -203,7 +213,7 @@ impl Gateway {
         Answer::of(request.send().await.expect("the gateway answers")).await
     }
 
-    async fn get(&self, path: &str, key: Option<&str>) -> Answer {
+    pub(crate) async fn get(&self, path: &str, key: Option<&str>) -> Answer {
         let mut request = self.client.get(self.url(path));
         if let Some(key) = key {
             request = request.basic_auth(key, Some(""));
@@ -232,10 +242,10 @@ impl Gateway {
 }
 
 /// A response, read.
-struct Answer {
-    status: StatusCode,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
     headers: reqwest::header::HeaderMap,
-    json: Value,
+    pub(crate) json: Value,
 }
 
 impl Answer {
@@ -251,7 +261,7 @@ impl Answer {
         }
     }
 
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -259,7 +269,7 @@ impl Answer {
     }
 
     /// Asserts a problem+json of ours with `status` and `slug`; returns its detail.
-    fn problem(&self, status: u16, slug: &str) -> String {
+    pub(crate) fn problem(&self, status: u16, slug: &str) -> String {
         assert_eq!(self.status.as_u16(), status, "{}", self.json);
         assert_eq!(self.header("content-type"), "application/problem+json");
         let kind = format!("/session-host/problem/{slug}");

@@ -70,6 +70,7 @@ impl Batch {
             .arg(&settings)
             .env("ZYTE_API_KEY", "any")
             .env_remove("ZYTE_API_URL")
+            .env("XDG_STATE_HOME", crate::support::state_home())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

@@ -204,6 +204,7 @@ async fn issue_12_chaos_soak_through_run() {
     let stderr = std::fs::File::create(fixture.path("run.stderr")).expect("stderr file");
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_session-host"))
+        .env("XDG_STATE_HOME", crate::support::state_home())
         .arg("run")
         .arg(&input)
         .arg("-o")

@@ -2,6 +2,7 @@
 //! engine built from them; the signals that stop them; durations given in seconds.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,6 +10,7 @@ use session_host::configs::{CompileCache, Loader, WatchOptions, Watcher};
 use session_host::engine::Engine;
 use session_host::plugin::Runtime;
 use session_host::settings::HostSettings;
+use session_host::store::{DurableStore, default_dir};
 use session_host::zyte::{ApiKey, Client};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -36,6 +38,15 @@ pub struct HostArgs {
     /// past it.
     #[arg(long, value_name = "MIB", default_value_t = 1024)]
     pub cache_max_mb: u64,
+    /// Where pools and sessions are kept across restarts, `kill -9` included
+    /// [default: $XDG_STATE_HOME/session-host, else ~/.local/state/session-host]. One process
+    /// per dir.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Keep no state across restarts (the reference's behaviour): each start creates its
+    /// sessions anew.
+    #[arg(long, conflicts_with = "state_dir")]
+    pub no_state: bool,
     /// Seconds between rescans of the configs folder, for filesystems that send no events.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub rescan_secs: f64,
@@ -49,6 +60,8 @@ pub struct Host {
     pub settings: HostSettings,
     /// Keeps the configs folder watched while alive.
     pub watcher: Option<Watcher>,
+    /// The durable store, unless `--no-state`: flush it before exiting.
+    pub state: Option<Arc<DurableStore>>,
 }
 
 impl HostArgs {
@@ -76,7 +89,11 @@ impl HostArgs {
         let key = ApiKey::from_env().context("set ZYTE_API_KEY to your Zyte API key")?;
         let client = Client::new(&upstream, key).context("cannot create the Zyte API client")?;
         settings.upstream = upstream;
-        let engine = Engine::new(settings.sessions.clone(), client);
+        let state = self.open_state(&settings)?;
+        let engine = match &state {
+            Some(store) => Engine::with_store(settings.sessions.clone(), client, store.clone()),
+            None => Engine::new(settings.sessions.clone(), client),
+        };
         let watcher = match &self.configs {
             Some(dir) => Some(self.watch(dir, &settings, &engine).await?),
             None => None,
@@ -85,7 +102,29 @@ impl HostArgs {
             engine,
             settings,
             watcher,
+            state,
         })
+    }
+
+    /// The state dir asked for: `None` with `--no-state`.
+    pub fn state_dir(&self) -> anyhow::Result<Option<PathBuf>> {
+        state_dir(self.state_dir.as_ref(), self.no_state)
+    }
+
+    /// Opens and restores the state dir, unless `--no-state`.
+    fn open_state(&self, settings: &HostSettings) -> anyhow::Result<Option<Arc<DurableStore>>> {
+        let Some(dir) = self.state_dir()? else {
+            return Ok(None);
+        };
+        let (store, restored) = DurableStore::open(&dir, &settings.sessions)?;
+        tracing::info!(
+            dir = %dir.display(),
+            "session state restored: {} pools, {} sessions, {} expired",
+            restored.pools,
+            restored.sessions,
+            restored.expired
+        );
+        Ok(Some(store))
     }
 
     async fn watch(
@@ -117,6 +156,19 @@ impl HostArgs {
             "configs folder loaded and watched"
         );
         Ok(watcher)
+    }
+}
+
+/// `dir`, else the default state dir; `None` when `off`.
+pub fn state_dir(dir: Option<&PathBuf>, off: bool) -> anyhow::Result<Option<PathBuf>> {
+    if off {
+        return Ok(None);
+    }
+    match dir {
+        Some(dir) => Ok(Some(dir.clone())),
+        None => default_dir()
+            .map(Some)
+            .context("no state dir: set XDG_STATE_HOME or HOME, or pass --state-dir or --no-state"),
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod authoring;
 mod demo;
 mod host;
 mod logging;
@@ -13,19 +14,26 @@ mod plugin;
 mod progress;
 mod run;
 mod serve;
+mod state;
 mod summary;
 
 /// Zyte API session management with site logic in sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
 #[command(name = "session-host", version, about)]
 struct Cli {
+    /// How log lines are written to stderr: `text`, coloured only when stderr is a terminal and
+    /// NO_COLOR is unset, or `json`, one object per line.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Inspect session configs.
+    /// Scaffold a config project (source with every hook, build script, README, scenario).
+    New(authoring::NewArgs),
+    /// Inspect, build, trace and test session configs.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
     /// Send a file of Zyte API requests (JSON Lines) or URLs through the engine; resumable.
@@ -37,6 +45,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve the Zyte-API-compatible HTTP gateway: any Zyte API client gets session management.
     Serve(serve::ServeArgs),
+    /// Show or clear the pools and sessions kept across restarts (the state dir).
+    #[command(subcommand)]
+    State(state::StateCommand),
     /// Serve the offline Zyte API emulator.
     Emulate(zyte_emulator::EmulateArgs),
 }
@@ -45,11 +56,12 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // The batch commands print their own account of what happened; the log would drown it.
-    init_logging(match cli.command {
+    let level = match cli.command {
         Command::Demo(_) => "error",
-        Command::Run(_) => "warn",
+        Command::Run(_) | Command::Plugin(_) => "warn",
         _ => "info",
-    });
+    };
+    logging::init(level, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,8 +73,10 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run::run(args).await,
             Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::New(args) => authoring::new(args),
             Command::Plugin(command) => plugin::run(command).await,
             Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::State(command) => state::run(command).map(|()| ExitCode::SUCCESS),
             Command::Emulate(args) => zyte_emulator::run_cli(args)
                 .await
                 .map(|()| ExitCode::SUCCESS)
@@ -78,14 +92,4 @@ pub fn main() -> ExitCode {
 fn report(error: anyhow::Error) -> ExitCode {
     eprintln!("error: {error:#}");
     ExitCode::FAILURE
-}
-
-/// Logs to stderr at `level`; `RUST_LOG` overrides it.
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| logging::EscapeLines(std::io::stderr()))
-        .try_init();
 }

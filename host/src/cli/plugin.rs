@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use session_host::configs::{CompileCache, Loader};
 use session_host::engine::{Engine, EngineRequest};
-use session_host::plugin::{CallEnv, GuestConfig, Hook, Limits, Runtime};
+use session_host::plugin::{
+    CallEnv, GuestConfig, Hook, Limits, Runtime, SUPPORTED_WIT_VERSIONS, WIT_VERSION,
+};
 use session_host::settings::HostSettings;
 use session_host::zyte::{ApiKey, Client};
 
@@ -33,6 +35,23 @@ pub enum PluginCommand {
         #[arg(long = "config", value_name = "FILE")]
         settings: Option<PathBuf>,
     },
+    /// Send one request through the engine and print each hook's input, output and time, the
+    /// init chain's downloads, the check verdict, and the pool and session.
+    Trace(super::authoring::TraceArgs),
+    /// Run a config's scenario file (a project folder's scenario.toml, or FILE) against an
+    /// in-process emulator: pass/fail per case, with each difference. Exits 1 if a case fails.
+    Test {
+        /// A config project folder, a folder holding scenario.toml, or a scenario file.
+        target: Option<PathBuf>,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build a config project (made by `session-host new`) into DIR/dist/NAME.wasm.
+    Build {
+        /// The project folder (default: the current one).
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Runs a `plugin` subcommand.
@@ -44,6 +63,9 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             configs,
             settings,
         } => which(&url, configs, settings).await,
+        PluginCommand::Build { dir } => super::authoring::build(dir),
+        PluginCommand::Trace(args) => super::authoring::trace(args).await,
+        PluginCommand::Test { target, json } => super::authoring::test(target, json).await,
     }
 }
 
@@ -52,7 +74,10 @@ async fn check(files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
     let mut failed = 0;
     for file in &files {
         match runtime.load_file(file, CallEnv::default()).await {
-            Ok(plugin) => print!("{}", describe(file, &plugin)),
+            Ok(plugin) => {
+                print!("{}", describe(file, &plugin));
+                println!("  wit:        {}", wit_version(file));
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("error: {}: {e}", file.display());
@@ -64,6 +89,22 @@ async fn check(files: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The WIT version `file` targets, and whether this host supports it.
+fn wit_version(file: &std::path::Path) -> String {
+    let found = std::fs::read(file)
+        .ok()
+        .and_then(|bytes| session_host::plugin::targeted_wit_version(&bytes));
+    match found {
+        Some(v) if session_host::plugin::wit_version_supported(&v) => {
+            format!("session-host:config@{v} (supported; this host: {WIT_VERSION})")
+        }
+        Some(v) => {
+            format!("session-host:config@{v} (this host supports {SUPPORTED_WIT_VERSIONS:?})")
+        }
+        None => "unknown (the file names no session-host:config import)".to_owned(),
+    }
 }
 
 /// The world's hooks among the component's exports (componentize-py adds others).

@@ -134,6 +134,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let elapsed = progress.finish();
+    if let Some(state) = &host.state {
+        state.flush();
+    }
     summary::write_table(&mut std::io::stderr(), &host.engine, &tally)?;
     let stopped = stop.lock().clone();
     Ok(outcome(

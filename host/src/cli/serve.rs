@@ -101,13 +101,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("session-host gateway listening on http://{addr}/v1/");
     gateway::serve(listener, state, signal).await?;
     drop(host.watcher);
+    if let Some(state) = &host.state {
+        state.flush();
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }
 
 /// Listens for SIGINT (Ctrl-C) and SIGTERM from now on; the future completes on either.
 /// Registered before the gateway announces itself, so no early signal kills it uncleanly.
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+pub(super) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     let mut signals = Signals::listen()?;
     Ok(async move {
         let (name, _) = signals.next().await;

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use futures::future::BoxFuture;
 
+use super::observe::{HookObserver, Observed};
 use crate::defaults::BuiltIn;
 use crate::plugin::{
     CallEnv, GuestConfig, HookError, InitError, PoolSpec, ProcessedRequest, Request, Response,
@@ -92,6 +93,7 @@ pub struct ConfigSet {
     by_name: HashMap<String, usize>,
     rules: RuleSet,
     problems: Vec<ConfigProblem>,
+    observer: Option<Arc<dyn HookObserver>>,
 }
 
 impl ConfigSet {
@@ -124,6 +126,7 @@ impl ConfigSet {
             by_name,
             rules,
             problems: Vec::new(),
+            observer: None,
         })
     }
 
@@ -135,6 +138,14 @@ impl ConfigSet {
         Self::new(plugins.into_iter().map(ConfigEntry::new).collect())
     }
 
+    /// The same set, its hook calls seen by `observer` (`plugin trace` and `plugin test`; see
+    /// [`super::observe`]).
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn HookObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// The same set, reporting `problems`.
     #[must_use]
     pub fn with_problems(mut self, problems: Vec<ConfigProblem>) -> Self {
@@ -144,9 +155,16 @@ impl ConfigSet {
 
     /// The config for `url`.
     pub fn select(&self, url: &str) -> Config {
-        match self.rules.resolve(url).and_then(|name| self.get(name)) {
+        let config = match self.rules.resolve(url).and_then(|name| self.get(name)) {
             Some(entry) => Config::Guest(entry.plugin.clone()),
             None => Config::Default,
+        };
+        match &self.observer {
+            None => config,
+            Some(observer) => Config::Observed(Arc::new(Observed {
+                inner: config,
+                observer: observer.clone(),
+            })),
         }
     }
 
@@ -318,6 +336,8 @@ pub enum Config {
     Default,
     /// A loaded guest.
     Guest(Arc<GuestConfig>),
+    /// Either of the above, its calls observed ([`super::observe`]).
+    Observed(Arc<Observed>),
 }
 
 impl Config {
@@ -326,6 +346,7 @@ impl Config {
         match self {
             Config::Default => &BuiltIn,
             Config::Guest(p) => p.as_ref(),
+            Config::Observed(o) => o.as_ref(),
         }
     }
 

@@ -81,8 +81,8 @@ impl Inner {
         }
         let cookie_mode = config.cookie_mode(self.env(None, false), &wit).await?;
         let (pool, pin) = match config.pool(self.env(None, cookie_mode), &wit).await {
-            Ok(spec) => self.register(&spec)?,
-            Err(e) => return Err(self.pool_error(&url, &e)),
+            Ok(spec) => self.register(&spec).await?,
+            Err(e) => return Err(self.pool_error(&url, &e).await),
         };
         let ctx = PoolCtx {
             config,
@@ -128,7 +128,7 @@ impl Inner {
         deadline: Deadline,
     ) -> Attempt {
         let sid = &lease.session_id;
-        let data = self.session_data(&ctx.pool, sid);
+        let data = self.session_data(&ctx.pool, sid).await;
         let env = self.env(data, ctx.cookie_mode);
         let mut request = ctx.request.clone();
         request.session_id = Some(sid.clone());
@@ -159,13 +159,17 @@ impl Inner {
                     body: answer.body,
                 };
                 let verdict = ctx.config.check(env, &response, &request).await;
-                self.judge(ctx, (sid, &request), verdict, response, served_by)
+                let sent = (sid.as_str(), &request);
+                self.judge(ctx, sent, verdict, response, served_by).await
             }
             Err(error @ ZyteError::Deadline { .. }) => {
                 let doing = format!("waiting for Zyte API: {error}");
                 Attempt::Fail(timed_out(Some(&ctx.pool), &deadline, doing))
             }
-            Err(error) => self.upstream_error(ctx, (sid, &request), error, served_by),
+            Err(error) => {
+                let sent = (sid.as_str(), &request);
+                self.upstream_error(ctx, sent, error, served_by).await
+            }
         }
     }
 
@@ -190,7 +194,7 @@ impl Inner {
 
     /// Judges the answer to `sent`: the lease's session id, and the request as sent (what
     /// `process-request` returned, which a refresh's init gets).
-    fn judge(
+    async fn judge(
         self: &Arc<Self>,
         ctx: &PoolCtx,
         sent: (&str, &Request),
@@ -206,10 +210,10 @@ impl Inner {
         };
         match classify_check(verdict) {
             CheckOutcome::Passed => {
-                self.stats.inc(pool, SessionStat::UseCheckPassed);
+                self.count(pool, SessionStat::UseCheckPassed);
                 if ctx.cookie_mode {
                     let new = cookies::response_cookies(&response.body);
-                    self.store.merge_cookies(pool, sid, new);
+                    self.store.merge_cookies(pool, sid, new).await;
                 }
                 Attempt::Done(EngineResponse {
                     status: response.status,
@@ -218,30 +222,28 @@ impl Inner {
                 })
             }
             CheckOutcome::Failed => {
-                self.stats.inc(pool, SessionStat::UseCheckFailed);
+                self.count(pool, SessionStat::UseCheckFailed);
                 let (max, now) = (self.settings.max_check_failures, self.clock.now());
-                if self
-                    .store
-                    .count_failure(pool, sid, Failure::Check, max, now)
-                {
-                    self.refresh(ctx, sent, "check failed");
+                let failure = Failure::Check;
+                if self.store.count_failure(pool, sid, failure, max, now).await {
+                    self.refresh(ctx, sent, "check failed").await;
                 }
                 Attempt::Retry(
                     Reason::SessionExpired,
                     gave_up("the session check failed".into()),
                 )
             }
-            CheckOutcome::Close(reason) => Attempt::Fail(self.close(pool, &reason)),
+            CheckOutcome::Close(reason) => Attempt::Fail(self.close(pool, &reason).await),
             CheckOutcome::Error(e) => {
-                self.stats.inc(pool, SessionStat::UseCheckError);
+                self.count(pool, SessionStat::UseCheckError);
                 tracing::error!("Unexpected error while checking session validity: {e}");
-                self.refresh(ctx, sent, &format!("check error: {e}"));
+                self.refresh(ctx, sent, &format!("check error: {e}")).await;
                 Attempt::Retry(Reason::SessionExpired, gave_up(e))
             }
         }
     }
 
-    fn upstream_error(
+    async fn upstream_error(
         self: &Arc<Self>,
         ctx: &PoolCtx,
         sent: (&str, &Request),
@@ -251,17 +253,15 @@ impl Inner {
         let (pool, sid) = (&ctx.pool, sent.0);
         let status = error.status();
         let reason = if error.problem_type() == Some(SESSION_EXPIRED) {
-            self.stats.inc(pool, SessionStat::UseExpired);
-            self.refresh(ctx, sent, "session expired");
+            self.count(pool, SessionStat::UseExpired);
+            self.refresh(ctx, sent, "session expired").await;
             Reason::SessionExpired
         } else if let Some(s @ (520 | 521)) = status {
-            self.stats.inc(pool, SessionStat::UseFailed);
+            self.count(pool, SessionStat::UseFailed);
             let (max, now) = (self.settings.max_errors, self.clock.now());
-            if self
-                .store
-                .count_failure(pool, sid, Failure::Error(s), max, now)
-            {
-                self.refresh(ctx, sent, &format!("error {s}"));
+            let failure = Failure::Error(s);
+            if self.store.count_failure(pool, sid, failure, max, now).await {
+                self.refresh(ctx, sent, &format!("error {s}")).await;
             }
             Reason::DownloadError
         } else {
@@ -344,19 +344,19 @@ impl Inner {
 
     /// The `pool` hook failed: close the URL's netloc pool with `pool_error` (docs/reference.md
     /// §5.2).
-    fn pool_error(&self, url: &str, error: &HookError) -> EngineError {
+    async fn pool_error(&self, url: &str, error: &HookError) -> EngineError {
         tracing::error!("the pool hook failed: {error}");
         match defaults::netloc(url) {
-            Ok(netloc) => match self.register(&pool_spec(&netloc)) {
-                Ok((id, _pin)) => self.close(&id, "pool_error"),
+            Ok(netloc) => match self.register(&pool_spec(&netloc)).await {
+                Ok((id, _pin)) => self.close(&id, "pool_error").await,
                 Err(e) => e,
             },
             Err(e) => EngineError::BadInput(e),
         }
     }
 
-    fn session_data(&self, pool: &str, sid: &str) -> Option<SessionData> {
-        self.store.session_data(pool, sid)
+    async fn session_data(&self, pool: &str, sid: &str) -> Option<SessionData> {
+        self.store.session_data(pool, sid).await
     }
 
     pub(super) fn env(&self, session: Option<SessionData>, cookie_mode: bool) -> CallEnv {

@@ -90,7 +90,7 @@ impl Inner {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let (choice, initial, retired) = self.choose(&ctx.pool, ctx.cookie_mode)?;
+            let (choice, initial, retired) = self.choose(&ctx.pool, ctx.cookie_mode).await?;
             for sid in retired {
                 self.spawn_replacement(ctx.clone(), sid);
             }
@@ -109,6 +109,10 @@ impl Inner {
                     "its sessions are all being created or replaced",
                 ),
             };
+            let wait = self
+                .store
+                .poll_interval()
+                .map_or(wait, |poll| wait.min(poll));
             let woken = deadline.run(async {
                 tokio::select! {
                     () = &mut notified => {}
@@ -124,20 +128,21 @@ impl Inner {
 
     /// One rotation step; `cookie_mode` pools skip proactive retirement, since Zyte API does
     /// not expire their local cookie jars.
-    fn choose(
+    /// The pool's closed state comes with the step, in the same store step.
+    async fn choose(
         &self,
         id: &str,
         cookie_mode: bool,
     ) -> Result<(Choice, bool, Vec<String>), EngineError> {
-        if let Some(closed) = self.closed(id) {
-            return Err(closed);
-        }
         let now = self.clock.now();
-        let step = self
-            .store
-            .lease(id, now, &self.rotation, !cookie_mode, rand::random());
-        let step = step.map(|s| (s.choice, s.create, s.retired));
-        step.ok_or_else(|| EngineError::BadInput(format!("unknown pool {id:?}")))
+        let u = rand::random();
+        let step = self.store.lease(id, now, &self.rotation, !cookie_mode, u);
+        let step = step.await;
+        let step = step.ok_or_else(|| EngineError::BadInput(format!("unknown pool {id:?}")))?;
+        match step.closed {
+            Some(reason) => Err(super::closed_error(id, reason)),
+            None => Ok((step.choice, step.create, step.retired)),
+        }
     }
 
     /// How long to wait on an empty pool, or the reference's "could not get a session" error.
@@ -174,7 +179,7 @@ impl Inner {
         let creating = Creating::new(self, &ctx.pool);
         let out_of_time = |doing: &str| timed_out(Some(&ctx.pool), &deadline, doing);
         loop {
-            if let Some(closed) = self.closed(&ctx.pool) {
+            if let Some(closed) = self.closed(&ctx.pool).await {
                 return Err(closed);
             }
             let sid = uuid::Uuid::new_v4().to_string();
@@ -197,7 +202,7 @@ impl Inner {
             };
             match classify_init(result) {
                 InitOutcome::Passed => {
-                    self.stats.inc(&ctx.pool, SessionStat::InitCheckPassed);
+                    self.count(&ctx.pool, SessionStat::InitCheckPassed);
                     let cookies = if ctx.cookie_mode {
                         downloader.last_cookies()
                     } else {
@@ -209,7 +214,7 @@ impl Inner {
                     return self.add(ctx, sid, data, cookies, for_use, deadline).await;
                 }
                 InitOutcome::Retry(stat) => {
-                    self.stats.inc(&ctx.pool, stat);
+                    self.count(&ctx.pool, stat);
                     tracing::warn!(pool = %ctx.pool, stat = stat.as_str(), "session initialization failed; retrying after creation_retry_delay");
                     let pause = secs(self.settings.creation_retry_delay);
                     if deadline.sleep(pause).await.is_err() {
@@ -217,12 +222,14 @@ impl Inner {
                         return Err(out_of_time(doing));
                     }
                 }
-                InitOutcome::Close(reason) => return Err(self.close(&ctx.pool, &reason)),
+                InitOutcome::Close(reason) => return Err(self.close(&ctx.pool, &reason).await),
                 InitOutcome::Bad(stat, why) => {
-                    self.stats.inc(&ctx.pool, stat);
+                    self.count(&ctx.pool, stat);
                     tracing::warn!(pool = %ctx.pool, stat = stat.as_str(), %why, "session initialization failed");
-                    match self.store.bad_init(&ctx.pool) {
-                        Some((_, true)) => return Err(self.close(&ctx.pool, "bad_session_inits")),
+                    match self.store.bad_init(&ctx.pool).await {
+                        Some((_, true)) => {
+                            return Err(self.close(&ctx.pool, "bad_session_inits").await);
+                        }
                         _ => self.backoff(&ctx.pool, &deadline).await?,
                     }
                 }
@@ -231,7 +238,7 @@ impl Inner {
     }
 
     async fn backoff(&self, id: &str, deadline: &Deadline) -> Result<(), EngineError> {
-        let n = self.store.bad_inits(id).unwrap_or(1);
+        let n = self.store.bad_inits(id).await.unwrap_or(1);
         let pause = init_backoff(self.settings.init_failure_backoff, n);
         deadline.sleep(pause).await.map_err(|_| {
             let doing = format!("backing off {pause:?} after {n} failed session init(s)");
@@ -255,12 +262,13 @@ impl Inner {
         // Reference 5.5: the new session waits `first` (the triggering request, if any, sleeps
         // it), then is queued at that time plus `next`. Queuing it at `now + next` let a waiting
         // request share its first use (issue 14).
-        let Some(options) = self.store.options(&ctx.pool) else {
+        let Some(options) = self.store.options(&ctx.pool).await else {
             return Ok(None);
         };
         let first = options.next_delay(rand::random());
         let next = options.next_delay(rand::random());
         let added = self.store.add(&ctx.pool, session, first + next, for_use);
+        let added = added.await;
         let Some(lease) = added.filter(|_| for_use) else {
             return Ok(None);
         };
@@ -279,14 +287,14 @@ impl Inner {
     /// one
     /// `process-request` returned, not the original (issue 14), without its session id, as
     /// for every init.
-    pub(super) fn refresh(
+    pub(super) async fn refresh(
         self: &Arc<Self>,
         ctx: &PoolCtx,
         (sid, sent): (&str, &Request),
         reason: &str,
     ) {
         let now = self.clock.now();
-        if self.store.retire(&ctx.pool, sid, reason, now) {
+        if self.store.retire(&ctx.pool, sid, reason, now).await {
             let mut request = sent.clone();
             request.session_id = None;
             let ctx = PoolCtx {
@@ -480,10 +488,11 @@ mod tests {
             let (_emulator, engine) = engine(settings, true).await;
             let inner = engine.inner.clone();
             let spec = crate::engine::pool_spec("slow.test");
-            let (pool, pin) = inner.register(&spec).expect("room for the pool");
+            let (pool, pin) = inner.register(&spec).await.expect("room for the pool");
             // The pool's one slot is taken, as by the session the replacement replaces.
             let now = inner.clock.now();
             let step = inner.store.lease(&pool, now, &inner.rotation, false, 0.0);
+            let step = step.await;
             assert!(step.is_some_and(|s| s.create));
             let pending = || engine.pools()[0].pending_initial;
             assert_eq!(pending(), 0);

@@ -94,6 +94,7 @@
 pub mod config;
 pub mod cookies;
 pub mod downloader;
+pub mod observe;
 pub mod pool;
 pub mod stats;
 
@@ -211,8 +212,12 @@ impl Engine {
             if preset.size.is_some() {
                 let config = inner.pool_config(&pool_spec(id));
                 let now = inner.clock.now();
-                // A preset is never refused: it counts against no bound.
-                let _ = inner.store.register(id, config, Registration::Preset, now);
+                // A preset is never refused: it counts against no bound. The in-memory store
+                // registers it at once; a remote one in the background.
+                let (store, id) = (inner.store.clone(), id.clone());
+                guard::detach(async move {
+                    let _ = store.register(&id, config, Registration::Preset, now).await;
+                });
             }
         }
         Self {
@@ -267,8 +272,8 @@ impl Engine {
     }
 
     /// Reopens pool `id`; false when there is no such pool or it is not closed.
-    pub fn reopen_pool(&self, id: &str) -> bool {
-        self.inner.store.reopen(id)
+    pub async fn reopen_pool(&self, id: &str) -> bool {
+        self.inner.store.reopen(id).await
     }
 
     /// The counters, named as `stats_per_pool` asks.
@@ -341,13 +346,14 @@ impl Inner {
     /// # Errors
     /// A pool a request named asks for more than `max_pool_size` sessions
     /// ([`EngineError::BadInput`]), or a bound is full ([`EngineError::TooManyPools`]).
-    fn register(&self, spec: &PoolSpec) -> Result<(String, PoolPin), EngineError> {
+    async fn register(&self, spec: &PoolSpec) -> Result<(String, PoolPin), EngineError> {
         let config = self.pool_config(spec);
         self.check_size(spec, config.kind)?;
         let now = self.clock.now();
         let registered = self
             .store
-            .register(&spec.id, config, Registration::Request, now)?;
+            .register(&spec.id, config, Registration::Request, now)
+            .await?;
         self.forget(registered.evicted);
         Ok((spec.id.clone(), registered.pin))
     }
@@ -389,25 +395,31 @@ impl Inner {
         }
     }
 
-    fn closed(&self, id: &str) -> Option<EngineError> {
-        let reason = self.store.closed(id)?;
-        Some(EngineError::PoolClosed {
-            pool: id.to_owned(),
-            reason,
-        })
+    async fn closed(&self, id: &str) -> Option<EngineError> {
+        let reason = self.store.closed(id).await?;
+        Some(closed_error(id, reason))
     }
 
-    fn close(&self, id: &str, reason: &str) -> EngineError {
+    async fn close(&self, id: &str, reason: &str) -> EngineError {
         let reason = &wire::truncated(reason);
         tracing::error!(pool = id, reason, "closing session pool");
-        let reason = self
-            .store
-            .close(id, reason)
-            .unwrap_or_else(|| reason.to_owned());
-        EngineError::PoolClosed {
-            pool: id.to_owned(),
-            reason,
-        }
+        let closed = self.store.close(id, reason).await;
+        closed_error(id, closed.unwrap_or_else(|| reason.to_owned()))
+    }
+
+    /// Counts `stat` for pool `id`: in the engine's counters, and where every host sees it
+    /// ([`PoolStore::count`]).
+    fn count(&self, id: &str, stat: stats::SessionStat) {
+        self.stats.inc(id, stat);
+        self.store.count(id, stat);
+    }
+}
+
+/// The error of a request to pool `id`, closed with `reason`.
+fn closed_error(id: &str, reason: String) -> EngineError {
+    EngineError::PoolClosed {
+        pool: id.to_owned(),
+        reason,
     }
 }
 

@@ -163,12 +163,16 @@ pub enum Choice {
 }
 
 /// A session handed to one request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lease {
     /// The session id.
     pub session_id: String,
     /// Its cookie jar, in cookie mode.
     pub cookies: Vec<Value>,
+    /// The store's id of this hold on the session, renewed and released by it (a remote
+    /// store's lease expires unless renewed: [`crate::store::PoolStore::lease_ttl`]); `0` in
+    /// the in-memory store, whose holders die with it.
+    pub token: u64,
 }
 
 /// Rotation limits (engine settings that are not per pool).
@@ -371,6 +375,7 @@ impl Pool {
             Lease {
                 session_id: session.id.clone(),
                 cookies: session.cookies.clone(),
+                token: 0,
             }
         });
         lease.map_or(Choice::Busy, Choice::Ready)
@@ -389,6 +394,7 @@ impl Pool {
         let lease = Lease {
             session_id: session.id.clone(),
             cookies: session.cookies.clone(),
+            token: 0,
         };
         let id: Arc<str> = Arc::from(session.id.as_str());
         if let Some(old) = self.sessions.remove(&id) {
@@ -495,6 +501,17 @@ impl Pool {
     pub fn reopen(&mut self) {
         self.closed = None;
         self.bad_inits = 0;
+        let live = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
+        self.pending_initial = self.options.size.saturating_sub(live);
+    }
+
+    /// Puts back state read from a durable store (issue 15), after its sessions were
+    /// [`Pool::add`]ed: the bad-init count, the close reason and the retired sessions; the
+    /// sessions missing from the pool's size are created by the next requests.
+    pub fn restore(&mut self, bad_inits: u32, closed: Option<String>, retired: VecDeque<Retired>) {
+        self.bad_inits = bad_inits;
+        self.closed = closed.map(|c| crate::wire::truncated(&c));
+        self.retired = retired;
         let live = u32::try_from(self.sessions.len()).unwrap_or(u32::MAX);
         self.pending_initial = self.options.size.saturating_sub(live);
     }

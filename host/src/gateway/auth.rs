@@ -40,6 +40,11 @@ impl GatewayKey {
         (!key.is_empty()).then_some(Self(key))
     }
 
+    /// The key itself, for deriving the dashboard's secrets from it (never printed).
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
     /// Whether `candidate` is this key, in time independent of where they differ.
     pub fn matches(&self, candidate: &str) -> bool {
         self.0.matches(candidate)
@@ -92,6 +97,13 @@ pub fn check_browser(method: &Method, headers: &HeaderMap, uri: &Uri) -> Result<
     Ok(())
 }
 
+/// Whether the request's `Host` is `localhost`, `127.0.0.1` or `[::1]` (the dashboard's guard
+/// of a keyless gateway, as [`check_browser`]'s).
+pub(crate) fn is_loopback_request(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    host.is_some_and(is_loopback_host)
+}
+
 /// `localhost`, `127.0.0.1` or `[::1]`, with an optional port.
 fn is_loopback_host(host: &str) -> bool {
     let name = match host.rsplit_once(':') {
@@ -102,7 +114,7 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 /// Whether the `Content-Type` is `application/json` (parameters such as `charset` allowed).
-fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

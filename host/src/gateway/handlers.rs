@@ -172,7 +172,7 @@ pub(super) async fn reopen(
 ) -> Result<Json<Value>, Problem> {
     let Path(id) = id.map_err(|e| Problem::bad_request(format!("bad pool id: {e}")))?;
     let engine = state.engine();
-    if engine.reopen_pool(&id) {
+    if engine.reopen_pool(&id).await {
         tracing::info!(pool = %id, "session pool reopened by an operator");
         return Ok(Json(json!({"pool": id, "reopened": true})));
     }

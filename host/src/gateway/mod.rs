@@ -21,6 +21,7 @@
 //! | `POST /pools/{id}/reopen` | reopens a closed pool | yes |
 //! | `GET /metrics` | Prometheus text, only when [`GatewayConfig::metrics`] is set | yes |
 //! | `GET /healthz` | `{"status": "ok"}` while the process serves | no (probes carry no key) |
+//! | `GET /`, `GET /events`, `/dashboard/...` | the live dashboard ([`dashboard`]) | yes, or its login cookie |
 //!
 //! # Policy
 //!
@@ -66,6 +67,9 @@
 //!   is cancelled: its engine work is dropped, no more Zyte API calls are made for it, and
 //!   the engine's drop guards release its session lease at once (see the cancellation policy
 //!   in [`crate::engine`]).
+//! - **Request ids** ([`request_id`], issue 19): every answer carries `x-request-id` (the
+//!   client's own when short and printable, else a generated one), and every log line written
+//!   while serving the request carries it as `request_id`.
 //! - **A panic** (a bug) answers only its own request, with a 500 `internal` problem that does
 //!   not quote the panic (`gateway/panic.rs`); the host goes on serving.
 //! - **Shutdown** ([`serve`]): when the signal fires, the listener closes (new connections are
@@ -74,10 +78,12 @@
 //!   request gets exactly one answer, and the server stops.
 
 pub mod auth;
+pub mod dashboard;
 mod handlers;
 mod panic;
 pub mod problem;
 pub mod request;
+pub mod request_id;
 mod serve;
 
 #[cfg(test)]
@@ -224,6 +230,8 @@ struct StateInner {
     /// Becomes `true` when the drain time after shutdown is over: running requests then answer
     /// `shutting-down`.
     cutoff: watch::Sender<bool>,
+    /// Becomes `true` when shutdown starts: the dashboard's live streams end.
+    draining: watch::Sender<bool>,
 }
 
 impl GatewayState {
@@ -233,6 +241,7 @@ impl GatewayState {
             engine,
             config,
             cutoff: watch::Sender::new(false),
+            draining: watch::Sender::new(false),
         };
         Self {
             inner: Arc::new(inner),
@@ -247,6 +256,16 @@ impl GatewayState {
     /// The config.
     pub fn config(&self) -> &GatewayConfig {
         &self.inner.config
+    }
+
+    /// Marks the start of shutdown: open dashboard streams end (they would hold the drain).
+    pub fn begin_drain(&self) {
+        self.inner.draining.send_replace(true);
+    }
+
+    /// Watches for [`Self::begin_drain`].
+    pub fn draining(&self) -> watch::Receiver<bool> {
+        self.inner.draining.subscribe()
     }
 
     /// Answers every running request with `shutting-down` (the drain time is over).
@@ -272,6 +291,7 @@ pub fn router(state: GatewayState) -> Router {
     ));
     Router::new()
         .merge(protected)
+        .merge(dashboard::router(&state))
         .route("/healthz", get(handlers::healthz))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
@@ -280,5 +300,6 @@ pub fn router(state: GatewayState) -> Router {
             serve::time_limits,
         ))
         .layer(axum::middleware::from_fn(panic::catch_panic))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

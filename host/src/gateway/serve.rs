@@ -89,6 +89,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    state.begin_drain();
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     let drain = state.config().shutdown_timeout;
     let drained = graceful.shutdown();

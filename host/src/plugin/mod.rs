@@ -55,6 +55,7 @@ mod limits;
 mod loaded;
 mod output;
 mod runtime;
+mod wit;
 
 pub use bindings::session_host::config::types::{
     Address, ApiError, DownloadError, Header, InitError, Level, PoolSpec, Request, Response,
@@ -65,3 +66,4 @@ pub use host::{CallEnv, Defaults, Downloader};
 pub use limits::{Limits, LimitsError};
 pub use loaded::{GuestConfig, GuestCounters, ProcessedRequest};
 pub use runtime::Runtime;
+pub use wit::{SUPPORTED_WIT_VERSIONS, WIT_VERSION, targeted_wit_version, wit_version_supported};

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::Notify;
 
 use super::bounds::{Entry, PoolLimits, PoolMap, PoolPin};
+use super::record::{PoolRecord, Wall};
 use super::{Failure, PoolConfig, PoolStore, Registered, Registration, Step};
 use crate::engine::cookies;
 use crate::engine::pool::{Choice, Lease, Pool, PoolOptions, Rotation, Session};
@@ -75,8 +77,60 @@ impl MemoryStore {
     }
 }
 
+/// What the durable store ([`super::durable`]) reads and puts back.
+impl MemoryStore {
+    /// Pool `id`'s record (`None`: no such pool).
+    pub(crate) fn export_pool(&self, id: &str, wall: &Wall) -> Option<PoolRecord> {
+        self.with_pool_quiet(id, |p| {
+            PoolRecord::of(
+                &p.options,
+                p.max_bad_inits,
+                p.bad_inits(),
+                p.closed(),
+                p.retired(),
+                wall,
+            )
+        })
+    }
+
+    /// A copy of session `session_id` of pool `id`: `None` when there is no such pool,
+    /// `Some(None)` when the session is not live.
+    pub(crate) fn export_session(&self, id: &str, session_id: &str) -> Option<Option<Session>> {
+        self.with_pool_quiet(id, |p| p.session(session_id).cloned())
+    }
+
+    /// Every live session id of pool `id`.
+    pub(crate) fn session_ids(&self, id: &str) -> Vec<String> {
+        let ids = self.with_pool_quiet(id, |p| p.sessions().iter().map(|s| s.id.clone()).collect());
+        ids.unwrap_or_default()
+    }
+
+    /// Puts back a registered pool's state: `sessions` (each first usable at its next use,
+    /// nothing in flight), then the record's bad inits, close reason and retired sessions.
+    pub(crate) fn restore_pool(
+        &self,
+        id: &str,
+        sessions: Vec<Session>,
+        record: &PoolRecord,
+        wall: &Wall,
+    ) {
+        self.with_pool(id, |p| {
+            for session in sessions {
+                let first = session.next_use.saturating_duration_since(session.created);
+                p.add(session, first, false);
+            }
+            p.restore(
+                record.bad_inits,
+                record.closed.clone(),
+                record.retired(wall),
+            );
+        });
+    }
+}
+
+#[async_trait]
 impl PoolStore for MemoryStore {
-    fn register(
+    async fn register(
         &self,
         id: &str,
         config: PoolConfig,
@@ -139,7 +193,7 @@ impl PoolStore for MemoryStore {
         Some(PoolSnapshot::of(&pool, now))
     }
 
-    fn options(&self, id: &str) -> Option<PoolOptions> {
+    async fn options(&self, id: &str) -> Option<PoolOptions> {
         self.with_pool_quiet(id, |p| p.options.clone())
     }
 
@@ -147,18 +201,18 @@ impl PoolStore for MemoryStore {
         self.slot(id).map(|s| s.notify.clone())
     }
 
-    fn closed(&self, id: &str) -> Option<String> {
+    async fn closed(&self, id: &str) -> Option<String> {
         self.with_pool_quiet(id, |p| p.closed().map(str::to_owned))?
     }
 
-    fn close(&self, id: &str, reason: &str) -> Option<String> {
+    async fn close(&self, id: &str, reason: &str) -> Option<String> {
         self.with_pool(id, |p| {
             p.close(reason);
             p.closed().unwrap_or(reason).to_owned()
         })
     }
 
-    fn reopen(&self, id: &str) -> bool {
+    async fn reopen(&self, id: &str) -> bool {
         let Some(slot) = self.slot(id) else {
             return false;
         };
@@ -181,7 +235,7 @@ impl PoolStore for MemoryStore {
         }
     }
 
-    fn lease(
+    async fn lease(
         &self,
         id: &str,
         now: Instant,
@@ -190,11 +244,20 @@ impl PoolStore for MemoryStore {
         u: f64,
     ) -> Option<Step> {
         self.with_pool_quiet(id, |p| {
+            if let Some(reason) = p.closed() {
+                return Step {
+                    choice: Choice::Empty,
+                    create: false,
+                    retired: Vec::new(),
+                    closed: Some(reason.to_owned()),
+                };
+            }
             if p.take_initial() {
                 return Step {
                     choice: Choice::Empty,
                     create: true,
                     retired: Vec::new(),
+                    closed: None,
                 };
             }
             let retired = match retire {
@@ -205,11 +268,12 @@ impl PoolStore for MemoryStore {
                 choice: p.choose(now, rotation, u),
                 create: false,
                 retired,
+                closed: None,
             }
         })
     }
 
-    fn add(
+    async fn add(
         &self,
         id: &str,
         session: Session,
@@ -219,25 +283,25 @@ impl PoolStore for MemoryStore {
         self.with_pool(id, |p| p.add(session, first_delay, for_use))
     }
 
-    fn release(&self, id: &str, session_id: &str) {
-        self.with_pool(id, |p| p.release(session_id));
+    async fn release(&self, id: &str, lease: &Lease) {
+        self.with_pool(id, |p| p.release(&lease.session_id));
     }
 
-    fn give_back(&self, id: &str) {
+    async fn give_back(&self, id: &str) {
         self.with_pool(id, Pool::give_back);
     }
 
-    fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
+    async fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
         self.with_pool_quiet(id, |p| p.session(session_id).map(|s| s.data.clone()))?
     }
 
-    fn merge_cookies(&self, id: &str, session_id: &str, new: Vec<Value>) {
+    async fn merge_cookies(&self, id: &str, session_id: &str, new: Vec<Value>) {
         self.with_pool(id, |p| {
             p.update(session_id, |s| cookies::merge(&mut s.cookies, new));
         });
     }
 
-    fn count_failure(
+    async fn count_failure(
         &self,
         id: &str,
         session_id: &str,
@@ -252,18 +316,18 @@ impl PoolStore for MemoryStore {
         counted == Some(true)
     }
 
-    fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool {
+    async fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool {
         self.with_pool(id, |p| p.retire(session_id, reason, now)) == Some(true)
     }
 
-    fn bad_init(&self, id: &str) -> Option<(u32, bool)> {
+    async fn bad_init(&self, id: &str) -> Option<(u32, bool)> {
         self.with_pool(id, |p| {
             let close = p.bad_init();
             (p.bad_inits(), close)
         })
     }
 
-    fn bad_inits(&self, id: &str) -> Option<u32> {
+    async fn bad_inits(&self, id: &str) -> Option<u32> {
         self.with_pool_quiet(id, |p| p.bad_inits())
     }
 

@@ -4,6 +4,8 @@
 //!
 //! One file per implementation:
 //! - [`memory`]: in-process maps, the state of one host, lost at exit.
+//! - [`durable`]: the in-memory store written behind to a state file ([`state`], records in
+//!   [`record`]), so that sessions survive a restart (issue 15).
 //!
 //! # Policy: every operation is one whole, atomic step
 //!
@@ -15,28 +17,51 @@
 //! waiter wake every other, in a loop that burns the CPU).
 
 //!
-//! # For a remote store (issue 16)
+//! # Policy: asynchronous steps, leases that expire, waits a remote store can serve
 //!
-//! The trait is synchronous today, as its one implementation holds no connection. A remote
-//! implementation needs, still to do: `async` methods (the engine's drop guards then send the
-//! release from a spawned task), a lease with an expiry renewed while its request runs (a host
-//! killed with -9 must not hold a session's in-flight count for ever; the in-memory store needs
-//! none, since its holders die with it), and waiting through the server's notifications instead
-//! of a local [`Notify`].
+//! The steps are `async` (boxed futures through `async-trait`, so the engine holds an
+//! `Arc<dyn PoolStore>`): a remote store (Redis, issue 16) sends each as one round trip. The
+//! in-memory store's futures are ready at their first poll, so it pays a box per step and no
+//! wait (`cargo bench -p session-host --bench store`).
+//!
+//! - **Leases expire.** A lease carries a token ([`Lease::token`]); when the store says its
+//!   leases have a time to live ([`PoolStore::lease_ttl`]), the engine renews the lease
+//!   ([`PoolStore::renew`]) every third of it while its request runs, so that a host killed
+//!   with -9 frees its sessions within the TTL. The in-memory store needs none: its holders die
+//!   with it.
+//! - **Releases survive cancellation.** The engine's drop guards build the release (or the
+//!   give-back of a creation slot) as an owned future, poll it once, and spawn it when it is
+//!   not ready at once (a remote store): a dropped request never keeps a session.
+//! - **Waiting.** [`PoolStore::waiter`] is woken by this host's steps; a store whose sessions
+//!   other hosts also free says how often a waiting request must look again
+//!   ([`PoolStore::poll_interval`]; the engine caps each wait by it, the request's deadline
+//!   still bounding the whole).
+//! - **Views.** [`PoolStore::ids`], [`PoolStore::pool`] and [`PoolStore::pools`] are
+//!   synchronous: status pages and `/metrics` read them outside any request. A remote store
+//!   answers them from a copy it refreshes in the background.
+//! - **Counters** that must be global go through [`PoolStore::count`] (fire and forget: the
+//!   engine's own counters stay local and exact).
 
 pub mod bounds;
+mod durable;
 mod memory;
+pub mod record;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::Notify;
 
 pub use bounds::{PoolKind, PoolLimits, PoolPin};
+pub use durable::{DurableStore, FLUSH_EVERY, Restored};
 pub use memory::MemoryStore;
+pub use state::{StateDb, StateError, default_dir};
 
 use crate::engine::pool::{Choice, Lease, PoolOptions, Rotation, Session};
+use crate::engine::stats::SessionStat;
 use crate::engine::{EngineError, PoolSnapshot};
 use crate::session_data::SessionData;
 
@@ -79,6 +104,8 @@ pub struct Step {
     pub create: bool,
     /// Sessions retired proactively in this step (they need replacements).
     pub retired: Vec<String>,
+    /// The pool is closed, with this reason: no session was taken.
+    pub closed: Option<String>,
 }
 
 /// A failure counted against a session.
@@ -91,6 +118,7 @@ pub enum Failure {
 }
 
 /// The state of every pool. Methods on an unknown pool do nothing and return `None`/`false`.
+#[async_trait]
 pub trait PoolStore: Send + Sync {
     /// Registers pool `id` at first sight with `config`, within the pool bounds
     /// ([`bounds`]), and records a request's use of it at `now`; a pool registered by
@@ -99,7 +127,7 @@ pub trait PoolStore: Send + Sync {
     ///
     /// # Errors
     /// A bound is full and none of its pools is evictable ([`EngineError::TooManyPools`]).
-    fn register(
+    async fn register(
         &self,
         id: &str,
         config: PoolConfig,
@@ -114,28 +142,30 @@ pub trait PoolStore: Send + Sync {
     fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot>;
 
     /// The pool's frozen options.
-    fn options(&self, id: &str) -> Option<PoolOptions>;
+    async fn options(&self, id: &str) -> Option<PoolOptions>;
 
     /// What a request waiting for a session of pool `id` waits on.
     fn waiter(&self, id: &str) -> Option<Arc<Notify>>;
 
     /// The close reason, when the pool is closed.
-    fn closed(&self, id: &str) -> Option<String>;
+    async fn closed(&self, id: &str) -> Option<String>;
 
     /// Closes the pool with `reason` (the first reason wins); returns the reason in force.
-    fn close(&self, id: &str, reason: &str) -> Option<String>;
+    async fn close(&self, id: &str, reason: &str) -> Option<String>;
 
     /// Reopens a closed pool (bad inits forgotten, missing sessions created again); false when
     /// there is no such pool or it is not closed.
-    fn reopen(&self, id: &str) -> bool;
+    async fn reopen(&self, id: &str) -> bool;
 
-    /// Reopens every closed pool.
+    /// Reopens every closed pool (synchronous, as config reloads call it from any thread: a
+    /// remote store sends it in the background).
     fn reopen_all(&self);
 
-    /// One rotation step at `now`: a creation slot while the pool's initial creations last,
+    /// One rotation step at `now`: nothing when the pool is closed ([`Step::closed`]), else a
+    /// creation slot while the pool's initial creations last,
     /// else proactive retirement (unless `retire` is false: cookie mode) and the session
     /// available earliest, counted in flight. `u` is a uniform sample for the randomised delay.
-    fn lease(
+    async fn lease(
         &self,
         id: &str,
         now: Instant,
@@ -146,7 +176,7 @@ pub trait PoolStore: Send + Sync {
 
     /// Adds a session whose init passed, first usable `first_delay` after its creation; with
     /// `for_use` the triggering request holds it. Resets the bad-init count.
-    fn add(
+    async fn add(
         &self,
         id: &str,
         session: Session,
@@ -155,20 +185,45 @@ pub trait PoolStore: Send + Sync {
     ) -> Option<Lease>;
 
     /// A request is done with a session.
-    fn release(&self, id: &str, session_id: &str);
+    async fn release(&self, id: &str, lease: &Lease);
+
+    /// Extends `lease` by [`PoolStore::lease_ttl`]; false when it is gone (it expired, or the
+    /// session was retired), and the request goes on without holding it.
+    async fn renew(&self, id: &str, lease: &Lease) -> bool {
+        let _ = (id, lease);
+        true
+    }
+
+    /// How long a lease lasts unless renewed; `None`: leases last until released.
+    fn lease_ttl(&self) -> Option<Duration> {
+        None
+    }
+
+    /// How often a request waiting for a session of this store looks again, when sessions can
+    /// be freed where [`PoolStore::waiter`] does not see it (another host); `None`: the waiter
+    /// sees every change.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Counts `stat` for pool `id` where every host sees it (fire and forget); the in-memory
+    /// store has nothing to add to the engine's own counters.
+    fn count(&self, id: &str, stat: SessionStat) {
+        let _ = (id, stat);
+    }
 
     /// A creation ended without a session: the next request creates one instead.
-    fn give_back(&self, id: &str);
+    async fn give_back(&self, id: &str);
 
     /// The session's guest data (shared: the guest's writes land in the store).
-    fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData>;
+    async fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData>;
 
     /// Merges a response's cookies into the session's jar (cookie mode).
-    fn merge_cookies(&self, id: &str, session_id: &str, cookies: Vec<Value>);
+    async fn merge_cookies(&self, id: &str, session_id: &str, cookies: Vec<Value>);
 
     /// Counts `failure` against the session at `now`; true when it reached `max` (`0` behaving
     /// like `1`) and the session must be replaced.
-    fn count_failure(
+    async fn count_failure(
         &self,
         id: &str,
         session_id: &str,
@@ -179,14 +234,14 @@ pub trait PoolStore: Send + Sync {
 
     /// Takes a session out of rotation with `reason`, keeping its history; false when it is
     /// already gone (a concurrent failure replaced it: docs/reference.md §5.11, refresh once).
-    fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool;
+    async fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool;
 
     /// Counts a failed init; the count, and whether the pool must close with
     /// `bad_session_inits`.
-    fn bad_init(&self, id: &str) -> Option<(u32, bool)>;
+    async fn bad_init(&self, id: &str) -> Option<(u32, bool)>;
 
     /// Consecutive failed inits.
-    fn bad_inits(&self, id: &str) -> Option<u32>;
+    async fn bad_inits(&self, id: &str) -> Option<u32>;
 
     /// Every pool at `now`, sorted by id.
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot>;

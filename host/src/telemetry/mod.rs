@@ -26,6 +26,9 @@
 //!   up between scrapes. It is idempotent: every call returns the same [`PrometheusHandle`].
 //!   Tests and embedders that want isolation build their own with [`recorder`] and use it as a
 //!   local recorder (`metrics::with_local_recorder`).
+//! - **Every family from the first scrape** (issue 19, `families.rs`): [`scrape`] registers
+//!   the series whose labels are known before any traffic at 0 ([`prime`]), and [`render`]
+//!   adds `# HELP` and `# TYPE` for the families with no series yet ([`complete`]).
 //! - **Gauges at scrape time.** Pool gauges are not updated on every change: [`observe_engine`]
 //!   sets them from [`Engine::pools`] snapshots, and [`scrape`] does that, then renders. A
 //!   label whose pools were all evicted is set to zero.
@@ -98,6 +101,7 @@
 //! [`Engine::pools`]: crate::engine::Engine::pools
 //! [`HookErrorKind`]: crate::plugin::HookErrorKind
 
+mod families;
 mod observe;
 mod record;
 
@@ -105,9 +109,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 
+pub use families::{FAMILIES, Kind, complete, describe, prime};
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use observe::{observe_engine, scrape};
 pub use record::{
@@ -210,9 +214,10 @@ pub fn handle() -> Option<PrometheusHandle> {
     INSTALLED.get().and_then(|r| r.as_ref().ok()).cloned()
 }
 
-/// Every metric in the Prometheus text format; empty when [`install`] has not succeeded.
+/// Every metric in the Prometheus text format, each family listed even before its first
+/// series ([`complete`]); empty when [`install`] has not succeeded.
 pub fn render() -> String {
-    handle().map(|h| h.render()).unwrap_or_default()
+    handle().map(|h| complete(h.render())).unwrap_or_default()
 }
 
 /// A Prometheus recorder with this module's buckets, not installed: for tests and embedders
@@ -250,49 +255,6 @@ fn install_once() -> Result<PrometheusHandle, TelemetryError> {
         tracing::warn!("cannot start the metrics upkeep thread: {e}");
     }
     Ok(handle)
-}
-
-/// Describes every metric (the `# HELP` lines) to the current recorder. [`install`] does it for
-/// the global one.
-pub fn describe() {
-    describe_counter!(
-        SESSION_EVENTS,
-        "Session stats of docs/reference.md §8, per pool"
-    );
-    describe_counter!(
-        ENGINE_EVENTS,
-        "Session stats of no pool: use/disabled and retries"
-    );
-    describe_gauge!(
-        POOL_SESSIONS,
-        "Sessions of a pool by state (idle, busy, missing)"
-    );
-    describe_gauge!(POOL_SIZE, "The pool's size");
-    describe_gauge!(POOL_IN_FLIGHT, "Requests using the pool's sessions");
-    describe_gauge!(POOL_BAD_INITS, "Consecutive failed inits of the pool");
-    describe_gauge!(POOL_CLOSED, "1 when the pool is closed");
-    describe_histogram!(HOOK_DURATION, Unit::Seconds, "Duration of one hook call");
-    describe_counter!(HOOK_ERRORS, "Failed hook calls by error kind");
-    describe_counter!(HOOK_INSTANTIATIONS, "Fresh instances of a config");
-    describe_histogram!(
-        UPSTREAM_DURATION,
-        Unit::Seconds,
-        "Duration of one HTTP attempt to Zyte API, by outcome"
-    );
-    describe_counter!(CONFIG_RELOADS, "Reloads of the configs folder by outcome");
-    describe_counter!(CONFIG_ERRORS, "Times a config file failed to load");
-    describe_gauge!(CONFIG_LOAD_ERRORS, "Config files failing to load now");
-    describe_gauge!(CONFIGS_LOADED, "Configs loaded now");
-    describe_gauge!(
-        CONFIG_LAST_RELOAD,
-        "Unix time of the last reload that applied"
-    );
-    describe_counter!(REQUESTS, "Requests answered by a front end, by outcome");
-    describe_histogram!(
-        REQUEST_DURATION,
-        Unit::Seconds,
-        "Front-end request duration"
-    );
 }
 
 #[cfg(test)]

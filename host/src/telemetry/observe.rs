@@ -5,6 +5,7 @@
 //! scrape is set to zero rather than left at its last value.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use metrics::gauge;
 
@@ -31,8 +32,16 @@ pub fn observe_engine(engine: &Engine) {
     }
 }
 
-/// [`observe_engine`], then [`super::render`]: the whole body of a `GET /metrics` handler.
+/// [`super::prime`] (the gateway's and the loaded configs' zero series), [`observe_engine`],
+/// then [`super::render`]: the whole body of a `GET /metrics` handler.
 pub fn scrape(engine: &Engine) -> String {
+    let configs = engine.configs();
+    let names: Vec<Arc<str>> = configs
+        .entries()
+        .iter()
+        .map(|c| Arc::from(c.plugin.name()))
+        .collect();
+    super::prime(super::Front::Gateway, &names);
     observe_engine(engine);
     super::render()
 }

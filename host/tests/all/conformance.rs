@@ -14,7 +14,8 @@
 //!   before comparing, wherever they appear. An error a hook returns is compared up to its first
 //!   colon: the part the config writes, before any library's own text (a JSON parser's message
 //!   differs between languages). Traps and limit failures are compared by kind.
-//! - **Missing builds**: the Python and JavaScript builds are not committed (tens of MB each).
+//! - **Missing builds**: the Python, JavaScript and C builds are not committed (tens of MB each
+//!   for the first two).
 //!   A missing one fails the test, naming `example-configs/build`, unless
 //!   `SESSION_HOST_SKIP_POLYGLOT=1` is set. CI builds them.
 //!
@@ -41,6 +42,7 @@ pub const LANGUAGES: &[(&str, &str)] = &[
     ("rust", "example-configs/dist"),
     ("python", "example-configs/dist/python"),
     ("js", "example-configs/dist/js"),
+    ("c", "example-configs/dist/c"),
 ];
 
 /// The environment variable that lets the suite skip languages whose build is missing.

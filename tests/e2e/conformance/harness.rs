@@ -146,6 +146,7 @@ pub async fn run_batch(
     upstream: &str,
 ) -> std::process::Output {
     let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_session-host"))
+        .env("XDG_STATE_HOME", crate::support::state_home())
         .arg("run")
         .arg(input)
         .arg("-o")

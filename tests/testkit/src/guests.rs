@@ -175,6 +175,17 @@ pub mod body {
 /// A guest whose hooks behave as the defaults above, except those in `overrides`; `rules_body`
 /// replaces the body of `rules` when given.
 pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
+    guest_for_wit(overrides, rules_body, &wit_dir(), "0.1.0")
+}
+
+/// [`guest`], built against the WIT in `wit` whose package version is `version` (issue 18:
+/// a config built for another version of the contract).
+pub fn guest_for_wit(
+    overrides: &[(&str, &str)],
+    rules_body: Option<&str>,
+    wit: &Path,
+    version: &str,
+) -> Vec<u8> {
     let mut funcs = String::new();
     for hook in HOOKS {
         let default = if matches!(hook, "enabled" | "cookie-mode") {
@@ -196,8 +207,8 @@ pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
         .unwrap_or(format!("(i32.const {RULES})"));
     let wat = format!(
         r#"(module
-  (import "session-host:config/log@0.1.0" "report-panic" (func $report_panic (param i32 i32)))
-  (import "session-host:config/log@0.1.0" "log" (func $log (param i32 i32 i32)))
+  (import "session-host:config/log@{version}" "report-panic" (func $report_panic (param i32 i32)))
+  (import "session-host:config/log@{version}" "log" (func $log (param i32 i32 i32)))
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 1024))
   (data (i32.const {OK_TRUE}) "\00\00\00\00\01")
@@ -233,7 +244,7 @@ pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
     );
     with_world(
         wat::parse_str(&wat).expect("test guest WAT is valid"),
-        &wit_dir(),
+        wit,
         "session-config",
     )
 }

@@ -138,3 +138,20 @@ pub async fn example(name: &str) -> GuestConfig {
         .await
         .expect("the example loads")
 }
+
+/// A fresh `XDG_STATE_HOME` for one spawned `session-host` (issue 15): no test writes to the
+/// user's `~/.local/state`, and no two processes share a state dir (the second would be
+/// refused). The dirs sit in one temp dir per test binary, left for the OS to clean.
+pub fn state_home() -> PathBuf {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = BASE.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("session-host-test-state-")
+            .tempdir()
+            .expect("a temp dir")
+            .keep()
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    base.join(n.to_string())
+}

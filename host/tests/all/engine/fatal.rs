@@ -43,7 +43,11 @@ async fn bad_inits_close_the_pool_until_it_is_reopened() {
         "closed pools fail fast"
     );
     h.get("https://example.com/").await;
-    assert!(h.engine.reopen_pool("postal-code-10001.example@94105"));
+    assert!(
+        h.engine
+            .reopen_pool("postal-code-10001.example@94105")
+            .await
+    );
     assert_eq!(
         closed_reason(h.send(r).await.unwrap_err()),
         "bad_session_inits"
@@ -208,7 +212,7 @@ async fn a_guest_close_reason_closes_its_pool_and_fails_fast() {
         Some(guests::CLOSE_REASON)
     );
     assert!(
-        h.engine.reopen_pool(guests::POOL_ID),
+        h.engine.reopen_pool(guests::POOL_ID).await,
         "an operator can reopen it"
     );
 }

@@ -1,0 +1,77 @@
+//! The request id (issue 19): every request gets one, every log line written while it is
+//! served carries it (the `request_id` field of its `request` span), and the client gets it
+//! back in `x-request-id`, so one grep finds a request's whole story.
+//!
+//! Policy: a client-sent `x-request-id` is kept when it is 1 to [`MAX_LEN`] printable ASCII
+//! characters (`!` to `~`: no spaces, no control characters, so it cannot forge or split a log
+//! line nor a header); anything else, and its absence, gets a generated UUID v4. Zyte API's own
+//! `request-id` (on the upstream's error answers) is a different header and passes through
+//! unchanged.
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+/// The header carrying the id, both ways.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest client-sent id kept: 64 characters, room for a UUID or a trace id with a prefix,
+/// and short enough to keep every log line of the request short.
+pub const MAX_LEN: usize = 64;
+
+/// The client's id when acceptable (see the module policy).
+pub fn accept(sent: Option<&HeaderValue>) -> Option<&str> {
+    let id = sent?.to_str().ok()?;
+    let printable = id.bytes().all(|b| b.is_ascii_graphic());
+    (!id.is_empty() && id.len() <= MAX_LEN && printable).then_some(id)
+}
+
+/// Middleware of every route: picks the id, serves the request inside a `request` span that
+/// carries it, and sets `x-request-id` on the answer.
+pub(super) async fn assign(request: Request, next: Next) -> Response {
+    let id = match accept(request.headers().get(&X_REQUEST_ID)) {
+        Some(id) => id.to_owned(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    let mut response = next.run(request).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(text: &[u8]) -> HeaderValue {
+        HeaderValue::from_bytes(text).expect("a header value")
+    }
+
+    #[test]
+    fn issue_19_only_short_printable_ids_are_kept() {
+        let uuid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        for good in [uuid, "a", "trace:1/2=3", &"x".repeat(MAX_LEN)] {
+            assert_eq!(accept(Some(&header(good.as_bytes()))), Some(good));
+        }
+        let long = "x".repeat(MAX_LEN + 1);
+        for bad in [
+            &b""[..],
+            b"has space",
+            b"tab\there",
+            b"\xff\xfe",
+            long.as_bytes(),
+        ] {
+            assert_eq!(accept(Some(&header(bad))), None, "{bad:?}");
+        }
+        assert_eq!(accept(None), None);
+    }
+}
