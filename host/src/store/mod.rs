@@ -47,8 +47,8 @@ pub mod bounds;
 mod durable;
 mod memory;
 pub mod record;
-pub mod state;
 pub mod redis;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
