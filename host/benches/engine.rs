@@ -29,8 +29,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 use session_host::engine::{Engine, EngineRequest};
 use session_host::plugin::{CallEnv, Limits, Runtime};
-use session_host::settings::{RetryPolicyName, SessionSettings, UpstreamSettings};
+use session_host::settings::{RetryPolicyName, SessionSettings};
 use session_host::zyte::{ApiKey, Client};
+use session_host_testkit::support;
 
 const URL: &str = "https://csrf.example/search?q=shoes";
 
@@ -64,17 +65,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("tokio");
-    let emulator = rt
-        .block_on(zyte_emulator::start(zyte_emulator::EmulatorConfig {
-            time_scale: 0.0,
-            ..zyte_emulator::EmulatorConfig::default()
-        }))
-        .expect("emulator");
-    let upstream = UpstreamSettings {
-        url: emulator.base_url(),
-        wait_scale: 0.0,
-        ..UpstreamSettings::default()
-    };
+    let (emulator, upstream) = rt.block_on(support::instant_emulator(None));
     let client = Client::new(&upstream, ApiKey::new("bench-key")).expect("client");
     let settings = SessionSettings {
         enabled: true,

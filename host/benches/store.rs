@@ -26,9 +26,10 @@ use serde_json::{Map, Value, json};
 use session_host::engine::pool::{PoolOptions, Rotation, Session};
 use session_host::engine::{Engine, EngineRequest};
 use session_host::session_data::SessionData;
-use session_host::settings::{SessionSettings, UpstreamSettings};
+use session_host::settings::SessionSettings;
 use session_host::store::{MemoryStore, PoolConfig, PoolKind, PoolStore, Registration};
 use session_host::zyte::{ApiKey, Client};
+use session_host_testkit::support;
 
 const BIG: u32 = 100_000;
 const SMALL: u32 = 8;
@@ -89,18 +90,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("tokio");
     let scenario = zyte_emulator::Scenario::from_toml_str(SCENARIO).expect("scenario");
-    let emulator = rt
-        .block_on(zyte_emulator::start(zyte_emulator::EmulatorConfig {
-            time_scale: 0.0,
-            scenario,
-            ..zyte_emulator::EmulatorConfig::default()
-        }))
-        .expect("emulator");
-    let upstream = UpstreamSettings {
-        url: emulator.base_url(),
-        wait_scale: 0.0,
-        ..UpstreamSettings::default()
-    };
+    let (_emulator, upstream) = rt.block_on(support::instant_emulator(Some(scenario)));
     let client = Client::new(&upstream, ApiKey::new("bench-key")).expect("client");
     let settings = SessionSettings {
         enabled: true,

@@ -128,6 +128,33 @@ pub async fn emulator() -> zyte_emulator::RunningEmulator {
         .expect("the emulator starts")
 }
 
+/// For benches: the emulator at zero latency with its clock frozen (`time_scale` 0), serving
+/// `scenario` (its built-in one when `None`), and the upstream settings that reach it with
+/// retry waits scaled to nothing, so that only the host's own cost is measured.
+pub async fn instant_emulator(
+    scenario: Option<zyte_emulator::Scenario>,
+) -> (
+    zyte_emulator::RunningEmulator,
+    session_host::settings::UpstreamSettings,
+) {
+    let mut config = zyte_emulator::EmulatorConfig {
+        time_scale: 0.0,
+        ..zyte_emulator::EmulatorConfig::default()
+    };
+    if let Some(scenario) = scenario {
+        config.scenario = scenario;
+    }
+    let emulator = zyte_emulator::start(config)
+        .await
+        .expect("the emulator starts");
+    let upstream = session_host::settings::UpstreamSettings {
+        url: emulator.base_url(),
+        wait_scale: 0.0,
+        ..session_host::settings::UpstreamSettings::default()
+    };
+    (emulator, upstream)
+}
+
 /// Loads a prebuilt example config from `example-configs/dist/`.
 pub async fn example(name: &str) -> GuestConfig {
     let path = repo()
