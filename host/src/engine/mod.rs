@@ -178,7 +178,7 @@ struct Inner {
     defaults: Arc<DefaultConfig>,
     configs: ArcSwap<ConfigSet>,
     store: Arc<dyn PoolStore>,
-    stats: Stats,
+    stats: Arc<Stats>,
     clock: Clock,
     rotation: Rotation,
 }
@@ -198,12 +198,18 @@ impl Engine {
         store: Arc<dyn PoolStore>,
     ) -> Self {
         let settings = Arc::new(settings.with_deprecated_merged());
+        // An earlier run's counters carry on, and the store keeps these (issue 15).
+        let stats = Arc::new(Stats::new(&settings));
+        if let Some(saved) = store.saved_stats() {
+            stats.restore(saved);
+        }
+        store.keep_stats(stats.clone());
         let inner = Inner {
             client,
             defaults: Arc::new(DefaultConfig::new(settings.clone())),
             configs: ArcSwap::from_pointee(ConfigSet::default()),
             store,
-            stats: Stats::new(&settings),
+            stats,
             clock: Clock::default(),
             rotation: Rotation::from_settings(&settings),
             settings,

@@ -64,7 +64,7 @@ pub use memory::MemoryStore;
 pub use state::{StateDb, StateError, default_dir};
 
 use crate::engine::pool::{Choice, Lease, PoolOptions, Rotation, Session};
-use crate::engine::stats::SessionStat;
+use crate::engine::stats::{SavedStats, SessionStat, Stats};
 use crate::engine::{EngineError, PoolSnapshot};
 use crate::session_data::SessionData;
 
@@ -218,6 +218,18 @@ pub trait PoolStore: Send + Sync {
     /// store has nothing to add to the engine's own counters.
     fn count(&self, id: &str, stat: SessionStat) {
         let _ = (id, stat);
+    }
+
+    /// The counters an earlier run kept (a durable store), for the engine to carry on from;
+    /// taken once (issue 15). Stores that keep none: `None`.
+    fn saved_stats(&self) -> Option<SavedStats> {
+        None
+    }
+
+    /// Keeps the engine's `stats` durable: a durable store reads them in the background, off
+    /// the request path (issue 15). Stores that keep none ignore them.
+    fn keep_stats(&self, stats: Arc<Stats>) {
+        let _ = stats;
     }
 
     /// A creation ended without a session: the next request creates one instead.

@@ -23,6 +23,23 @@ pub(crate) fn session_event(pool: &str, key: &'static str) {
     counter!(SESSION_EVENTS, "pool" => pool.to_owned(), "event" => key).increment(1);
 }
 
+/// Adds `n` to a per-pool session stat (counters an earlier run kept, issue 15).
+pub(crate) fn session_events(pool: &str, key: &'static str, n: u64) {
+    if !active() {
+        return;
+    }
+    counter!(SESSION_EVENTS, "pool" => pool.to_owned(), "event" => key).increment(n);
+}
+
+/// Adds `n` to a stat of no pool, by its full name (counters an earlier run kept).
+pub(crate) fn engine_events(name: &str, n: u64) {
+    if !active() {
+        return;
+    }
+    let event = name.strip_prefix(PREFIX).unwrap_or(name).to_owned();
+    counter!(ENGINE_EVENTS, "event" => event).increment(n);
+}
+
 /// Counts a stat of no pool, by its full name (the session prefix is dropped from the label).
 pub(crate) fn engine_event(name: &'static str) {
     if !active() {
