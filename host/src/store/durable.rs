@@ -279,7 +279,11 @@ fn stats_changes(written: &SavedStats, now: &SavedStats, batch: &mut Batch) {
             batch.stats.push((id.clone(), Some(*values)));
         }
     }
-    for id in written.pools.keys().filter(|id| !now.pools.contains_key(*id)) {
+    for id in written
+        .pools
+        .keys()
+        .filter(|id| !now.pools.contains_key(*id))
+    {
         batch.stats.push((id.clone(), None));
     }
     for (name, n) in &now.global {
@@ -577,7 +581,10 @@ mod tests {
         let (store, _) = DurableStore::open(dir.path(), &settings).expect("reopen");
         let saved = store.saved_stats().expect("saved");
         assert_eq!(saved.pools.len(), 2, "{saved:?}");
-        assert_eq!(saved.pools["a.com"][SessionStat::UseCheckPassed as usize], 2);
+        assert_eq!(
+            saved.pools["a.com"][SessionStat::UseCheckPassed as usize],
+            2
+        );
         let evicted = &saved.pools[crate::engine::stats::EVICTED];
         assert_eq!(evicted[SessionStat::UseFailed as usize], 1);
         assert_eq!(saved.global["retry/count"], 1);
