@@ -118,7 +118,7 @@ pub use config::{
 };
 pub use error::{EngineError, ServedBy};
 pub use route::Route;
-pub use snapshot::{PoolSnapshot, SessionSnapshot};
+pub use snapshot::{PoolCounts, PoolSnapshot, SessionSnapshot};
 pub use stats::StatsSnapshot;
 
 use crate::defaults::DefaultConfig;
