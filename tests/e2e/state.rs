@@ -280,7 +280,10 @@ async fn issue_15_stats_survive_kill_9_and_carry_on() {
     load(&gateway, 20).await;
     let key = "use/check-passed";
     let (used, scraped) = counted(&gateway, key).await;
-    assert!(used >= 20 && scraped == used, "{used} in /status, {scraped} in /metrics");
+    assert!(
+        used >= 20 && scraped == used,
+        "{used} in /status, {scraped} in /metrics"
+    );
     let (inits, _) = counted(&gateway, "init/check-passed").await;
     assert_eq!(inits, SIZE);
     // Past two write intervals, then killed.
@@ -292,5 +295,9 @@ async fn issue_15_stats_survive_kill_9_and_carry_on() {
     assert_eq!(counted(&gateway, key).await, (used, used), "restored");
     assert_eq!(counted(&gateway, "init/check-passed").await.0, SIZE);
     load(&gateway, 5).await;
-    assert_eq!(counted(&gateway, key).await, (used + 5, used + 5), "carried on");
+    assert_eq!(
+        counted(&gateway, key).await,
+        (used + 5, used + 5),
+        "carried on"
+    );
 }

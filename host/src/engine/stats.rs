@@ -342,7 +342,10 @@ mod tests {
         stats.inc("a.com", SessionStat::InitCheckPassed);
         stats.inc_global("retry/count");
         let saved = stats.saved();
-        assert_eq!(saved.pools["a.com"][SessionStat::UseCheckPassed as usize], 1);
+        assert_eq!(
+            saved.pools["a.com"][SessionStat::UseCheckPassed as usize],
+            1
+        );
         let again = Stats::default();
         again.restore(saved);
         again.inc("a.com", SessionStat::UseCheckPassed);

@@ -49,7 +49,7 @@ use crate::engine::pool::{
     Choice, Lease, PoolOptions, Rotation, Session, ZYTE_IDLE, ZYTE_LIFETIME,
 };
 use crate::engine::stats::{SavedStats, Stats};
-use crate::engine::{EngineError, PoolSnapshot};
+use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
 use crate::settings::SessionSettings;
 
@@ -279,7 +279,11 @@ fn stats_changes(written: &SavedStats, now: &SavedStats, batch: &mut Batch) {
             batch.stats.push((id.clone(), Some(*values)));
         }
     }
-    for id in written.pools.keys().filter(|id| !now.pools.contains_key(*id)) {
+    for id in written
+        .pools
+        .keys()
+        .filter(|id| !now.pools.contains_key(*id))
+    {
         batch.stats.push((id.clone(), None));
     }
     for (name, n) in &now.global {
@@ -468,6 +472,19 @@ impl PoolStore for DurableStore {
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
         self.memory.pools(now)
     }
+
+    fn pool_bounded(
+        &self,
+        id: &str,
+        now: Instant,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        self.memory.pool_bounded(id, now, max_sessions)
+    }
+
+    fn counts(&self, now: Instant) -> Vec<PoolCounts> {
+        self.memory.counts(now)
+    }
 }
 
 #[cfg(test)]
@@ -577,7 +594,10 @@ mod tests {
         let (store, _) = DurableStore::open(dir.path(), &settings).expect("reopen");
         let saved = store.saved_stats().expect("saved");
         assert_eq!(saved.pools.len(), 2, "{saved:?}");
-        assert_eq!(saved.pools["a.com"][SessionStat::UseCheckPassed as usize], 2);
+        assert_eq!(
+            saved.pools["a.com"][SessionStat::UseCheckPassed as usize],
+            2
+        );
         let evicted = &saved.pools[crate::engine::stats::EVICTED];
         assert_eq!(evicted[SessionStat::UseFailed as usize], 1);
         assert_eq!(saved.global["retry/count"], 1);

@@ -119,7 +119,8 @@ pub use record::{
     record_request, set_config_load_errors, set_configs_loaded,
 };
 pub(crate) use record::{
-    engine_event, engine_events, hook_call, hook_error, instantiation, session_event, session_events,
+    engine_event, engine_events, hook_call, hook_error, instantiation, session_event,
+    session_events,
 };
 pub(crate) use record::{upstream_attempt, upstream_status};
 
