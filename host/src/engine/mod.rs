@@ -456,12 +456,24 @@ impl Inner {
     }
 }
 
-/// The error of a request to pool `id`, closed with `reason`.
+/// The error of a request to pool `id`, closed with `reason`; a store that could not take the
+/// step ([`crate::store::UNAVAILABLE`]) is a [`EngineError::StoreUnavailable`], not a closed pool.
 fn closed_error(id: &str, reason: String) -> EngineError {
+    if reason == crate::store::UNAVAILABLE {
+        return EngineError::StoreUnavailable {
+            pool: id.to_owned(),
+        };
+    }
     EngineError::PoolClosed {
         pool: id.to_owned(),
         reason,
     }
+}
+
+/// [`closed_error`], for the store's tests.
+#[cfg(test)]
+pub(crate) fn closed_error_for_tests(id: &str, reason: String) -> EngineError {
+    closed_error(id, reason)
 }
 
 /// The request budget when the `request_timeout` setting is not positive: 600 s, as the

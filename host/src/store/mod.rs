@@ -57,7 +57,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-pub use self::redis::{RedisOptions, RedisStore, RedisStoreError};
+pub use self::redis::{LocalFallback, RedisOptions, RedisStore, RedisStoreError};
 pub use bounds::{PoolKind, PoolLimits, PoolPin};
 pub use durable::{DurableStore, FLUSH_EVERY, Restored};
 pub use memory::MemoryStore;
@@ -67,6 +67,11 @@ use crate::engine::pool::{Choice, Lease, PoolOptions, Rotation, Session};
 use crate::engine::stats::{SavedStats, SessionStat, Stats};
 use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
+
+/// The close reason ([`Step::closed`]) of a step a remote store could not take (its server
+/// unreachable, or a call past its timeout): the engine answers it as
+/// [`EngineError::StoreUnavailable`], a 503, never as a closed pool.
+pub const UNAVAILABLE: &str = "store unavailable";
 
 /// How a pool is registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -218,6 +218,8 @@ pub enum RequestOutcome {
     Timeout,
     /// [`EngineError::TooManyPools`]: a pool bound is full (issue 13).
     TooManyPools,
+    /// [`EngineError::StoreUnavailable`]: the shared store is down (issue 16).
+    StoreUnavailable,
 }
 
 impl RequestOutcome {
@@ -241,6 +243,7 @@ impl RequestOutcome {
             RequestOutcome::GaveUp => "gave_up",
             RequestOutcome::Timeout => "timeout",
             RequestOutcome::TooManyPools => "too_many_pools",
+            RequestOutcome::StoreUnavailable => "store_unavailable",
         }
     }
 }
@@ -256,6 +259,7 @@ impl From<&EngineError> for RequestOutcome {
             EngineError::GaveUp { .. } => RequestOutcome::GaveUp,
             EngineError::Timeout { .. } => RequestOutcome::Timeout,
             EngineError::TooManyPools { .. } => RequestOutcome::TooManyPools,
+            EngineError::StoreUnavailable { .. } => RequestOutcome::StoreUnavailable,
         }
     }
 }
