@@ -18,9 +18,14 @@
 //!   Hosts share a pool only within one namespace: give hosts that run different configs (a
 //!   rollout) different namespaces, e.g. the configs' version hash.
 //! - **Bounded calls.** Every call ends within [`RedisOptions::timeout`]; a step that fails
-//!   (Redis down, timeout) is logged and answered as "no pool" (`None`/`false`), and `lease`
-//!   answers a closed pool, `store unavailable`: the request fails fast (fail closed). The URL,
+//!   (Redis down, timeout) is logged and answered as "no pool" (`None`/`false`). The URL,
 //!   which may carry a password, is never logged: [`redact`].
+//! - **Redis failure** (`[store] on_failure`, `--store-on-failure`). `closed` (the default):
+//!   a lease Redis cannot take answers [`super::UNAVAILABLE`], which the engine turns into a
+//!   503 `store-unavailable` problem: the request fails fast, no session is used outside the
+//!   global bounds, and the client retries. `local`: [`LocalFallback`] serves this host's own
+//!   pools until Redis answers again. Either way, a Redis restarted empty (no persistence)
+//!   gets each pool registered again, with this host's options, at its next lease.
 //! - **Not shared yet:** guest session data written during a request stays on the host that
 //!   wrote it (it is read from Redis at each use, written at creation); cookie jars are
 //!   replaced, last writer wins; proactive retirement (`retire_before_*`) is local to the
@@ -29,6 +34,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ::redis::aio::ConnectionManager;
@@ -136,8 +142,12 @@ pub struct RedisStore {
     conn: ConnectionManager,
     options: RedisOptions,
     scripts: Arc<Scripts>,
-    /// Pools this host registered, with the options it asked for (the views).
-    local: Mutex<std::collections::HashMap<String, PoolOptions>>,
+    /// Pools this host registered, with the config it asked for (the views, and registering
+    /// again a pool Redis lost: a restart without persistence).
+    local: Mutex<std::collections::HashMap<String, PoolConfig>>,
+    /// The last call failed (Redis unreachable or past the timeout); the next success clears
+    /// it.
+    down: AtomicBool,
     notify: Arc<Notify>,
     max_concurrency: Mutex<u32>,
 }
@@ -168,6 +178,7 @@ impl RedisStore {
             options,
             scripts: Arc::new(Scripts::new()),
             local: Mutex::default(),
+            down: AtomicBool::new(false),
             notify: Arc::new(Notify::new()),
             max_concurrency: Mutex::new(u32::MAX),
         })
@@ -189,6 +200,24 @@ impl RedisStore {
         u64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// True while Redis does not answer: the last call failed and none succeeded since.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    /// One `PING`, bounded by the timeout: true when Redis answered (and the store is up again).
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        let ping = ::redis::cmd("PING");
+        let call = ping.query_async::<String>(&mut conn);
+        let up = matches!(
+            tokio::time::timeout(self.options.timeout, call).await,
+            Ok(Ok(_))
+        );
+        self.down.store(!up, Ordering::Relaxed);
+        up
+    }
+
     /// Runs `script` on pool `id` with `args`, bounded by the timeout; `None` on failure
     /// (logged without the URL) or when the script answers nil.
     async fn run<T: FromRedisValue>(
@@ -197,23 +226,48 @@ impl RedisStore {
         id: &str,
         args: &[String],
     ) -> Option<T> {
+        self.try_run(script, id, args).await.ok().flatten()
+    }
+
+    /// [`RedisStore::run`], telling a failure (`Err`) from a nil answer (`Ok(None)`).
+    async fn try_run<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        id: &str,
+        args: &[String],
+    ) -> Result<Option<T>, ()> {
         let mut invocation = script.key(self.meta(id));
         for arg in args {
             invocation.arg(arg);
         }
         let mut conn = self.conn.clone();
         let call = invocation.invoke_async::<Option<T>>(&mut conn);
-        match tokio::time::timeout(self.options.timeout, call).await {
-            Ok(Ok(out)) => out,
+        let out = match tokio::time::timeout(self.options.timeout, call).await {
+            Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => {
                 tracing::warn!(pool = %crate::wire::truncated(id), "Redis store step failed: {}", e.kind_str());
-                None
+                Err(())
             }
             Err(_) => {
                 tracing::warn!(pool = %crate::wire::truncated(id), "Redis store step timed out");
-                None
+                Err(())
             }
-        }
+        };
+        self.down.store(out.is_err(), Ordering::Relaxed);
+        out
+    }
+
+    /// Registers pool `id` with `config` in Redis (the first registration's options win).
+    async fn register_remote(&self, id: &str, config: &PoolConfig) -> Result<Option<i64>, ()> {
+        let o = &config.options;
+        let args = [
+            "register".to_owned(),
+            o.size.to_string(),
+            millis(crate::zyte::retry::secs(o.delay)),
+            u8::from(o.randomize_delay).to_string(),
+            config.max_bad_inits.to_string(),
+        ];
+        self.try_run(&self.scripts.pool, id, &args).await
     }
 
     async fn pool_op<T: FromRedisValue>(&self, id: &str, op: &str, args: &[&str]) -> Option<T> {
@@ -317,18 +371,8 @@ impl PoolStore for RedisStore {
         _how: Registration,
         _now: Instant,
     ) -> Result<Registered, EngineError> {
-        let o = &config.options;
-        let delay = millis(crate::zyte::retry::secs(o.delay));
-        let (size, rnd) = (o.size.to_string(), u8::from(o.randomize_delay).to_string());
-        let max_bad = config.max_bad_inits.to_string();
-        let args = [
-            size.as_str(),
-            delay.as_str(),
-            rnd.as_str(),
-            max_bad.as_str(),
-        ];
-        let _: Option<i64> = self.pool_op(id, "register", &args).await;
-        self.local.lock().insert(id.to_owned(), config.options);
+        let _ = self.register_remote(id, &config).await;
+        self.local.lock().insert(id.to_owned(), config);
         Ok(Registered {
             pin: PoolPin::default(),
             evicted: Vec::new(),
@@ -340,7 +384,7 @@ impl PoolStore for RedisStore {
     }
 
     fn pool(&self, id: &str, _now: Instant) -> Option<PoolSnapshot> {
-        let options = self.local.lock().get(id).cloned()?;
+        let options = self.local.lock().get(id).map(|c| c.options.clone())?;
         Some(PoolSnapshot {
             id: id.to_owned(),
             closed: None,
@@ -416,18 +460,24 @@ impl PoolStore for RedisStore {
             self.ttl_ms().to_string(),
             token.to_string(),
         ];
-        match self
-            .run::<Vec<String>>(&self.scripts.lease, id, &args)
-            .await
-        {
-            Some(reply) => Some(step_of(reply, token)),
-            None if self.local.lock().contains_key(id) => Some(Step {
+        let mut reply = self.try_run(&self.scripts.lease, id, &args).await;
+        if let Ok(None) = reply {
+            // Redis lost the pool (restarted without persistence): register it again, once.
+            let config = self.local.lock().get(id).cloned();
+            if let Some(config) = config {
+                let _ = self.register_remote(id, &config).await;
+                reply = self.try_run(&self.scripts.lease, id, &args).await;
+            }
+        }
+        match reply {
+            Ok(Some(reply)) => Some(step_of(reply, token)),
+            Ok(None) => None,
+            Err(()) => Some(Step {
                 choice: Choice::Empty,
                 create: false,
                 retired: Vec::new(),
-                closed: Some("store unavailable".into()),
+                closed: Some(super::UNAVAILABLE.into()),
             }),
-            None => None,
         }
     }
 
@@ -554,5 +604,8 @@ impl PoolStore for RedisStore {
     }
 }
 
+mod fallback;
 #[cfg(test)]
 mod tests;
+
+pub use fallback::{LocalFallback, PROBE};
