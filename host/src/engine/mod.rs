@@ -118,7 +118,7 @@ pub use config::{
 };
 pub use error::{EngineError, ServedBy};
 pub use route::Route;
-pub use snapshot::{PoolSnapshot, SessionSnapshot};
+pub use snapshot::{PoolCounts, PoolSnapshot, SessionSnapshot};
 pub use stats::StatsSnapshot;
 
 use crate::defaults::DefaultConfig;
@@ -305,6 +305,41 @@ impl Engine {
         let page = ids.iter().skip(offset).take(limit);
         let out = page.filter_map(|id| self.pool(id)).collect();
         (total, out)
+    }
+
+    /// Every pool's aggregates, sorted by id: `O(pools)` whatever their sizes (issue 19).
+    pub fn pool_counts(&self) -> Vec<PoolCounts> {
+        let mut out = self.inner.store.counts(self.inner.clock.now());
+        out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// The number of pools, and the `limit` pools from `offset` in the order of their ids, each
+    /// with its aggregates and at most `max_sessions` live sessions: `O(pools + page)`.
+    pub fn pools_page_bounded(
+        &self,
+        offset: usize,
+        limit: usize,
+        max_sessions: usize,
+    ) -> (usize, Vec<(PoolCounts, PoolSnapshot)>) {
+        let mut ids = self.inner.store.ids();
+        ids.sort_unstable();
+        let total = ids.len();
+        let page = ids.iter().skip(offset).take(limit);
+        let out = page
+            .filter_map(|id| self.pool_bounded(id, max_sessions))
+            .collect();
+        (total, out)
+    }
+
+    /// Pool `id` with its aggregates and at most `max_sessions` live sessions.
+    pub fn pool_bounded(
+        &self,
+        id: &str,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        let now = self.inner.clock.now();
+        self.inner.store.pool_bounded(id, now, max_sessions)
     }
 
     /// Pool `id`, if it exists.

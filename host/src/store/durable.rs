@@ -49,7 +49,7 @@ use crate::engine::pool::{
     Choice, Lease, PoolOptions, Rotation, Session, ZYTE_IDLE, ZYTE_LIFETIME,
 };
 use crate::engine::stats::{SavedStats, Stats};
-use crate::engine::{EngineError, PoolSnapshot};
+use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
 use crate::settings::SessionSettings;
 
@@ -471,6 +471,19 @@ impl PoolStore for DurableStore {
 
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
         self.memory.pools(now)
+    }
+
+    fn pool_bounded(
+        &self,
+        id: &str,
+        now: Instant,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        self.memory.pool_bounded(id, now, max_sessions)
+    }
+
+    fn counts(&self, now: Instant) -> Vec<PoolCounts> {
+        self.memory.counts(now)
     }
 }
 

@@ -65,7 +65,7 @@ pub use state::{StateDb, StateError, default_dir};
 
 use crate::engine::pool::{Choice, Lease, PoolOptions, Rotation, Session};
 use crate::engine::stats::{SavedStats, SessionStat, Stats};
-use crate::engine::{EngineError, PoolSnapshot};
+use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
 
 /// The close reason ([`Step::closed`]) of a step a remote store could not take (its server
@@ -265,4 +265,28 @@ pub trait PoolStore: Send + Sync {
 
     /// Every pool at `now`, sorted by id.
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot>;
+
+    /// Pool `id` at `now`, its aggregates and at most `max_sessions` of its live sessions (a
+    /// status page). By default [`PoolStore::pool`], counted and cut.
+    fn pool_bounded(
+        &self,
+        id: &str,
+        now: Instant,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        let mut pool = self.pool(id, now)?;
+        let counts = PoolCounts::of_snapshot(&pool);
+        pool.sessions.truncate(max_sessions);
+        Some((counts, pool))
+    }
+
+    /// Every pool's aggregates, unsorted: what `/metrics` and the dashboard read at each scrape
+    /// (issue 19). The in-memory store keeps them at each step, so this costs `O(pools)`
+    /// whatever the pools' sizes; by default they are counted from [`PoolStore::pools`].
+    fn counts(&self, now: Instant) -> Vec<PoolCounts> {
+        self.pools(now)
+            .iter()
+            .map(PoolCounts::of_snapshot)
+            .collect()
+    }
 }
