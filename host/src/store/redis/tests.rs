@@ -283,3 +283,51 @@ async fn lease_any(store: &dyn PoolStore) -> Step {
     let step = store.lease("p", Instant::now(), &rotation, true, 0.5);
     step.await.expect("pool exists")
 }
+
+#[tokio::test]
+async fn issue_16_guest_data_written_during_a_use_reaches_every_host_with_the_release() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 1, 0.0).await;
+    assert!(lease(&a, 4).await.create);
+    a.add("p", session("s1"), Duration::ZERO, false)
+        .await
+        .expect("added");
+    let held = ready(&lease(&a, 4).await).expect("ready");
+    let data = a
+        .session_data("p", "s1")
+        .await
+        .expect("data with the lease");
+    data.set("token", "t2").expect("set");
+    a.count("p", SessionStat::UseCheckPassed);
+    a.release("p", &held).await;
+    let seen = b.session_data("p", "s1").await.expect("data");
+    assert_eq!(
+        seen.get("token").as_deref(),
+        Some("t2"),
+        "written back at release"
+    );
+    assert!(
+        a.leased.lock().is_empty(),
+        "nothing kept after the last release"
+    );
+    let url = server.url();
+    let client = ::redis::Client::open(url).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let stats: Option<i64> = ::redis::cmd("HGET")
+        .arg("sh:{/p}:stats")
+        .arg(SessionStat::UseCheckPassed.as_str())
+        .query_async(&mut conn)
+        .await
+        .expect("HGET");
+    assert_eq!(stats, Some(1), "counters go with the release");
+    let ttl: i64 = ::redis::cmd("TTL")
+        .arg("sh:{/p}:stats")
+        .query_async(&mut conn)
+        .await
+        .expect("TTL");
+    assert!(ttl > 0, "the counters expire: {ttl}");
+}
