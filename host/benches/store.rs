@@ -12,11 +12,13 @@
 //! rounds of both (2 noisy cores) and prints the median and range of each, their ratio, and the
 //! memory figures (RSS from `/proc/self/statm`, before and after filling the big pool).
 //!
-//! Observation (issue 19): the work of one `/metrics` scrape, `/status` page and `/events`
-//! tick (every pool's counts, a page of pools with 20 sessions each, a 100-session timeline)
-//! on an engine whose `big.example` holds 100,000 sessions, against one whose pools hold 8
-//! each, in alternating rounds; target: the ratio ≈ 1× (the cost does not grow with pool
-//! size). It also times the old path (`Engine::pools`, a copy of every session) once each.
+//! Observation (issue 19), on an engine whose `big.example` holds 100,000 sessions against one
+//! whose pools hold 8 each, in alternating rounds: `counts` (every pool's counts: what
+//! `/metrics` and the dashboard's totals and pages read; target: ratio ≈ 1×), `page` (a
+//! `/status` page of 20 sessions a pool and a 100-session timeline: bounded by those limits,
+//! so it costs more than on 8-session pools, which fill neither, but the same for any pool
+//! past them), and both (`scrape`). It also times the old path (`Engine::pools`, a copy of
+//! every session) once each.
 //!
 //! Run: `cargo bench -p session-host --bench store`.
 #![expect(
@@ -171,44 +173,72 @@ fn bench(c: &mut Criterion) {
 
 /// What one scrape, status page and dashboard tick read (see the module doc).
 fn scrape(engine: &Engine) -> usize {
-    let counts = engine.pool_counts();
+    counts(engine) + page(engine)
+}
+
+/// Every pool's counts: all a `/metrics` scrape and the dashboard's totals read.
+fn counts(engine: &Engine) -> usize {
+    engine.pool_counts().len()
+}
+
+/// A `/status` page and a dashboard timeline: bounded by their limits, so a pool larger than
+/// them costs the same whatever its size.
+fn page(engine: &Engine) -> usize {
     let (_, page) = engine.pools_page_bounded(0, 100, 20);
     let timeline = engine.pool_bounded("big.example", 100);
-    counts.len() + page.len() + usize::from(timeline.is_some())
+    page.len() + usize::from(timeline.is_some())
 }
 
 /// Alternating rounds of [`scrape`] on the 100k engine and the 8-session one; prints medians,
 /// ranges and their ratio, and the old path's cost.
 fn observation(big: &Engine, small: &Engine) {
-    const ROUND: u32 = 200;
-    let mut micros = (Vec::new(), Vec::new());
-    for _ in 0..7 {
-        for (engine, out) in [(small, &mut micros.0), (big, &mut micros.1)] {
-            let start = Instant::now();
-            for _ in 0..ROUND {
-                std::hint::black_box(scrape(engine));
-            }
-            out.push(start.elapsed().as_secs_f64() * 1e6 / f64::from(ROUND));
-        }
+    for (name, f) in [
+        ("counts", counts as fn(&Engine) -> usize),
+        ("page", page),
+        ("scrape", scrape),
+    ] {
+        let (s, b) = rounds(big, small, f);
+        println!(
+            "observation {name}: 8-session pools {:.1} µs (range {:.1}–{:.1}); 100k pool {:.1} µs (range {:.1}–{:.1}); ratio {:.2}",
+            s.0,
+            s.1,
+            s.2,
+            b.0,
+            b.1,
+            b.2,
+            b.0 / s.0
+        );
     }
-    let (s, b) = (median_range(micros.0), median_range(micros.1));
     let old = |engine: &Engine| {
         let start = Instant::now();
         std::hint::black_box(engine.pools());
         start.elapsed().as_secs_f64() * 1e6
     };
     println!(
-        "observation: 8-session pools {:.1} µs a scrape (range {:.1}–{:.1}); 100k pool {:.1} µs (range {:.1}–{:.1}); ratio {:.2}; the old copy of every session: {:.0} µs vs {:.0} µs",
-        s.0,
-        s.1,
-        s.2,
-        b.0,
-        b.1,
-        b.2,
-        b.0 / s.0,
+        "observation: the old copy of every session: {:.0} µs vs {:.0} µs",
         old(small),
         old(big)
     );
+}
+
+/// Alternating rounds of `f` on both engines: (small, big) medians and ranges, µs a call.
+fn rounds(
+    big: &Engine,
+    small: &Engine,
+    f: fn(&Engine) -> usize,
+) -> ((f64, f64, f64), (f64, f64, f64)) {
+    const ROUND: u32 = 200;
+    let mut micros = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        for (engine, out) in [(small, &mut micros.0), (big, &mut micros.1)] {
+            let start = Instant::now();
+            for _ in 0..ROUND {
+                std::hint::black_box(f(engine));
+            }
+            out.push(start.elapsed().as_secs_f64() * 1e6 / f64::from(ROUND));
+        }
+    }
+    (median_range(micros.0), median_range(micros.1))
 }
 
 criterion_group!(benches, bench);
