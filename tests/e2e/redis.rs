@@ -304,3 +304,50 @@ async fn issue_16_a_pool_closed_on_one_host_is_closed_on_all_and_reopened_on_all
         .problem(409, "pool-closed");
     assert_eq!(inits(), 2, "reopened for all: host 2 tried a session again");
 }
+
+/// The scripts Redis ran so far (`EVALSHA` and `EVAL` calls in `INFO commandstats`): every
+/// store step is one script, and the store sends no other command but `PING` while Redis is
+/// down (commands inside a script count too in `total_commands_processed`, so that is no use).
+fn redis_calls(redis: &RedisServer) -> u64 {
+    let url = redis.url();
+    let port = url.rsplit(':').next().and_then(|p| p.split('/').next());
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", port.expect("a port"), "INFO", "commandstats"])
+        .output()
+        .expect("redis-cli runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let scripts = ["cmdstat_evalsha:", "cmdstat_eval:", "cmdstat_fcall:"];
+    text.lines()
+        .filter(|l| scripts.iter().any(|s| l.starts_with(s)))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_16_a_request_costs_one_round_trip_to_lease_and_one_to_release() {
+    let Some(cluster) = Cluster::new(4, 0.0, 30.0).await else {
+        return;
+    };
+    let host = cluster.host(&[]).await;
+    assert_ok(&load(std::slice::from_ref(&host), PLAIN, 8).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = redis_calls(&cluster.redis);
+    const N: u64 = 20;
+    for _ in 0..N {
+        assert_ok(&load(std::slice::from_ref(&host), PLAIN, 1).await);
+    }
+    // Releases run after the answer: let them land.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let calls = redis_calls(&cluster.redis) - before;
+    assert!(
+        calls <= 2 * N,
+        "{calls} Redis calls for {N} requests: at most lease + release"
+    );
+}

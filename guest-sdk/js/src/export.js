@@ -5,7 +5,7 @@
  * Policy:
  * - componentize-js exports the module's named exports, one per WIT export, in camelCase. A
  *   config module therefore ends with
- *   `export const { rules, enabled, cookieMode, pool, location, params, initSession, check, processRequest } = exportConfig(MyConfig);`
+ *   `export const { rules, overrides, enabled, cookieMode, pool, location, params, initSession, check, processRequest } = exportConfig(MyConfig);`
  * - The config object is built afresh (`new MyConfig()`) for every hook call, so building it
  *   must be cheap and it can hold no state between calls.
  * - Return values are converted to the WIT shapes here (`params` is serialised with sorted

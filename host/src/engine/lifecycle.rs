@@ -208,10 +208,11 @@ impl Inner {
                     } else {
                         Vec::new()
                     };
-                    // No await between these two: the session is in the pool when the slot is
-                    // marked done.
-                    creating.done();
-                    return self.add(ctx, sid, data, cookies, for_use, deadline).await;
+                    // The slot is marked done once the store has the session (`add`): a
+                    // request cancelled while a remote store adds it gives the slot back (a
+                    // store caps give-backs at the sessions missing), never loses it.
+                    let session = (sid, data, cookies);
+                    return self.add(ctx, session, creating, for_use, deadline).await;
                 }
                 InitOutcome::Retry(stat) => {
                     self.count(&ctx.pool, stat);
@@ -251,9 +252,8 @@ impl Inner {
     async fn add(
         self: &Arc<Self>,
         ctx: &PoolCtx,
-        sid: String,
-        data: SessionData,
-        cookies: Vec<serde_json::Value>,
+        (sid, data, cookies): (String, SessionData, Vec<serde_json::Value>),
+        creating: Creating,
         for_use: bool,
         deadline: Deadline,
     ) -> Result<Option<Held>, EngineError> {
@@ -269,6 +269,7 @@ impl Inner {
         let next = options.next_delay(rand::random());
         let added = self.store.add(&ctx.pool, session, first + next, for_use);
         let added = added.await;
+        creating.done();
         let Some(lease) = added.filter(|_| for_use) else {
             return Ok(None);
         };

@@ -32,7 +32,7 @@
 //!   in-memory store. The status views ([`PoolStore::pools`]) list the pools this host
 //!   registered, with their options.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -150,7 +150,29 @@ pub struct RedisStore {
     down: AtomicBool,
     notify: Arc<Notify>,
     max_concurrency: Mutex<u32>,
+    /// The guest data of the sessions this host holds, as their lease brought it (see
+    /// [`Leased`]).
+    leased: Mutex<HashMap<(String, String), Leased>>,
+    /// Counts not yet in Redis, per pool: the pool's next release carries them.
+    pending: Mutex<HashMap<String, HashMap<&'static str, u64>>>,
 }
+
+/// A held session's guest data, from its lease (no round trip to read it) until its last
+/// release on this host (which writes it back when the request changed it).
+struct Leased {
+    data: SessionData,
+    /// The data as leased, to tell whether a request changed it.
+    json: String,
+    /// Leases of it this host holds (a session may serve several requests at once).
+    holders: u32,
+    /// When it was leased: entries of leases dropped before they were held (a request cancelled
+    /// during its lease step) are pruned past [`LEASED_CAP`] once older than the lease TTL.
+    at: Instant,
+}
+
+/// Held sessions' data kept at once before stale entries are pruned: well above any host's
+/// concurrent requests, so a prune is rare; it bounds what cancelled lease steps can leave.
+const LEASED_CAP: usize = 4096;
 
 impl RedisStore {
     /// Connects to `url` (`redis://[:password@]host:port/db`).
@@ -181,6 +203,8 @@ impl RedisStore {
             down: AtomicBool::new(false),
             notify: Arc::new(Notify::new()),
             max_concurrency: Mutex::new(u32::MAX),
+            leased: Mutex::default(),
+            pending: Mutex::default(),
         })
     }
 
@@ -255,6 +279,44 @@ impl RedisStore {
         };
         self.down.store(out.is_err(), Ordering::Relaxed);
         out
+    }
+
+    /// Keeps `data` (JSON `json`) of session `sid` of pool `id`, held by one more lease.
+    fn hold(&self, id: &str, sid: &str, data: SessionData, json: String) {
+        let mut leased = self.leased.lock();
+        if leased.len() >= LEASED_CAP {
+            let ttl = self.options.lease_ttl;
+            leased.retain(|_, l| l.at.elapsed() < ttl);
+        }
+        let key = (id.to_owned(), sid.to_owned());
+        let entry = leased.entry(key).or_insert_with(|| Leased {
+            data,
+            json,
+            holders: 0,
+            at: Instant::now(),
+        });
+        entry.holders += 1;
+    }
+
+    /// One lease of session `sid` ends: its data as JSON when this was the last one on this
+    /// host and the request changed it, else empty.
+    fn unhold(&self, id: &str, sid: &str) -> String {
+        let mut leased = self.leased.lock();
+        let key = (id.to_owned(), sid.to_owned());
+        let Some(entry) = leased.get_mut(&key) else {
+            return String::new();
+        };
+        entry.holders = entry.holders.saturating_sub(1);
+        if entry.holders > 0 {
+            return String::new();
+        }
+        let entry = leased.remove(&key).expect("present");
+        let now = data_json(&entry.data);
+        if now == entry.json {
+            String::new()
+        } else {
+            now
+        }
     }
 
     /// Registers pool `id` with `config` in Redis (the first registration's options win).
@@ -332,8 +394,8 @@ fn millis(d: Duration) -> String {
     d.as_millis().to_string()
 }
 
-/// The step `lease.lua` answered.
-fn step_of(reply: Vec<String>, token: u64) -> Step {
+/// The step `lease.lua` answered, and the leased session's data (JSON).
+fn step_of(reply: Vec<String>, token: u64) -> (Step, Option<String>) {
     let mut step = Step {
         choice: Choice::Empty,
         create: false,
@@ -341,6 +403,7 @@ fn step_of(reply: Vec<String>, token: u64) -> Step {
         closed: None,
     };
     let mut parts = reply.into_iter();
+    let mut data = None;
     match (parts.next().as_deref(), parts.next(), parts.next()) {
         (Some("closed"), reason, _) => step.closed = Some(reason.unwrap_or_default()),
         (Some("create"), _, _) => step.create = true,
@@ -356,10 +419,11 @@ fn step_of(reply: Vec<String>, token: u64) -> Step {
                 cookies: cookies.unwrap_or_default(),
                 token,
             });
+            data = parts.next();
         }
         _ => {}
     }
-    step
+    (step, data)
 }
 
 #[async_trait]
@@ -371,6 +435,14 @@ impl PoolStore for RedisStore {
         _how: Registration,
         _now: Instant,
     ) -> Result<Registered, EngineError> {
+        // Once per pool and config: Redis keeps the first registration's options, and a Redis
+        // that lost the pool gets it again at its next lease.
+        if self.local.lock().get(id) == Some(&config) {
+            return Ok(Registered {
+                pin: PoolPin::default(),
+                evicted: Vec::new(),
+            });
+        }
         let _ = self.register_remote(id, &config).await;
         self.local.lock().insert(id.to_owned(), config);
         Ok(Registered {
@@ -470,7 +542,13 @@ impl PoolStore for RedisStore {
             }
         }
         match reply {
-            Ok(Some(reply)) => Some(step_of(reply, token)),
+            Ok(Some(reply)) => {
+                let (step, data) = step_of(reply, token);
+                if let (Choice::Ready(lease), Some(json)) = (&step.choice, data) {
+                    self.hold(id, &lease.session_id, data_from_json(&json), json);
+                }
+                Some(step)
+            }
             Ok(None) => None,
             Err(()) => Some(Step {
                 choice: Choice::Empty,
@@ -502,6 +580,10 @@ impl PoolStore for RedisStore {
         ];
         let added: Option<i64> = self.run(&self.scripts.add, id, &args).await;
         self.notify.notify_waiters();
+        if added.is_some() && for_use {
+            let json = args[7].clone();
+            self.hold(id, &session.id, session.data.clone(), json);
+        }
         added.map(|_| Lease {
             session_id: session.id,
             cookies: session.cookies,
@@ -510,11 +592,16 @@ impl PoolStore for RedisStore {
     }
 
     async fn release(&self, id: &str, lease: &Lease) {
-        let args = [
+        let mut args = vec![
             lease.session_id.clone(),
             lease.token.to_string(),
             self.max().to_string(),
+            self.unhold(id, &lease.session_id),
         ];
+        let counts = self.pending.lock().remove(id).unwrap_or_default();
+        for (stat, n) in counts {
+            args.extend([stat.to_owned(), n.to_string()]);
+        }
         let _: Option<i64> = self.run(&self.scripts.release, id, &args).await;
         self.notify.notify_waiters();
     }
@@ -536,15 +623,14 @@ impl PoolStore for RedisStore {
         Some(self.options.poll)
     }
 
+    /// Counted here, sent with the pool's next release (no round trip of its own).
     fn count(&self, id: &str, stat: SessionStat) {
-        let (mut conn, key) = (self.conn.clone(), self.meta(id).replace(":meta", ":stats"));
-        let timeout = self.options.timeout;
-        spawn(async move {
-            let mut cmd = ::redis::cmd("HINCRBY");
-            cmd.arg(&key).arg(stat.as_str()).arg(1);
-            let call = cmd.query_async::<i64>(&mut conn);
-            let _ = tokio::time::timeout(timeout, call).await;
-        });
+        let mut pending = self.pending.lock();
+        let pool = match pending.get_mut(id) {
+            Some(pool) => pool,
+            None => pending.entry(id.to_owned()).or_default(),
+        };
+        *pool.entry(stat.as_str()).or_default() += 1;
     }
 
     async fn give_back(&self, id: &str) {
@@ -553,6 +639,10 @@ impl PoolStore for RedisStore {
     }
 
     async fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
+        let key = (id.to_owned(), session_id.to_owned());
+        if let Some(held) = self.leased.lock().get(&key) {
+            return Some(held.data.clone());
+        }
         let json: String = self.session_op(id, session_id, "data", &[]).await?;
         Some(data_from_json(&json))
     }
