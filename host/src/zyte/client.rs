@@ -388,7 +388,9 @@ mod tests {
     /// `200 {}` (`answer`), or never (`!answer`).
     async fn stub(answer: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}/v1/", listener.local_addr().expect("addr"));
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = accepted.clone();
@@ -439,7 +441,9 @@ mod tests {
         let client = stub_client(url, 0.1);
         let start = Instant::now();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(450);
-        let error = client.extract_by(&Map::new(), RetryPolicy::default(), deadline).await;
+        let error = client
+            .extract_by(&Map::new(), RetryPolicy::default(), deadline)
+            .await;
         let took = start.elapsed();
         let Err(ZyteError::Deadline { attempts, last }) = error else {
             panic!("{error:?}");
@@ -449,6 +453,9 @@ mod tests {
         assert!((4..=5).contains(&attempts), "{attempts} attempts");
         assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(600));
         // A timed-out connection is not reused: each attempt opened its own.
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), attempts as usize);
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            attempts as usize
+        );
     }
 }
