@@ -10,9 +10,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Folders embedded, as `(folder relative to host/, prefix in the table)`.
-const TREES: [(&str, &str); 8] = [
+const TREES: [(&str, &str); 9] = [
     ("templates", "templates"),
     ("../guest-sdk/src", "sdk/rust/src"),
+    ("../guest-sdk/macros/src", "sdk/rust/macros/src"),
     (
         "../guest-sdk/python/session_host_sdk",
         "sdk/python/session_host_sdk",
@@ -25,7 +26,13 @@ const TREES: [(&str, &str); 8] = [
 ];
 
 /// Single files embedded, as `(file relative to host/, path in the table)`.
-const FILES: [(&str, &str); 1] = [("../guest-sdk/Cargo.toml", "sdk/rust/Cargo.toml")];
+const FILES: [(&str, &str); 2] = [
+    ("../guest-sdk/Cargo.toml", "sdk/rust/Cargo.toml"),
+    (
+        "../guest-sdk/macros/Cargo.toml",
+        "sdk/rust/macros/Cargo.toml",
+    ),
+];
 
 /// Folders never embedded.
 const SKIPPED: [&str; 3] = ["__pycache__", "node_modules", "target"];

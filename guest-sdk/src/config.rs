@@ -17,10 +17,17 @@
 //! recycles and discards instances at will. State that must outlive a call goes into
 //! [`crate::session_data`].
 
-use crate::{Address, InitError, Params, PoolSpec, Request, Response, UrlRules, Verdict, base};
+use crate::{Address, Hooks, InitError, Params, PoolSpec, Request, Response, UrlRules, Verdict, base};
 
 /// The hooks of a session config. See the module docs.
 pub trait SessionConfig {
+    /// The hooks this config overrides, which the host calls; it answers the others itself,
+    /// exactly as these defaults would (WIT 0.1.1 `overrides`). Default: every hook. Put
+    /// [`crate::config`] (`#[session_host_sdk::config]`) on the impl to set it to the methods
+    /// the impl defines; set it by hand only if an overridden method keeps the default's
+    /// behaviour.
+    const OVERRIDES: Hooks = Hooks::all();
+
     /// Which URLs this config handles. Called once, when the config loads; an optional sidecar
     /// `NAME.toml` overrides the result. Default: [`base::rules`], a universal rule with
     /// priority 500, which a real config almost always replaces with [`UrlRules::new`] and

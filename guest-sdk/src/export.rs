@@ -8,6 +8,8 @@
 //! - Every hook first installs, once per instance, a panic hook that sends the panic message to
 //!   the host (`log.report-panic`) before the trap. `wasm32-unknown-unknown` has no stderr, so
 //!   this is the only way the host learns why a config trapped.
+//! - `overrides` answers [`crate::SessionConfig::OVERRIDES`], which
+//!   [`#[session_host_sdk::config]`](crate::config) sets from the impl's methods.
 //! - `params` is serialised from [`crate::Params`] here, so a config cannot return invalid
 //!   JSON.
 
@@ -66,6 +68,9 @@ macro_rules! export_config {
             impl $crate::bindings::Guest for SessionHostExport {
                 fn rules() -> $crate::UrlRules {
                     $crate::SessionConfig::rules(&config())
+                }
+                fn overrides() -> $crate::Hooks {
+                    <$config as $crate::SessionConfig>::OVERRIDES
                 }
                 fn enabled(request: $crate::Request) -> ::core::result::Result<bool, ::std::string::String> {
                     $crate::SessionConfig::enabled(&config(), &request)

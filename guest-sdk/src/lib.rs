@@ -91,13 +91,36 @@ pub mod url;
 
 pub use bindings::session_host::config::download::download;
 pub use bindings::session_host::config::types::{
-    Address, ApiError, DownloadError, Header, InitError, Level, PoolSpec, Request, Response, SessionControls, UrlRules,
-    Verdict,
+    Address, ApiError, DownloadError, Header, Hooks, InitError, Level, PoolSpec, Request, Response, SessionControls,
+    UrlRules, Verdict,
 };
 pub use config::SessionConfig;
 pub use location::LocationSessionConfig;
 pub use params::Params;
 pub use response::{ActionResult, ActionStatus, RawResponse, ResponseCookie};
+/// Put on `impl SessionConfig for T { ... }`: declares to the host the hooks the impl defines,
+/// so that it answers the others itself, without calling the config (WIT 0.1.1 `overrides`).
+/// Without it, a config declares every hook (always correct, but each hook then costs a call).
+///
+/// ```
+/// use session_host_sdk::{Hooks, Request, SessionConfig, UrlRules};
+///
+/// #[derive(Default)]
+/// struct Shop;
+///
+/// #[session_host_sdk::config]
+/// impl SessionConfig for Shop {
+///     fn rules(&self) -> UrlRules {
+///         UrlRules::new().include("shop.example")
+///     }
+///     fn enabled(&self, _request: &Request) -> Result<bool, String> {
+///         Ok(true)
+///     }
+/// }
+///
+/// assert_eq!(<Shop as SessionConfig>::OVERRIDES, Hooks::ENABLED);
+/// ```
+pub use session_host_sdk_macros::config;
 
 /// Short name of [`UrlRules`] (the WIT's `url-rules`), after the `rules` hook that returns it.
 pub type Rules = UrlRules;

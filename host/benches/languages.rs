@@ -12,8 +12,10 @@
 //!
 //! Timed with criterion, per language, on warm instances (the runtime's instance policy):
 //! - `enabled/LANG`: one bare hook call that delegates to the host's `defaults`;
-//! - `request/LANG`: what a use request costs: `params`, `pool`, `check` of a ~2 KB Zyte API
-//!   response, and `process-request` (the same sequence as `request.rs`);
+//! - `request/LANG`: what a use request costs the host: the hooks the engine calls for it
+//!   (`enabled`, `cookie-mode`, `pool`, `process-request`, `check` of a ~2 KB Zyte API
+//!   response; the same sequence as `request.rs`), of which the host answers those the config
+//!   does not override (WIT 0.1.1);
 //! - `fresh/LANG`: `enabled` on a fresh instance each time (`max_idle_instances = 0`):
 //!   instantiation plus a first call, what the warm-instance policy avoids.
 //!
@@ -37,6 +39,8 @@ const LANGUAGES: &[(&str, &str)] = &[
     ("python", "example-configs/dist/python"),
     ("js", "example-configs/dist/js"),
     ("c", "example-configs/dist/c"),
+    // The Rust build of WIT 0.1.0 (every hook called): the baseline of issue 17's host cost.
+    ("rust-wit-0.1.0", "tests/guests/wit-0.1.0"),
 ];
 
 const CONFIG: &str = "csrf-token";

@@ -12,6 +12,12 @@
 //! rounds of both (2 noisy cores) and prints the median and range of each, their ratio, and the
 //! memory figures (RSS from `/proc/self/statm`, before and after filling the big pool).
 //!
+//! Observation (issue 19): the work of one `/metrics` scrape, `/status` page and `/events`
+//! tick (every pool's counts, a page of pools with 20 sessions each, a 100-session timeline)
+//! on an engine whose `big.example` holds 100,000 sessions, against one whose pools hold 8
+//! each, in alternating rounds; target: the ratio ≈ 1× (the cost does not grow with pool
+//! size). It also times the old path (`Engine::pools`, a copy of every session) once each.
+//!
 //! Run: `cargo bench -p session-host --bench store`.
 #![expect(
     missing_docs,
@@ -105,7 +111,17 @@ fn bench(c: &mut Criterion) {
     let after = rss();
     rt.block_on(fill(store.as_ref(), "small.example", SMALL, &rotation));
     let per_session = after.saturating_sub(before) as f64 / f64::from(BIG);
+    let small_store = Arc::new(MemoryStore::new(&settings));
+    rt.block_on(fill(small_store.as_ref(), "big.example", SMALL, &rotation));
+    rt.block_on(fill(
+        small_store.as_ref(),
+        "small.example",
+        SMALL,
+        &rotation,
+    ));
+    let engine8 = Engine::with_store(settings.clone(), client.clone(), small_store);
     let engine = Engine::with_store(settings, client, store);
+    observation(&engine, &engine8);
     let (small, big) = (request("small.example"), request("big.example"));
 
     // Alternating rounds: each sends `ROUND` requests to one pool, then to the other.
@@ -148,7 +164,51 @@ fn bench(c: &mut Criterion) {
             .to_async(&rt)
             .iter(|| async { engine.execute(big.clone()).await.expect("request") })
     });
+    group.bench_function("scrape_small", |bench| bench.iter(|| scrape(&engine8)));
+    group.bench_function("scrape_big", |bench| bench.iter(|| scrape(&engine)));
     group.finish();
+}
+
+/// What one scrape, status page and dashboard tick read (see the module doc).
+fn scrape(engine: &Engine) -> usize {
+    let counts = engine.pool_counts();
+    let (_, page) = engine.pools_page_bounded(0, 100, 20);
+    let timeline = engine.pool_bounded("big.example", 100);
+    counts.len() + page.len() + usize::from(timeline.is_some())
+}
+
+/// Alternating rounds of [`scrape`] on the 100k engine and the 8-session one; prints medians,
+/// ranges and their ratio, and the old path's cost.
+fn observation(big: &Engine, small: &Engine) {
+    const ROUND: u32 = 200;
+    let mut micros = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        for (engine, out) in [(small, &mut micros.0), (big, &mut micros.1)] {
+            let start = Instant::now();
+            for _ in 0..ROUND {
+                std::hint::black_box(scrape(engine));
+            }
+            out.push(start.elapsed().as_secs_f64() * 1e6 / f64::from(ROUND));
+        }
+    }
+    let (s, b) = (median_range(micros.0), median_range(micros.1));
+    let old = |engine: &Engine| {
+        let start = Instant::now();
+        std::hint::black_box(engine.pools());
+        start.elapsed().as_secs_f64() * 1e6
+    };
+    println!(
+        "observation: 8-session pools {:.1} µs a scrape (range {:.1}–{:.1}); 100k pool {:.1} µs (range {:.1}–{:.1}); ratio {:.2}; the old copy of every session: {:.0} µs vs {:.0} µs",
+        s.0,
+        s.1,
+        s.2,
+        b.0,
+        b.1,
+        b.2,
+        b.0 / s.0,
+        old(small),
+        old(big)
+    );
 }
 
 criterion_group!(benches, bench);

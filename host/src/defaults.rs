@@ -394,7 +394,11 @@ impl ConfigHooks for BuiltIn {
 
 /// The reference's default `init_session` (5.7): params by precedence, one download, the
 /// default check of the init response.
-async fn default_init(env: &CallEnv, session_id: &str, r: &Request) -> Result<bool, InitError> {
+pub(crate) async fn default_init(
+    env: &CallEnv,
+    session_id: &str,
+    r: &Request,
+) -> Result<bool, InitError> {
     let defaults = env.defaults.as_ref();
     let params = defaults
         .preset_init_params(r)

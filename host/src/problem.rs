@@ -84,6 +84,9 @@ pub enum ProblemKind {
     UpstreamError,
     /// 503 `no-session`: no session of the pool became available in time.
     NoSession,
+    /// 503 `store-unavailable`: the shared pool store (Redis) could not be reached and its
+    /// failure policy is to fail closed (issue 16); retry later.
+    StoreUnavailable,
     /// 503 `shutting-down`: the gateway stopped before the request finished.
     ShuttingDown,
     /// 504 `timeout`: the request was not answered within its deadline (the gateway's
@@ -93,7 +96,7 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// Every kind.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
@@ -113,6 +116,7 @@ impl ProblemKind {
         Self::UpstreamUnreachable,
         Self::UpstreamError,
         Self::NoSession,
+        Self::StoreUnavailable,
         Self::ShuttingDown,
         Self::Timeout,
     ];
@@ -139,6 +143,7 @@ impl ProblemKind {
             Self::UpstreamUnreachable => "upstream-unreachable",
             Self::UpstreamError => "upstream-error",
             Self::NoSession => "no-session",
+            Self::StoreUnavailable => "store-unavailable",
             Self::ShuttingDown => "shutting-down",
             Self::Timeout => "timeout",
         }
@@ -169,7 +174,7 @@ impl ProblemKind {
             Self::TooManyPools | Self::TooManyStreams => 429,
             Self::ConfigError | Self::Internal => 500,
             Self::GaveUp | Self::UpstreamUnreachable | Self::UpstreamError => 502,
-            Self::NoSession | Self::ShuttingDown => 503,
+            Self::NoSession | Self::StoreUnavailable | Self::ShuttingDown => 503,
             Self::Timeout => 504,
         }
     }
@@ -196,6 +201,7 @@ impl ProblemKind {
             Self::UpstreamUnreachable => "Zyte API Unreachable",
             Self::UpstreamError => "Unexpected Zyte API Answer",
             Self::NoSession => "No Session Available",
+            Self::StoreUnavailable => "Session Store Unavailable",
             Self::ShuttingDown => "Shutting Down",
             Self::Timeout => "Request Timed Out",
         }
@@ -290,6 +296,9 @@ impl Problem {
                     Some(served) => problem.with("pool", served.pool.as_str()),
                     None => problem,
                 }
+            }
+            EngineError::StoreUnavailable { pool } => {
+                Self::new(ProblemKind::StoreUnavailable, detail).with("pool", pool.as_str())
             }
             EngineError::GaveUp { pool, .. } => {
                 Self::new(ProblemKind::GaveUp, detail).with("pool", pool.as_str())

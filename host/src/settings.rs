@@ -454,6 +454,22 @@ pub struct StoreSettings {
     /// Seconds a session lease lasts unless renewed (default 30): a host killed with -9 frees
     /// its sessions within it.
     pub lease_ttl: f64,
+    /// What a request gets while Redis does not answer (default `closed`).
+    pub on_failure: OnFailure,
+}
+
+/// `[store] on_failure`: the policy while Redis does not answer (issue 16).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// Fail closed: every request of a shared pool is a 503 `store-unavailable` problem until
+    /// Redis answers again; pool bounds and delays never break.
+    #[default]
+    Closed,
+    /// Serve from this host's own in-memory pools until Redis answers again, then go back to
+    /// the shared ones: requests go on, but each host may create up to `size` sessions of its
+    /// own meanwhile, and the per-session delay holds per host only.
+    Local,
 }
 
 impl Default for StoreSettings {
@@ -462,6 +478,7 @@ impl Default for StoreSettings {
             url: None,
             namespace: String::new(),
             lease_ttl: 30.0,
+            on_failure: OnFailure::Closed,
         }
     }
 }

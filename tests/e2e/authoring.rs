@@ -43,7 +43,8 @@ fn scaffold_builds_checks_and_passes(lang: &str) {
     let wasm = project.join("dist").join(format!("{name}.wasm"));
     let checked = ok(&["plugin", "check", wasm.to_str().expect("test setup")]);
     assert!(checked.contains("include:    example.com"), "{checked}");
-    assert!(checked.contains("session-host:config@0.1.0"), "{checked}");
+    let version = format!("session-host:config@{}", session_host::plugin::WIT_VERSION);
+    assert!(checked.contains(&version), "{checked}");
     let tested = ok(&["plugin", "test", project.to_str().expect("test setup")]);
     assert!(tested.contains("1 passed, 0 failed"), "{tested}");
     trace_shows_hooks(&name, &project.join("dist"));
@@ -161,21 +162,22 @@ fn issue_18_bad_input_names_the_file_and_field() {
     );
 }
 
-/// The WIT after a compatible change: version 0.1.1, and a new function in `log` that a
-/// config built against it may ignore.
+/// The WIT after a future compatible change: version 0.1.9, and a new function in `log` that
+/// a config built against it may ignore.
 fn wit_after_compatible_change(dir: &Path) {
     let wit = std::fs::read_to_string(crate::guests::wit_dir().join("session-config.wit"))
         .expect("test setup");
+    let current = format!(
+        "package session-host:config@{};",
+        session_host::plugin::WIT_VERSION
+    );
     let changed = wit
-        .replace(
-            "package session-host:config@0.1.0;",
-            "package session-host:config@0.1.1;",
-        )
+        .replace(&current, "package session-host:config@0.1.9;")
         .replace(
             "    report-panic: func(message: string);",
             "    report-panic: func(message: string);\n    /// New in 0.1.1.\n    flush: func();",
         );
-    assert!(changed.contains("@0.1.1;") && changed.contains("flush"));
+    assert!(changed.contains("@0.1.9;") && changed.contains("flush"));
     std::fs::write(dir.join("session-config.wit"), changed).expect("test setup");
 }
 
@@ -183,13 +185,13 @@ fn wit_after_compatible_change(dir: &Path) {
 fn issue_18_a_config_built_against_a_compatible_wit_loads_and_check_names_its_version() {
     let wit = tempfile::tempdir().expect("test setup");
     wit_after_compatible_change(wit.path());
-    let bytes = crate::guests::guest_for_wit(&[], None, wit.path(), "0.1.1");
+    let bytes = crate::guests::guest_for_wit(&[], None, wit.path(), "0.1.9");
     let dir = tempfile::tempdir().expect("test setup");
     let file = dir.path().join("newer.wasm");
     std::fs::write(&file, bytes).expect("test setup");
     let checked = ok(&["plugin", "check", file.to_str().expect("test setup")]);
     assert!(
-        checked.contains("wit:        session-host:config@0.1.1 (supported"),
+        checked.contains("wit:        session-host:config@0.1.9 (supported"),
         "{checked}"
     );
 }

@@ -384,3 +384,137 @@ async fn issue_19_demo_serve_prints_the_dashboard_url_and_serves_it() {
     assert!(uses().await > before, "the trickle sends requests");
     child.kill().await.expect("the demo stops");
 }
+
+/// Pools and sessions per pool of the scale test: 100,000 sessions in all.
+const POOLS: usize = 1_000;
+const PER_POOL: u32 = 100;
+
+/// Fills the state dir `dir` with [`POOLS`] pools of [`PER_POOL`] fresh sessions, through the
+/// durable store's own steps (as a host that served them would have left it).
+async fn seed(dir: &Path) {
+    use session_host::engine::pool::{PoolOptions, Rotation, Session};
+    use session_host::session_data::SessionData;
+    use session_host::settings::SessionSettings;
+    use session_host::store::{DurableStore, PoolConfig, PoolKind, PoolStore as _, Registration};
+    let settings = SessionSettings::default();
+    let (store, _) = DurableStore::open(dir, &settings).expect("a state dir");
+    let rotation = Rotation::from_settings(&settings);
+    let now = std::time::Instant::now();
+    for p in 0..POOLS {
+        let id = format!("site{p:04}.test");
+        let options = PoolOptions {
+            size: PER_POOL,
+            delay: 0.0,
+            randomize_delay: false,
+        };
+        let config = PoolConfig {
+            options,
+            max_bad_inits: 8,
+            kind: PoolKind::Named,
+        };
+        let how = Registration::Request;
+        store.register(&id, config, how, now).await.expect("room");
+        for s in 0..PER_POOL {
+            let step = store.lease(&id, now, &rotation, true, 0.0).await;
+            assert!(step.expect("the pool").create);
+            let session = Session::new(format!("{id}-{s}"), now, SessionData::new(), vec![]);
+            store.add(&id, session, Duration::ZERO, false).await;
+        }
+    }
+    drop(store);
+    // Written and closed once the writer thread lets go of its last flush.
+    let started = Instant::now();
+    while session_host::store::StateDb::open_existing(dir).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the seed is not released"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The first `/events` message of the view `query`: its size, the time it took, its JSON.
+async fn first_message(gateway: &Gateway, query: &str) -> (usize, Duration, serde_json::Value) {
+    let started = Instant::now();
+    let mut response = reqwest::Client::new()
+        .get(format!("{}/events?{query}", gateway.base()))
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(response.status(), 200);
+    let mut buf = String::new();
+    loop {
+        if let Some(data) = buf
+            .split("\n\n")
+            .find_map(|m| m.lines().find_map(|l| l.strip_prefix("data:")))
+            .filter(|_| buf.contains("\n\n"))
+        {
+            let json = serde_json::from_str(data.trim()).expect("a JSON message");
+            return (data.len(), started.elapsed(), json);
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk()).await;
+        let chunk = chunk.expect("a message within 10 s").expect("the stream");
+        buf.push_str(&String::from_utf8_lossy(&chunk.expect("not ended")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_19_dashboard_at_1000_pools_and_100000_sessions() {
+    let fixture = Fixture::with(zyte_emulator::Scenario::builtin(), &[], true).await;
+    let dir = fixture.path("state");
+    seed(&dir).await;
+    let gateway = fixture
+        .serve(&["--state-dir", dir.to_str().expect("utf-8")], None)
+        .await;
+    let restored = format!("session state restored: {POOLS} pools, 100000 sessions, 0 expired");
+    assert!(gateway.logs().contains(&restored), "{}", gateway.logs());
+    // /status: one page of pools, each with its counts and a bounded list of sessions.
+    let started = Instant::now();
+    let status = reqwest::get(format!("{}/status", gateway.base()))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("a body");
+    let took = started.elapsed();
+    let json: serde_json::Value = serde_json::from_str(&status).expect("json");
+    eprintln!("/status: {} bytes in {took:?}", status.len());
+    assert_eq!(json["pools_total"], POOLS);
+    let first = &json["pools"][0];
+    assert_eq!(
+        (first["live"].as_u64(), first["idle"].as_u64()),
+        (Some(100), Some(100))
+    );
+    assert_eq!(first["sessions"].as_array().map(Vec::len), Some(20));
+    assert!(status.len() < 512 * 1024, "{} bytes", status.len());
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    // /events: the totals of every pool, a page, the offenders, one pool's timeline.
+    let (bytes, took, message) = first_message(&gateway, "pool=site0007.test&limit=100").await;
+    eprintln!("/events: the first message, {bytes} bytes, in {took:?}");
+    let totals = &message["totals"];
+    assert_eq!(
+        (totals["pools"].as_u64(), totals["idle"].as_u64()),
+        (Some(1000), Some(100_000))
+    );
+    assert_eq!(message["page"]["pools"].as_array().map(Vec::len), Some(100));
+    assert_eq!(message["timeline"]["live"], 100);
+    assert!(
+        message["timeline"]["sessions"]
+            .as_array()
+            .is_some_and(|s| s.len() <= 100 + 16)
+    );
+    assert!(bytes < 512 * 1024, "{bytes} bytes");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let started = Instant::now();
+    let metrics = reqwest::get(format!("{}/metrics", gateway.base()))
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("a body");
+    let took = started.elapsed();
+    eprintln!("/metrics: {} bytes in {took:?}", metrics.len());
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let idle = "session_host_pool_sessions{pool=\"site0007.test\",state=\"idle\"} 100";
+    assert!(metrics.contains(idle), "{metrics}");
+}

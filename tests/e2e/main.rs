@@ -11,6 +11,7 @@ mod dashboard;
 mod gateway;
 mod hostile;
 mod observe;
+mod redis;
 mod run;
 mod soak;
 mod state;

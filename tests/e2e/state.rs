@@ -257,3 +257,47 @@ async fn issue_15_state_show_and_clear() {
     assert_eq!(show(&dir)["pools"], json!([]));
     assert!(Path::new(&dir).join("state.redb").is_file());
 }
+
+/// The per-pool counter `key` of [`SITE`] in `/status`, and in `/metrics`.
+async fn counted(gateway: &Gateway, key: &str) -> (u64, u64) {
+    let status = gateway.get("/status", None).await.json;
+    let shown = status["stats"]["per_pool"][SITE][key].as_u64().unwrap_or(0);
+    let metrics = gateway.get("/metrics", None).await.json;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    let series = format!("session_host_session_events_total{{pool=\"{SITE}\",event=\"{key}\"}} ");
+    let scraped = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (shown, scraped)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_15_stats_survive_kill_9_and_carry_on() {
+    let fixture = fixture("").await;
+    let mut gateway = serve(&fixture).await;
+    load(&gateway, 20).await;
+    let key = "use/check-passed";
+    let (used, scraped) = counted(&gateway, key).await;
+    assert!(
+        used >= 20 && scraped == used,
+        "{used} in /status, {scraped} in /metrics"
+    );
+    let (inits, _) = counted(&gateway, "init/check-passed").await;
+    assert_eq!(inits, SIZE);
+    // Past two write intervals, then killed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    kill_9(&gateway);
+    exit(&mut gateway, Duration::from_secs(10)).await;
+    drop(gateway);
+    let gateway = serve(&fixture).await;
+    assert_eq!(counted(&gateway, key).await, (used, used), "restored");
+    assert_eq!(counted(&gateway, "init/check-passed").await.0, SIZE);
+    load(&gateway, 5).await;
+    assert_eq!(
+        counted(&gateway, key).await,
+        (used + 5, used + 5),
+        "carried on"
+    );
+}

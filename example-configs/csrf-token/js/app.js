@@ -124,5 +124,5 @@ export function withToken(request, token) {
   return copy;
 }
 
-export const { rules, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
+export const { rules, overrides, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
   exportConfig(CsrfToken);

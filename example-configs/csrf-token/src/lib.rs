@@ -38,6 +38,7 @@ const FORBIDDEN: u16 = 403;
 #[derive(Debug, Default)]
 pub struct CsrfToken;
 
+#[session_host_sdk::config]
 impl SessionConfig for CsrfToken {
     fn rules(&self) -> UrlRules {
         UrlRules::new().include(DOMAIN)

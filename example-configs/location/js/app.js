@@ -130,5 +130,5 @@ export function matches(shown, location) {
   return location.postalCode === undefined || location.postalCode === null || location.postalCode === shown.code;
 }
 
-export const { rules, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
+export const { rules, overrides, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
   exportConfig(PostalCode);

@@ -40,6 +40,7 @@ const DELIVERING_TO: &str = "Delivering to ";
 #[derive(Debug, Default)]
 pub struct PostalCode;
 
+#[session_host_sdk::config]
 impl SessionConfig for PostalCode {
     fn rules(&self) -> UrlRules {
         DOMAINS.iter().fold(UrlRules::new(), |rules, domain| rules.include(*domain))

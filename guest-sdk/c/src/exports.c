@@ -143,3 +143,19 @@ bool exports_session_config_process_request(session_config_request_t *request, s
     }
     return finish(error, err);
 }
+
+/* `overrides` (WIT 0.1.1): the hooks whose table entry is set. The host answers the others
+ * itself, exactly as the defaults here would. */
+session_config_hooks_t exports_session_config_overrides(void) {
+    sh_sdk_init();
+    session_config_hooks_t hooks = 0;
+    if (SH_CONFIG.enabled != NULL) hooks |= SESSION_HOST_CONFIG_TYPES_HOOKS_ENABLED;
+    if (SH_CONFIG.cookie_mode != NULL) hooks |= SESSION_HOST_CONFIG_TYPES_HOOKS_COOKIE_MODE;
+    if (SH_CONFIG.pool != NULL) hooks |= SESSION_HOST_CONFIG_TYPES_HOOKS_POOL;
+    if (SH_CONFIG.location != NULL) hooks |= SESSION_HOST_CONFIG_TYPES_HOOKS_LOCATION;
+    if (SH_CONFIG.params != NULL || SH_CONFIG.location_params != NULL) hooks |= SESSION_HOST_CONFIG_TYPES_HOOKS_PARAMS;
+    if (SH_CONFIG.init_session != NULL) hooks |= SESSION_HOST_CONFIG_TYPES_HOOKS_INIT_SESSION;
+    if (SH_CONFIG.check != NULL || SH_CONFIG.location_check != NULL) hooks |= SESSION_HOST_CONFIG_TYPES_HOOKS_CHECK;
+    if (SH_CONFIG.process_request != NULL) hooks |= SESSION_HOST_CONFIG_TYPES_HOOKS_PROCESS_REQUEST;
+    return hooks;
+}

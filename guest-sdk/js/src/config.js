@@ -21,8 +21,8 @@
  * @module
  */
 
-import * as defaults from 'session-host:config/defaults@0.1.0';
-import { download as hostDownload } from 'session-host:config/download@0.1.0';
+import * as defaults from 'session-host:config/defaults@0.1.1';
+import { download as hostDownload } from 'session-host:config/download@0.1.1';
 import { isEmptyAddress } from './address.js';
 import {
   ClosePool,

@@ -5,7 +5,7 @@
  * Policy:
  * - componentize-js exports the module's named exports, one per WIT export, in camelCase. A
  *   config module therefore ends with
- *   `export const { rules, enabled, cookieMode, pool, location, params, initSession, check, processRequest } = exportConfig(MyConfig);`
+ *   `export const { rules, overrides, enabled, cookieMode, pool, location, params, initSession, check, processRequest } = exportConfig(MyConfig);`
  * - The config object is built afresh (`new MyConfig()`) for every hook call, so building it
  *   must be cheap and it can hold no state between calls.
  * - Return values are converted to the WIT shapes here (`params` is serialised with sorted
@@ -17,6 +17,7 @@
  */
 
 import { addressFromJson } from './address.js';
+import { SessionConfig } from './config.js';
 import { ClosePool, InitCheckError, InitDownloadError, InitParamError, messageOf } from './errors.js';
 import { reportPanic } from './log.js';
 import { paramsToJson } from './params.js';
@@ -53,6 +54,20 @@ function initError(error) {
   return { tag: 'failed', val: messageOf(error) };
 }
 
+/** The world's hooks (`rules` excepted), by their names in the WIT `hooks` flags. */
+const HOOKS = ['enabled', 'cookieMode', 'pool', 'location', 'params', 'initSession', 'check', 'processRequest'];
+
+/**
+ * The hooks `Config` overrides (WIT 0.1.1 `overrides`): the methods its prototype chain defines
+ * other than `SessionConfig`'s (a `LocationSessionConfig`'s own count). The host answers the
+ * others itself, exactly as the defaults would.
+ * @param {typeof SessionConfig} Config
+ * @returns {Record<string, boolean>}
+ */
+export function overridesOf(Config) {
+  return Object.fromEntries(HOOKS.map((hook) => [hook, Config.prototype[hook] !== SessionConfig.prototype[hook]]));
+}
+
 /** Runs a hook whose WIT result has a `string` error. */
 function call(hook) {
   try {
@@ -78,6 +93,7 @@ export function exportConfig(Config) {
         throw error;
       }
     },
+    overrides: () => overridesOf(Config),
     enabled: (request) => call(() => Boolean(config().enabled(request))),
     cookieMode: (request) => call(() => Boolean(config().cookieMode(request))),
     pool: (request) => call(() => toPoolSpec(config().pool(request))),

@@ -5,7 +5,7 @@
  * session management for the URLs its rules select (the contract: `wit/session-config.wit`,
  * world `session-config`). With this package, a config is a subclass of {@link SessionConfig}
  * (or {@link LocationSessionConfig}) in an ES module that ends with
- * `export const { rules, enabled, cookieMode, pool, location, params, initSession, check, processRequest } = exportConfig(MyConfig);`,
+ * `export const { rules, overrides, enabled, cookieMode, pool, location, params, initSession, check, processRequest } = exportConfig(MyConfig);`,
  * built with componentize-js:
  *
  *     componentize-js app.js --wit wit -n session-config -d http fetch-event -o my-config.wasm
@@ -40,7 +40,7 @@
  *   }
  * }
  *
- * export const { rules, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
+ * export const { rules, overrides, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
  *   exportConfig(Shop);
  * @module
  */

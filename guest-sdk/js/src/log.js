@@ -7,7 +7,7 @@
  * @module
  */
 
-import { log as hostLog, reportPanic as hostReportPanic } from 'session-host:config/log@0.1.0';
+import { log as hostLog, reportPanic as hostReportPanic } from 'session-host:config/log@0.1.1';
 
 /** @typedef {'trace' | 'debug' | 'info' | 'warn' | 'error'} Level Severity of a log line. */
 

@@ -11,7 +11,7 @@
  * @module
  */
 
-import * as host from 'session-host:config/session-data@0.1.0';
+import * as host from 'session-host:config/session-data@0.1.1';
 import { importErrorPayload } from './errors.js';
 
 /** The host refused a {@link set}: no session, or a limit would be exceeded. */

@@ -5,6 +5,8 @@ Policy:
 
 - componentize-py calls the class named ``WitWorld`` in the app module, so a config module ends
   with ``WitWorld = export(MyConfig)``.
+- ``overrides`` declares the methods the config class defines (:func:`overrides_of`, comparing
+  them with :class:`SessionConfig`'s), so that the host skips the others.
 - The config object is built afresh (``MyConfig()``) for every hook call, so building it must be
   cheap and it can hold no state between calls.
 - Return values are converted to the WIT types here (``params`` is serialised with sorted keys,
@@ -20,6 +22,7 @@ from typing import Any, Callable, Optional, Type, TypeVar
 from componentize_py_types import Err
 from wit_world import WitWorld as _WitWorld
 from wit_world.imports.types import (
+    Hooks,
     InitError_CheckError,
     InitError_ClosePool,
     InitError_Download,
@@ -40,9 +43,32 @@ from .errors import ClosePool, InitCheckError, InitDownloadError, InitParamError
 from .log import report_panic
 from .params import to_json
 
-__all__ = ["export", "to_pool_spec", "to_verdict"]
+__all__ = ["export", "overrides_of", "to_pool_spec", "to_verdict"]
 
 T = TypeVar("T")
+
+# The world's hooks (``rules`` excepted) as (method name, flag of the WIT ``hooks`` flags).
+_HOOKS = (
+    ("enabled", Hooks.ENABLED),
+    ("cookie_mode", Hooks.COOKIE_MODE),
+    ("pool", Hooks.POOL),
+    ("location", Hooks.LOCATION),
+    ("params", Hooks.PARAMS),
+    ("init_session", Hooks.INIT_SESSION),
+    ("check", Hooks.CHECK),
+    ("process_request", Hooks.PROCESS_REQUEST),
+)
+
+
+def overrides_of(config: Type[SessionConfig]) -> Hooks:
+    """The hooks ``config`` overrides: the methods it (or a base class other than
+    :class:`SessionConfig`, such as :class:`LocationSessionConfig`) defines. The host answers
+    the others itself, exactly as the defaults would (WIT 0.1.1 ``overrides``)."""
+    declared = Hooks(0)
+    for name, flag in _HOOKS:
+        if getattr(config, name) is not getattr(SessionConfig, name):
+            declared |= flag
+    return declared
 
 
 def to_pool_spec(value: Any) -> PoolSpec:
@@ -106,6 +132,9 @@ def export(config: Type[SessionConfig]) -> type:
             except BaseException as error:
                 _trap(error)
                 raise
+
+        def overrides(self) -> Hooks:
+            return overrides_of(config)
 
         def enabled(self, request: Request) -> bool:
             return _call(lambda: bool(config().enabled(request)))

@@ -133,3 +133,29 @@ class ExampleTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OverridesTest(unittest.TestCase):
+    """Issue 17: the hooks a config declares are the methods it defines."""
+
+    def test_issue_17_overrides_are_the_methods_a_config_class_defines(self):
+        from session_host_sdk import LocationSessionConfig, SessionConfig
+        from session_host_sdk.export import overrides_of
+        from wit_world.imports.types import Hooks
+
+        class Plain(SessionConfig):
+            pass
+
+        class Checks(SessionConfig):
+            def check(self, response, request):
+                return True
+
+        class Located(LocationSessionConfig):
+            pass
+
+        self.assertEqual(overrides_of(Plain), Hooks(0))
+        self.assertEqual(overrides_of(Checks), Hooks.CHECK)
+        self.assertEqual(overrides_of(Located), Hooks.PARAMS | Hooks.CHECK)
+        csrf = load_example("csrf-token")
+        declared = overrides_of(csrf.CsrfToken)
+        self.assertEqual(declared, Hooks.PARAMS | Hooks.CHECK | Hooks.PROCESS_REQUEST)

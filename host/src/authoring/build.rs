@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::Lang;
 use super::project::{Project, ProjectError};
 
 /// Why a build failed.
@@ -28,12 +27,6 @@ pub enum BuildError {
         tool: &'static str,
         /// The script that installs it.
         script: &'static str,
-    },
-    /// The language has no build step in this binary.
-    #[error("building {lang} configs is not supported by this session-host yet")]
-    Unsupported {
-        /// The language.
-        lang: Lang,
     },
     /// The toolchain failed.
     #[error("{command} failed ({status}); its output is above")]

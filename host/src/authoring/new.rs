@@ -122,7 +122,10 @@ pub fn files(spec: &NewProject) -> Result<Vec<(String, String)>, NewError> {
     let sdk_prefix = format!("sdk/{lang}/");
     let sdk =
         embedded::under(&sdk_prefix).map(|(path, text)| (format!("sdk/{path}"), text.to_owned()));
-    let wit = embedded::under("wit/").map(|(path, text)| (format!("wit/{path}"), text.to_owned()));
+    // Only the current WIT: the older versions under `wit/VERSION/` are the host's business.
+    let wit = embedded::under("wit/")
+        .filter(|(path, _)| !path.contains('/'))
+        .map(|(path, text)| (format!("wit/{path}"), text.to_owned()));
     Ok(common.chain(source).chain(sdk).chain(wit).collect())
 }
 

@@ -54,6 +54,11 @@ pub struct HostArgs {
     /// [default: the settings' `[store] url`, else this host's memory].
     #[arg(long, value_name = "URL")]
     pub store: Option<String>,
+    /// While Redis does not answer: `closed` answers a 503 `store-unavailable` problem, `local`
+    /// serves from this host's own pools until Redis is back [default: the settings'
+    /// `[store] on_failure`, else closed].
+    #[arg(long, value_name = "POLICY")]
+    pub store_on_failure: Option<session_host::settings::OnFailure>,
 }
 
 /// A running engine and, when it has a configs folder, its watcher.
@@ -81,6 +86,9 @@ impl HostArgs {
         if let Some(url) = &self.store {
             settings.store.url = Some(url.clone());
         }
+        if let Some(policy) = self.store_on_failure {
+            settings.store.on_failure = policy;
+        }
         Ok(settings)
     }
 
@@ -100,7 +108,7 @@ impl HostArgs {
         // the durable store, unless `--no-state` (issue 15).
         let (engine, state) = match &settings.store.url {
             Some(url) => {
-                let store = redis_store(url, &settings.store).await?;
+                let store = redis_store(url, &settings).await?;
                 let engine = Engine::with_store(settings.sessions.clone(), client, store);
                 (engine, None)
             }
@@ -194,9 +202,11 @@ pub fn state_dir(dir: Option<&PathBuf>, off: bool) -> anyhow::Result<Option<Path
 /// The Redis store at `url` (its password never shown: the error names it redacted).
 async fn redis_store(
     url: &str,
-    settings: &session_host::settings::StoreSettings,
+    all: &HostSettings,
 ) -> anyhow::Result<std::sync::Arc<dyn session_host::store::PoolStore>> {
-    use session_host::store::{RedisOptions, RedisStore};
+    use session_host::settings::OnFailure;
+    use session_host::store::{LocalFallback, RedisOptions, RedisStore};
+    let settings = &all.store;
     let options = RedisOptions {
         namespace: settings.namespace.clone(),
         lease_ttl: secs(settings.lease_ttl, "[store] lease_ttl")?,
@@ -204,8 +214,11 @@ async fn redis_store(
     };
     let store = RedisStore::connect(url, options).await?;
     let shown = session_host::store::redis::redact(url);
-    tracing::info!(store = %shown, "session pools shared on Redis");
-    Ok(std::sync::Arc::new(store))
+    tracing::info!(store = %shown, on_failure = ?settings.on_failure, "session pools shared on Redis");
+    Ok(match settings.on_failure {
+        OnFailure::Closed => std::sync::Arc::new(store),
+        OnFailure::Local => std::sync::Arc::new(LocalFallback::new(store, &all.sessions)),
+    })
 }
 
 /// The duration of `value` seconds, given by option `flag`; an error unless it is positive.

@@ -70,6 +70,14 @@ pub enum EngineError {
         /// Its value.
         limit: usize,
     },
+    /// The shared pool store (Redis, issue 16) could not be reached, and its failure policy is
+    /// to fail closed (`[store] on_failure = "closed"`): the request is refused, not served
+    /// outside the pool's global bounds.
+    #[error("the session store is unavailable for pool {pool:?}: no session was used; retry later")]
+    StoreUnavailable {
+        /// The pool id.
+        pool: String,
+    },
     /// Retries with new sessions ran out after failed checks.
     #[error("gave up on pool {pool:?} after {attempts} attempts: {reason}")]
     GaveUp {

@@ -118,7 +118,7 @@ pub use config::{
 };
 pub use error::{EngineError, ServedBy};
 pub use route::Route;
-pub use snapshot::{PoolSnapshot, SessionSnapshot};
+pub use snapshot::{PoolCounts, PoolSnapshot, SessionSnapshot};
 pub use stats::StatsSnapshot;
 
 use crate::defaults::DefaultConfig;
@@ -178,7 +178,7 @@ struct Inner {
     defaults: Arc<DefaultConfig>,
     configs: ArcSwap<ConfigSet>,
     store: Arc<dyn PoolStore>,
-    stats: Stats,
+    stats: Arc<Stats>,
     clock: Clock,
     rotation: Rotation,
 }
@@ -198,12 +198,18 @@ impl Engine {
         store: Arc<dyn PoolStore>,
     ) -> Self {
         let settings = Arc::new(settings.with_deprecated_merged());
+        // An earlier run's counters carry on, and the store keeps these (issue 15).
+        let stats = Arc::new(Stats::new(&settings));
+        if let Some(saved) = store.saved_stats() {
+            stats.restore(saved);
+        }
+        store.keep_stats(stats.clone());
         let inner = Inner {
             client,
             defaults: Arc::new(DefaultConfig::new(settings.clone())),
             configs: ArcSwap::from_pointee(ConfigSet::default()),
             store,
-            stats: Stats::new(&settings),
+            stats,
             clock: Clock::default(),
             rotation: Rotation::from_settings(&settings),
             settings,
@@ -299,6 +305,41 @@ impl Engine {
         let page = ids.iter().skip(offset).take(limit);
         let out = page.filter_map(|id| self.pool(id)).collect();
         (total, out)
+    }
+
+    /// Every pool's aggregates, sorted by id: `O(pools)` whatever their sizes (issue 19).
+    pub fn pool_counts(&self) -> Vec<PoolCounts> {
+        let mut out = self.inner.store.counts(self.inner.clock.now());
+        out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// The number of pools, and the `limit` pools from `offset` in the order of their ids, each
+    /// with its aggregates and at most `max_sessions` live sessions: `O(pools + page)`.
+    pub fn pools_page_bounded(
+        &self,
+        offset: usize,
+        limit: usize,
+        max_sessions: usize,
+    ) -> (usize, Vec<(PoolCounts, PoolSnapshot)>) {
+        let mut ids = self.inner.store.ids();
+        ids.sort_unstable();
+        let total = ids.len();
+        let page = ids.iter().skip(offset).take(limit);
+        let out = page
+            .filter_map(|id| self.pool_bounded(id, max_sessions))
+            .collect();
+        (total, out)
+    }
+
+    /// Pool `id` with its aggregates and at most `max_sessions` live sessions.
+    pub fn pool_bounded(
+        &self,
+        id: &str,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        let now = self.inner.clock.now();
+        self.inner.store.pool_bounded(id, now, max_sessions)
     }
 
     /// Pool `id`, if it exists.
@@ -415,12 +456,24 @@ impl Inner {
     }
 }
 
-/// The error of a request to pool `id`, closed with `reason`.
+/// The error of a request to pool `id`, closed with `reason`; a store that could not take the
+/// step ([`crate::store::UNAVAILABLE`]) is a [`EngineError::StoreUnavailable`], not a closed pool.
 fn closed_error(id: &str, reason: String) -> EngineError {
+    if reason == crate::store::UNAVAILABLE {
+        return EngineError::StoreUnavailable {
+            pool: id.to_owned(),
+        };
+    }
     EngineError::PoolClosed {
         pool: id.to_owned(),
         reason,
     }
+}
+
+/// [`closed_error`], for the store's tests.
+#[cfg(test)]
+pub(crate) fn closed_error_for_tests(id: &str, reason: String) -> EngineError {
+    closed_error(id, reason)
 }
 
 /// The request budget when the `request_timeout` setting is not positive: 600 s, as the

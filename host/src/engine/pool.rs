@@ -239,6 +239,10 @@ pub struct Pool {
     bad_inits: u32,
     closed: Option<String>,
     retired: VecDeque<Retired>,
+    /// Live sessions with a request in flight, and the requests in flight: kept at each step
+    /// so that [`Pool::busy`] and [`Pool::in_flight`] cost no scan (issue 15).
+    busy: usize,
+    in_flight: u64,
 }
 
 impl Pool {
@@ -271,6 +275,8 @@ impl Pool {
             bad_inits: 0,
             closed: None,
             retired: VecDeque::new(),
+            busy: 0,
+            in_flight: 0,
         }
     }
 
@@ -294,6 +300,36 @@ impl Pool {
     /// Whether the pool has no live session.
     pub fn is_empty(&self) -> bool {
         self.sessions.is_empty()
+    }
+
+    /// Live sessions with a request in flight (`O(1)`).
+    pub fn busy(&self) -> usize {
+        self.busy
+    }
+
+    /// Requests in flight on live sessions (`O(1)`).
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// Up to `limit` live sessions, oldest first: the first `limit` the map holds, so that a
+    /// status page costs `O(limit)` whatever the pool's size (not a ranking).
+    pub fn some_sessions(&self, limit: usize) -> Vec<&Session> {
+        let mut entries: Vec<&Entry> = self.sessions.values().take(limit).collect();
+        entries.sort_by_key(|e| e.seq);
+        entries.into_iter().map(|e| &e.session).collect()
+    }
+
+    /// Counts `in_flight` of a session joining (`joins`) or leaving the counts.
+    fn tally(&mut self, in_flight: u32, joins: bool) {
+        let busy = usize::from(in_flight > 0);
+        if joins {
+            self.busy += busy;
+            self.in_flight += u64::from(in_flight);
+        } else {
+            self.busy -= busy;
+            self.in_flight -= u64::from(in_flight);
+        }
     }
 
     /// Recently retired sessions, oldest first.
@@ -399,7 +435,9 @@ impl Pool {
         let id: Arc<str> = Arc::from(session.id.as_str());
         if let Some(old) = self.sessions.remove(&id) {
             self.unindex(&id, &old);
+            self.tally(old.session.in_flight, false);
         }
+        self.tally(session.in_flight, true);
         let seq = self.next_seq;
         self.next_seq += 1;
         let entry = Entry {
@@ -421,7 +459,12 @@ impl Pool {
     /// Changes a live session with `f`, then re-indexes it; `None` when it is not live.
     pub fn update<R>(&mut self, session_id: &str, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
         let id = self.sessions.get_key_value(session_id)?.0.clone();
-        let out = f(&mut self.sessions.get_mut(&id)?.session);
+        let session = &mut self.sessions.get_mut(&id)?.session;
+        let before = session.in_flight;
+        let out = f(session);
+        let after = session.in_flight;
+        self.tally(before, false);
+        self.tally(after, true);
         self.reindex(&id);
         Some(out)
     }
@@ -469,6 +512,7 @@ impl Pool {
             return false;
         };
         self.unindex(&id, &entry);
+        self.tally(entry.session.in_flight, false);
         let mut session = entry.session;
         session.record(now, format!("retired: {reason}"));
         // Its data and cookies go with it; only the history is kept.

@@ -1,4 +1,6 @@
-//! Plain-data views of the pools for a status endpoint.
+//! Plain-data views of the pools for a status endpoint: [`PoolCounts`], a pool's aggregates
+//! at `O(1)` (what `/metrics`, the dashboard's totals and pages read, issue 19), and
+//! [`PoolSnapshot`], with its sessions.
 
 use std::time::Instant;
 
@@ -21,10 +23,74 @@ pub struct PoolSnapshot {
     pub bad_inits: u32,
     /// Initial creations not started yet.
     pub pending_initial: u32,
-    /// Live sessions.
+    /// Live sessions: every one ([`PoolSnapshot::of`]) or some ([`PoolSnapshot::bounded`]).
     pub sessions: Vec<SessionSnapshot>,
     /// Recently retired sessions, oldest first, each with why.
     pub retired: Vec<SessionSnapshot>,
+}
+
+/// One pool's aggregates, kept by the store at each step: reading them costs no scan of the
+/// sessions, whatever the pool's size.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct PoolCounts {
+    /// The pool id.
+    pub id: String,
+    /// The close reason, when closed.
+    pub closed: Option<String>,
+    /// Frozen size.
+    pub size: u32,
+    /// Live sessions.
+    pub live: usize,
+    /// Live sessions with a request in flight.
+    pub busy: usize,
+    /// Requests in flight.
+    pub in_flight: u64,
+    /// Consecutive failed inits.
+    pub bad_inits: u32,
+    /// Retired sessions kept with why (at most [`super::pool::HISTORY`]).
+    pub retired: usize,
+}
+
+impl PoolCounts {
+    /// The aggregates of `pool` (`O(1)`).
+    pub fn of(pool: &Pool) -> Self {
+        Self {
+            id: pool.id.clone(),
+            closed: pool.closed().map(str::to_owned),
+            size: pool.options.size,
+            live: pool.len(),
+            busy: pool.busy(),
+            in_flight: pool.in_flight(),
+            bad_inits: pool.bad_inits(),
+            retired: pool.retired().len(),
+        }
+    }
+
+    /// The aggregates of a snapshot with every live session (stores without counts of their
+    /// own; `O(n)`).
+    pub fn of_snapshot(pool: &PoolSnapshot) -> Self {
+        let busy = pool.sessions.iter().filter(|s| s.in_flight > 0).count();
+        Self {
+            id: pool.id.clone(),
+            closed: pool.closed.clone(),
+            size: pool.size,
+            live: pool.sessions.len(),
+            busy,
+            in_flight: pool.sessions.iter().map(|s| u64::from(s.in_flight)).sum(),
+            bad_inits: pool.bad_inits,
+            retired: pool.retired.len(),
+        }
+    }
+
+    /// Live sessions with nothing in flight.
+    pub fn idle(&self) -> usize {
+        self.live - self.busy.min(self.live)
+    }
+
+    /// Sessions missing from the pool's size.
+    pub fn missing(&self) -> usize {
+        (self.size as usize).saturating_sub(self.live)
+    }
 }
 
 /// One session.
@@ -49,8 +115,18 @@ pub struct SessionSnapshot {
 }
 
 impl PoolSnapshot {
-    /// Snapshots `pool` at `now`.
+    /// Snapshots `pool` at `now`, with every live session (`O(n log n)`).
     pub fn of(pool: &Pool, now: Instant) -> Self {
+        Self::bounded(pool, now, usize::MAX)
+    }
+
+    /// Snapshots `pool` at `now` with at most `max_sessions` live sessions (`O(max_sessions)`,
+    /// [`Pool::some_sessions`]); [`PoolCounts::live`] says how many there are.
+    pub fn bounded(pool: &Pool, now: Instant, max_sessions: usize) -> Self {
+        let sessions = match max_sessions >= pool.len() {
+            true => pool.sessions(),
+            false => pool.some_sessions(max_sessions),
+        };
         Self {
             id: pool.id.clone(),
             closed: pool.closed().map(str::to_owned),
@@ -59,8 +135,7 @@ impl PoolSnapshot {
             randomize_delay: pool.options.randomize_delay,
             bad_inits: pool.bad_inits(),
             pending_initial: pool.pending_initial(),
-            sessions: pool
-                .sessions()
+            sessions: sessions
                 .into_iter()
                 .map(|s| session(s, None, now))
                 .collect(),

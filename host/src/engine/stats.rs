@@ -6,6 +6,13 @@
 //! `scrapy-zyte-api/sessions/{key}`. `use/disabled` is never per pool, and Scrapy's retry stats
 //! (`retry/count`, `retry/reason_count/{reason}`, `retry/max_reached`) keep their names.
 //!
+//! # Durable (issue 15)
+//!
+//! The counters are plain atomics on the request path; a durable store reads them in the
+//! background ([`Stats::saved`], compared with what it wrote last, so nothing is added to a
+//! request) and an engine started on its state carries on from them ([`Stats::restore`],
+//! which adds them to the Prometheus counters too).
+//!
 //! # Bounds (issue 13)
 //!
 //! - Counters are kept per live pool, so their number follows the pool bounds
@@ -104,11 +111,21 @@ struct Counters([AtomicU64; SessionStat::COUNT]);
 #[derive(Debug, Default)]
 pub struct Stats {
     pools: RwLock<HashMap<String, Arc<Counters>>>,
-    global: Mutex<BTreeMap<&'static str, u64>>,
+    global: Mutex<BTreeMap<String, u64>>,
     labels: Mutex<HashSet<String>>,
     client_prefix: String,
     /// The pool labels of the gauges at the last scrape.
     pub(super) gauge_labels: Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// The raw counters, as a durable store keeps them: per pool by [`SessionStat`] index, and the
+/// stats of no pool by full name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedStats {
+    /// Per pool, indexed by [`SessionStat`].
+    pub pools: HashMap<String, [u64; SessionStat::COUNT]>,
+    /// Stats of no pool (`use/disabled`, retries), by full name.
+    pub global: BTreeMap<String, u64>,
 }
 
 /// A copy of the counters, ready to export.
@@ -191,7 +208,36 @@ impl Stats {
     /// Counts a stat that belongs to no pool (full name), in the metrics too.
     pub fn inc_global(&self, name: &'static str) {
         telemetry::engine_event(name);
-        *self.global.lock().entry(name).or_default() += 1;
+        let mut global = self.global.lock();
+        match global.get_mut(name) {
+            Some(n) => *n += 1,
+            None => drop(global.insert(name.to_owned(), 1)),
+        }
+    }
+
+    /// The raw counters, for a durable store ([`SavedStats`]).
+    pub fn saved(&self) -> SavedStats {
+        let pools = self.pools.read();
+        let pools = pools.iter().map(|(id, c)| (id.clone(), c.load())).collect();
+        let global = self.global.lock().clone();
+        SavedStats { pools, global }
+    }
+
+    /// Adds `saved` (an earlier run's counters) to the counters and to the Prometheus metrics.
+    pub fn restore(&self, saved: SavedStats) {
+        for (pool, values) in saved.pools {
+            let label = self.label(&pool);
+            let counters = self.pools.write().entry(pool).or_default().clone();
+            for (i, n) in values.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+                counters.0[i].fetch_add(n, Ordering::Relaxed);
+                telemetry::session_events(&label, POOL_KEYS[i], n);
+            }
+        }
+        let mut global = self.global.lock();
+        for (name, n) in saved.global {
+            telemetry::engine_events(&name, n);
+            *global.entry(name).or_default() += n;
+        }
     }
 
     /// The counters, named as `per_pool` asks.
@@ -206,7 +252,7 @@ impl Stats {
             .global
             .lock()
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), *v))
+            .map(|(k, v)| (k.clone(), *v))
             .collect();
         for (pool, keys) in pools.iter() {
             for (key, value) in keys {
@@ -230,6 +276,11 @@ impl Stats {
 }
 
 impl Counters {
+    /// Every count, by [`SessionStat`] index.
+    fn load(&self) -> [u64; SessionStat::COUNT] {
+        std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
+    }
+
     /// The counts that are not zero, by key.
     fn values(&self) -> BTreeMap<&'static str, u64> {
         POOL_KEYS
@@ -282,5 +333,26 @@ mod tests {
         assert_eq!(snapshot.get("scrapy-zyte-api/sessions/use/check-passed"), 2);
         assert_eq!(snapshot.per_pool.len(), 1);
         assert_eq!(snapshot.pool(EVICTED, "use/check-passed"), 2);
+    }
+
+    #[test]
+    fn issue_15_saved_counters_restore_and_carry_on() {
+        let stats = Stats::default();
+        stats.inc("a.com", SessionStat::UseCheckPassed);
+        stats.inc("a.com", SessionStat::InitCheckPassed);
+        stats.inc_global("retry/count");
+        let saved = stats.saved();
+        assert_eq!(
+            saved.pools["a.com"][SessionStat::UseCheckPassed as usize],
+            1
+        );
+        let again = Stats::default();
+        again.restore(saved);
+        again.inc("a.com", SessionStat::UseCheckPassed);
+        again.inc_global("retry/count");
+        let snapshot = again.snapshot(false);
+        assert_eq!(snapshot.pool("a.com", "use/check-passed"), 2);
+        assert_eq!(snapshot.pool("a.com", "init/check-passed"), 1);
+        assert_eq!(snapshot.get("retry/count"), 2);
     }
 }

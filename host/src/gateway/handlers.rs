@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::GatewayState;
 use super::problem::PROBLEM_JSON;
 use super::request;
-use crate::engine::{Deadline, EngineError, EngineResponse, ServedBy};
+use crate::engine::{Deadline, EngineError, EngineResponse, PoolCounts, PoolSnapshot, ServedBy};
 use crate::problem::{Problem, ProblemKind};
 use crate::zyte::ZyteError;
 
@@ -119,9 +119,12 @@ fn header_value(text: &str) -> HeaderValue {
 
 /// Pools on a `GET /status` page when the query sets no `limit`.
 pub const STATUS_DEFAULT_LIMIT: usize = 100;
-/// Most pools on a `GET /status` page: each pool may hold `max_pool_size` sessions with their
-/// history, and a page is built and serialised in one go.
+/// Most pools on a `GET /status` page: a page is built and serialised in one go.
 pub const STATUS_MAX_LIMIT: usize = 1_000;
+/// Live sessions listed per pool on a `GET /status` page (issue 19): a sample, each pool's
+/// `live`, `busy`, `idle`, `missing` and `in_flight` count them all. With the pool's retired
+/// sessions (at most 16) a pool costs at most about 40 KB of JSON, whatever its size.
+pub const STATUS_SESSIONS_PER_POOL: usize = 20;
 
 /// The query of `GET /status`: `?offset=N&limit=M` over the pools sorted by id.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -134,7 +137,9 @@ pub(super) struct StatusQuery {
 
 /// `GET /status`: the gateway, configs and stats, and one page of pools (issue 13): `limit`
 /// (default [`STATUS_DEFAULT_LIMIT`], at most [`STATUS_MAX_LIMIT`]) pools from `offset`, sorted
-/// by id, with `pools_total`. A larger `limit` is a 400 naming the bound.
+/// by id, with `pools_total`, each pool with its counts and at most
+/// [`STATUS_SESSIONS_PER_POOL`] live sessions. A larger `limit` is a 400 naming the bound.
+/// Cost: `O(pools + page)`, whatever the pools' sizes.
 pub(super) async fn status(
     State(state): State<GatewayState>,
     query: Result<Query<StatusQuery>, QueryRejection>,
@@ -147,7 +152,8 @@ pub(super) async fn status(
     }
     let engine = state.engine();
     let config = state.config();
-    let (total, pools) = engine.pools_page(query.offset, limit);
+    let (total, page) = engine.pools_page_bounded(query.offset, limit, STATUS_SESSIONS_PER_POOL);
+    let pools: Vec<Value> = page.iter().map(|(c, p)| status_pool(c, p)).collect();
     Ok(Json(json!({
         "gateway": {
             "listen": config.listen.to_string(),
@@ -163,6 +169,22 @@ pub(super) async fn status(
         "pools": pools,
         "stats": engine.stats(),
     })))
+}
+
+/// A pool of a status page: its snapshot, with its counts.
+fn status_pool(counts: &PoolCounts, pool: &PoolSnapshot) -> Value {
+    let mut value = serde_json::to_value(pool).unwrap_or(Value::Null);
+    if let Some(fields) = value.as_object_mut() {
+        let pairs = [
+            ("live", json!(counts.live)),
+            ("idle", json!(counts.idle())),
+            ("busy", json!(counts.busy)),
+            ("missing", json!(counts.missing())),
+            ("in_flight", json!(counts.in_flight)),
+        ];
+        fields.extend(pairs.map(|(k, v)| (k.to_owned(), v)));
+    }
+    value
 }
 
 /// `POST /pools/{id}/reopen`.

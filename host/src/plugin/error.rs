@@ -29,9 +29,11 @@ pub enum LoadErrorKind {
     #[error("invalid or truncated WebAssembly: {0}")]
     Compile(String),
     /// The component does not implement the `session-config` world this host provides.
-    #[error("does not implement world session-host:config/session-config@0.1.0: {0}")]
+    #[error(
+        "does not implement world session-host:config/session-config (versions 0.1.0 to 0.1.1): {0}"
+    )]
     WrongWorld(String),
-    /// Calling `rules` failed.
+    /// Calling `rules` (or `overrides`) failed.
     #[error("{0}")]
     Rules(Box<HookError>),
     /// The runtime's engine could not be created.
@@ -129,11 +131,13 @@ pub enum Hook {
     Check,
     /// `process-request`
     ProcessRequest,
+    /// `overrides` (WIT 0.1.1), called once at load
+    Overrides,
 }
 
 impl Hook {
     /// Every hook, in the world's order.
-    pub const ALL: [Hook; 9] = [
+    pub const ALL: [Hook; 10] = [
         Hook::Rules,
         Hook::Enabled,
         Hook::CookieMode,
@@ -143,6 +147,7 @@ impl Hook {
         Hook::InitSession,
         Hook::Check,
         Hook::ProcessRequest,
+        Hook::Overrides,
     ];
 
     /// The hook's WIT name.
@@ -157,6 +162,7 @@ impl Hook {
             Hook::InitSession => "init-session",
             Hook::Check => "check",
             Hook::ProcessRequest => "process-request",
+            Hook::Overrides => "overrides",
         }
     }
 }

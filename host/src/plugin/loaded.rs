@@ -11,6 +11,15 @@
 //! `init-session`) and in guest CPU time (`hook_cpu_ms`, checked at each epoch tick, where the
 //! guest also yields to the executor). A call that exceeds either fails with a typed error and
 //! its instance is dropped, never returned to the idle list.
+//!
+//! Skipped hooks (WIT 0.1.1, `overrides`): a hook the config does not override, and whose
+//! default depends on no hook it overrides, is answered by the host's own defaults (the
+//! [`super::Defaults`] of the call's [`CallEnv`]) without touching an instance: the same
+//! `defaults` functions the SDK's default would call, through the same output checks, so the
+//! outcome is the same (the conformance suite compares every language and WIT version). The
+//! dependencies follow the reference: the default `check` and `params` call `location`, the
+//! default `init-session` calls `params` and `check`. A config built for 0.1.0 overrides
+//! every hook.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,11 +28,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use wasmtime::Store;
 
-use super::bindings::{SessionConfig, SessionConfigPre};
+use super::bindings::{Exports, ExportsPre};
 use super::host::{CallEnv, CallState, HostState};
 use super::output;
 use super::{
-    Address, Hook, HookError, HookErrorKind, InitError, LoadError, LoadErrorKind, PoolSpec,
+    Address, Hook, HookError, HookErrorKind, Hooks, InitError, LoadError, LoadErrorKind, PoolSpec,
     Request, Response, Runtime, UrlRules, Verdict,
 };
 use crate::{telemetry, wire};
@@ -53,9 +62,10 @@ pub struct ProcessedRequest {
 pub struct GuestConfig {
     runtime: Runtime,
     name: Arc<str>,
-    pre: SessionConfigPre<HostState>,
+    pre: ExportsPre,
     exports: Vec<String>,
     rules: UrlRules,
+    overrides: Hooks,
     idle: Mutex<Vec<Warm>>,
     counters: GuestCounters,
 }
@@ -63,7 +73,7 @@ pub struct GuestConfig {
 /// An instance kept warm between calls.
 struct Warm {
     store: Store<HostState>,
-    bindings: SessionConfig,
+    bindings: Exports,
     calls: u64,
 }
 
@@ -71,7 +81,7 @@ impl GuestConfig {
     pub(crate) async fn new(
         runtime: Runtime,
         name: &str,
-        pre: SessionConfigPre<HostState>,
+        pre: ExportsPre,
         exports: Vec<String>,
         env: CallEnv,
     ) -> Result<Self, LoadError> {
@@ -86,16 +96,22 @@ impl GuestConfig {
                 priority: 0,
                 instead_of: None,
             },
+            overrides: Hooks::all(),
             idle: Mutex::new(Vec::new()),
             counters: GuestCounters::default(),
         };
-        let rules = plugin.call(env, Hook::Rules, async |b, s| b.call_rules(s).await);
+        let rules = plugin.call(env.clone(), Hook::Rules, async |b, s| b.call_rules(s).await);
         let rules = rules.await.and_then(|rules| {
             let checked = output::rules(&plugin.runtime.limits, &rules);
             checked.map_err(|kind| plugin.error(Hook::Rules, kind))?;
             Ok(rules)
         });
         plugin.rules = rules.map_err(|e| LoadError {
+            config: name.to_owned(),
+            kind: LoadErrorKind::Rules(Box::new(e)),
+        })?;
+        let overrides = plugin.call(env, Hook::Overrides, async |b, s| b.call_overrides(s).await);
+        plugin.overrides = overrides.await.map_err(|e| LoadError {
             config: name.to_owned(),
             kind: LoadErrorKind::Rules(Box::new(e)),
         })?;
@@ -117,6 +133,24 @@ impl GuestConfig {
         &self.exports
     }
 
+    /// The hooks the config overrides (all of them for a config built for WIT 0.1.0).
+    pub fn overrides(&self) -> Hooks {
+        self.overrides
+    }
+
+    /// Whether `hook` must be called in the guest: the config overrides it or a hook its
+    /// default calls (see the module docs).
+    fn calls(&self, hook: Hooks) -> bool {
+        let needed = if hook == Hooks::CHECK || hook == Hooks::PARAMS {
+            hook | Hooks::LOCATION
+        } else if hook == Hooks::INIT_SESSION {
+            hook | Hooks::PARAMS | Hooks::LOCATION | Hooks::CHECK
+        } else {
+            hook
+        };
+        self.overrides.intersects(needed)
+    }
+
     /// Call counters.
     pub fn counters(&self) -> &GuestCounters {
         &self.counters
@@ -129,6 +163,9 @@ impl GuestConfig {
 
     /// The `enabled` hook.
     pub async fn enabled(&self, env: CallEnv, request: &Request) -> Result<bool, HookError> {
+        if !self.calls(Hooks::ENABLED) {
+            return Ok(env.defaults.enabled(request));
+        }
         let result = self.call(env, Hook::Enabled, async |b, s| {
             b.call_enabled(s, request).await
         });
@@ -139,6 +176,9 @@ impl GuestConfig {
 
     /// The `cookie-mode` hook.
     pub async fn cookie_mode(&self, env: CallEnv, request: &Request) -> Result<bool, HookError> {
+        if !self.calls(Hooks::COOKIE_MODE) {
+            return Ok(env.defaults.cookie_mode(request));
+        }
         let hook = Hook::CookieMode;
         let result = self.call(env, hook, async |b, s| b.call_cookie_mode(s, request).await);
         result.await?.map_err(|e| self.guest_error(hook, e))
@@ -146,8 +186,13 @@ impl GuestConfig {
 
     /// The `pool` hook. An empty pool id is invalid output.
     pub async fn pool(&self, env: CallEnv, request: &Request) -> Result<PoolSpec, HookError> {
-        let result = self.call(env, Hook::Pool, async |b, s| b.call_pool(s, request).await);
-        match result.await? {
+        let result = if self.calls(Hooks::POOL) {
+            let call = self.call(env, Hook::Pool, async |b, s| b.call_pool(s, request).await);
+            call.await?
+        } else {
+            env.defaults.pool(request)
+        };
+        match result {
             Ok(pool) if pool.id.is_empty() => {
                 Err(self.invalid(Hook::Pool, "the pool id is empty".into()))
             }
@@ -159,8 +204,12 @@ impl GuestConfig {
     /// The `location` hook.
     pub async fn location(&self, env: CallEnv, request: &Request) -> Result<Address, HookError> {
         let hook = Hook::Location;
-        let result = self.call(env, hook, async |b, s| b.call_location(s, request).await);
-        let address = result.await?.map_err(|e| self.guest_error(hook, e))?;
+        let address = if self.calls(Hooks::LOCATION) {
+            let call = self.call(env, hook, async |b, s| b.call_location(s, request).await);
+            call.await?.map_err(|e| self.guest_error(hook, e))?
+        } else {
+            env.defaults.location(request)
+        };
         self.within_limits(hook, address, output::location)
     }
 
@@ -170,12 +219,14 @@ impl GuestConfig {
         env: CallEnv,
         request: &Request,
     ) -> Result<serde_json::Map<String, serde_json::Value>, HookError> {
-        let result = self.call(env, Hook::Params, async |b, s| {
-            b.call_params(s, request).await
-        });
-        let text = result
-            .await?
-            .map_err(|e| self.guest_error(Hook::Params, e))?;
+        let text = if self.calls(Hooks::PARAMS) {
+            let call = self.call(env, Hook::Params, async |b, s| {
+                b.call_params(s, request).await
+            });
+            call.await?.map_err(|e| self.guest_error(Hook::Params, e))?
+        } else {
+            env.defaults.params(&env.defaults.location(request))
+        };
         let text = self.within_limits(Hook::Params, text, |l, t| output::params(l, t))?;
         wire::parse_object(&text, "params").map_err(|e| self.invalid(Hook::Params, e))
     }
@@ -188,7 +239,11 @@ impl GuestConfig {
         session_id: &str,
         request: &Request,
     ) -> Result<Result<bool, InitError>, HookError> {
-        let call = async |b: &SessionConfig, s: &mut Store<HostState>| {
+        if !self.calls(Hooks::INIT_SESSION) {
+            let outcome = crate::defaults::default_init(&env, session_id, request).await;
+            return Ok(output::init(outcome));
+        }
+        let call = async |b: &Exports, s: &mut Store<HostState>| {
             b.call_init_session(s, session_id, request).await
         };
         let outcome = self.call(env, Hook::InitSession, call).await?;
@@ -202,9 +257,13 @@ impl GuestConfig {
         response: &Response,
         request: &Request,
     ) -> Result<Verdict, HookError> {
-        let call = async |b: &SessionConfig, s: &mut Store<HostState>| {
-            b.call_check(s, response, request).await
-        };
+        if !self.calls(Hooks::CHECK) {
+            let location = env.defaults.location(request);
+            let verdict = env.defaults.check(response, request, &location);
+            return Ok(output::verdict(verdict));
+        }
+        let call =
+            async |b: &Exports, s: &mut Store<HostState>| b.call_check(s, response, request).await;
         let result = self.call(env, Hook::Check, call).await?;
         let verdict = result.map_err(|e| self.guest_error(Hook::Check, e))?;
         Ok(output::verdict(verdict))
@@ -217,6 +276,9 @@ impl GuestConfig {
         env: CallEnv,
         request: &Request,
     ) -> Result<Option<ProcessedRequest>, HookError> {
+        if !self.calls(Hooks::PROCESS_REQUEST) {
+            return Ok(None);
+        }
         let hook = Hook::ProcessRequest;
         let result = self.call(env, hook, async |b, s| {
             b.call_process_request(s, request).await
@@ -269,7 +331,7 @@ impl GuestConfig {
         &self,
         env: CallEnv,
         hook: Hook,
-        invoke: impl AsyncFnOnce(&SessionConfig, &mut Store<HostState>) -> wasmtime::Result<T>,
+        invoke: impl AsyncFnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, HookError> {
         let started = telemetry::started();
         let result = self.run(env, hook, invoke).await;
@@ -283,7 +345,7 @@ impl GuestConfig {
         &self,
         env: CallEnv,
         hook: Hook,
-        invoke: impl AsyncFnOnce(&SessionConfig, &mut Store<HostState>) -> wasmtime::Result<T>,
+        invoke: impl AsyncFnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, HookError> {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
         let mut warm = match self.checkout().await {

@@ -58,7 +58,7 @@ mod runtime;
 mod wit;
 
 pub use bindings::session_host::config::types::{
-    Address, ApiError, DownloadError, Header, InitError, Level, PoolSpec, Request, Response,
+    Address, ApiError, DownloadError, Header, Hooks, InitError, Level, PoolSpec, Request, Response,
     SessionControls, UrlRules, Verdict,
 };
 pub use error::{Hook, HookError, HookErrorKind, LoadError, LoadErrorKind};

@@ -12,7 +12,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::{SessionConfig, SessionConfigPre};
+use super::bindings::{ExportsPre, Version, current::SessionConfig};
 use super::host::{CallEnv, HostState};
 use super::{GuestConfig, Limits, LimitsError, LoadError, LoadErrorKind};
 
@@ -202,7 +202,12 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| fail(LoadErrorKind::WrongWorld(format!("{e:#}"))))?;
-        let pre = SessionConfigPre::new(pre)
+        let imports = component.component_type();
+        let target = imports
+            .imports(&self.engine)
+            .find_map(|(name, _)| super::wit::version_of_import(name));
+        let version = Version::for_target(target.as_deref());
+        let pre = ExportsPre::new(version, pre)
             .map_err(|e| fail(LoadErrorKind::WrongWorld(format!("{e:#}"))))?;
         let exports = component
             .component_type()

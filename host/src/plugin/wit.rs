@@ -1,24 +1,28 @@
 //! The WIT contract's version, and which versions a config may target (the evolution policy,
-//! `docs/authoring.md` § "How the WIT evolves").
+//! docs/wit-versions.md).
 //!
 //! Policy: the package `session-host:config` follows semver as the component model and
 //! wasmtime read it: while it is `0.x`, versions with the same `0.minor` are compatible.
-//! - A *compatible* change (a new function, a new interface, a new optional export) bumps the
-//!   patch: `0.1.0` → `0.1.1`. wasmtime's linker resolves an import by its semver-compatible
-//!   name (`…@0.1`), so a host on `0.1.1` links configs built for `0.1.0`, and a config built
-//!   for `0.1.1` that uses nothing new loads in a `0.1.0` host (tested in
-//!   `tests/e2e/authoring.rs`).
+//! - A *compatible* change (a new function, type, interface, or an export older configs may
+//!   lack) bumps the patch: `0.1.0` → `0.1.1`. wasmtime's linker resolves an import by its
+//!   semver-compatible name, so the host's imports (registered once, under the current
+//!   version) link configs built for any version of the track.
 //! - An *incompatible* change (renaming or removing anything, changing a type) bumps the minor:
-//!   `0.2.0`. The host then keeps the bindings of every older minor version it lists in
-//!   [`SUPPORTED_WIT_VERSIONS`] and links each, so configs in the field keep loading.
+//!   `0.2.0`.
+//! - Every released version stays in the repository as `wit/VERSION/session-config.wit`, and
+//!   the host keeps bindings for every version in [`SUPPORTED_WIT_VERSIONS`]
+//!   ([`super::bindings`]); a config is instantiated with the bindings of the version its
+//!   imports name, so a config in the field behaves as it did on the host it was built for.
 
 /// The version of `wit/session-config.wit` this host was built with, and that
 /// `session-host new` scaffolds against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.1.1";
 
-/// Every version a config may target, oldest first. A config targeting another version fails
-/// to load with [`super::LoadErrorKind::WrongWorld`] (wasmtime names the missing import).
-pub const SUPPORTED_WIT_VERSIONS: &[&str] = &[WIT_VERSION];
+/// Every version a config may target, oldest first, each with bindings in the host. A config
+/// targeting another track fails to load with [`super::LoadErrorKind::WrongWorld`] (wasmtime
+/// names the missing import); a later patch of a known track (built against a newer WIT that
+/// only added things) loads with the current bindings when it has their exports.
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0", WIT_VERSION];
 
 /// Whether a config targeting `version` links in this host: it is in the compatibility track
 /// (`0.minor`, or `major` from 1.0) of a supported version.
@@ -37,6 +41,13 @@ fn track(version: &str) -> Option<String> {
     } else {
         major.to_owned()
     })
+}
+
+/// The version in a component import name of the package (`session-host:config/log@0.1.0`
+/// → `0.1.0`), if it is one.
+pub(crate) fn version_of_import(name: &str) -> Option<String> {
+    let (_, version) = name.strip_prefix(PACKAGE)?.split_once('@')?;
+    Some(version.to_owned())
 }
 
 /// The package name whose version a config targets.
@@ -83,5 +94,17 @@ mod tests {
         let wit = include_str!("../../../wit/session-config.wit");
         assert!(wit.contains(&format!("package session-host:config@{WIT_VERSION};")));
         assert!(SUPPORTED_WIT_VERSIONS.contains(&WIT_VERSION));
+    }
+
+    #[test]
+    fn issue_18_every_supported_version_is_kept_in_the_repository() {
+        let wit = crate::plugin::bindings::v0_1_0_wit();
+        assert!(wit.contains("package session-host:config@0.1.0;"));
+        assert_eq!(SUPPORTED_WIT_VERSIONS, ["0.1.0", WIT_VERSION]);
+        assert_eq!(
+            version_of_import("session-host:config/log@0.1.0").as_deref(),
+            Some("0.1.0")
+        );
+        assert_eq!(version_of_import("wasi:io/poll@0.2.0"), None);
     }
 }

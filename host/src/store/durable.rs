@@ -11,8 +11,14 @@
 //!   created again after the restart.
 //! - **What is kept.** Pools with their frozen options, bad-init count, close reason and
 //!   retired sessions (with why); live sessions with their times (as wall-clock unix ms), uses,
-//!   failure counts, cookies, session data and history. Not kept: in-flight counts (their
-//!   requests died with the process), leases, the counters of the status page.
+//!   failure counts, cookies, session data and history; the engine's counters (the stats of
+//!   `/status` and `/metrics`, [`crate::engine::stats`]). Not kept: in-flight counts (their
+//!   requests died with the process), leases.
+//! - **Counters, off the request path.** The engine hands its counters over at start
+//!   ([`PoolStore::keep_stats`]); at each interval the writer reads them (an atomic load per
+//!   counter of each pool) and writes the pools whose counters changed since its last write,
+//!   so a request pays nothing for them. An engine started on the state carries on from them
+//!   ([`PoolStore::saved_stats`]); a crash loses the counts of the last interval at most.
 //! - **Restore.** At start every pool is registered again within the pool bounds, and its
 //!   sessions are put back unless Zyte API has expired them or the engine would retire them at
 //!   once: older than the rotation's age limit (`retire_before_lifetime` before Zyte API's 15
@@ -42,7 +48,8 @@ use super::{
 use crate::engine::pool::{
     Choice, Lease, PoolOptions, Rotation, Session, ZYTE_IDLE, ZYTE_LIFETIME,
 };
-use crate::engine::{EngineError, PoolSnapshot};
+use crate::engine::stats::{SavedStats, Stats};
+use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
 use crate::settings::SessionSettings;
 
@@ -63,6 +70,10 @@ pub struct DurableStore {
     dirty: Mutex<Dirty>,
     db: StateDb,
     failing: AtomicBool,
+    /// The counters read back at open, until the engine takes them.
+    saved: Mutex<Option<SavedStats>>,
+    /// The engine's counters, and what was written of them.
+    kept: Mutex<Option<(Arc<Stats>, SavedStats)>>,
 }
 
 impl std::fmt::Debug for DurableStore {
@@ -102,11 +113,17 @@ impl DurableStore {
             max_sessions: usize::try_from(settings.max_pool_size).unwrap_or(usize::MAX),
         };
         let (db, pools, aside) = StateDb::open_host(dir, bounds)?;
+        let saved = db.read_stats(settings.max_pools).unwrap_or_else(|e| {
+            tracing::warn!(file = %db.file().display(), "the counters are not restored: {e}");
+            SavedStats::default()
+        });
         let store = Self {
             memory: MemoryStore::new(&settings),
             dirty: Mutex::new(Dirty::default()),
             db,
             failing: AtomicBool::new(false),
+            saved: Mutex::new(Some(saved)),
+            kept: Mutex::new(None),
         };
         let mut restored = store.restore(pools, &settings);
         restored.moved_aside = aside.is_some();
@@ -126,12 +143,21 @@ impl DurableStore {
     /// Writes the changes not written yet, now.
     pub fn flush(&self) {
         let dirty = std::mem::take(&mut *self.dirty.lock());
-        let batch = self.batch(&dirty);
+        let mut batch = self.batch(&dirty);
+        let mut kept = self.kept.lock();
+        let counted = kept.as_ref().map(|(stats, written)| {
+            let now = stats.saved();
+            stats_changes(written, &now, &mut batch);
+            now
+        });
         if batch.is_empty() {
             return;
         }
         match self.db.write(&batch) {
             Ok(()) => {
+                if let (Some((_, written)), Some(now)) = (kept.as_mut(), counted) {
+                    *written = now;
+                }
                 if self.failing.swap(false, Ordering::Relaxed) {
                     tracing::info!(file = %self.db.file().display(), "the state file is written again");
                 }
@@ -243,6 +269,27 @@ impl DurableStore {
     fn mark_session(&self, id: &str, session_id: &str) {
         let key = (id.to_owned(), session_id.to_owned());
         self.dirty.lock().sessions.insert(key);
+    }
+}
+
+/// Adds to `batch` the counters of `now` that differ from `written`.
+fn stats_changes(written: &SavedStats, now: &SavedStats, batch: &mut Batch) {
+    for (id, values) in &now.pools {
+        if written.pools.get(id) != Some(values) {
+            batch.stats.push((id.clone(), Some(*values)));
+        }
+    }
+    for id in written
+        .pools
+        .keys()
+        .filter(|id| !now.pools.contains_key(*id))
+    {
+        batch.stats.push((id.clone(), None));
+    }
+    for (name, n) in &now.global {
+        if written.global.get(name) != Some(n) {
+            batch.global.push((name.clone(), *n));
+        }
     }
 }
 
@@ -370,6 +417,16 @@ impl PoolStore for DurableStore {
         self.memory.give_back(id).await;
     }
 
+    fn saved_stats(&self) -> Option<SavedStats> {
+        self.saved.lock().take()
+    }
+
+    fn keep_stats(&self, stats: Arc<Stats>) {
+        // What the file holds now: the counters restored from it, unless they were not taken.
+        let written = self.saved.lock().clone().unwrap_or_else(|| stats.saved());
+        *self.kept.lock() = Some((stats, written));
+    }
+
     async fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
         self.mark_session(id, session_id);
         self.memory.session_data(id, session_id).await
@@ -414,6 +471,19 @@ impl PoolStore for DurableStore {
 
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
         self.memory.pools(now)
+    }
+
+    fn pool_bounded(
+        &self,
+        id: &str,
+        now: Instant,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        self.memory.pool_bounded(id, now, max_sessions)
+    }
+
+    fn counts(&self, now: Instant) -> Vec<PoolCounts> {
+        self.memory.counts(now)
     }
 }
 
@@ -501,5 +571,36 @@ mod tests {
             (1, 0),
             "the file was rewritten"
         );
+    }
+
+    #[test]
+    fn issue_15_counters_are_written_behind_and_restored() {
+        use crate::engine::stats::SessionStat;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = SessionSettings::default();
+        {
+            let (store, _) = DurableStore::open(dir.path(), &settings).expect("open");
+            let stats = Arc::new(Stats::default());
+            assert_eq!(store.saved_stats(), Some(SavedStats::default()));
+            store.keep_stats(stats.clone());
+            stats.inc("a.com", SessionStat::UseCheckPassed);
+            stats.inc("gone.com", SessionStat::UseFailed);
+            stats.inc_global("retry/count");
+            store.flush();
+            stats.forget("gone.com");
+            stats.inc("a.com", SessionStat::UseCheckPassed);
+            store.flush();
+        }
+        let (store, _) = DurableStore::open(dir.path(), &settings).expect("reopen");
+        let saved = store.saved_stats().expect("saved");
+        assert_eq!(saved.pools.len(), 2, "{saved:?}");
+        assert_eq!(
+            saved.pools["a.com"][SessionStat::UseCheckPassed as usize],
+            2
+        );
+        let evicted = &saved.pools[crate::engine::stats::EVICTED];
+        assert_eq!(evicted[SessionStat::UseFailed as usize], 1);
+        assert_eq!(saved.global["retry/count"], 1);
+        assert_eq!(store.saved_stats(), None, "taken once");
     }
 }

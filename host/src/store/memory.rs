@@ -17,7 +17,7 @@ use super::record::{PoolRecord, Wall};
 use super::{Failure, PoolConfig, PoolStore, Registered, Registration, Step};
 use crate::engine::cookies;
 use crate::engine::pool::{Choice, Lease, Pool, PoolOptions, Rotation, Session};
-use crate::engine::{EngineError, PoolSnapshot};
+use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
 use crate::settings::SessionSettings;
 
@@ -331,6 +331,28 @@ impl PoolStore for MemoryStore {
         self.with_pool_quiet(id, |p| p.bad_inits())
     }
 
+    fn pool_bounded(
+        &self,
+        id: &str,
+        now: Instant,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        let slot = self.slot(id)?;
+        let pool = slot.pool.lock();
+        Some((
+            PoolCounts::of(&pool),
+            PoolSnapshot::bounded(&pool, now, max_sessions),
+        ))
+    }
+
+    fn counts(&self, _now: Instant) -> Vec<PoolCounts> {
+        let slots = self.slots();
+        slots
+            .iter()
+            .map(|s| PoolCounts::of(&s.pool.lock()))
+            .collect()
+    }
+
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
         let mut out: Vec<_> = self
             .slots()
@@ -339,5 +361,70 @@ impl PoolStore for MemoryStore {
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::store::PoolKind;
+
+    const ROTATION: Rotation = Rotation {
+        max_concurrency: 1,
+        max_age: None,
+        max_idle: None,
+    };
+
+    /// The counts kept at each step match the ones counted from a full snapshot.
+    #[test]
+    fn issue_19_counts_follow_every_step_without_a_scan() {
+        let store = MemoryStore::default();
+        let now = Instant::now();
+        let options = PoolOptions {
+            size: 3,
+            delay: 0.0,
+            randomize_delay: false,
+        };
+        let config = PoolConfig {
+            options,
+            max_bad_inits: 8,
+            kind: PoolKind::Named,
+        };
+        block_on(store.register("p", config, Registration::Request, now)).expect("register");
+        let check = |what: &str| {
+            let kept = store.counts(now).pop().expect("one pool");
+            let counted = PoolCounts::of_snapshot(&store.pool("p", now).expect("pool"));
+            assert_eq!(kept, counted, "after {what}");
+            kept
+        };
+        for _ in 0..3 {
+            let step = block_on(store.lease("p", now, &ROTATION, true, 0.0)).expect("pool");
+            assert!(step.create, "the initial creations");
+        }
+        let add = |id: &str, for_use| {
+            let session = Session::new(id.into(), now, SessionData::new(), vec![]);
+            block_on(store.add("p", session, Duration::ZERO, for_use)).expect("added")
+        };
+        let held = add("a", true);
+        add("b", false);
+        add("c", false);
+        check("adds");
+        let Some(step) = block_on(store.lease("p", now, &ROTATION, true, 0.0)) else {
+            panic!("pool");
+        };
+        let Choice::Ready(lease) = step.choice else {
+            panic!("a session: {:?}", step.choice);
+        };
+        let counts = check("a lease");
+        assert_eq!((counts.live, counts.busy, counts.in_flight), (3, 2, 2));
+        block_on(store.release("p", &held));
+        block_on(store.retire("p", &lease.session_id, "banned", now));
+        let counts = check("a release and a retirement of a busy session");
+        assert_eq!((counts.live, counts.busy, counts.in_flight), (2, 0, 0));
+        assert_eq!((counts.idle(), counts.missing(), counts.retired), (2, 1, 1));
+        let (counts, page) = store.pool_bounded("p", now, 1).expect("pool");
+        assert_eq!((counts.live, page.sessions.len()), (2, 1));
     }
 }

@@ -57,16 +57,21 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-pub use self::redis::{RedisOptions, RedisStore, RedisStoreError};
+pub use self::redis::{LocalFallback, RedisOptions, RedisStore, RedisStoreError};
 pub use bounds::{PoolKind, PoolLimits, PoolPin};
 pub use durable::{DurableStore, FLUSH_EVERY, Restored};
 pub use memory::MemoryStore;
 pub use state::{StateDb, StateError, default_dir};
 
 use crate::engine::pool::{Choice, Lease, PoolOptions, Rotation, Session};
-use crate::engine::stats::SessionStat;
-use crate::engine::{EngineError, PoolSnapshot};
+use crate::engine::stats::{SavedStats, SessionStat, Stats};
+use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
+
+/// The close reason ([`Step::closed`]) of a step a remote store could not take (its server
+/// unreachable, or a call past its timeout): the engine answers it as
+/// [`EngineError::StoreUnavailable`], a 503, never as a closed pool.
+pub const UNAVAILABLE: &str = "store unavailable";
 
 /// How a pool is registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +220,18 @@ pub trait PoolStore: Send + Sync {
         let _ = (id, stat);
     }
 
+    /// The counters an earlier run kept (a durable store), for the engine to carry on from;
+    /// taken once (issue 15). Stores that keep none: `None`.
+    fn saved_stats(&self) -> Option<SavedStats> {
+        None
+    }
+
+    /// Keeps the engine's `stats` durable: a durable store reads them in the background, off
+    /// the request path (issue 15). Stores that keep none ignore them.
+    fn keep_stats(&self, stats: Arc<Stats>) {
+        let _ = stats;
+    }
+
     /// A creation ended without a session: the next request creates one instead.
     async fn give_back(&self, id: &str);
 
@@ -248,4 +265,28 @@ pub trait PoolStore: Send + Sync {
 
     /// Every pool at `now`, sorted by id.
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot>;
+
+    /// Pool `id` at `now`, its aggregates and at most `max_sessions` of its live sessions (a
+    /// status page). By default [`PoolStore::pool`], counted and cut.
+    fn pool_bounded(
+        &self,
+        id: &str,
+        now: Instant,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        let mut pool = self.pool(id, now)?;
+        let counts = PoolCounts::of_snapshot(&pool);
+        pool.sessions.truncate(max_sessions);
+        Some((counts, pool))
+    }
+
+    /// Every pool's aggregates, unsorted: what `/metrics` and the dashboard read at each scrape
+    /// (issue 19). The in-memory store keeps them at each step, so this costs `O(pools)`
+    /// whatever the pools' sizes; by default they are counted from [`PoolStore::pools`].
+    fn counts(&self, now: Instant) -> Vec<PoolCounts> {
+        self.pools(now)
+            .iter()
+            .map(PoolCounts::of_snapshot)
+            .collect()
+    }
 }

@@ -11,13 +11,18 @@
 //!   `state.redb.corrupt-<unix secs>`, says so in the log, and starts empty; it never stops
 //!   for it. `state show` and `state clear` report it and leave it alone.
 //! - **Bounded reads.** Records past the bounds of [`super::record`] are skipped, and at most
-//!   `max_pools` pools of `max_pool_size` sessions are read.
+//!   `max_pools` pools of `max_pool_size` sessions are read; at most `max_pools` + 1 pools'
+//!   counters (the `(evicted)` bucket), of the known keys only, and [`MAX_GLOBAL_STATS`]
+//!   counters of no pool, named in at most [`MAX_STAT_NAME`] bytes.
 
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
 
+use std::collections::BTreeMap;
+
 use super::record::{MAX_RECORD_BYTES, PoolRecord, SessionRecord};
+use crate::engine::stats::{POOL_KEYS, SavedStats, SessionStat};
 use crate::wire;
 
 /// The state file's name in the state dir.
@@ -26,8 +31,20 @@ pub const STATE_FILE: &str = "state.redb";
 const FORMAT: &str = "session-host state 1";
 
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// Every table of a state file (files of an earlier version lack the last two).
+const TABLES: [&str; 5] = ["meta", "pools", "sessions", "stats", "global_stats"];
 const POOLS: TableDefinition<&str, &[u8]> = TableDefinition::new("pools");
 const SESSIONS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sessions");
+/// Per pool: its counters, a JSON object by key (`use/check-passed`), issue 15.
+const STATS: TableDefinition<&str, &[u8]> = TableDefinition::new("stats");
+/// The counters of no pool, by full name.
+const GLOBAL_STATS: TableDefinition<&str, u64> = TableDefinition::new("global_stats");
+
+/// Counters of no pool read back: the host counts a handful (`use/disabled`, `retry/count`,
+/// `retry/max_reached`, a `retry/reason_count/…` per retry reason); more were not written by it.
+pub const MAX_GLOBAL_STATS: usize = 64;
+/// The longest counter name read back.
+pub const MAX_STAT_NAME: usize = 128;
 
 /// What went wrong with the state dir.
 #[derive(Debug, thiserror::Error)]
@@ -95,12 +112,19 @@ pub struct Batch {
     pub pools: Vec<(String, Option<PoolRecord>)>,
     /// Session records, by pool and session id.
     pub sessions: Vec<(String, String, Option<SessionRecord>)>,
+    /// Pools' counters (`None` deletes).
+    pub stats: Vec<(String, Option<[u64; SessionStat::COUNT]>)>,
+    /// Counters of no pool.
+    pub global: Vec<(String, u64)>,
 }
 
 impl Batch {
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.pools.is_empty() && self.sessions.is_empty()
+        self.pools.is_empty()
+            && self.sessions.is_empty()
+            && self.stats.is_empty()
+            && self.global.is_empty()
     }
 }
 
@@ -208,7 +232,7 @@ impl StateDb {
             let foreign = tx
                 .list_tables()
                 .map_err(text)?
-                .any(|t| ![META.name(), POOLS.name(), SESSIONS.name()].contains(&t.name()));
+                .any(|t| !TABLES.contains(&t.name()));
             let mut meta = tx.open_table(META).map_err(text)?;
             let format = meta
                 .get("format")
@@ -224,6 +248,8 @@ impl StateDb {
             }
             tx.open_table(POOLS).map_err(text)?;
             tx.open_table(SESSIONS).map_err(text)?;
+            tx.open_table(STATS).map_err(text)?;
+            tx.open_table(GLOBAL_STATS).map_err(text)?;
         }
         tx.commit().map_err(text)
     }
@@ -313,8 +339,38 @@ impl StateDb {
                     None => drop(sessions.remove(key).map_err(text)?),
                 }
             }
+            write_stats(&tx, batch)?;
         }
         tx.commit().map_err(text)
+    }
+
+    /// The counters kept, within the bounds of the module policy (`max_pools` pools).
+    ///
+    /// # Errors
+    /// The file is damaged.
+    pub fn read_stats(&self, max_pools: usize) -> Result<SavedStats, String> {
+        let tx = self.db.begin_read().map_err(text)?;
+        let mut saved = SavedStats::default();
+        for item in tx.open_table(STATS).map_err(text)?.iter().map_err(text)? {
+            if saved.pools.len() > max_pools {
+                break;
+            }
+            let (id, value) = item.map_err(text)?;
+            let Some(keys) = parse::<BTreeMap<String, u64>>(id.value(), value.value()) else {
+                continue;
+            };
+            if id.value().len() <= wire::MAX_POOL_ID {
+                saved.pools.insert(id.value().to_owned(), indexed(&keys));
+            }
+        }
+        let global = tx.open_table(GLOBAL_STATS).map_err(text)?;
+        for item in global.iter().map_err(text)?.take(MAX_GLOBAL_STATS) {
+            let (name, n) = item.map_err(text)?;
+            if name.value().len() <= MAX_STAT_NAME {
+                saved.global.insert(name.value().to_owned(), n.value());
+            }
+        }
+        Ok(saved)
     }
 
     /// Every pool id in the file.
@@ -343,11 +399,56 @@ impl StateDb {
             .collect();
         let batch = Batch {
             pools: ids.iter().map(|id| (id.clone(), None)).collect(),
-            sessions: Vec::new(),
+            stats: ids.iter().map(|id| (id.clone(), None)).collect(),
+            ..Batch::default()
         };
         self.write(&batch)?;
+        if id.is_none() {
+            self.clear_stats()?;
+        }
         Ok(ids)
     }
+
+    /// Deletes every counter (`state clear` of every pool).
+    fn clear_stats(&self) -> Result<(), String> {
+        let tx = self.db.begin_write().map_err(text)?;
+        tx.delete_table(STATS).map_err(text)?;
+        tx.delete_table(GLOBAL_STATS).map_err(text)?;
+        tx.open_table(STATS).map_err(text)?;
+        tx.open_table(GLOBAL_STATS).map_err(text)?;
+        tx.commit().map_err(text)
+    }
+}
+
+/// Writes the counters of `batch` in `tx`.
+fn write_stats(tx: &redb::WriteTransaction, batch: &Batch) -> Result<(), String> {
+    let mut stats = tx.open_table(STATS).map_err(text)?;
+    for (id, values) in &batch.stats {
+        match values {
+            Some(values) => drop(
+                stats
+                    .insert(id.as_str(), bytes(&keyed(values)).as_slice())
+                    .map_err(text)?,
+            ),
+            None => drop(stats.remove(id.as_str()).map_err(text)?),
+        }
+    }
+    let mut global = tx.open_table(GLOBAL_STATS).map_err(text)?;
+    for (name, n) in &batch.global {
+        global.insert(name.as_str(), n).map_err(text)?;
+    }
+    Ok(())
+}
+
+/// A pool's counters by key, the ones not zero.
+fn keyed(values: &[u64; SessionStat::COUNT]) -> BTreeMap<&'static str, u64> {
+    let pairs = POOL_KEYS.iter().zip(values).filter(|(_, n)| **n > 0);
+    pairs.map(|(k, n)| (*k, *n)).collect()
+}
+
+/// A pool's counters by [`SessionStat`] index; unknown keys are ignored.
+fn indexed(keys: &BTreeMap<String, u64>) -> [u64; SessionStat::COUNT] {
+    std::array::from_fn(|i| keys.get(POOL_KEYS[i]).copied().unwrap_or(0))
 }
 
 fn bytes<T: serde::Serialize>(record: &T) -> Vec<u8> {
@@ -450,6 +551,7 @@ mod tests {
                 .iter()
                 .map(|s| ("a".to_owned(), (*s).to_owned(), Some(session(s))))
                 .collect(),
+            ..Batch::default()
         };
         db.write(&batch).expect("write");
         let pools = db.read(BOUNDS).expect("read");

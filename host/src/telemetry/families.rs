@@ -150,7 +150,7 @@ pub const HOOK_ERROR_KINDS: [&str; 8] = [
     "instantiate",
 ];
 /// Every [`RequestOutcome`].
-const REQUEST_OUTCOMES: [RequestOutcome; 10] = [
+const REQUEST_OUTCOMES: [RequestOutcome; 11] = [
     RequestOutcome::Ok,
     RequestOutcome::BadInput,
     RequestOutcome::Unauthorized,
@@ -161,6 +161,7 @@ const REQUEST_OUTCOMES: [RequestOutcome; 10] = [
     RequestOutcome::GaveUp,
     RequestOutcome::Timeout,
     RequestOutcome::TooManyPools,
+    RequestOutcome::StoreUnavailable,
 ];
 
 /// Registers at zero every series of `front` and of `configs` whose labels are known before

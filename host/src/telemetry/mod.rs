@@ -118,7 +118,10 @@ pub use record::{
     Front, ReloadOutcome, RequestOutcome, hook_error_kind, record_config_error, record_reload,
     record_request, set_config_load_errors, set_configs_loaded,
 };
-pub(crate) use record::{engine_event, hook_call, hook_error, instantiation, session_event};
+pub(crate) use record::{
+    engine_event, engine_events, hook_call, hook_error, instantiation, session_event,
+    session_events,
+};
 pub(crate) use record::{upstream_attempt, upstream_status};
 
 /// Per-pool session stats (`pool`, `event`).

@@ -1,4 +1,5 @@
-//! Pool gauges, set at scrape time from the engine's snapshots.
+//! Pool gauges, set at scrape time from the pools' aggregates ([`Engine::pool_counts`]:
+//! `O(pools)`, whatever their sizes, issue 19).
 //!
 //! Pools share a `pool` label by [`Engine::metric_label`] (issue 13): the gauges of pools
 //! that share one (`other`) are summed. A label whose pools have all been evicted since the last
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use metrics::gauge;
 
 use super::{POOL_BAD_INITS, POOL_CLOSED, POOL_IN_FLIGHT, POOL_SESSIONS, POOL_SIZE};
-use crate::engine::{Engine, PoolSnapshot};
+use crate::engine::{Engine, PoolCounts};
 
 /// Sets the pool gauges of every pool of `engine` (call it before rendering); does nothing
 /// while no recorder exists ([`super::active`]).
@@ -19,7 +20,7 @@ pub fn observe_engine(engine: &Engine) {
         return;
     }
     let mut by_label: BTreeMap<String, Gauges> = BTreeMap::new();
-    for pool in engine.pools() {
+    for pool in engine.pool_counts() {
         let label = engine.metric_label(&pool.id);
         by_label.entry(label).or_default().add(&Gauges::of(&pool));
     }
@@ -47,8 +48,8 @@ pub fn scrape(engine: &Engine) -> String {
 }
 
 #[cfg(test)]
-pub(super) fn observe_pool(pool: &PoolSnapshot) {
-    Gauges::of(pool).set(&pool.id);
+pub(super) fn observe_pool(pool: &crate::engine::PoolSnapshot) {
+    Gauges::of(&PoolCounts::of_snapshot(pool)).set(&pool.id);
 }
 
 /// The gauge values of one pool, or of the pools sharing a label.
@@ -64,15 +65,13 @@ struct Gauges {
 }
 
 impl Gauges {
-    fn of(pool: &PoolSnapshot) -> Self {
-        let busy = pool.sessions.iter().filter(|s| s.in_flight > 0).count();
-        let live = pool.sessions.len();
+    fn of(pool: &PoolCounts) -> Self {
         Self {
-            idle: live - busy,
-            busy,
-            missing: (pool.size as usize).saturating_sub(live),
+            idle: pool.idle(),
+            busy: pool.busy,
+            missing: pool.missing(),
             size: f64::from(pool.size),
-            in_flight: pool.sessions.iter().map(|s| u64::from(s.in_flight)).sum(),
+            in_flight: pool.in_flight,
             bad_inits: f64::from(pool.bad_inits),
             closed: if pool.closed.is_some() { 1.0 } else { 0.0 },
         }

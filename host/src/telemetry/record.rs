@@ -23,6 +23,23 @@ pub(crate) fn session_event(pool: &str, key: &'static str) {
     counter!(SESSION_EVENTS, "pool" => pool.to_owned(), "event" => key).increment(1);
 }
 
+/// Adds `n` to a per-pool session stat (counters an earlier run kept, issue 15).
+pub(crate) fn session_events(pool: &str, key: &'static str, n: u64) {
+    if !active() {
+        return;
+    }
+    counter!(SESSION_EVENTS, "pool" => pool.to_owned(), "event" => key).increment(n);
+}
+
+/// Adds `n` to a stat of no pool, by its full name (counters an earlier run kept).
+pub(crate) fn engine_events(name: &str, n: u64) {
+    if !active() {
+        return;
+    }
+    let event = name.strip_prefix(PREFIX).unwrap_or(name).to_owned();
+    counter!(ENGINE_EVENTS, "event" => event).increment(n);
+}
+
 /// Counts a stat of no pool, by its full name (the session prefix is dropped from the label).
 pub(crate) fn engine_event(name: &'static str) {
     if !active() {
@@ -201,6 +218,8 @@ pub enum RequestOutcome {
     Timeout,
     /// [`EngineError::TooManyPools`]: a pool bound is full (issue 13).
     TooManyPools,
+    /// [`EngineError::StoreUnavailable`]: the shared store is down (issue 16).
+    StoreUnavailable,
 }
 
 impl RequestOutcome {
@@ -224,6 +243,7 @@ impl RequestOutcome {
             RequestOutcome::GaveUp => "gave_up",
             RequestOutcome::Timeout => "timeout",
             RequestOutcome::TooManyPools => "too_many_pools",
+            RequestOutcome::StoreUnavailable => "store_unavailable",
         }
     }
 }
@@ -239,6 +259,7 @@ impl From<&EngineError> for RequestOutcome {
             EngineError::GaveUp { .. } => RequestOutcome::GaveUp,
             EngineError::Timeout { .. } => RequestOutcome::Timeout,
             EngineError::TooManyPools { .. } => RequestOutcome::TooManyPools,
+            EngineError::StoreUnavailable { .. } => RequestOutcome::StoreUnavailable,
         }
     }
 }

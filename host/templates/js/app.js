@@ -61,5 +61,5 @@ class Config extends SessionConfig {
   // }
 }
 
-export const { rules, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
+export const { rules, overrides, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
   exportConfig(Config);

@@ -7,5 +7,6 @@ mod configs;
 mod conformance;
 mod engine;
 mod examples;
+mod overrides;
 
 use session_host_testkit::{guests, support};

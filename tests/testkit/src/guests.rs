@@ -173,20 +173,50 @@ pub mod body {
 }
 
 /// A guest whose hooks behave as the defaults above, except those in `overrides`; `rules_body`
-/// replaces the body of `rules` when given.
+/// replaces the body of `rules` when given. Built against WIT 0.1.0 (`wit/0.1.0/`), which has
+/// no `overrides` export, so the host calls every one of its hooks.
 pub fn guest(overrides: &[(&str, &str)], rules_body: Option<&str>) -> Vec<u8> {
-    guest_for_wit(overrides, rules_body, &wit_dir(), "0.1.0")
+    guest_for_wit(overrides, rules_body, &wit_dir().join("0.1.0"), "0.1.0")
+}
+
+/// [`guest`], built against the current WIT (`wit/`), whose `overrides` export returns
+/// `declared`: the bits of the `hooks` flags, in the WIT's order (`enabled` is bit 0,
+/// `process-request` bit 7).
+pub fn guest_declaring(
+    declared: u8,
+    overrides: &[(&str, &str)],
+    rules_body: Option<&str>,
+) -> Vec<u8> {
+    let version = session_host::plugin::WIT_VERSION;
+    build(overrides, rules_body, &wit_dir(), version, Some(declared))
 }
 
 /// [`guest`], built against the WIT in `wit` whose package version is `version` (issue 18:
-/// a config built for another version of the contract).
+/// a config built for another version of the contract). A version after 0.1.0 exports
+/// `overrides`, declaring every hook.
 pub fn guest_for_wit(
     overrides: &[(&str, &str)],
     rules_body: Option<&str>,
     wit: &Path,
     version: &str,
 ) -> Vec<u8> {
+    let declared = (version != "0.1.0").then_some(u8::MAX);
+    build(overrides, rules_body, wit, version, declared)
+}
+
+fn build(
+    overrides: &[(&str, &str)],
+    rules_body: Option<&str>,
+    wit: &Path,
+    version: &str,
+    declared: Option<u8>,
+) -> Vec<u8> {
     let mut funcs = String::new();
+    if let Some(bits) = declared {
+        funcs.push_str(&format!(
+            "  (func (export \"overrides\") (result i32) (i32.const {bits}))\n"
+        ));
+    }
     for hook in HOOKS {
         let default = if matches!(hook, "enabled" | "cookie-mode") {
             format!("(i32.const {OK_TRUE})")

@@ -4,30 +4,39 @@
 //!
 //! Policy:
 //! - **Bounded messages.** Whatever the number of pools and sessions, a message holds
-//!   [`TOP_OFFENDERS`] offenders, at most [`MAX_PAGE`] pools, and one pool's sessions (live ones,
-//!   at most its size, and its bounded list of retired ones).
-//! - **Cost.** A tick reads every pool's snapshot once (for the totals and offenders) and the
-//!   counters once: O(pools + sessions) per tick and open stream, off the async threads
-//!   ([`super::events`] runs it in `spawn_blocking`). With 1,000 pools of 100 sessions that is
-//!   a copy of 100,000 session records per second per stream, which is why streams are capped.
+//!   [`TOP_OFFENDERS`] offenders, at most [`MAX_PAGE`] pools (as counts, no sessions), and one
+//!   pool's timeline: at most [`TIMELINE_SESSIONS`] of its live sessions and its bounded list
+//!   of retired ones ([`crate::engine::pool::HISTORY`]). With 1,000 pools and 100,000 sessions a
+//!   message stays under [`MAX_MESSAGE_BYTES`] (`issue_19_dashboard_at_1000_pools_and_100000_sessions`).
+//! - **Cost.** A tick reads every pool's aggregates once ([`Engine::pool_counts`], kept by the
+//!   store at each step), the counters once, and the selected pool's timeline: O(pools +
+//!   [`TIMELINE_SESSIONS`]) per tick and open stream, whatever the pools' sizes, off the async
+//!   threads ([`super::events`] runs it in `spawn_blocking`).
 //! - **Words.** A pool's *uses* are its `use/*` counts but `use/expired`; its *success rate* the
-//!   share of them whose check passed; its *bans* `use/check-failed` (its config's check said
-//!   the session was banned); its *check failures* the checks that could not decide or failed at
-//!   init (`init/check-failed`, `init/check-error`, `use/check-error`); its *rate* uses per
-//!   second since the previous tick.
+//!   share of them whose check passed; its *bans* the outcomes the reference counts as bans:
+//!   `use/check-failed` (its config's check said the session was banned) and `use/failed` (a
+//!   520/521 answer, "download errors (incl. bans)", docs/reference.md §5.10); its *check
+//!   failures* the checks that could not decide or failed at init (`init/check-failed`,
+//!   `init/check-error`, `use/check-error`); its *rate* uses per second since the previous tick.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::engine::{Engine, PoolSnapshot};
+use crate::engine::{Engine, PoolCounts, PoolSnapshot};
 use crate::telemetry;
 
 /// Offenders listed: the pools with the most bans and check failures, closed ones first.
 pub const TOP_OFFENDERS: usize = 10;
 /// Most pools on a page of the dashboard.
 pub const MAX_PAGE: usize = 100;
+/// Live sessions of the selected pool in a message (a sample, [`PoolCounts`] gives the totals):
+/// a timeline row costs about 1 KB with its events.
+pub const TIMELINE_SESSIONS: usize = 100;
+/// A bound on one message, whatever the number of pools and sessions: the page, offenders and
+/// timeline at their limits, with ids and texts at their longest, stay under it.
+pub const MAX_MESSAGE_BYTES: usize = 512 * 1024;
 
 /// What a stream asked for (the query of `GET /events`).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -69,7 +78,7 @@ impl Counts {
         Self {
             uses: uses.iter().map(|k| get(k)).sum(),
             passed: get("use/check-passed"),
-            bans: get("use/check-failed"),
+            bans: get("use/check-failed") + get("use/failed"),
             check_failures: get("init/check-failed")
                 + get("init/check-error")
                 + get("use/check-error"),
@@ -79,7 +88,7 @@ impl Counts {
 
 /// One message for `view`, updating `rates`.
 pub fn message(engine: &Engine, view: &View, rates: &mut Rates) -> Value {
-    let pools = engine.pools();
+    let pools = engine.pool_counts();
     let stats = engine.stats().per_pool;
     let counts: HashMap<&str, Counts> = stats
         .iter()
@@ -87,7 +96,7 @@ pub fn message(engine: &Engine, view: &View, rates: &mut Rates) -> Value {
         .collect();
     let now = Instant::now();
     let per_sec = per_second(rates, &counts, now);
-    let row = |pool: &PoolSnapshot| {
+    let row = |pool: &PoolCounts| {
         let c = counts.get(pool.id.as_str()).copied().unwrap_or_default();
         pool_row(
             pool,
@@ -106,13 +115,13 @@ pub fn message(engine: &Engine, view: &View, rates: &mut Rates) -> Value {
     let timeline = view
         .pool
         .as_deref()
-        .and_then(|id| pools.iter().find(|p| p.id == id));
+        .and_then(|id| engine.pool_bounded(id, TIMELINE_SESSIONS));
     json!({
         "totals": totals(&pools, &counts, per_sec.values().fold(0.0, |a, b| a + b)),
         "configs": engine.configs().status(),
         "offenders": offenders,
         "page": {"offset": view.offset, "limit": limit, "total": pools.len(), "pools": page},
-        "timeline": timeline.map(timeline_of),
+        "timeline": timeline.map(|(c, p)| timeline_of(&c, &p)),
         "latency": latency(&telemetry::render()),
     })
 }
@@ -140,7 +149,7 @@ fn per_second<'a>(
 }
 
 /// The sums over every pool.
-fn totals(pools: &[PoolSnapshot], counts: &HashMap<&str, Counts>, rate: f64) -> Value {
+fn totals(pools: &[PoolCounts], counts: &HashMap<&str, Counts>, rate: f64) -> Value {
     let (mut idle, mut busy, mut missing, mut in_flight) = (0usize, 0usize, 0usize, 0u64);
     for pool in pools {
         let (i, b, m, f) = occupancy(pool);
@@ -162,12 +171,8 @@ fn totals(pools: &[PoolSnapshot], counts: &HashMap<&str, Counts>, rate: f64) -> 
 }
 
 /// Idle, busy and missing sessions, and requests in flight, of one pool.
-fn occupancy(pool: &PoolSnapshot) -> (usize, usize, usize, u64) {
-    let busy = pool.sessions.iter().filter(|s| s.in_flight > 0).count();
-    let live = pool.sessions.len();
-    let missing = (pool.size as usize).saturating_sub(live);
-    let in_flight = pool.sessions.iter().map(|s| u64::from(s.in_flight)).sum();
-    (live - busy, busy, missing, in_flight)
+fn occupancy(pool: &PoolCounts) -> (usize, usize, usize, u64) {
+    (pool.idle(), pool.busy, pool.missing(), pool.in_flight)
 }
 
 fn success(c: Counts) -> Option<f64> {
@@ -175,7 +180,7 @@ fn success(c: Counts) -> Option<f64> {
 }
 
 /// One pool's row.
-fn pool_row(pool: &PoolSnapshot, c: Counts, rate: f64) -> Value {
+fn pool_row(pool: &PoolCounts, c: Counts, rate: f64) -> Value {
     let (idle, busy, missing, in_flight) = occupancy(pool);
     json!({
         "id": pool.id, "closed": pool.closed, "size": pool.size,
@@ -186,11 +191,8 @@ fn pool_row(pool: &PoolSnapshot, c: Counts, rate: f64) -> Value {
 }
 
 /// The [`TOP_OFFENDERS`] pools with a close or the most bans and check failures.
-fn offenders<'a>(
-    pools: &'a [PoolSnapshot],
-    counts: &HashMap<&str, Counts>,
-) -> Vec<&'a PoolSnapshot> {
-    let score = |p: &PoolSnapshot| {
+fn offenders<'a>(pools: &'a [PoolCounts], counts: &HashMap<&str, Counts>) -> Vec<&'a PoolCounts> {
+    let score = |p: &PoolCounts| {
         let c = counts.get(p.id.as_str()).copied().unwrap_or_default();
         (p.closed.is_some(), c.bans + c.check_failures)
     };
@@ -207,8 +209,9 @@ fn offenders<'a>(
         .collect()
 }
 
-/// The sessions of `pool`, live then retired, each with its events and why it retired.
-fn timeline_of(pool: &PoolSnapshot) -> Value {
+/// The sessions of `pool` (some live ones, then the retired ones), each with its events and
+/// why it retired; `counts` says how many are live.
+fn timeline_of(counts: &PoolCounts, pool: &PoolSnapshot) -> Value {
     let live = pool.sessions.iter().map(|s| (s, "live"));
     let retired = pool.retired.iter().rev().map(|s| (s, "retired"));
     let sessions: Vec<Value> = live
@@ -221,7 +224,8 @@ fn timeline_of(pool: &PoolSnapshot) -> Value {
             })
         })
         .collect();
-    json!({"pool": pool.id, "closed": pool.closed, "sessions": sessions})
+    json!({"pool": pool.id, "closed": pool.closed, "live": counts.live,
+           "shown_live": pool.sessions.len(), "sessions": sessions})
 }
 
 /// Hook latency per config and hook, and upstream latency and outcomes, from the metrics text.
@@ -298,6 +302,24 @@ fn label(labels: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_19_bans_count_every_outcome_the_reference_counts_as_a_ban() {
+        let stats: BTreeMap<String, u64> = [
+            ("use/check-passed", 5),
+            ("use/check-failed", 2),
+            ("use/failed", 3),
+            ("use/check-error", 1),
+            ("use/expired", 4),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let counts = Counts::of(&stats);
+        assert_eq!(counts.bans, 5, "use/check-failed + use/failed (520/521)");
+        assert_eq!(counts.check_failures, 1);
+        assert_eq!(counts.uses, 11);
+    }
 
     #[test]
     fn latency_reads_hook_and_upstream_histograms() {

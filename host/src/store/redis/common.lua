@@ -4,6 +4,8 @@
 -- host.
 local P = string.sub(KEYS[1], 1, -5)
 local META, READY, LEASES, ALL, RETIRED = KEYS[1], P .. 'ready', P .. 'leases', P .. 'all', P .. 'retired'
+-- A pool's counters outlive its last write by a week, then go (a pool no host uses any more).
+local STATS_TTL = 604800
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

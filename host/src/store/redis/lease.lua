@@ -1,6 +1,7 @@
 -- One rotation step. ARGV: max concurrency, uniform sample u, lease TTL (ms), lease token.
 -- Returns {'closed', reason} | {'create'} | {'empty'} | {'busy'} | {'wait', ms} |
--- {'ready', sid, cookies}; nil when the pool does not exist.
+-- {'ready', sid, cookies, data}: the session's cookie jar and guest data come with the lease,
+-- so that a request needs no other step before it is sent; nil when the pool does not exist.
 if redis.call('EXISTS', META) == 0 then return nil end
 local max, u, ttl, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
@@ -24,4 +25,5 @@ redis.call('HINCRBY', key, 'uses', 1)
 redis.call('HSET', key, 'next_use', now + delay, 'last_use', now)
 if n < max then redis.call('ZADD', READY, now + delay, sid) else redis.call('ZREM', READY, sid) end
 redis.call('ZADD', LEASES, now + ttl, sid .. '|' .. token)
-return {'ready', sid, redis.call('HGET', key, 'cookies') or '[]'}
+local jar = redis.call('HMGET', key, 'cookies', 'data')
+return {'ready', sid, jar[1] or '[]', jar[2] or '{}'}

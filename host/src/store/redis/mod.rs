@@ -18,17 +18,23 @@
 //!   Hosts share a pool only within one namespace: give hosts that run different configs (a
 //!   rollout) different namespaces, e.g. the configs' version hash.
 //! - **Bounded calls.** Every call ends within [`RedisOptions::timeout`]; a step that fails
-//!   (Redis down, timeout) is logged and answered as "no pool" (`None`/`false`), and `lease`
-//!   answers a closed pool, `store unavailable`: the request fails fast (fail closed). The URL,
+//!   (Redis down, timeout) is logged and answered as "no pool" (`None`/`false`). The URL,
 //!   which may carry a password, is never logged: [`redact`].
+//! - **Redis failure** (`[store] on_failure`, `--store-on-failure`). `closed` (the default):
+//!   a lease Redis cannot take answers [`super::UNAVAILABLE`], which the engine turns into a
+//!   503 `store-unavailable` problem: the request fails fast, no session is used outside the
+//!   global bounds, and the client retries. `local`: [`LocalFallback`] serves this host's own
+//!   pools until Redis answers again. Either way, a Redis restarted empty (no persistence)
+//!   gets each pool registered again, with this host's options, at its next lease.
 //! - **Not shared yet:** guest session data written during a request stays on the host that
 //!   wrote it (it is read from Redis at each use, written at creation); cookie jars are
 //!   replaced, last writer wins; proactive retirement (`retire_before_*`) is local to the
 //!   in-memory store. The status views ([`PoolStore::pools`]) list the pools this host
 //!   registered, with their options.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ::redis::aio::ConnectionManager;
@@ -136,11 +142,37 @@ pub struct RedisStore {
     conn: ConnectionManager,
     options: RedisOptions,
     scripts: Arc<Scripts>,
-    /// Pools this host registered, with the options it asked for (the views).
-    local: Mutex<std::collections::HashMap<String, PoolOptions>>,
+    /// Pools this host registered, with the config it asked for (the views, and registering
+    /// again a pool Redis lost: a restart without persistence).
+    local: Mutex<std::collections::HashMap<String, PoolConfig>>,
+    /// The last call failed (Redis unreachable or past the timeout); the next success clears
+    /// it.
+    down: AtomicBool,
     notify: Arc<Notify>,
     max_concurrency: Mutex<u32>,
+    /// The guest data of the sessions this host holds, as their lease brought it (see
+    /// [`Leased`]).
+    leased: Mutex<HashMap<(String, String), Leased>>,
+    /// Counts not yet in Redis, per pool: the pool's next release carries them.
+    pending: Mutex<HashMap<String, HashMap<&'static str, u64>>>,
 }
+
+/// A held session's guest data, from its lease (no round trip to read it) until its last
+/// release on this host (which writes it back when the request changed it).
+struct Leased {
+    data: SessionData,
+    /// The data as leased, to tell whether a request changed it.
+    json: String,
+    /// Leases of it this host holds (a session may serve several requests at once).
+    holders: u32,
+    /// When it was leased: entries of leases dropped before they were held (a request cancelled
+    /// during its lease step) are pruned past [`LEASED_CAP`] once older than the lease TTL.
+    at: Instant,
+}
+
+/// Held sessions' data kept at once before stale entries are pruned: well above any host's
+/// concurrent requests, so a prune is rare; it bounds what cancelled lease steps can leave.
+const LEASED_CAP: usize = 4096;
 
 impl RedisStore {
     /// Connects to `url` (`redis://[:password@]host:port/db`).
@@ -168,8 +200,11 @@ impl RedisStore {
             options,
             scripts: Arc::new(Scripts::new()),
             local: Mutex::default(),
+            down: AtomicBool::new(false),
             notify: Arc::new(Notify::new()),
             max_concurrency: Mutex::new(u32::MAX),
+            leased: Mutex::default(),
+            pending: Mutex::default(),
         })
     }
 
@@ -189,6 +224,24 @@ impl RedisStore {
         u64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// True while Redis does not answer: the last call failed and none succeeded since.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    /// One `PING`, bounded by the timeout: true when Redis answered (and the store is up again).
+    pub async fn ping(&self) -> bool {
+        let mut conn = self.conn.clone();
+        let ping = ::redis::cmd("PING");
+        let call = ping.query_async::<String>(&mut conn);
+        let up = matches!(
+            tokio::time::timeout(self.options.timeout, call).await,
+            Ok(Ok(_))
+        );
+        self.down.store(!up, Ordering::Relaxed);
+        up
+    }
+
     /// Runs `script` on pool `id` with `args`, bounded by the timeout; `None` on failure
     /// (logged without the URL) or when the script answers nil.
     async fn run<T: FromRedisValue>(
@@ -197,23 +250,86 @@ impl RedisStore {
         id: &str,
         args: &[String],
     ) -> Option<T> {
+        self.try_run(script, id, args).await.ok().flatten()
+    }
+
+    /// [`RedisStore::run`], telling a failure (`Err`) from a nil answer (`Ok(None)`).
+    async fn try_run<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        id: &str,
+        args: &[String],
+    ) -> Result<Option<T>, ()> {
         let mut invocation = script.key(self.meta(id));
         for arg in args {
             invocation.arg(arg);
         }
         let mut conn = self.conn.clone();
         let call = invocation.invoke_async::<Option<T>>(&mut conn);
-        match tokio::time::timeout(self.options.timeout, call).await {
-            Ok(Ok(out)) => out,
+        let out = match tokio::time::timeout(self.options.timeout, call).await {
+            Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => {
                 tracing::warn!(pool = %crate::wire::truncated(id), "Redis store step failed: {}", e.kind_str());
-                None
+                Err(())
             }
             Err(_) => {
                 tracing::warn!(pool = %crate::wire::truncated(id), "Redis store step timed out");
-                None
+                Err(())
             }
+        };
+        self.down.store(out.is_err(), Ordering::Relaxed);
+        out
+    }
+
+    /// Keeps `data` (JSON `json`) of session `sid` of pool `id`, held by one more lease.
+    fn hold(&self, id: &str, sid: &str, data: SessionData, json: String) {
+        let mut leased = self.leased.lock();
+        if leased.len() >= LEASED_CAP {
+            let ttl = self.options.lease_ttl;
+            leased.retain(|_, l| l.at.elapsed() < ttl);
         }
+        let key = (id.to_owned(), sid.to_owned());
+        let entry = leased.entry(key).or_insert_with(|| Leased {
+            data,
+            json,
+            holders: 0,
+            at: Instant::now(),
+        });
+        entry.holders += 1;
+    }
+
+    /// One lease of session `sid` ends: its data as JSON when this was the last one on this
+    /// host and the request changed it, else empty.
+    fn unhold(&self, id: &str, sid: &str) -> String {
+        let mut leased = self.leased.lock();
+        let key = (id.to_owned(), sid.to_owned());
+        let Some(entry) = leased.get_mut(&key) else {
+            return String::new();
+        };
+        entry.holders = entry.holders.saturating_sub(1);
+        if entry.holders > 0 {
+            return String::new();
+        }
+        let entry = leased.remove(&key).expect("present");
+        let now = data_json(&entry.data);
+        if now == entry.json {
+            String::new()
+        } else {
+            now
+        }
+    }
+
+    /// Registers pool `id` with `config` in Redis (the first registration's options win).
+    async fn register_remote(&self, id: &str, config: &PoolConfig) -> Result<Option<i64>, ()> {
+        let o = &config.options;
+        let args = [
+            "register".to_owned(),
+            o.size.to_string(),
+            millis(crate::zyte::retry::secs(o.delay)),
+            u8::from(o.randomize_delay).to_string(),
+            config.max_bad_inits.to_string(),
+        ];
+        self.try_run(&self.scripts.pool, id, &args).await
     }
 
     async fn pool_op<T: FromRedisValue>(&self, id: &str, op: &str, args: &[&str]) -> Option<T> {
@@ -278,8 +394,8 @@ fn millis(d: Duration) -> String {
     d.as_millis().to_string()
 }
 
-/// The step `lease.lua` answered.
-fn step_of(reply: Vec<String>, token: u64) -> Step {
+/// The step `lease.lua` answered, and the leased session's data (JSON).
+fn step_of(reply: Vec<String>, token: u64) -> (Step, Option<String>) {
     let mut step = Step {
         choice: Choice::Empty,
         create: false,
@@ -287,6 +403,7 @@ fn step_of(reply: Vec<String>, token: u64) -> Step {
         closed: None,
     };
     let mut parts = reply.into_iter();
+    let mut data = None;
     match (parts.next().as_deref(), parts.next(), parts.next()) {
         (Some("closed"), reason, _) => step.closed = Some(reason.unwrap_or_default()),
         (Some("create"), _, _) => step.create = true,
@@ -302,10 +419,11 @@ fn step_of(reply: Vec<String>, token: u64) -> Step {
                 cookies: cookies.unwrap_or_default(),
                 token,
             });
+            data = parts.next();
         }
         _ => {}
     }
-    step
+    (step, data)
 }
 
 #[async_trait]
@@ -317,18 +435,16 @@ impl PoolStore for RedisStore {
         _how: Registration,
         _now: Instant,
     ) -> Result<Registered, EngineError> {
-        let o = &config.options;
-        let delay = millis(crate::zyte::retry::secs(o.delay));
-        let (size, rnd) = (o.size.to_string(), u8::from(o.randomize_delay).to_string());
-        let max_bad = config.max_bad_inits.to_string();
-        let args = [
-            size.as_str(),
-            delay.as_str(),
-            rnd.as_str(),
-            max_bad.as_str(),
-        ];
-        let _: Option<i64> = self.pool_op(id, "register", &args).await;
-        self.local.lock().insert(id.to_owned(), config.options);
+        // Once per pool and config: Redis keeps the first registration's options, and a Redis
+        // that lost the pool gets it again at its next lease.
+        if self.local.lock().get(id) == Some(&config) {
+            return Ok(Registered {
+                pin: PoolPin::default(),
+                evicted: Vec::new(),
+            });
+        }
+        let _ = self.register_remote(id, &config).await;
+        self.local.lock().insert(id.to_owned(), config);
         Ok(Registered {
             pin: PoolPin::default(),
             evicted: Vec::new(),
@@ -340,7 +456,7 @@ impl PoolStore for RedisStore {
     }
 
     fn pool(&self, id: &str, _now: Instant) -> Option<PoolSnapshot> {
-        let options = self.local.lock().get(id).cloned()?;
+        let options = self.local.lock().get(id).map(|c| c.options.clone())?;
         Some(PoolSnapshot {
             id: id.to_owned(),
             closed: None,
@@ -416,18 +532,30 @@ impl PoolStore for RedisStore {
             self.ttl_ms().to_string(),
             token.to_string(),
         ];
-        match self
-            .run::<Vec<String>>(&self.scripts.lease, id, &args)
-            .await
-        {
-            Some(reply) => Some(step_of(reply, token)),
-            None if self.local.lock().contains_key(id) => Some(Step {
+        let mut reply = self.try_run(&self.scripts.lease, id, &args).await;
+        if let Ok(None) = reply {
+            // Redis lost the pool (restarted without persistence): register it again, once.
+            let config = self.local.lock().get(id).cloned();
+            if let Some(config) = config {
+                let _ = self.register_remote(id, &config).await;
+                reply = self.try_run(&self.scripts.lease, id, &args).await;
+            }
+        }
+        match reply {
+            Ok(Some(reply)) => {
+                let (step, data) = step_of(reply, token);
+                if let (Choice::Ready(lease), Some(json)) = (&step.choice, data) {
+                    self.hold(id, &lease.session_id, data_from_json(&json), json);
+                }
+                Some(step)
+            }
+            Ok(None) => None,
+            Err(()) => Some(Step {
                 choice: Choice::Empty,
                 create: false,
                 retired: Vec::new(),
-                closed: Some("store unavailable".into()),
+                closed: Some(super::UNAVAILABLE.into()),
             }),
-            None => None,
         }
     }
 
@@ -452,6 +580,10 @@ impl PoolStore for RedisStore {
         ];
         let added: Option<i64> = self.run(&self.scripts.add, id, &args).await;
         self.notify.notify_waiters();
+        if added.is_some() && for_use {
+            let json = args[7].clone();
+            self.hold(id, &session.id, session.data.clone(), json);
+        }
         added.map(|_| Lease {
             session_id: session.id,
             cookies: session.cookies,
@@ -460,11 +592,16 @@ impl PoolStore for RedisStore {
     }
 
     async fn release(&self, id: &str, lease: &Lease) {
-        let args = [
+        let mut args = vec![
             lease.session_id.clone(),
             lease.token.to_string(),
             self.max().to_string(),
+            self.unhold(id, &lease.session_id),
         ];
+        let counts = self.pending.lock().remove(id).unwrap_or_default();
+        for (stat, n) in counts {
+            args.extend([stat.to_owned(), n.to_string()]);
+        }
         let _: Option<i64> = self.run(&self.scripts.release, id, &args).await;
         self.notify.notify_waiters();
     }
@@ -486,15 +623,14 @@ impl PoolStore for RedisStore {
         Some(self.options.poll)
     }
 
+    /// Counted here, sent with the pool's next release (no round trip of its own).
     fn count(&self, id: &str, stat: SessionStat) {
-        let (mut conn, key) = (self.conn.clone(), self.meta(id).replace(":meta", ":stats"));
-        let timeout = self.options.timeout;
-        spawn(async move {
-            let mut cmd = ::redis::cmd("HINCRBY");
-            cmd.arg(&key).arg(stat.as_str()).arg(1);
-            let call = cmd.query_async::<i64>(&mut conn);
-            let _ = tokio::time::timeout(timeout, call).await;
-        });
+        let mut pending = self.pending.lock();
+        let pool = match pending.get_mut(id) {
+            Some(pool) => pool,
+            None => pending.entry(id.to_owned()).or_default(),
+        };
+        *pool.entry(stat.as_str()).or_default() += 1;
     }
 
     async fn give_back(&self, id: &str) {
@@ -503,6 +639,10 @@ impl PoolStore for RedisStore {
     }
 
     async fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
+        let key = (id.to_owned(), session_id.to_owned());
+        if let Some(held) = self.leased.lock().get(&key) {
+            return Some(held.data.clone());
+        }
         let json: String = self.session_op(id, session_id, "data", &[]).await?;
         Some(data_from_json(&json))
     }
@@ -554,5 +694,8 @@ impl PoolStore for RedisStore {
     }
 }
 
+mod fallback;
 #[cfg(test)]
 mod tests;
+
+pub use fallback::{LocalFallback, PROBE};

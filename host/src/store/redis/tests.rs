@@ -2,59 +2,16 @@
 //! port and stopped by its pid. Two stores on one server stand for two hosts. Without
 //! `redis-server` the tests pass with a message, unless `CI` is set: then they fail.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use session_host_testkit::redis::RedisServer as Server;
 
 use super::*;
 use crate::store::PoolKind;
 
-/// A `redis-server` of this test, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts one, or `None` when `redis-server` is missing outside CI.
 async fn server() -> Option<Server> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let spawned = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .spawn();
-    let child = match spawned {
-        Ok(child) => child,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: redis-server not found ({e}); install Debian's redis-server");
-            return None;
-        }
-        Err(e) => panic!("redis-server is required in CI: {e}"),
-    };
-    let server = Server {
-        child,
-        port,
-        _dir: dir,
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(server);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("redis-server did not listen on port {port}");
+    Server::start()
 }
 
 async fn host(server: &Server, ttl_ms: u64) -> RedisStore {
@@ -62,8 +19,9 @@ async fn host(server: &Server, ttl_ms: u64) -> RedisStore {
         lease_ttl: Duration::from_millis(ttl_ms),
         ..RedisOptions::default()
     };
-    let url = format!("redis://127.0.0.1:{}/0", server.port);
-    RedisStore::connect(&url, options).await.expect("connect")
+    RedisStore::connect(&server.url(), options)
+        .await
+        .expect("connect")
 }
 
 fn config(size: u32, delay: f64) -> PoolConfig {
@@ -239,4 +197,89 @@ fn issue_16_a_password_never_reaches_a_message() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(!redact("redis://user:hunter2@h/1").contains("hunter2"));
     assert_eq!(redact("redis://h:1/2"), "redis://h:1/2");
+}
+
+#[tokio::test]
+async fn issue_16_a_redis_outage_is_a_503_store_unavailable_not_a_closed_pool() {
+    let Some(mut server) = server().await else {
+        return;
+    };
+    let a = host(&server, 30_000).await;
+    register(&a, 1, 0.0).await;
+    server.stop();
+    let started = Instant::now();
+    let step = lease(&a, 4).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "bounded by the timeout"
+    );
+    let reason = step.closed.expect("no session while Redis is down");
+    assert_eq!(reason, crate::store::UNAVAILABLE);
+    let error = crate::engine::closed_error_for_tests("p", reason);
+    let problem = crate::problem::Problem::from_engine_error(&error);
+    assert_eq!(problem.status, 503, "{error}");
+    assert_eq!(problem.type_uri, "/session-host/problem/store-unavailable");
+    assert!(a.is_down());
+}
+
+#[tokio::test]
+async fn issue_16_a_redis_restarted_empty_gets_its_pools_registered_again() {
+    let Some(mut server) = server().await else {
+        return;
+    };
+    let a = host(&server, 30_000).await;
+    register(&a, 1, 0.0).await;
+    assert!(lease(&a, 4).await.create);
+    server.restart();
+    let mut step = lease(&a, 4).await;
+    for _ in 0..50 {
+        if step.closed.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        step = lease(&a, 4).await;
+    }
+    assert!(step.create, "the pool anew, not an unknown pool: {step:?}");
+}
+
+#[tokio::test]
+async fn issue_16_on_failure_local_serves_local_pools_while_redis_is_down_then_shares_again() {
+    let Some(mut server) = server().await else {
+        return;
+    };
+    let redis = host(&server, 30_000).await;
+    let store = LocalFallback::new(redis, &crate::settings::SessionSettings::default());
+    let store = &store;
+    let how = Registration::Request;
+    store
+        .register("p", config(1, 0.0), how, Instant::now())
+        .await
+        .expect("registered");
+    assert!(lease_any(store).await.create, "from Redis");
+    assert!(!lease_any(store).await.create, "size 1, global");
+    server.stop();
+    let step = lease_any(store).await;
+    assert!(
+        step.closed.is_none() && step.create,
+        "a local pool of its own: {step:?}"
+    );
+    server.restart();
+    let back = Instant::now();
+    let mut step = lease_any(store).await;
+    while !step.create && back.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        step = lease_any(store).await;
+    }
+    assert!(step.create, "the restarted Redis' pool, registered again");
+    assert!(
+        back.elapsed() < PROBE * 4,
+        "back within a few probes: {:?}",
+        back.elapsed()
+    );
+}
+
+async fn lease_any(store: &dyn PoolStore) -> Step {
+    let rotation = rotation(4);
+    let step = store.lease("p", Instant::now(), &rotation, true, 0.5);
+    step.await.expect("pool exists")
 }

@@ -77,5 +77,5 @@ class Sleepy extends SessionConfig {
   }
 }
 
-export const { rules, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
+export const { rules, overrides, enabled, cookieMode, pool, location, params, initSession, check, processRequest } =
   exportConfig(Sleepy);
