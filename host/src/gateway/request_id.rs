@@ -33,7 +33,12 @@ pub fn accept(sent: Option<&HeaderValue>) -> Option<&str> {
 pub(super) async fn assign(request: Request, next: Next) -> Response {
     let id = match accept(request.headers().get(&X_REQUEST_ID)) {
         Some(id) => id.to_owned(),
-        None => uuid::Uuid::new_v4().simple().to_string(),
+        // From the thread's CSPRNG: `Uuid::new_v4` asks the kernel (a `getrandom` syscall)
+        // for every request (issue 17).
+        None => uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .simple()
+            .to_string(),
     };
     let span = tracing::info_span!(
         "request",

@@ -282,11 +282,12 @@ fn config(limits: &Limits, pooling: bool) -> Config {
     // 2.9 µs to 1.5 µs and a whole request from 20.5 µs to 15.9 µs.
     config.concurrency_support(false);
     config.epoch_interruption(true);
-    // Compile each config on the (blocking) thread that loads it, not on rayon's global pool:
+    // Each config compiles on the (blocking) thread that loads it, not on rayon's global pool:
     // on the shared pool a Rust config's reload queued behind a Python config's 5-second
     // compile, and under a loaded test suite compiles were seen waiting on the pool for good.
-    // Configs still compile concurrently with one another, one per blocking thread.
-    config.parallel_compilation(false);
+    // Configs still compile concurrently with one another, one per blocking thread. The host
+    // builds wasmtime without its `parallel-compilation` feature (workspace Cargo.toml), so
+    // this holds without a setting.
     if pooling {
         let slots = limits.pool_slots;
         let mut pool = PoolingAllocationConfig::default();

@@ -1,9 +1,16 @@
-//! The HTTP client: one `reqwest` connection pool, a timeout per attempt, and the retry loop.
+//! The HTTP client: one pooled hyper client, a timeout per attempt, and the retry loop.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Map, Value};
 
 use super::error::{ZyteError, problem_type};
@@ -17,6 +24,10 @@ use crate::telemetry;
 const TIMEOUT: &str = "timeout";
 const CONNECT: &str = "connection failed";
 const OTHER: &str = "transport error";
+
+/// How long an idle upstream connection is kept before it is closed (reqwest's default, which
+/// the client used before issue 17).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A successful (HTTP 200) Zyte API answer.
 #[derive(Debug, Clone)]
@@ -55,23 +66,32 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
+/// The HTTP client: hyper's pooled client over rustls (HTTP/1.1, and HTTP/2 where ALPN offers
+/// it). It replaced reqwest on the hot path (issue 17): reqwest's per-request layers (URL
+/// parsing, header maps, its own timeout and redirect machinery) cost more than a proxy hop.
+type Http = HttpClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
-    endpoint: url::Url,
+    http: Http,
+    endpoint: Uri,
+    /// The endpoint as text, for [`Client::endpoint`].
+    endpoint_text: String,
     /// `Basic base64(KEY:)`, built once (issue 17: not per request), marked sensitive so that
     /// hyper never logs or indexes it; its `Debug` prints `Sensitive`.
-    authorization: reqwest::header::HeaderValue,
+    authorization: HeaderValue,
+    /// The bound of one attempt, `[upstream] timeout_secs`.
+    timeout: Duration,
     wait_scale: f64,
 }
 
 /// The `Authorization` header for `key`: HTTP Basic with the key as the user name and an empty
 /// password, as Zyte API expects.
-fn authorization(key: &ApiKey) -> Result<reqwest::header::HeaderValue, ClientError> {
+fn authorization(key: &ApiKey) -> Result<HeaderValue, ClientError> {
     use base64::Engine as _;
     let credentials =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:", key.expose()));
-    let mut value = reqwest::header::HeaderValue::try_from(format!("Basic {credentials}"))
+    let mut value = HeaderValue::try_from(format!("Basic {credentials}"))
         .map_err(|_| ClientError::Http("the Zyte API key cannot form a header".into()))?;
     value.set_sensitive(true);
     Ok(value)
@@ -87,19 +107,19 @@ impl Client {
                 url: base.clone(),
                 message: e.to_string(),
             })?;
-        let http = reqwest::Client::builder()
-            .timeout(retry::secs(settings.timeout_secs).max(Duration::from_millis(1)))
-            .pool_max_idle_per_host(settings.max_idle_connections)
-            // Redirects are never followed (issue #13): Zyte API does not redirect, and a
-            // redirect followed would send the request body to a host the operator did not
-            // name. A 3xx is an upstream error like any other unexpected status.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let http = http_client(settings.max_idle_connections);
+        let endpoint_text = endpoint.to_string();
         let inner = Inner {
             http,
-            endpoint,
+            endpoint: endpoint_text.parse().map_err(|e: http::uri::InvalidUri| {
+                ClientError::Url {
+                    url: base.clone(),
+                    message: e.to_string(),
+                }
+            })?,
+            endpoint_text,
             authorization: authorization(&key)?,
+            timeout: retry::secs(settings.timeout_secs).max(Duration::from_millis(1)),
             wait_scale: settings.wait_scale,
         };
         Ok(Self {
@@ -119,7 +139,7 @@ impl Client {
 
     /// The `/extract` endpoint this client posts to.
     pub fn endpoint(&self) -> &str {
-        self.inner.endpoint.as_str()
+        &self.inner.endpoint_text
     }
 
     /// Sends `body` to `/extract`, retrying under `policy`, with no deadline but the policy's
@@ -154,8 +174,10 @@ impl Client {
             let attempts = state.attempts() + 1;
             let out_of_time = |last| ZyteError::Deadline { attempts, last };
             let attempt_started = telemetry::started();
-            let cut = tokio::time::timeout_at(deadline, self.attempt(bytes.clone())).await;
-            let result = cut.unwrap_or_else(|_| Err(out_of_time(last.take().map(Box::new))));
+            let result = match self.timed_attempt(bytes.clone(), deadline).await {
+                Some(result) => result,
+                None => Err(out_of_time(last.take().map(Box::new))),
+            };
             telemetry::upstream_attempt(outcome(&result), attempt_started);
             let error = match result {
                 Ok(answer) => return Ok(answer),
@@ -178,27 +200,44 @@ impl Client {
         }
     }
 
+    /// One attempt, bounded by `[upstream] timeout_secs` (a transport error, retried) and by
+    /// `deadline` (`None`), with one timer for whichever comes first.
+    async fn timed_attempt(
+        &self,
+        body: Bytes,
+        deadline: tokio::time::Instant,
+    ) -> Option<Result<ApiResponse, ZyteError>> {
+        let timeout = tokio::time::Instant::now() + self.inner.timeout;
+        let cut = tokio::time::timeout_at(timeout.min(deadline), self.attempt(body)).await;
+        match cut {
+            Ok(result) => Some(result),
+            Err(_) if timeout < deadline => Some(Err(ZyteError::Transport(format!(
+                "{TIMEOUT}: no answer within {:?}",
+                self.inner.timeout
+            )))),
+            Err(_) => None,
+        }
+    }
+
     async fn attempt(&self, body: Bytes) -> Result<ApiResponse, ZyteError> {
         let inner = &self.inner;
-        let answer = inner
-            .http
-            .post(inner.endpoint.clone())
-            .header(reqwest::header::AUTHORIZATION, inner.authorization.clone())
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                reqwest::header::HeaderValue::from_static("application/json"),
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(transport)?;
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = inner.endpoint.clone();
+        let headers = request.headers_mut();
+        headers.insert(AUTHORIZATION, inner.authorization.clone());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let answer = inner.http.request(request).await.map_err(transport)?;
         let status = answer.status().as_u16();
         let request_id = answer
             .headers()
             .get("request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = answer.text().await.map_err(transport)?;
+        let body = answer.into_body().collect().await.map_err(|e| {
+            ZyteError::Transport(format!("{OTHER}: reading the answer: {}", chain(&e)))
+        })?;
+        let body = text(body.to_bytes());
         if status == 200 {
             return Ok(ApiResponse {
                 status,
@@ -215,15 +254,51 @@ impl Client {
     }
 }
 
-fn transport(error: reqwest::Error) -> ZyteError {
-    let kind = if error.is_timeout() {
-        TIMEOUT
-    } else if error.is_connect() {
-        CONNECT
-    } else {
-        OTHER
-    };
-    ZyteError::Transport(format!("{kind}: {}", error.without_url()))
+/// The pooled client: `max_idle` idle connections per host kept for [`IDLE_TIMEOUT`], Nagle
+/// off (requests are written whole), no redirects followed (issue #13: Zyte API does not
+/// redirect, and a redirect followed would send the request body to a host the operator did
+/// not name; a 3xx is an upstream error like any other unexpected status), no proxy.
+fn http_client(max_idle: usize) -> Http {
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(tcp);
+    HttpClient::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(max_idle)
+        .pool_idle_timeout(IDLE_TIMEOUT)
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .build(https)
+}
+
+/// The body as text; bytes that are not UTF-8 are replaced (as reqwest's `text()` did).
+fn text(body: Bytes) -> String {
+    match String::from_utf8(Vec::from(body)) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// `error` and its sources, joined by `: ` (hyper's own message is only the outer layer).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn transport(error: hyper_util::client::legacy::Error) -> ZyteError {
+    let kind = if error.is_connect() { CONNECT } else { OTHER };
+    ZyteError::Transport(format!("{kind}: {}", chain(&error)))
 }
 
 /// The metrics label of one attempt: the status class, or the transport error's kind.
@@ -307,5 +382,80 @@ mod tests {
         let calls = emulator.stats().requests.total;
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(emulator.stats().requests.total, calls);
+    }
+
+    /// A loopback server that counts the connections it accepts and answers every request with
+    /// `200 {}` (`answer`), or never (`!answer`).
+    async fn stub(answer: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/v1/", listener.local_addr().expect("addr"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let service = hyper::service::service_fn(move |_| async move {
+                    if !answer {
+                        std::future::pending::<()>().await;
+                    }
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        Bytes::from_static(b"{}"),
+                    )))
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+                tokio::spawn(conn);
+            }
+        });
+        (url, accepted)
+    }
+
+    fn stub_client(url: String, timeout_secs: f64) -> Client {
+        let upstream = UpstreamSettings {
+            url,
+            wait_scale: 0.0,
+            timeout_secs,
+            ..UpstreamSettings::default()
+        };
+        Client::new(&upstream, ApiKey::new("test-key")).expect("client")
+    }
+
+    #[tokio::test]
+    async fn issue_17_sequential_requests_reuse_one_connection() {
+        let (url, accepted) = stub(true).await;
+        let client = stub_client(url, 5.0);
+        let body = Map::new();
+        for _ in 0..20 {
+            let answer = client.extract(&body, RetryPolicy::default()).await;
+            assert_eq!(answer.expect("answer").body, "{}");
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn issue_17_each_attempt_is_cut_at_timeout_secs_and_retried() {
+        let (url, accepted) = stub(false).await;
+        let client = stub_client(url, 0.1);
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(450);
+        let error = client
+            .extract_by(&Map::new(), RetryPolicy::default(), deadline)
+            .await;
+        let took = start.elapsed();
+        let Err(ZyteError::Deadline { attempts, last }) = error else {
+            panic!("{error:?}");
+        };
+        let last = last.map(|e| e.to_string()).unwrap_or_default();
+        assert!(last.contains("timeout"), "{last}");
+        assert!((4..=5).contains(&attempts), "{attempts} attempts");
+        assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(600));
+        // A timed-out connection is not reused: each attempt opened its own.
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            attempts as usize
+        );
     }
 }

@@ -7,8 +7,10 @@
 //! - **Authentication.** HTTP basic auth, the key from `ZYTE_API_KEY` as the user name. The key
 //!   lives in an [`ApiKey`], whose `Debug` and `Display` print `***`: it never appears in logs,
 //!   in errors, or in anything handed to a guest (guests get only Zyte API's answers).
-//! - **Connections.** One `reqwest` client (rustls, HTTP/1.1 and HTTP/2) shared by all clones,
-//!   so connections are reused; at most `[upstream] max_idle_connections` idle ones are kept.
+//! - **Connections.** One pooled hyper client (rustls with Mozilla's roots, HTTP/1.1 and HTTP/2
+//!   by ALPN) shared by all clones, so connections are reused; at most `[upstream]
+//!   max_idle_connections` idle ones per host are kept, each for 90 s. Redirects are never
+//!   followed and no proxy is used (the `HTTP(S)_PROXY` variables are ignored).
 //! - **Timeout.** Each attempt is bounded by `[upstream] timeout_secs` (default 320 s, like
 //!   python-zyte-api: Zyte API's own 200 s plus 120 s). A timeout is a network error.
 //! - **Errors.** A non-200 answer becomes [`ZyteError::Api`] with its status, the problem+json
