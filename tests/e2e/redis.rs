@@ -220,12 +220,15 @@ async fn issue_16_redis_restarted_mid_load_answers_every_request_ok_or_503_store
     };
     let hosts = cluster.hosts(&[]).await;
     assert_ok(&load(&hosts, PLAIN, 4).await);
-    let until = Instant::now() + Duration::from_millis(2500);
+    // The outage outlasts the 2 s bound of every Redis call, so a request in it cannot wait
+    // the outage out and succeed: under load (CI runs the e2e suites in parallel), a 500 ms
+    // outage could pass with no request refused, and the test failed on timing alone.
+    let until = Instant::now() + Duration::from_millis(4500);
     let running = steady(&hosts, until);
     let outage = async {
         tokio::time::sleep(Duration::from_millis(700)).await;
         cluster.redis.stop();
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(2500)).await;
         cluster.redis.restart();
     };
     let (seen, ()) = tokio::join!(running, outage);
@@ -237,8 +240,9 @@ async fn issue_16_redis_restarted_mid_load_answers_every_request_ok_or_503_store
         assert!(ok, "only 200 or the documented 503: {status} {kind}");
     }
     assert!(refused > 0, "the outage was seen: {} answers", seen.len());
+    // Served around the outage (refusals come fast, so their share says nothing), and after it.
     assert!(
-        seen.len() > refused * 2,
+        seen.len() > refused,
         "served before and after: {refused}/{}",
         seen.len()
     );
