@@ -10,6 +10,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Map, Value};
 
@@ -67,9 +69,22 @@ pub struct Client {
 }
 
 /// The HTTP client: hyper's pooled client over rustls (HTTP/1.1, and HTTP/2 where ALPN offers
-/// it). It replaced reqwest on the hot path (issue 17): reqwest's per-request layers (URL
-/// parsing, header maps, its own timeout and redirect machinery) cost more than a proxy hop.
-type Http = HttpClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
+/// it), connecting directly or through a CONNECT tunnel to the proxy the environment names
+/// for the endpoint ([`http_client`]). It replaced reqwest on the hot path (issue 17).
+#[derive(Debug)]
+enum Http {
+    Direct(HttpClient<HttpsConnector<HttpConnector>, Full<Bytes>>),
+    Proxied(HttpClient<HttpsConnector<Tunnel<HttpConnector>>, Full<Bytes>>),
+}
+
+impl Http {
+    fn request(&self, request: Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
+        match self {
+            Self::Direct(client) => client.request(request),
+            Self::Proxied(client) => client.request(request),
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Inner {
@@ -100,6 +115,15 @@ fn authorization(key: &ApiKey) -> Result<HeaderValue, ClientError> {
 impl Client {
     /// A client for `settings` (its `url` as is), authenticating with `key`.
     pub fn new(settings: &UpstreamSettings, key: ApiKey) -> Result<Self, ClientError> {
+        Self::with_proxies(settings, key, &Matcher::from_env())
+    }
+
+    /// [`Client::new`] with the proxy rules of `proxies` instead of the environment's.
+    fn with_proxies(
+        settings: &UpstreamSettings,
+        key: ApiKey,
+        proxies: &Matcher,
+    ) -> Result<Self, ClientError> {
         let base = settings.url.clone();
         let endpoint = url::Url::parse(&base)
             .and_then(|u| u.join("extract"))
@@ -107,16 +131,18 @@ impl Client {
                 url: base.clone(),
                 message: e.to_string(),
             })?;
-        let http = http_client(settings.max_idle_connections);
         let endpoint_text = endpoint.to_string();
-        let inner = Inner {
-            http,
-            endpoint: endpoint_text.parse().map_err(|e: http::uri::InvalidUri| {
-                ClientError::Url {
+        let endpoint: Uri =
+            endpoint_text
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| ClientError::Url {
                     url: base.clone(),
                     message: e.to_string(),
-                }
-            })?,
+                })?;
+        let http = http_client(settings.max_idle_connections, proxies, &endpoint);
+        let inner = Inner {
+            http,
+            endpoint,
             endpoint_text,
             authorization: authorization(&key)?,
             timeout: retry::secs(settings.timeout_secs).max(Duration::from_millis(1)),
@@ -257,23 +283,42 @@ impl Client {
 /// The pooled client: `max_idle` idle connections per host kept for [`IDLE_TIMEOUT`], Nagle
 /// off (requests are written whole), no redirects followed (issue #13: Zyte API does not
 /// redirect, and a redirect followed would send the request body to a host the operator did
-/// not name; a 3xx is an upstream error like any other unexpected status), no proxy.
-fn http_client(max_idle: usize) -> Http {
+/// not name; a 3xx is an upstream error like any other unexpected status).
+///
+/// Proxy: when `proxies` (the environment's `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and
+/// `NO_PROXY`, upper or lower case, as reqwest read them before issue 17) intercepts the
+/// endpoint, every connection is a CONNECT tunnel through that proxy, with its credentials
+/// (sent as a sensitive `Proxy-Authorization` header), and TLS to Zyte API runs inside the
+/// tunnel, so the proxy sees neither the key nor the bodies. The proxy itself is reached over
+/// plain TCP (an `http://` proxy URL); a plain-`http` endpoint is tunnelled too, where reqwest
+/// sent it in absolute form. The decision is made once, for the one endpoint a client posts to.
+fn http_client(max_idle: usize, proxies: &Matcher, endpoint: &Uri) -> Http {
     let mut tcp = HttpConnector::new();
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(tcp);
-    HttpClient::builder(TokioExecutor::new())
+    let tls = || {
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+    };
+    let mut builder = HttpClient::builder(TokioExecutor::new());
+    builder
         .pool_max_idle_per_host(max_idle)
         .pool_idle_timeout(IDLE_TIMEOUT)
         .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(https)
+        .timer(TokioTimer::new());
+    match proxies.intercept(endpoint) {
+        None => Http::Direct(builder.build(tls().wrap_connector(tcp))),
+        Some(proxy) => {
+            let mut tunnel = Tunnel::new(proxy.uri().clone(), tcp);
+            if let Some(auth) = proxy.basic_auth() {
+                tunnel = tunnel.with_auth(auth.clone());
+            }
+            Http::Proxied(builder.build(tls().wrap_connector(tunnel)))
+        }
+    }
 }
 
 /// The body as text; bytes that are not UTF-8 are replaced (as reqwest's `text()` did).
@@ -457,5 +502,106 @@ mod tests {
             accepted.load(std::sync::atomic::Ordering::SeqCst),
             attempts as usize
         );
+    }
+
+    /// A CONNECT proxy on a free loopback port: it records each CONNECT's head, answers 200,
+    /// and splices the tunnel to the target it names.
+    async fn connect_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                        if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let target = head
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
+                    seen.lock().expect("heads").push(head);
+                    let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    if client
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .await
+                        .is_ok()
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+            }
+        });
+        (url, heads)
+    }
+
+    /// Regression (issue 17): the hyper client that replaced reqwest must keep using the proxy
+    /// the environment names (reqwest read `HTTP(S)_PROXY`), with its credentials, and honour
+    /// `NO_PROXY`.
+    #[tokio::test]
+    async fn issue_17_the_environments_proxy_is_used_as_a_tunnel() {
+        let (emulator, _) = client(1.0).await;
+        let (proxy, heads) = connect_proxy().await;
+        let with_credentials = proxy.replace("http://", "http://user:secret@");
+        let upstream = UpstreamSettings {
+            url: emulator.base_url(),
+            ..UpstreamSettings::default()
+        };
+        let body = json!({"url": "https://example.com/", "httpResponseBody": true});
+        let body = body.as_object().cloned().unwrap_or_default();
+
+        let proxies = Matcher::builder().all(with_credentials).build();
+        let proxied =
+            Client::with_proxies(&upstream, ApiKey::new("test-key"), &proxies).expect("client");
+        for _ in 0..3 {
+            let answer = proxied.extract(&body, RetryPolicy::default()).await;
+            assert_eq!(answer.expect("answer through the proxy").status, 200);
+        }
+        {
+            let heads = heads.lock().expect("heads");
+            // One tunnel, reused by the pooled connection, to the emulator's address.
+            assert_eq!(heads.len(), 1, "{heads:?}");
+            let host = emulator.base_url().replace("http://", "");
+            let host = host
+                .trim_end_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            assert!(
+                heads[0].starts_with(&format!("CONNECT {host} ")),
+                "{}",
+                heads[0]
+            );
+            let lower = heads[0].to_ascii_lowercase();
+            assert!(
+                lower.contains("proxy-authorization: basic dxnlcjpzzwnyzxq="),
+                "{lower}"
+            );
+        }
+
+        // NO_PROXY naming the endpoint's host: direct, the proxy sees nothing more.
+        let proxies = Matcher::builder()
+            .all(proxy)
+            .no("127.0.0.1,localhost")
+            .build();
+        let direct =
+            Client::with_proxies(&upstream, ApiKey::new("test-key"), &proxies).expect("client");
+        let answer = direct.extract(&body, RetryPolicy::default()).await;
+        assert_eq!(answer.expect("direct answer").status, 200);
+        assert_eq!(heads.lock().expect("heads").len(), 1);
     }
 }

@@ -10,7 +10,8 @@
 //! - **Connections.** One pooled hyper client (rustls with Mozilla's roots, HTTP/1.1 and HTTP/2
 //!   by ALPN) shared by all clones, so connections are reused; at most `[upstream]
 //!   max_idle_connections` idle ones per host are kept, each for 90 s. Redirects are never
-//!   followed and no proxy is used (the `HTTP(S)_PROXY` variables are ignored).
+//!   followed. A proxy named by `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` (minus `NO_PROXY`)
+//!   is used as a CONNECT tunnel, as reqwest did before issue 17.
 //! - **Timeout.** Each attempt is bounded by `[upstream] timeout_secs` (default 320 s, like
 //!   python-zyte-api: Zyte API's own 200 s plus 120 s). A timeout is a network error.
 //! - **Errors.** A non-200 answer becomes [`ZyteError::Api`] with its status, the problem+json

@@ -1,4 +1,9 @@
-//! A running emulator and an engine pointed at it.
+//! A running emulator and an engine pointed at it, on the store `SESSION_HOST_TEST_STORE` names.
+//!
+//! Issue 15 item 5: the acceptance scenarios pass on every store. `memory` (the default) is the
+//! in-memory store; `durable` the embedded redb store, in a temporary state dir; `redis` the
+//! Redis store, on a `redis-server` of its own per harness (testkit, free loopback port, stopped
+//! by its pid). `scripts/test` runs this suite on each.
 
 use std::sync::Arc;
 
@@ -6,6 +11,7 @@ use serde_json::{Value, json};
 use session_host::engine::{Engine, EngineError, EngineRequest, EngineResponse};
 use session_host::plugin::{Address, GuestConfig, PoolSpec};
 use session_host::settings::{SessionSettings, UpstreamSettings};
+use session_host::store::{DurableStore, MemoryStore, PoolStore, RedisOptions, RedisStore};
 use session_host::zyte::{ApiKey, Client};
 use zyte_emulator::{EmulatorConfig, RunningEmulator, Scenario};
 
@@ -38,6 +44,45 @@ pub struct Harness {
     pub emulator: RunningEmulator,
     /// The engine.
     pub engine: Engine,
+    /// What the store lives on, kept for the harness's lifetime.
+    _backing: Backing,
+}
+
+/// What the engine's store lives on.
+enum Backing {
+    Memory,
+    /// The state dir, removed on drop.
+    Durable {
+        _dir: tempfile::TempDir,
+    },
+    /// The server, stopped by its pid on drop.
+    Redis {
+        _server: session_host_testkit::redis::RedisServer,
+    },
+}
+
+/// The store `SESSION_HOST_TEST_STORE` names, and what it lives on.
+async fn store(settings: &SessionSettings) -> (Arc<dyn PoolStore>, Backing) {
+    match std::env::var("SESSION_HOST_TEST_STORE").as_deref() {
+        Err(_) | Ok("" | "memory") => {
+            let store = MemoryStore::new(&settings.clone().with_deprecated_merged());
+            (Arc::new(store), Backing::Memory)
+        }
+        Ok("durable") => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let (store, _) = DurableStore::open(dir.path(), settings).expect("state dir");
+            (store, Backing::Durable { _dir: dir })
+        }
+        Ok("redis") => {
+            let server = session_host_testkit::redis::RedisServer::start()
+                .expect("SESSION_HOST_TEST_STORE=redis needs redis-server");
+            let store = RedisStore::connect(&server.url(), RedisOptions::default())
+                .await
+                .expect("the Redis store");
+            (Arc::new(store), Backing::Redis { _server: server })
+        }
+        Ok(other) => panic!("SESSION_HOST_TEST_STORE={other}: expected memory, durable or redis"),
+    }
 }
 
 impl Harness {
@@ -59,8 +104,13 @@ impl Harness {
             ..EmulatorConfig::default()
         };
         let emulator = zyte_emulator::start(config).await.expect("emulator");
-        let engine = Engine::new(settings, client(&emulator));
-        Self { emulator, engine }
+        let (store, backing) = store(&settings).await;
+        let engine = Engine::with_store(settings, client(&emulator), store);
+        Self {
+            emulator,
+            engine,
+            _backing: backing,
+        }
     }
 
     /// Loads `plugins` into the engine.
