@@ -7,7 +7,8 @@
 //!
 //! - Overhead: alternating rounds of `ROUND` sequential requests, memory store then Redis store;
 //!   prints each one's median time per request (with range) and the median time the Redis store
-//!   adds. Target: ≤ 150 µs added per request (2 scripts: lease, release).
+//!   adds. Target: ≤ 150 µs added per request (one script awaited: the lease, which carries the
+//!   release of the request before it).
 //! - Hosts: alternating rounds of 1, 2 and 3 engines, each sending requests one after another,
 //!   all at once, to one shared pool; prints the median requests/s (with range) per host count.
 //!

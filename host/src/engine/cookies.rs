@@ -37,7 +37,8 @@ pub fn response_cookies(body: &str) -> Vec<Value> {
     cookies
 }
 
-fn key(cookie: &Value) -> (String, String, String) {
+/// What identifies a cookie in a jar: its name, domain (or `""`) and path (or `/`).
+pub(crate) fn key(cookie: &Value) -> (String, String, String) {
     let text = |field: &str, default: &str| {
         cookie
             .get(field)

@@ -128,3 +128,157 @@ impl Drop for Creating {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use async_trait::async_trait;
+    use serde_json::{Value, json};
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::engine::pool::{PoolOptions, Rotation, Session};
+    use crate::engine::{Engine, EngineError, EngineRequest, PoolSnapshot};
+    use crate::session_data::SessionData;
+    use crate::settings::SessionSettings;
+    use crate::store::{Failure, MemoryStore, PoolConfig, Registered, Registration, Step};
+
+    /// The in-memory store, whose `add` takes [`ADD`] first: a remote store's round trip.
+    struct SlowAdd(MemoryStore);
+
+    const ADD: Duration = Duration::from_millis(400);
+
+    #[async_trait]
+    impl PoolStore for SlowAdd {
+        async fn register(
+            &self,
+            id: &str,
+            config: PoolConfig,
+            how: Registration,
+            now: Instant,
+        ) -> Result<Registered, EngineError> {
+            self.0.register(id, config, how, now).await
+        }
+        fn ids(&self) -> Vec<String> {
+            self.0.ids()
+        }
+        fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot> {
+            self.0.pool(id, now)
+        }
+        async fn options(&self, id: &str) -> Option<PoolOptions> {
+            self.0.options(id).await
+        }
+        fn waiter(&self, id: &str) -> Option<Arc<Notify>> {
+            self.0.waiter(id)
+        }
+        async fn closed(&self, id: &str) -> Option<String> {
+            self.0.closed(id).await
+        }
+        async fn close(&self, id: &str, reason: &str) -> Option<String> {
+            self.0.close(id, reason).await
+        }
+        async fn reopen(&self, id: &str) -> bool {
+            self.0.reopen(id).await
+        }
+        fn reopen_all(&self) {
+            self.0.reopen_all();
+        }
+        async fn lease(
+            &self,
+            id: &str,
+            now: Instant,
+            rotation: &Rotation,
+            retire: bool,
+            u: f64,
+        ) -> Option<Step> {
+            self.0.lease(id, now, rotation, retire, u).await
+        }
+        async fn add(
+            &self,
+            id: &str,
+            session: Session,
+            first_delay: Duration,
+            for_use: bool,
+        ) -> Option<Lease> {
+            tokio::time::sleep(ADD).await;
+            self.0.add(id, session, first_delay, for_use).await
+        }
+        async fn release(&self, id: &str, lease: &Lease) {
+            self.0.release(id, lease).await;
+        }
+        async fn give_back(&self, id: &str) {
+            self.0.give_back(id).await;
+        }
+        async fn session_data(&self, id: &str, session_id: &str) -> Option<SessionData> {
+            self.0.session_data(id, session_id).await
+        }
+        async fn merge_cookies(&self, id: &str, session_id: &str, cookies: Vec<Value>) {
+            self.0.merge_cookies(id, session_id, cookies).await;
+        }
+        async fn count_failure(
+            &self,
+            id: &str,
+            session_id: &str,
+            failure: Failure,
+            max: u32,
+            now: Instant,
+        ) -> bool {
+            let counted = self.0.count_failure(id, session_id, failure, max, now);
+            counted.await
+        }
+        async fn retire(&self, id: &str, session_id: &str, reason: &str, now: Instant) -> bool {
+            self.0.retire(id, session_id, reason, now).await
+        }
+        async fn bad_init(&self, id: &str) -> Option<(u32, bool)> {
+            self.0.bad_init(id).await
+        }
+        async fn bad_inits(&self, id: &str) -> Option<u32> {
+            self.0.bad_inits(id).await
+        }
+        fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
+            self.0.pools(now)
+        }
+    }
+
+    fn get() -> EngineRequest {
+        let body = json!({"url": "https://example.com/", "httpResponseBody": true});
+        let mut request = EngineRequest::new(body.as_object().cloned().unwrap_or_default());
+        request.controls.enabled = Some(true);
+        request
+    }
+
+    #[tokio::test]
+    async fn issue_16_a_creation_cancelled_while_the_store_adds_its_session_gives_its_slot_back() {
+        let emulator = zyte_emulator::start(zyte_emulator::EmulatorConfig::default())
+            .await
+            .expect("emulator");
+        let upstream = crate::settings::UpstreamSettings {
+            url: emulator.base_url(),
+            wait_scale: 0.0,
+            ..crate::settings::UpstreamSettings::default()
+        };
+        let key = crate::zyte::ApiKey::new("test-key");
+        let client = crate::zyte::Client::new(&upstream, key).expect("client");
+        let settings = SessionSettings {
+            enabled: true,
+            randomize_delay: false,
+            pool_size: 1,
+            ..SessionSettings::default()
+        };
+        let store = Arc::new(SlowAdd(MemoryStore::new(&settings)));
+        let engine = Engine::with_store(settings, client, store);
+        // Cut short while the store adds the session the init just made.
+        let cut = tokio::time::timeout(ADD / 2, engine.execute(get())).await;
+        assert!(cut.is_err(), "dropped mid-add: {cut:?}");
+        let pool = &engine.pools()[0];
+        assert_eq!(
+            (pool.sessions.len(), pool.pending_initial),
+            (0, 1),
+            "no session, and the slot back: the next request creates it"
+        );
+        let next = tokio::time::timeout(ADD * 5, engine.execute(get())).await;
+        assert!(matches!(next, Ok(Ok(_))), "{next:?}");
+        drop(emulator);
+    }
+}

@@ -32,7 +32,8 @@
 //!   with it.
 //! - **Releases survive cancellation.** The engine's drop guards build the release (or the
 //!   give-back of a creation slot) as an owned future, poll it once, and spawn it when it is
-//!   not ready at once (a remote store): a dropped request never keeps a session.
+//!   not ready at once: a dropped request never keeps a session. (The Redis store's release
+//!   is ready at once: it is queued, and carried by the pool's next lease: `redis/settle.rs`.)
 //! - **Waiting.** [`PoolStore::waiter`] is woken by this host's steps; a store whose sessions
 //!   other hosts also free says how often a waiting request must look again
 //!   ([`PoolStore::poll_interval`]; the engine caps each wait by it, the request's deadline

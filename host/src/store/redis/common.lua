@@ -29,3 +29,54 @@ local function reap(now, max)
     release_one(string.match(member, '^(.*)|'), max)
   end
 end
+-- Merges cookies into session `sid`'s jar (cookie mode), as engine/cookies.rs does: `new` is a
+-- list of {key, cookie JSON} (key: name, domain, path), a later cookie replaces an earlier one in
+-- place, new ones are appended; then the first ones are dropped past MAX_COOKIES cookies or
+-- MAX_JAR_BYTES bytes. The jar is kept twice: `jar` (the keyed list, for merging) and `cookies`
+-- (the JSON array a lease sends), each cookie's JSON as the host wrote it.
+local function merge_jar(sid, new)
+  local key = P .. 's:' .. sid
+  if redis.call('EXISTS', key) == 0 then return end
+  local jar = cjson.decode(redis.call('HGET', key, 'jar') or '[]')
+  local index = {}
+  for i, e in ipairs(jar) do index[e[1]] = i end
+  for _, e in ipairs(new) do
+    local i = index[e[1]]
+    if i then jar[i] = e else jar[#jar + 1] = e; index[e[1]] = #jar end
+  end
+  local drop, total = math.max(0, #jar - MAX_COOKIES), 0
+  for i = drop + 1, #jar do total = total + #jar[i][2] end
+  while total > MAX_JAR_BYTES do drop = drop + 1; total = total - #jar[drop][2] end
+  local kept, raws = {}, {}
+  for i = drop + 1, #jar do kept[#kept + 1] = jar[i]; raws[#raws + 1] = jar[i][2] end
+  local keyed = '[]'
+  if #kept > 0 then keyed = cjson.encode(kept) end
+  redis.call('HSET', key, 'jar', keyed, 'cookies', '[' .. table.concat(raws, ',') .. ']')
+end
+-- What requests of this host had to say after their answers (settle.rs), from ARGV[i] on:
+-- n, then n × (sid, lease token, the session's data as JSON or '' when unchanged: each a
+-- release); m, then m × (sid, cookies to merge as a JSON list of {key, cookie}); then counter
+-- name/increment pairs for the pool's stats hash. A lease already reaped (expired) is not
+-- released twice; a session's data is still written while it lives.
+local function settle(i, max)
+  local n = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, n do
+    local sid, token, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+    i = i + 3
+    if redis.call('ZREM', LEASES, sid .. '|' .. token) == 1 then release_one(sid, max) end
+    local key = P .. 's:' .. sid
+    if data ~= '' and redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'data', data) end
+  end
+  local m = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, m do
+    merge_jar(ARGV[i], cjson.decode(ARGV[i + 1]))
+    i = i + 2
+  end
+  if i < #ARGV then
+    local stats = P .. 'stats'
+    for j = i, #ARGV - 1, 2 do
+      redis.call('HINCRBY', stats, ARGV[j], tonumber(ARGV[j + 1]))
+    end
+    redis.call('EXPIRE', stats, STATS_TTL)
+  end
+end

@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 use super::RedisStore;
 use crate::engine::pool::{Lease, PoolOptions, Rotation, Session};
 use crate::engine::stats::SessionStat;
-use crate::engine::{EngineError, PoolSnapshot};
+use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
 use crate::settings::SessionSettings;
 use crate::store::{
@@ -220,5 +220,18 @@ impl PoolStore for LocalFallback {
 
     fn pools(&self, now: Instant) -> Vec<PoolSnapshot> {
         self.active().pools(now)
+    }
+
+    fn pool_bounded(
+        &self,
+        id: &str,
+        now: Instant,
+        max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        self.active().pool_bounded(id, now, max_sessions)
+    }
+
+    fn counts(&self, now: Instant) -> Vec<PoolCounts> {
+        self.active().counts(now)
     }
 }

@@ -1,9 +1,12 @@
--- One rotation step. ARGV: max concurrency, uniform sample u, lease TTL (ms), lease token.
+-- One rotation step. ARGV: max concurrency, uniform sample u, lease TTL (ms), lease token, then
+-- what `settle` reads: this host's requests done since its last step on the pool, settled first
+-- (settle.rs), so that a request waits on one round trip.
 -- Returns {'closed', reason} | {'create'} | {'empty'} | {'busy'} | {'wait', ms} |
 -- {'ready', sid, cookies, data}: the session's cookie jar and guest data come with the lease,
 -- so that a request needs no other step before it is sent; nil when the pool does not exist.
-if redis.call('EXISTS', META) == 0 then return nil end
 local max, u, ttl, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+settle(5, max)
+if redis.call('EXISTS', META) == 0 then return nil end
 local now = now_ms()
 reap(now, max)
 local closed = redis.call('HGET', META, 'closed')

@@ -2,11 +2,15 @@
 //!
 //! # Policy
 //!
-//! - **One round trip per step.** Each [`PoolStore`] step is one Lua script sent by `EVALSHA`
-//!   ([`::redis::Script`] falls back to `EVAL` once when the server does not know it yet), atomic
-//!   on the server: `lease` reaps expired leases, checks the closed state and the initial
-//!   creations, and takes the session available earliest (a sorted set by next-use time holding
-//!   the sessions below the concurrency limit) in one step.
+//! - **One round trip per step, one awaited per request.** Each [`PoolStore`] step is one Lua
+//!   script sent by `EVALSHA` ([`::redis::Script`] falls back to `EVAL` once when the server
+//!   does not know it yet), atomic on the server: `lease` reaps expired leases, checks the
+//!   closed state and the initial creations, and takes the session available earliest (a
+//!   sorted set by next-use time holding the sessions below the concurrency limit) in one step,
+//!   and its reply brings the session's cookie jar and guest data. What a request says after
+//!   its answer (release, data, cookies, counters) is queued and carried by the pool's next
+//!   lease, or sent alone within [`LINGER`] (`settle.rs`): a request waits on its lease only. A
+//!   session creation reads the pool's options from the copy registering brought.
 //! - **Global semantics.** Size, delay, bad-init count, closed state and sessions live in Redis:
 //!   they hold across hosts. Times shared across hosts are the server's (`TIME`), so the hosts'
 //!   clocks need not agree; the engine's `now` arguments are ignored.
@@ -26,11 +30,14 @@
 //!   global bounds, and the client retries. `local`: [`LocalFallback`] serves this host's own
 //!   pools until Redis answers again. Either way, a Redis restarted empty (no persistence)
 //!   gets each pool registered again, with this host's options, at its next lease.
-//! - **Not shared yet:** guest session data written during a request stays on the host that
-//!   wrote it (it is read from Redis at each use, written at creation); cookie jars are
-//!   replaced, last writer wins; proactive retirement (`retire_before_*`) is local to the
-//!   in-memory store. The status views ([`PoolStore::pools`]) list the pools this host
-//!   registered, with their options.
+//! - **Session data and cookies.** A session's guest data comes with its lease and goes back
+//!   with its last release on this host; cookie jars are merged in Redis as the in-memory store
+//!   merges them ([`crate::engine::cookies`]), never replaced.
+//! - **Not shared yet:** proactive retirement (`retire_before_*`) is local to the in-memory
+//!   store, and the pool bounds (`max_pools`…) count the pools of each host.
+//! - **Views.** The status views ([`PoolStore::counts`], [`PoolStore::pool`]) list the pools
+//!   this host registered, with their global figures from a copy refreshed in the background
+//!   while it is read ([`views`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -44,11 +51,13 @@ use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use self::settle::Settle;
+use self::views::Views;
 use super::bounds::PoolPin;
 use super::{Failure, PoolConfig, PoolStore, Registered, Registration, Step};
 use crate::engine::pool::{Choice, HISTORY, Lease, PoolOptions, Rotation, Session};
 use crate::engine::stats::SessionStat;
-use crate::engine::{EngineError, PoolSnapshot};
+use crate::engine::{EngineError, PoolCounts, PoolSnapshot};
 use crate::session_data::SessionData;
 
 /// How the store talks to Redis.
@@ -117,22 +126,31 @@ pub fn redact(url: &str) -> String {
 struct Scripts {
     lease: Script,
     add: Script,
-    release: Script,
+    release: Arc<Script>,
     renew: Script,
     pool: Script,
     session: Script,
+    view: Arc<Script>,
 }
 
 impl Scripts {
     fn new() -> Self {
-        let with = |body: &str| Script::new(&format!("{}\n{body}", include_str!("common.lua")));
+        // The jar bounds of `merge_jar`, the engine's own (`engine/cookies.rs`).
+        let bounds = format!(
+            "local MAX_COOKIES, MAX_JAR_BYTES = {}, {}",
+            crate::engine::cookies::MAX_COOKIES,
+            crate::engine::cookies::MAX_JAR_BYTES
+        );
+        let common = include_str!("common.lua");
+        let with = |body: &str| Script::new(&format!("{bounds}\n{common}\n{body}"));
         Self {
             lease: with(include_str!("lease.lua")),
             add: with(include_str!("add.lua")),
-            release: with(include_str!("release.lua")),
+            release: Arc::new(with(include_str!("release.lua"))),
             renew: with(include_str!("renew.lua")),
             pool: with(include_str!("pool.lua")),
             session: with(include_str!("session.lua")),
+            view: Arc::new(with(include_str!("view.lua"))),
         }
     }
 }
@@ -144,7 +162,13 @@ pub struct RedisStore {
     scripts: Arc<Scripts>,
     /// Pools this host registered, with the config it asked for (the views, and registering
     /// again a pool Redis lost: a restart without persistence).
-    local: Mutex<std::collections::HashMap<String, PoolConfig>>,
+    local: Arc<Mutex<HashMap<String, PoolConfig>>>,
+    /// The options in force in Redis of the pools this host registered (the first
+    /// registration's, perhaps another host's), as registering answered them: a session
+    /// creation reads them with no round trip.
+    frozen: Mutex<HashMap<String, PoolOptions>>,
+    /// The pools' global figures, for the views.
+    views: Arc<Views>,
     /// The last call failed (Redis unreachable or past the timeout); the next success clears
     /// it.
     down: AtomicBool,
@@ -153,8 +177,9 @@ pub struct RedisStore {
     /// The guest data of the sessions this host holds, as their lease brought it (see
     /// [`Leased`]).
     leased: Mutex<HashMap<(String, String), Leased>>,
-    /// Counts not yet in Redis, per pool: the pool's next release carries them.
-    pending: Mutex<HashMap<String, HashMap<&'static str, u64>>>,
+    /// What requests have to tell Redis after their answers, per pool: the pool's next lease
+    /// carries it, or it goes alone within [`LINGER`] (`settle.rs`).
+    queues: settle::Queues,
 }
 
 /// A held session's guest data, from its lease (no round trip to read it) until its last
@@ -199,21 +224,126 @@ impl RedisStore {
             conn,
             options,
             scripts: Arc::new(Scripts::new()),
-            local: Mutex::default(),
+            local: Arc::default(),
+            frozen: Mutex::default(),
+            views: Arc::default(),
             down: AtomicBool::new(false),
             notify: Arc::new(Notify::new()),
             max_concurrency: Mutex::new(u32::MAX),
             leased: Mutex::default(),
-            pending: Mutex::default(),
+            queues: settle::Queues::default(),
         })
     }
 
     /// The meta key of pool `id`; every other key of the pool shares its prefix.
     fn meta(&self, id: &str) -> String {
-        let RedisOptions {
-            prefix, namespace, ..
-        } = &self.options;
-        format!("{prefix}{{{namespace}/{id}}}:meta")
+        meta_key(&self.options, id)
+    }
+
+    /// A task sending pool `id`'s queue alone.
+    fn sender(&self, id: &str) -> settle::Sender {
+        settle::Sender {
+            queues: Arc::downgrade(&self.queues),
+            pool: id.to_owned(),
+            meta: self.meta(id),
+            conn: self.conn.clone(),
+            script: self.scripts.release.clone(),
+            timeout: self.options.timeout,
+            max: self.max(),
+            ttl: self.options.lease_ttl,
+        }
+    }
+
+    /// Queues what `fill` adds for pool `id`, and makes sure it is sent (`settle.rs`).
+    fn queue(&self, id: &str, fill: impl FnOnce(&mut Settle)) {
+        let (start, full) = {
+            let mut queues = self.queues.lock();
+            let queue = match queues.get_mut(id) {
+                Some(queue) => queue,
+                None => queues.entry(id.to_owned()).or_default(),
+            };
+            fill(queue);
+            match settle::full(queue) {
+                true => (false, Some(queue.take())),
+                false => (settle::claim(queue), None),
+            }
+        };
+        if let Some(batch) = full {
+            spawn(self.sender(id).once(batch));
+        }
+        if start {
+            spawn(self.sender(id).run());
+        }
+    }
+
+    /// Sends pool `id`'s queue now (tests: the store sends it within [`LINGER`]).
+    #[cfg(test)]
+    async fn settle_now(&self, id: &str) {
+        let batch = self.carried(id);
+        self.sender(id).once(batch).await;
+    }
+
+    /// What a step on pool `id` carries: its whole queue.
+    fn carried(&self, id: &str) -> Settle {
+        let mut queues = self.queues.lock();
+        queues.get_mut(id).map(Settle::take).unwrap_or_default()
+    }
+
+    /// Puts back what a failed step carried.
+    fn put_back(&self, id: &str, carried: Settle) {
+        if carried.is_empty() {
+            return;
+        }
+        let start = {
+            let mut queues = self.queues.lock();
+            let queue = queues.entry(id.to_owned()).or_default();
+            queue.put_back(carried, self.options.lease_ttl);
+            settle::claim(queue)
+        };
+        if start {
+            spawn(self.sender(id).run());
+        }
+    }
+
+    /// What the views' background task fetches: every pool this host registered.
+    fn view_source(&self) -> views::Source {
+        let (local, options) = (self.local.clone(), self.options.clone());
+        let pools = move || {
+            let ids: Vec<String> = local.lock().keys().cloned().collect();
+            ids.into_iter()
+                .map(|id| {
+                    let meta = meta_key(&options, &id);
+                    (id, meta)
+                })
+                .collect()
+        };
+        views::Source {
+            conn: self.conn.clone(),
+            script: self.scripts.view.clone(),
+            timeout: self.options.timeout,
+            pools: Box::new(pools),
+        }
+    }
+
+    /// Fetches the views' figures now, in one round trip (the background task does it every
+    /// [`VIEW_EVERY`] while they are read).
+    pub async fn refresh_views(&self) {
+        self.views.refresh(&self.view_source()).await;
+    }
+
+    /// Pool `id`'s global figures, as last fetched ([`views`]): this host's options and no
+    /// session until fetched.
+    pub fn remote(&self, id: &str) -> Option<Remote> {
+        self.views.wanted(|| self.view_source());
+        let options = self.local.lock().get(id).map(|c| c.options.clone())?;
+        Some(self.views.get(id).unwrap_or_else(|| Remote {
+            counts: PoolCounts {
+                id: id.to_owned(),
+                size: options.size,
+                ..PoolCounts::default()
+            },
+            ..Remote::default()
+        }))
     }
 
     fn max(&self) -> u32 {
@@ -319,8 +449,9 @@ impl RedisStore {
         }
     }
 
-    /// Registers pool `id` with `config` in Redis (the first registration's options win).
-    async fn register_remote(&self, id: &str, config: &PoolConfig) -> Result<Option<i64>, ()> {
+    /// Registers pool `id` with `config` in Redis (the first registration's options win), and
+    /// keeps the options in force, which the same round trip answers.
+    async fn register_remote(&self, id: &str, config: &PoolConfig) {
         let o = &config.options;
         let args = [
             "register".to_owned(),
@@ -329,7 +460,10 @@ impl RedisStore {
             u8::from(o.randomize_delay).to_string(),
             config.max_bad_inits.to_string(),
         ];
-        self.try_run(&self.scripts.pool, id, &args).await
+        let reply: Option<Vec<String>> = self.run(&self.scripts.pool, id, &args).await;
+        if let Some(options) = reply.as_deref().and_then(options_of) {
+            self.frozen.lock().insert(id.to_owned(), options);
+        }
     }
 
     async fn pool_op<T: FromRedisValue>(&self, id: &str, op: &str, args: &[&str]) -> Option<T> {
@@ -360,6 +494,24 @@ impl KindStr for ::redis::RedisError {
     fn kind_str(&self) -> String {
         format!("{:?}", self.kind())
     }
+}
+
+/// The options `pool.lua` answers (`{size, delay_ms, rnd}`).
+fn options_of(reply: &[String]) -> Option<PoolOptions> {
+    let num = |i: usize| reply.get(i).and_then(|v| v.parse::<f64>().ok());
+    Some(PoolOptions {
+        size: num(0)? as u32,
+        delay: num(1)? / 1000.0,
+        randomize_delay: reply.get(2).is_some_and(|v| v == "1"),
+    })
+}
+
+/// The meta key of pool `id` under `options`' prefix and namespace.
+fn meta_key(options: &RedisOptions, id: &str) -> String {
+    let RedisOptions {
+        prefix, namespace, ..
+    } = options;
+    format!("{prefix}{{{namespace}/{id}}}:meta")
 }
 
 fn data_json(data: &SessionData) -> String {
@@ -443,7 +595,7 @@ impl PoolStore for RedisStore {
                 evicted: Vec::new(),
             });
         }
-        let _ = self.register_remote(id, &config).await;
+        self.register_remote(id, &config).await;
         self.local.lock().insert(id.to_owned(), config);
         Ok(Registered {
             pin: PoolPin::default(),
@@ -455,29 +607,20 @@ impl PoolStore for RedisStore {
         self.local.lock().keys().cloned().collect()
     }
 
-    fn pool(&self, id: &str, _now: Instant) -> Option<PoolSnapshot> {
-        let options = self.local.lock().get(id).map(|c| c.options.clone())?;
-        Some(PoolSnapshot {
-            id: id.to_owned(),
-            closed: None,
-            size: options.size,
-            delay: options.delay,
-            randomize_delay: options.randomize_delay,
-            bad_inits: 0,
-            pending_initial: 0,
-            sessions: Vec::new(),
-            retired: Vec::new(),
-        })
+    fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot> {
+        self.pool_bounded(id, now, 0).map(|(_, pool)| pool)
     }
 
+    /// From the copy registration brought (no round trip), else from Redis.
     async fn options(&self, id: &str) -> Option<PoolOptions> {
+        let cached = self.frozen.lock().get(id).cloned();
+        if cached.is_some() {
+            return cached;
+        }
         let reply: Vec<String> = self.pool_op(id, "options", &[]).await?;
-        let num = |i: usize| reply.get(i).and_then(|v| v.parse::<f64>().ok());
-        Some(PoolOptions {
-            size: num(0)? as u32,
-            delay: num(1)? / 1000.0,
-            randomize_delay: reply.get(2).is_some_and(|v| v == "1"),
-        })
+        let options = options_of(&reply)?;
+        self.frozen.lock().insert(id.to_owned(), options.clone());
+        Some(options)
     }
 
     fn waiter(&self, _id: &str) -> Option<Arc<Notify>> {
@@ -526,18 +669,26 @@ impl PoolStore for RedisStore {
     ) -> Option<Step> {
         *self.max_concurrency.lock() = rotation.max_concurrency;
         let token: u64 = rand::random();
-        let args = [
+        let mut args = vec![
             self.max().to_string(),
             u.to_string(),
             self.ttl_ms().to_string(),
             token.to_string(),
         ];
+        let alone = args.len();
+        let carried = self.carried(id);
+        carried.args(&mut args);
         let mut reply = self.try_run(&self.scripts.lease, id, &args).await;
-        if let Ok(None) = reply {
-            // Redis lost the pool (restarted without persistence): register it again, once.
+        if reply.is_err() {
+            self.put_back(id, carried);
+        } else if let Ok(None) = reply {
+            // Redis lost the pool (restarted without persistence): register it again, once;
+            // what this step carried is settled already.
             let config = self.local.lock().get(id).cloned();
             if let Some(config) = config {
-                let _ = self.register_remote(id, &config).await;
+                self.register_remote(id, &config).await;
+                args.truncate(alone);
+                args.extend(["0".to_owned(), "0".to_owned()]);
                 reply = self.try_run(&self.scripts.lease, id, &args).await;
             }
         }
@@ -577,6 +728,7 @@ impl PoolStore for RedisStore {
             token.to_string(),
             cookies,
             data_json(&session.data),
+            settle::keyed(&session.cookies),
         ];
         let added: Option<i64> = self.run(&self.scripts.add, id, &args).await;
         self.notify.notify_waiters();
@@ -591,18 +743,11 @@ impl PoolStore for RedisStore {
         })
     }
 
+    /// Queued (`settle.rs`): the pool's next lease carries it, or it goes within
+    /// [`LINGER`]; this host's waiting requests are woken now (their lease carries it).
     async fn release(&self, id: &str, lease: &Lease) {
-        let mut args = vec![
-            lease.session_id.clone(),
-            lease.token.to_string(),
-            self.max().to_string(),
-            self.unhold(id, &lease.session_id),
-        ];
-        let counts = self.pending.lock().remove(id).unwrap_or_default();
-        for (stat, n) in counts {
-            args.extend([stat.to_owned(), n.to_string()]);
-        }
-        let _: Option<i64> = self.run(&self.scripts.release, id, &args).await;
+        let data = self.unhold(id, &lease.session_id);
+        self.queue(id, |q| q.release(&lease.session_id, lease.token, data));
         self.notify.notify_waiters();
     }
 
@@ -623,14 +768,9 @@ impl PoolStore for RedisStore {
         Some(self.options.poll)
     }
 
-    /// Counted here, sent with the pool's next release (no round trip of its own).
+    /// Queued (`settle.rs`): no round trip of its own.
     fn count(&self, id: &str, stat: SessionStat) {
-        let mut pending = self.pending.lock();
-        let pool = match pending.get_mut(id) {
-            Some(pool) => pool,
-            None => pending.entry(id.to_owned()).or_default(),
-        };
-        *pool.entry(stat.as_str()).or_default() += 1;
+        self.queue(id, |q| q.count(stat.as_str()));
     }
 
     async fn give_back(&self, id: &str) {
@@ -647,12 +787,13 @@ impl PoolStore for RedisStore {
         Some(data_from_json(&json))
     }
 
+    /// Queued (`settle.rs`) and merged in Redis, as the in-memory store merges
+    /// ([`crate::engine::cookies`]): hosts using one session add to its jar, none replaces it.
     async fn merge_cookies(&self, id: &str, session_id: &str, cookies: Vec<Value>) {
         if cookies.is_empty() {
             return;
         }
-        let jar = vec![Value::Array(cookies).to_string()];
-        let _: Option<i64> = self.session_op(id, session_id, "cookies", &jar).await;
+        self.queue(id, |q| q.cookies(session_id, cookies));
     }
 
     async fn count_failure(
@@ -692,10 +833,46 @@ impl PoolStore for RedisStore {
         let ids: BTreeSet<String> = self.ids().into_iter().collect();
         ids.iter().filter_map(|id| self.pool(id, now)).collect()
     }
+
+    /// The global figures, from the views' copy; no session list (see [`views`]).
+    fn pool_bounded(
+        &self,
+        id: &str,
+        _now: Instant,
+        _max_sessions: usize,
+    ) -> Option<(PoolCounts, PoolSnapshot)> {
+        let options = self.local.lock().get(id).map(|c| c.options.clone())?;
+        let remote = self.remote(id)?;
+        let pool = PoolSnapshot {
+            id: id.to_owned(),
+            closed: remote.counts.closed.clone(),
+            size: remote.counts.size,
+            delay: options.delay,
+            randomize_delay: options.randomize_delay,
+            bad_inits: remote.counts.bad_inits,
+            pending_initial: remote.pending_initial,
+            sessions: Vec::new(),
+            retired: Vec::new(),
+        };
+        Some((remote.counts, pool))
+    }
+
+    /// Every served pool's global figures, from the views' copy (see [`views`]).
+    fn counts(&self, _now: Instant) -> Vec<PoolCounts> {
+        self.ids()
+            .iter()
+            .filter_map(|id| self.remote(id))
+            .map(|r| r.counts)
+            .collect()
+    }
 }
 
 mod fallback;
+mod settle;
 #[cfg(test)]
 mod tests;
+pub mod views;
 
 pub use fallback::{LocalFallback, PROBE};
+pub use settle::{FLUSH_AT, LINGER, QUEUE_CAP};
+pub use views::{Remote, VIEW_EVERY};

@@ -1,5 +1,6 @@
 -- Pool-level steps, chosen by ARGV[1]:
--- register size delay_ms rnd max_bad   -> 1 (the first registration's options win)
+-- register size delay_ms rnd max_bad   -> {size, delay_ms, rnd} in force (the first
+--                                         registration's options win)
 -- give_back                            -> 1
 -- close reason                         -> the reason in force
 -- closed                               -> the reason, or nil
@@ -14,7 +15,7 @@ if op == 'register' then
     redis.call('HSET', META, 'size', ARGV[2], 'delay_ms', ARGV[3], 'rnd', ARGV[4],
       'max_bad', ARGV[5], 'pending', ARGV[2], 'bad', 0)
   end
-  return 1
+  return redis.call('HMGET', META, 'size', 'delay_ms', 'rnd')
 end
 if not exists then return nil end
 local function missing()

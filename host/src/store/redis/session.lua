@@ -2,7 +2,6 @@
 -- fail field max            -> 1 when the count reached max (and the session must go), else 0
 -- retire reason history_len -> 1 when retired now, 0 when already gone
 -- data                      -> the session's data (JSON), or nil
--- cookies json              -> 1 (replaces the jar)
 local op, sid = ARGV[1], ARGV[2]
 local key = P .. 's:' .. sid
 if redis.call('EXISTS', key) == 0 then
@@ -24,8 +23,5 @@ elseif op == 'retire' then
   return 1
 elseif op == 'data' then
   return redis.call('HGET', key, 'data')
-elseif op == 'cookies' then
-  redis.call('HSET', key, 'cookies', ARGV[3])
-  return 1
 end
 return redis.error_reply('unknown session step ' .. op)

@@ -301,6 +301,7 @@ async fn issue_16_guest_data_written_during_a_use_reaches_every_host_with_the_re
     data.set("token", "t2").expect("set");
     a.count("p", SessionStat::UseCheckPassed);
     a.release("p", &held).await;
+    a.settle_now("p").await;
     let seen = b.session_data("p", "s1").await.expect("data");
     assert_eq!(
         seen.get("token").as_deref(),
@@ -330,4 +331,184 @@ async fn issue_16_guest_data_written_during_a_use_reaches_every_host_with_the_re
         .await
         .expect("TTL");
     assert!(ttl > 0, "the counters expire: {ttl}");
+}
+
+#[tokio::test]
+async fn issue_16_each_host_shows_the_global_figures_of_the_pools_it_serves() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 2, 0.0).await;
+    register(&b, 2, 0.0).await;
+    for sid in ["s1", "s2"] {
+        assert!(lease(&b, 1).await.create);
+        b.add("p", session(sid), Duration::ZERO, false)
+            .await
+            .expect("added");
+    }
+    let held = ready(&lease(&b, 1).await).expect("b holds one");
+    b.count("p", SessionStat::UseCheckPassed);
+    let other = ready(&lease(&b, 1).await).expect("and the other");
+    b.release("p", &other).await;
+    b.settle_now("p").await;
+    let before = a.counts(Instant::now());
+    assert_eq!(before.len(), 1, "the pools a serves: {before:?}");
+    // The first read started the background refresh: it lands within a round trip.
+    let started = Instant::now();
+    let mut counts = a.counts(Instant::now());
+    while counts[0].live < 2 && started.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        counts = a.counts(Instant::now());
+    }
+    let c = &counts[0];
+    assert_eq!(
+        (c.size, c.live, c.busy, c.in_flight, c.closed.as_deref()),
+        (2, 2, 1, 1, None),
+        "b's sessions and lease, seen from a: {c:?}"
+    );
+    let (_, pool) = a.pool_bounded("p", Instant::now(), 10).expect("served");
+    assert_eq!(pool.pending_initial, 0, "both initial creations done");
+    let stats = a.remote("p").expect("served").stats;
+    let key = SessionStat::UseCheckPassed.as_str();
+    assert_eq!(stats.get(key), Some(&1), "b's counters: {stats:?}");
+    b.close("p", "bad_session_inits").await;
+    b.release("p", &held).await;
+    b.settle_now("p").await;
+    a.refresh_views().await;
+    let c = &a.counts(Instant::now())[0];
+    assert_eq!((c.busy, c.in_flight), (0, 0), "{c:?}");
+    assert_eq!(c.closed.as_deref(), Some("bad_session_inits"));
+    assert!(b.retire("p", "s1", "banned", Instant::now()).await);
+    a.refresh_views().await;
+    let c = &a.counts(Instant::now())[0];
+    assert_eq!((c.live, c.retired), (1, 1), "{c:?}");
+}
+
+/// The scripts the server ran so far (`EVALSHA` and `EVAL` calls in `INFO commandstats`).
+async fn scripts_run(server: &Server) -> u64 {
+    let client = ::redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let info: String = ::redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .expect("INFO");
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn issue_16_a_request_waits_on_one_script_its_release_rides_with_the_next_lease() {
+    let Some(server) = server().await else { return };
+    let a = host(&server, 30_000).await;
+    register(&a, 1, 0.0).await;
+    assert!(lease(&a, 1).await.create);
+    a.add("p", session("s1"), Duration::ZERO, false)
+        .await
+        .expect("added");
+    let options = a.options("p").await;
+    let before = scripts_run(&server).await;
+    assert_eq!(a.options("p").await, options, "options from the copy");
+    const N: u64 = 50;
+    for _ in 0..N {
+        let held = ready(&lease(&a, 1).await).expect("the released session, again");
+        a.count("p", SessionStat::UseCheckPassed);
+        a.release("p", &held).await;
+    }
+    let run = scripts_run(&server).await - before;
+    assert_eq!(run, N, "one script per request: its lease");
+    a.settle_now("p").await;
+    a.refresh_views().await;
+    let remote = a.remote("p").expect("served");
+    let key = SessionStat::UseCheckPassed.as_str();
+    assert_eq!(remote.stats.get(key), Some(&N), "every count landed");
+    assert_eq!(remote.counts.in_flight, 0, "every release landed");
+}
+
+#[tokio::test]
+async fn issue_16_a_release_no_lease_carries_reaches_other_hosts_within_the_linger() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 1, 0.0).await;
+    assert!(lease(&a, 1).await.create);
+    a.add("p", session("s1"), Duration::ZERO, false)
+        .await
+        .expect("added");
+    let held = ready(&lease(&a, 1).await).expect("a holds it");
+    assert_eq!(lease(&b, 1).await.choice, Choice::Busy);
+    let released = Instant::now();
+    a.release("p", &held).await;
+    let mut step = lease(&b, 1).await;
+    while ready(&step).is_none() && released.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        step = lease(&b, 1).await;
+    }
+    assert!(ready(&step).is_some(), "{step:?}");
+    assert!(
+        released.elapsed() < LINGER * 2 + Duration::from_millis(50),
+        "within the linger: {:?}",
+        released.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn issue_16_cookie_jars_merge_across_hosts_none_replaces_the_other() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 1, 0.0).await;
+    assert!(lease(&a, 4).await.create);
+    let cookie = |name: &str, value: &str| serde_json::json!({"name": name, "value": value, "domain": "x.test"});
+    let s = Session::new(
+        "s1".into(),
+        Instant::now(),
+        SessionData::new(),
+        vec![cookie("a", "1")],
+    );
+    a.add("p", s, Duration::ZERO, false).await.expect("added");
+    let (on_a, on_b) = (
+        ready(&lease(&a, 4).await).expect("a"),
+        ready(&lease(&b, 4).await).expect("b"),
+    );
+    assert_eq!(
+        on_b.cookies,
+        vec![cookie("a", "1")],
+        "the jar comes with the lease"
+    );
+    a.merge_cookies("p", "s1", vec![cookie("b", "2/x")]).await;
+    b.merge_cookies("p", "s1", vec![cookie("a", "3")]).await;
+    a.release("p", &on_a).await;
+    b.release("p", &on_b).await;
+    a.settle_now("p").await;
+    b.settle_now("p").await;
+    let jar = ready(&lease(&a, 4).await).expect("again").cookies;
+    assert_eq!(
+        jar,
+        vec![cookie("a", "3"), cookie("b", "2/x")],
+        "merged, in place and appended"
+    );
+    let many: Vec<_> = (0..300).map(|i| cookie(&format!("c{i}"), "v")).collect();
+    b.merge_cookies("p", "s1", many).await;
+    b.settle_now("p").await;
+    let jar = ready(&lease(&b, 4).await).expect("again").cookies;
+    assert_eq!(
+        jar.len(),
+        crate::engine::cookies::MAX_COOKIES,
+        "bounded as the engine bounds"
+    );
+    assert_eq!(
+        jar.last(),
+        Some(&cookie("c299", "v")),
+        "the first added dropped first"
+    );
 }
