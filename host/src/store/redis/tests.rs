@@ -59,6 +59,15 @@ async fn register(store: &RedisStore, size: u32, delay: f64) {
         .expect("registered");
 }
 
+/// The pool's first lease asks for a creation, and `s1` is added to answer it.
+async fn create_s1(store: &RedisStore, max: u32) {
+    assert!(lease(store, max).await.create);
+    store
+        .add("p", session("s1"), Duration::ZERO, false)
+        .await
+        .expect("added");
+}
+
 fn session(id: &str) -> Session {
     Session::new(id.into(), Instant::now(), SessionData::new(), Vec::new())
 }
@@ -95,10 +104,7 @@ async fn issue_16_the_session_delay_holds_across_hosts() {
     let Some(server) = server().await else { return };
     let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
     register(&a, 1, 1.0).await;
-    assert!(lease(&a, 4).await.create);
-    a.add("p", session("s1"), Duration::ZERO, false)
-        .await
-        .expect("added");
+    create_s1(&a, 4).await;
     let first = ready(&lease(&a, 4).await).expect("ready");
     a.release("p", &first).await;
     match lease(&b, 4).await.choice {
@@ -112,10 +118,7 @@ async fn issue_16_a_dead_hosts_lease_frees_itself_within_the_ttl_and_only_once()
     let Some(server) = server().await else { return };
     let (a, b) = (host(&server, 200).await, host(&server, 200).await);
     register(&a, 1, 0.0).await;
-    assert!(lease(&a, 1).await.create);
-    a.add("p", session("s1"), Duration::ZERO, false)
-        .await
-        .expect("added");
+    create_s1(&a, 1).await;
     let held = ready(&lease(&a, 1).await).expect("a holds it");
     assert_eq!(
         lease(&b, 1).await.choice,
@@ -159,10 +162,7 @@ async fn issue_16_close_reopen_bad_inits_and_retirement_are_global() {
     assert!(b.reopen("p").await);
     assert_eq!(a.closed("p").await, None);
     assert_eq!(a.bad_inits("p").await, Some(0));
-    assert!(lease(&a, 4).await.create);
-    a.add("p", session("s1"), Duration::ZERO, false)
-        .await
-        .expect("added");
+    create_s1(&a, 4).await;
     assert!(b.retire("p", "s1", "banned", Instant::now()).await);
     assert!(
         !a.retire("p", "s1", "banned", Instant::now()).await,
@@ -289,10 +289,7 @@ async fn issue_16_guest_data_written_during_a_use_reaches_every_host_with_the_re
     let Some(server) = server().await else { return };
     let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
     register(&a, 1, 0.0).await;
-    assert!(lease(&a, 4).await.create);
-    a.add("p", session("s1"), Duration::ZERO, false)
-        .await
-        .expect("added");
+    create_s1(&a, 4).await;
     let held = ready(&lease(&a, 4).await).expect("ready");
     let data = a
         .session_data("p", "s1")
@@ -413,10 +410,7 @@ async fn issue_16_a_request_waits_on_one_script_its_release_rides_with_the_next_
     let Some(server) = server().await else { return };
     let a = host(&server, 30_000).await;
     register(&a, 1, 0.0).await;
-    assert!(lease(&a, 1).await.create);
-    a.add("p", session("s1"), Duration::ZERO, false)
-        .await
-        .expect("added");
+    create_s1(&a, 1).await;
     let options = a.options("p").await;
     let before = scripts_run(&server).await;
     assert_eq!(a.options("p").await, options, "options from the copy");
@@ -441,10 +435,7 @@ async fn issue_16_a_release_no_lease_carries_reaches_other_hosts_within_the_ling
     let Some(server) = server().await else { return };
     let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
     register(&a, 1, 0.0).await;
-    assert!(lease(&a, 1).await.create);
-    a.add("p", session("s1"), Duration::ZERO, false)
-        .await
-        .expect("added");
+    create_s1(&a, 1).await;
     let held = ready(&lease(&a, 1).await).expect("a holds it");
     assert_eq!(lease(&b, 1).await.choice, Choice::Busy);
     let released = Instant::now();
