@@ -199,7 +199,7 @@ pub fn engine_request(mut body: Map<String, Value>) -> Result<EngineRequest, Req
 
 /// Refuses a `url` longer than [`MAX_URL_CHARS`], or whose host is longer than
 /// [`MAX_HOST_CHARS`].
-fn check_url(url: &str) -> Result<(), RequestError> {
+pub(crate) fn check_url(url: &str) -> Result<(), RequestError> {
     if url.len() > MAX_URL_CHARS {
         let chars = url.chars().count();
         if chars > MAX_URL_CHARS {

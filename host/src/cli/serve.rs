@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Largest request line plus headers, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = gateway::EdgeLimits::default().max_header_bytes)]
     max_header_bytes: usize,
+    /// Worker threads serving requests, each with its own listener (`SO_REUSEPORT`) and
+    /// upstream connections [default: one per core].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
 }
 
 impl ServeArgs {
@@ -69,6 +73,7 @@ impl ServeArgs {
                 max_header_bytes: self.max_header_bytes,
                 ..gateway::EdgeLimits::default()
             },
+            workers: self.workers.unwrap_or_else(gateway::default_workers).max(1),
             // Set by `run` once the engine exists.
             metrics: None,
         })
@@ -79,8 +84,10 @@ impl ServeArgs {
 /// and serves until SIGTERM or SIGINT.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.config()?;
-    let listener = gateway::bind(&config).await?;
-    let addr = listener
+    let listeners = gateway::bind_workers(&config)?;
+    let addr = listeners
+        .first()
+        .context("no listener bound")?
         .local_addr()
         .context("cannot read the bound address")?;
     config.listen = addr; // the port actually bound, for /status, when asked for port 0
@@ -96,10 +103,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = GatewayState::new(host.engine.clone(), config);
     let upstream = &host.settings.upstream.url;
     let key_required = state.config().key.is_some();
-    tracing::info!(%addr, %upstream, key_required, "gateway listening");
+    let workers = listeners.len();
+    tracing::info!(%addr, %upstream, key_required, workers, "gateway listening");
     // A stable line on stdout, for scripts and tests that start the gateway on port 0.
     println!("session-host gateway listening on http://{addr}/v1/");
-    gateway::serve(listener, state, signal).await?;
+    gateway::serve_workers(listeners, state, signal).await?;
     drop(host.watcher);
     if let Some(state) = &host.state {
         state.flush();

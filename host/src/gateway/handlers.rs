@@ -1,12 +1,10 @@
 //! The route handlers. Each returns `Result<_, Problem>` and uses `?`; see [`super`] for the
 //! policy they implement.
 
-use axum::Extension;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -29,21 +27,22 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 use crate::telemetry::{self, Front, RequestOutcome};
 
 /// `POST /v1/extract`.
+///
+/// Takes the request whole: a `HeaderMap` extractor would clone every header (issue 17).
 pub(super) async fn extract(
     State(state): State<GatewayState>,
-    deadline: Option<Extension<Deadline>>,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Result<Response, Problem> {
-    let deadline =
-        deadline.map_or_else(|| Deadline::after(state.config().request_timeout), |d| d.0);
-    let bytes = request::read_body(&headers, body, state.config().max_body_bytes).await?;
+    let (parts, body) = request.into_parts();
+    let deadline = parts.extensions.get::<Deadline>().copied();
+    let deadline = deadline.unwrap_or_else(|| Deadline::after(state.config().request_timeout));
+    let bytes = request::read_body(&parts.headers, body, state.config().max_body_bytes).await?;
     let request = request::parse(&bytes)?;
     // Run in the connection's own task (issue 17: a task per request cost a spawn, a move of
     // the engine's large future and a cross-thread wake-up). Cancellation is the same: when
     // this handler is dropped (a 504, a client that goes away) the engine future is dropped
     // with it, and its drop guards give back its lease (see the engine's policy). A panic
-    // unwinds to `panic::catch_panic`, which answers this request alone.
+    // unwinds to `panic::contain`, which answers this request alone.
     let started = std::time::Instant::now();
     let outcome = state.engine().execute_by(request, deadline).await;
     telemetry::record_request(

@@ -95,12 +95,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use crate::engine::Engine;
 
 pub use auth::GatewayKey;
-pub use serve::{bind, serve};
+pub use serve::{bind, bind_workers, serve, serve_workers};
 
 /// The listen address `session-host serve` uses by default.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -161,6 +161,10 @@ pub struct GatewayConfig {
     pub shutdown_timeout: Duration,
     /// Connection-level limits (header-read timeout, connections, head size).
     pub edges: EdgeLimits,
+    /// Worker threads of [`serve_workers`], each a single-threaded runtime with its own
+    /// listener and upstream connections (default [`default_workers`]: one per core, as
+    /// nginx's `worker_processes auto`). [`serve`] ignores it.
+    pub workers: usize,
     /// `GET /metrics`, when set. The Prometheus exporter (`session_host::telemetry`, another
     /// branch) plugs in here; without it the route does not exist (404).
     pub metrics: Option<MetricsRender>,
@@ -175,9 +179,15 @@ impl Default for GatewayConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             edges: EdgeLimits::default(),
+            workers: default_workers(),
             metrics: None,
         }
     }
+}
+
+/// One gateway worker per core the process may use (1 when that cannot be read).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -189,6 +199,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("edges", &self.edges)
+            .field("workers", &self.workers)
             .field("metrics", &self.metrics.is_some())
             .finish()
     }
@@ -232,13 +243,18 @@ struct StateInner {
     cutoff: watch::Sender<bool>,
     /// Becomes `true` when shutdown starts: the dashboard's live streams end.
     draining: watch::Sender<bool>,
+    /// One permit per open connection, [`EdgeLimits::max_connections`] in all, shared by the
+    /// workers.
+    connections: Arc<Semaphore>,
 }
 
 impl GatewayState {
     /// The state for `engine` under `config`.
     pub fn new(engine: Engine, config: GatewayConfig) -> Self {
+        let connections = Arc::new(Semaphore::new(config.edges.max_connections));
         let inner = StateInner {
             engine,
+            connections,
             config,
             cutoff: watch::Sender::new(false),
             draining: watch::Sender::new(false),
@@ -297,9 +313,7 @@ pub fn router(state: GatewayState) -> Router {
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            serve::time_limits,
+            serve::edge,
         ))
-        .layer(axum::middleware::from_fn(panic::catch_panic))
-        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

@@ -3,8 +3,8 @@
 //!
 //! # Policy
 //!
-//! - **Where.** [`catch_panic`] wraps every route (the outermost layer), the engine's work for
-//!   a request included (it runs in the request's handler). The connection, the other requests
+//! - **Where.** [`contain`] wraps every route (in the outermost layer, `serve::edge`, under
+//!   the request's span), the engine's work for a request included (it runs in the request's handler). The connection, the other requests
 //!   and the engine go on.
 //! - **What the client sees.** A fixed message ([`PANIC_DETAIL`]): never the panic text, which
 //!   may quote internal state. The text goes to the host's log (standard error, by Rust's panic
@@ -14,8 +14,7 @@
 
 use std::panic::AssertUnwindSafe;
 
-use axum::extract::Request;
-use axum::middleware::Next;
+use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 
@@ -24,19 +23,30 @@ use crate::problem::{Problem, ProblemKind};
 /// The `detail` of the problem a panic becomes.
 pub const PANIC_DETAIL: &str = "the host failed while answering this request (a bug, logged by the host); other requests are unaffected";
 
-/// Middleware: runs the rest of the stack, turning a panic into a 500 `internal` problem.
-pub(super) async fn catch_panic(request: Request, next: Next) -> Response {
-    // Cheap clones (no allocation for standard methods; the URI shares its bytes), formatted
-    // only on a panic: the route is not formatted for every request (issue 17).
-    let (method, uri) = (request.method().clone(), request.uri().clone());
-    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+/// Runs `work`, the rest of the stack for a request `method uri`, turning a panic into a 500
+/// `internal` problem. `work` is the handler itself or the layers under this one
+/// (`serve::edge` runs it for every route).
+pub(super) async fn contain(
+    method: &Method,
+    uri: &Uri,
+    work: impl Future<Output = Response>,
+) -> Response {
+    match AssertUnwindSafe(work).catch_unwind().await {
         Ok(response) => response,
         Err(_) => {
+            // Formatted only on a panic: the route is not formatted for every request.
             let route = format!("{method} {}", uri.path());
             tracing::error!(%route, "a request handler panicked; answered 500 internal");
             internal().into_response()
         }
     }
+}
+
+/// [`contain`] as a middleware of its own, for these tests.
+#[cfg(test)]
+async fn catch_panic(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    contain(&method, &uri, next.run(request)).await
 }
 
 fn internal() -> Problem {

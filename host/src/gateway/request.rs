@@ -6,15 +6,18 @@
 //! a [`Problem`] with status 400 (413 for size) whose `detail` names the key path, the expected
 //! type and what was found; parsing never panics (property-tested).
 
+use std::borrow::Cow;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::LengthLimitError;
 use serde_json::{Map, Value};
 
 use crate::engine::EngineRequest;
 use crate::problem::{Problem, ProblemKind};
-use crate::session_management::engine_request;
+use crate::session_management::{check_url, engine_request};
 use crate::wire::json_kind;
 
 /// Reads `body`, refusing more than `limit` bytes: at once when `Content-Length` says so,
@@ -30,17 +33,13 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     if let Some(length) = declared.filter(|&n| n > limit as u64) {
         return Err(too_large(limit, &format!("is {length} bytes")));
     }
-    let mut stream = body.into_data_stream();
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| Problem::bad_request(format!("cannot read the body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(too_large(limit, "exceeds it"));
-        }
-        buf.extend_from_slice(&chunk);
+    // `Limited` stops reading past the limit; `collect` keeps a one-chunk body as it came
+    // (no copy, issue 17).
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large(limit, "exceeds it")),
+        Err(e) => Err(Problem::bad_request(format!("cannot read the body: {e}"))),
     }
-    Ok(buf.freeze())
 }
 
 fn too_large(limit: usize, what: &str) -> Problem {
@@ -59,6 +58,42 @@ fn too_large(limit: usize, what: &str) -> Problem {
 pub fn parse(bytes: &[u8]) -> Result<EngineRequest, Problem> {
     let body = parse_object(bytes)?;
     engine_request(body).map_err(|e| Problem::bad_request(e.to_string()))
+}
+
+/// What [`plain_url`] reads of a body: its `url`, and whether it has `sessionManagement`.
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    url: Cow<'a, str>,
+    #[serde(rename = "sessionManagement", default)]
+    session_management: Present,
+}
+
+/// Whether a field is there, whatever its value (`null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> serde::Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(value: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(value).map(|_| Self(true))
+    }
+}
+
+/// The `url` of a body without `sessionManagement`, read without building a tree (issue 17:
+/// such a body may be forwarded as it is, see [`crate::engine::Engine::passes_through`]).
+///
+/// `None` whenever the body needs [`parse`]: it has `sessionManagement` (even `null`), it is
+/// not a JSON object with one string `url` (a duplicate key counts), the `url` breaks a bound
+/// of [`crate::session_management`], or it is not valid JSON. [`parse`] then names what is
+/// wrong, so that both paths refuse the same bodies with the same problems; the one
+/// difference is that numbers beyond `f64` are left to Zyte API here.
+pub fn plain_url(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    let peek: Peek<'_> = serde_json::from_slice(bytes).ok()?;
+    if peek.session_management.0 {
+        return None;
+    }
+    check_url(&peek.url).ok()?;
+    Some(peek.url)
 }
 
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Problem> {

@@ -10,9 +10,8 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
+use tracing::Span;
 
 /// The header carrying the id, both ways.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -28,10 +27,10 @@ pub fn accept(sent: Option<&HeaderValue>) -> Option<&str> {
     (!id.is_empty() && id.len() <= MAX_LEN && printable).then_some(id)
 }
 
-/// Middleware of every route: picks the id, serves the request inside a `request` span that
-/// carries it, and sets `x-request-id` on the answer.
-pub(super) async fn assign(request: Request, next: Next) -> Response {
-    let id = match accept(request.headers().get(&X_REQUEST_ID)) {
+/// The id of `request`: the client's when acceptable, else a fresh UUID v4 (see the module
+/// policy).
+pub(super) fn pick(request: &Request) -> String {
+    match accept(request.headers().get(&X_REQUEST_ID)) {
         Some(id) => id.to_owned(),
         // From the thread's CSPRNG: `Uuid::new_v4` asks the kernel (a `getrandom` syscall)
         // for every request (issue 17).
@@ -39,18 +38,24 @@ pub(super) async fn assign(request: Request, next: Next) -> Response {
             .into_uuid()
             .simple()
             .to_string(),
-    };
-    let span = tracing::info_span!(
+    }
+}
+
+/// The `request` span that every log line written while serving `request` carries.
+pub(super) fn span(id: &str, request: &Request) -> Span {
+    tracing::info_span!(
         "request",
         request_id = %id,
         method = %request.method(),
         path = %request.uri().path()
-    );
-    let mut response = next.run(request).instrument(span).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    )
+}
+
+/// Sets `x-request-id` on the answer.
+pub(super) fn set(response: &mut Response, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
-    response
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Listening, time limits and graceful shutdown (see the policy in [`super`]).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -8,15 +9,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 
-use std::sync::Arc;
-
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::sync::Semaphore;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::{mpsc, watch};
 
-use super::{EdgeLimits, GatewayConfig, GatewayError, GatewayState, router};
+use tracing::Instrument;
+
+use super::{EdgeLimits, GatewayConfig, GatewayError, GatewayState, panic, request_id, router};
 use crate::engine::Deadline;
 use crate::problem::{Problem, ProblemKind};
 
@@ -36,6 +38,112 @@ pub async fn bind(config: &GatewayConfig) -> Result<TcpListener, GatewayError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| GatewayError::Bind { addr, source })
+}
+
+/// Binds [`GatewayConfig::workers`] listeners to [`GatewayConfig::listen`], one per worker of
+/// [`serve_workers`], with `SO_REUSEPORT` so that the kernel spreads new connections over them;
+/// refuses a non-loopback address without a key as [`bind`] does.
+///
+/// Policy: `SO_REUSEPORT` would let a second process of the same user join the port and take
+/// some of its connections without either noticing, so the address is first bound without it
+/// (a plain probe, closed at once): a port already in use fails here, with "address in use",
+/// as with [`bind`]. Port 0 is resolved by that probe, and every listener gets the same port.
+///
+/// # Errors
+/// [`GatewayError::OpenWithoutKey`], or [`GatewayError::Bind`].
+pub fn bind_workers(config: &GatewayConfig) -> Result<Vec<std::net::TcpListener>, GatewayError> {
+    let addr = config.listen;
+    if config.key.is_none() && !addr.ip().is_loopback() {
+        return Err(GatewayError::OpenWithoutKey(addr));
+    }
+    let failed = |source| GatewayError::Bind { addr, source };
+    let bound = {
+        let probe = std::net::TcpListener::bind(addr).map_err(failed)?;
+        probe.local_addr().map_err(failed)?
+    };
+    (0..config.workers.max(1))
+        .map(|_| reuse_port_listener(bound).map_err(failed))
+        .collect()
+}
+
+/// A non-blocking listener on `addr` with `SO_REUSEADDR` (as tokio's own bind) and
+/// `SO_REUSEPORT`, its backlog 1,024 (as tokio's).
+fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Serves the gateway on `listeners` (from [`bind_workers`]), each on a thread of its own
+/// running a single-threaded tokio runtime, until `signal` completes; then every worker shuts
+/// down as [`serve`] does (one drain time for all: the cut-off is shared).
+///
+/// Policy (issue 17): as nginx's workers, a connection, its requests, the engine work they
+/// run and their upstream connections (each worker keeps its own pool of them:
+/// [`crate::zyte::keep_thread_connections`]) stay on one thread, so that no request wakes
+/// another thread (those wake-ups were the largest item of the gateway's profile). The
+/// engine, its pools and the configs are shared by all workers. [`EdgeLimits::max_connections`]
+/// counts the connections of all workers together. A worker that fails stops the others.
+///
+/// # Errors
+/// [`GatewayError::Serve`] when a worker cannot start or its server fails.
+pub async fn serve_workers(
+    listeners: Vec<std::net::TcpListener>,
+    state: GatewayState,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
+    let (stop, stopped) = watch::channel(false);
+    let (done, mut finished) = mpsc::unbounded_channel();
+    let workers = listeners.len();
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let (state, mut stopped, done) = (state.clone(), stopped.clone(), done.clone());
+        let worker = move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(GatewayError::Serve)
+                .and_then(|runtime| {
+                    crate::zyte::keep_thread_connections();
+                    runtime.block_on(async move {
+                        let listener = TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
+                        let signal = async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        };
+                        serve(listener, state, signal).await
+                    })
+                });
+            let _ = done.send(result);
+        };
+        std::thread::Builder::new()
+            .name(format!("gateway-{index}"))
+            .spawn(worker)
+            .map_err(GatewayError::Serve)?;
+    }
+    drop(done);
+    tokio::pin!(signal);
+    let mut first_failure = tokio::select! {
+        () = &mut signal => None,
+        Some(result) = finished.recv() => Some(result),
+    };
+    stop.send_replace(true);
+    let mut outcome = Ok(());
+    let mut reported = usize::from(first_failure.is_some());
+    if let Some(Err(e)) = first_failure.take() {
+        outcome = Err(e);
+    }
+    while reported < workers {
+        match finished.recv().await {
+            Some(Err(e)) if outcome.is_ok() => outcome = Err(e),
+            Some(_) => {}
+            None => break,
+        }
+        reported += 1;
+    }
+    outcome
 }
 
 /// Serves the gateway on `listener` until `signal` completes, then shuts down gracefully: the
@@ -59,14 +167,18 @@ pub async fn serve(
     let edges = state.config().edges.clone();
     let builder = connection_builder(&edges);
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(edges.max_connections));
+    let slots = state.inner.connections.clone();
     tokio::pin!(signal);
     loop {
         tokio::select! {
             () = &mut signal => break,
             accepted = listener.accept() => {
                 let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok((stream, _)) => {
+                        // Answers are written whole; Nagle would only delay a small one.
+                        let _ = stream.set_nodelay(true);
+                        stream
+                    }
                     Err(e) => {
                         // EMFILE and the like: wait a little instead of spinning.
                         tracing::warn!("cannot accept a connection: {e}");
@@ -127,31 +239,42 @@ fn connection_builder(edges: &EdgeLimits) -> auto::Builder<TokioExecutor> {
 /// hyper's smallest read buffer (it panics below it).
 const MIN_HEADER_BYTES: usize = 8192;
 
-/// Middleware of every route: the request timeout (504 `timeout`) and the shutdown cut-off
-/// (503 `shutting-down`).
-pub(super) async fn time_limits(
+/// Middleware of every route, the outermost: the request id and its span ([`request_id`]),
+/// the panic net ([`panic`]), the request timeout (504 `timeout`) and the shutdown cut-off
+/// (503 `shutting-down`). One layer rather than one each (issue 17: each `from_fn` layer
+/// costs boxed futures and service clones per request).
+pub(super) async fn edge(
     State(state): State<GatewayState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let id = request_id::pick(&request);
+    let span = request_id::span(&id, &request);
+    // Cheap clones (no allocation for standard methods; the URI shares its bytes), for the
+    // panic's log line.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let timeout = state.config().request_timeout;
     let deadline = Deadline::after(timeout);
     // The engine answers by the same deadline, naming what it waited for; this is the backstop.
-    let mut request = request;
     request.extensions_mut().insert(deadline);
     let mut cutoff = state.inner.cutoff.subscribe();
-    tokio::select! {
-        biased;
-        response = next.run(request) => response,
-        () = tokio::time::sleep_until(deadline.instant()) => {
-            let detail = format!("the request took longer than the gateway's {}s timeout", timeout.as_secs_f64());
-            Problem::new(ProblemKind::Timeout, detail).into_response()
+    let work = async {
+        tokio::select! {
+            biased;
+            response = panic::contain(&method, &uri, next.run(request)) => response,
+            () = tokio::time::sleep_until(deadline.instant()) => {
+                let detail = format!("the request took longer than the gateway's {}s timeout", timeout.as_secs_f64());
+                Problem::new(ProblemKind::Timeout, detail).into_response()
+            }
+            Ok(_) = cutoff.wait_for(|cut| *cut) => {
+                let detail = "the gateway shut down before the request finished; retry it";
+                Problem::new(ProblemKind::ShuttingDown, detail).into_response()
+            }
         }
-        Ok(_) = cutoff.wait_for(|cut| *cut) => {
-            let detail = "the gateway shut down before the request finished; retry it";
-            Problem::new(ProblemKind::ShuttingDown, detail).into_response()
-        }
-    }
+    };
+    let mut response = work.instrument(span).await;
+    request_id::set(&mut response, &id);
+    response
 }
 
 #[cfg(test)]

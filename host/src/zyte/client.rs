@@ -1,6 +1,7 @@
 //! The HTTP client: one pooled hyper client, a timeout per attempt, and the retry loop.
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
-use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Map, Value};
 
@@ -71,7 +72,7 @@ pub struct Client {
 /// The HTTP client: hyper's pooled client over rustls (HTTP/1.1, and HTTP/2 where ALPN offers
 /// it), connecting directly or through a CONNECT tunnel to the proxy the environment names
 /// for the endpoint ([`http_client`]). It replaced reqwest on the hot path (issue 17).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Http {
     Direct(HttpClient<HttpsConnector<HttpConnector>, Full<Bytes>>),
     Proxied(HttpClient<HttpsConnector<Tunnel<HttpConnector>>, Full<Bytes>>),
@@ -88,7 +89,12 @@ impl Http {
 
 #[derive(Debug)]
 struct Inner {
+    /// The connections of every thread that keeps none of its own.
     http: Http,
+    /// What [`http_client`] needs to build a thread's own pool
+    /// ([`keep_thread_connections`]): the idle bound and the proxy, decided once.
+    max_idle: usize,
+    proxy: Option<Intercept>,
     endpoint: Uri,
     /// The endpoint as text, for [`Client::endpoint`].
     endpoint_text: String,
@@ -139,9 +145,13 @@ impl Client {
                     url: base.clone(),
                     message: e.to_string(),
                 })?;
-        let http = http_client(settings.max_idle_connections, proxies, &endpoint);
+        let proxy = proxies.intercept(&endpoint);
+        let max_idle = settings.max_idle_connections;
+        let http = http_client(max_idle, proxy.as_ref());
         let inner = Inner {
             http,
+            max_idle,
+            proxy,
             endpoint,
             endpoint_text,
             authorization: authorization(&key)?,
@@ -190,9 +200,21 @@ impl Client {
         policy: impl Into<RetryPolicy>,
         deadline: tokio::time::Instant,
     ) -> Result<ApiResponse, ZyteError> {
-        let policy = policy.into();
         let bytes =
             Bytes::from(serde_json::to_vec(body).map_err(|e| ZyteError::Invalid(e.to_string()))?);
+        self.extract_bytes_by(bytes, policy, deadline).await
+    }
+
+    /// [`Client::extract_by`] for a body already serialised: `body` is sent as it is (issue 17:
+    /// the gateway forwards a request it need not change without parsing it into a tree).
+    /// The caller vouches that it is a JSON object; Zyte API judges the rest.
+    pub async fn extract_bytes_by(
+        &self,
+        bytes: Bytes,
+        policy: impl Into<RetryPolicy>,
+        deadline: tokio::time::Instant,
+    ) -> Result<ApiResponse, ZyteError> {
+        let policy = policy.into();
         let started = Instant::now();
         let mut state = RetryState::default();
         let mut last = None;
@@ -253,7 +275,7 @@ impl Client {
         let headers = request.headers_mut();
         headers.insert(AUTHORIZATION, inner.authorization.clone());
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let answer = inner.http.request(request).await.map_err(transport)?;
+        let answer = self.send(request).await.map_err(transport)?;
         let status = answer.status().as_u16();
         let request_id = answer
             .headers()
@@ -280,6 +302,48 @@ impl Client {
     }
 }
 
+thread_local! {
+    /// The pools of a thread that keeps its own upstream connections
+    /// ([`keep_thread_connections`]), one per client; `None` on every other thread.
+    static THREAD_POOLS: RefCell<Option<Vec<(Weak<Inner>, Http)>>> = const { RefCell::new(None) };
+}
+
+/// From now on, this thread keeps upstream connections of its own, apart from other threads',
+/// for every [`Client`] it uses (issue 17).
+///
+/// Policy: for a thread running a single-threaded runtime (a gateway worker,
+/// [`crate::gateway::serve_workers`]), so that a request and the connection it is sent on are
+/// served by the same thread: a connection from the shared pool may be driven by a task of
+/// another runtime, and each use would then wake that thread. Each such thread keeps at most
+/// `[upstream] max_idle_connections` idle connections, so the process keeps up to that many
+/// per thread. Other threads (a multi-threaded runtime's) share one pool per client.
+pub fn keep_thread_connections() {
+    THREAD_POOLS.with_borrow_mut(|pools| {
+        pools.get_or_insert_with(Vec::new);
+    });
+}
+
+impl Client {
+    /// Sends `request` on this thread's pool when it keeps one, else on the shared pool.
+    fn send(&self, request: Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
+        THREAD_POOLS.with_borrow_mut(|pools| {
+            let Some(pools) = pools else {
+                return self.inner.http.request(request);
+            };
+            let me = Arc::as_ptr(&self.inner);
+            if let Some((_, http)) = pools.iter().find(|(owner, _)| owner.as_ptr() == me) {
+                return http.request(request);
+            }
+            // A client seen for the first time on this thread; forget the ones dropped.
+            pools.retain(|(owner, _)| owner.strong_count() > 0);
+            let http = http_client(self.inner.max_idle, self.inner.proxy.as_ref());
+            let future = http.request(request);
+            pools.push((Arc::downgrade(&self.inner), http));
+            future
+        })
+    }
+}
+
 /// The pooled client: `max_idle` idle connections per host kept for [`IDLE_TIMEOUT`], Nagle
 /// off (requests are written whole), no redirects followed (issue #13: Zyte API does not
 /// redirect, and a redirect followed would send the request body to a host the operator did
@@ -292,7 +356,7 @@ impl Client {
 /// tunnel, so the proxy sees neither the key nor the bodies. The proxy itself is reached over
 /// plain TCP (an `http://` proxy URL); a plain-`http` endpoint is tunnelled too, where reqwest
 /// sent it in absolute form. The decision is made once, for the one endpoint a client posts to.
-fn http_client(max_idle: usize, proxies: &Matcher, endpoint: &Uri) -> Http {
+fn http_client(max_idle: usize, proxy: Option<&Intercept>) -> Http {
     let mut tcp = HttpConnector::new();
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
@@ -309,7 +373,7 @@ fn http_client(max_idle: usize, proxies: &Matcher, endpoint: &Uri) -> Http {
         .pool_idle_timeout(IDLE_TIMEOUT)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new());
-    match proxies.intercept(endpoint) {
+    match proxy {
         None => Http::Direct(builder.build(tls().wrap_connector(tcp))),
         Some(proxy) => {
             let mut tunnel = Tunnel::new(proxy.uri().clone(), tcp);

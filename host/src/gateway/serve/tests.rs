@@ -100,3 +100,47 @@ async fn issue_13_oversize_heads_are_refused() {
         "{answer}"
     );
 }
+
+/// Issue 17: the workers' listeners share one port (`SO_REUSEPORT`), yet a port already in use
+/// is refused as with one listener; every connection is served whichever worker takes it, and
+/// the signal stops every worker and closes the port.
+#[tokio::test]
+async fn issue_17_workers_share_one_port_and_stop_together() {
+    let config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        workers: 3,
+        ..GatewayConfig::default()
+    };
+    let listeners = bind_workers(&config).expect("bind");
+    assert_eq!(listeners.len(), 3);
+    let addr = listeners[0].local_addr().expect("addr");
+    assert!(listeners.iter().all(|l| l.local_addr().ok() == Some(addr)));
+    let again = GatewayConfig {
+        listen: addr,
+        ..config.clone()
+    };
+    let refused = bind_workers(&again).expect_err("the port is in use");
+    assert!(matches!(refused, GatewayError::Bind { .. }), "{refused}");
+
+    let upstream = UpstreamSettings {
+        url: "http://127.0.0.1:9/v1/".into(),
+        ..UpstreamSettings::default()
+    };
+    let client = Client::new(&upstream, ApiKey::new("k")).expect("client");
+    let engine = Engine::new(SessionSettings::default(), client);
+    let state = GatewayState::new(engine, config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_workers(listeners, state, async move {
+        let _ = stopped.await;
+    }));
+    for _ in 0..24 {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(HEALTHZ).await.expect("write");
+        let (answer, _) = read_to_close(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let _ = stop.send(());
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+    assert!(TcpStream::connect(addr).await.is_err(), "still listening");
+}
