@@ -284,7 +284,7 @@ impl Inner {
     /// The retry policies of a request that names `chosen` (its own, applied as it is with
     /// and without sessions), or none (the `retry_policy` setting). An unknown name is bad
     /// input naming the field.
-    fn retry_policies(&self, chosen: Option<&str>) -> Result<RetryPolicies, EngineError> {
+    pub(super) fn retry_policies(&self, chosen: Option<&str>) -> Result<RetryPolicies, EngineError> {
         let Some(name) = chosen else {
             let global = self.settings.retry_policy(&self.settings.retry_policy);
             return global.ok_or_else(|| {
@@ -321,25 +321,26 @@ impl Inner {
     ) -> Result<EngineResponse, EngineError> {
         self.stats.inc_global(DISABLED);
         body.insert("url".into(), Value::String(url));
-        match self
+        let answer = self
             .client
             .extract_by(&body, policy, deadline.instant())
-            .await
-        {
-            Ok(answer) => Ok(EngineResponse {
-                status: answer.status,
-                body: answer.body,
-                served_by: None,
-            }),
-            Err(error @ ZyteError::Deadline { .. }) => {
-                let doing = format!("waiting for Zyte API: {error}");
-                Err(timed_out(None, &deadline, doing))
-            }
-            Err(error) => Err(EngineError::Upstream {
-                error: Box::new(error),
-                served_by: None,
-            }),
-        }
+            .await;
+        forwarded(answer, &deadline)
+    }
+
+    /// [`Self::forward`] for a body sent as it came, `url` included (issue 17).
+    pub(super) async fn forward_bytes(
+        &self,
+        body: bytes::Bytes,
+        policy: RetryPolicy,
+        deadline: Deadline,
+    ) -> Result<EngineResponse, EngineError> {
+        self.stats.inc_global(DISABLED);
+        let answer = self
+            .client
+            .extract_bytes_by(body, policy, deadline.instant())
+            .await;
+        forwarded(answer, &deadline)
     }
 
     /// The `pool` hook failed: close the URL's netloc pool with `pool_error` (docs/reference.md
@@ -366,6 +367,28 @@ impl Inner {
             downloader: None,
             cookie_mode,
         }
+    }
+}
+
+/// The engine's answer to a request forwarded without sessions.
+fn forwarded(
+    answer: Result<crate::zyte::ApiResponse, ZyteError>,
+    deadline: &Deadline,
+) -> Result<EngineResponse, EngineError> {
+    match answer {
+        Ok(answer) => Ok(EngineResponse {
+            status: answer.status,
+            body: answer.body,
+            served_by: None,
+        }),
+        Err(error @ ZyteError::Deadline { .. }) => {
+            let doing = format!("waiting for Zyte API: {error}");
+            Err(timed_out(None, deadline, doing))
+        }
+        Err(error) => Err(EngineError::Upstream {
+            error: Box::new(error),
+            served_by: None,
+        }),
     }
 }
 

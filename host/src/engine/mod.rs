@@ -103,6 +103,7 @@ mod error;
 mod execute;
 mod guard;
 mod lifecycle;
+mod passthrough;
 mod route;
 mod snapshot;
 
