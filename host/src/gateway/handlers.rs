@@ -37,14 +37,22 @@ pub(super) async fn extract(
     let deadline = parts.extensions.get::<Deadline>().copied();
     let deadline = deadline.unwrap_or_else(|| Deadline::after(state.config().request_timeout));
     let bytes = request::read_body(&parts.headers, body, state.config().max_body_bytes).await?;
-    let request = request::parse(&bytes)?;
+    let engine = state.engine();
+    // A body the engine would forward unchanged is sent as it came (issue 17); any other is
+    // parsed, checked and run through the engine.
+    let unchanged = request::plain_url(&bytes).is_some_and(|url| engine.passes_through(&url));
     // Run in the connection's own task (issue 17: a task per request cost a spawn, a move of
     // the engine's large future and a cross-thread wake-up). Cancellation is the same: when
     // this handler is dropped (a 504, a client that goes away) the engine future is dropped
     // with it, and its drop guards give back its lease (see the engine's policy). A panic
     // unwinds to `panic::contain`, which answers this request alone.
     let started = std::time::Instant::now();
-    let outcome = state.engine().execute_by(request, deadline).await;
+    let outcome = if unchanged {
+        engine.forward_unchanged(bytes, deadline).await
+    } else {
+        let request = request::parse(&bytes)?;
+        engine.execute_by(request, deadline).await
+    };
     telemetry::record_request(
         Front::Gateway,
         RequestOutcome::of(&outcome),

@@ -456,3 +456,88 @@ async fn issue_13_a_keyless_gateway_refuses_browser_driven_requests() {
     let (response, _) = send(&keyed, request).await;
     assert_eq!(response.status(), 200);
 }
+
+/// A Zyte API that records each request body it receives and answers `200 {}`; its URL.
+async fn recording_upstream() -> (String, Arc<std::sync::Mutex<Vec<bytes::Bytes>>>) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/v1/", listener.local_addr().expect("addr"));
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            let service = hyper::service::service_fn(move |request: Request<_>| {
+                let seen = seen.clone();
+                async move {
+                    let body: hyper::body::Incoming = request.into_body();
+                    let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    seen.lock().expect("bodies").push(bytes);
+                    let answer = http_body_util::Full::new(bytes::Bytes::from_static(b"{}"));
+                    Ok::<_, std::convert::Infallible>(axum::http::Response::new(answer))
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+            tokio::spawn(conn);
+        }
+    });
+    (url, bodies)
+}
+
+/// Issue 17: with sessions off and no `sessionManagement`, the body reaches Zyte API as the
+/// client sent it, byte for byte (no tree, no re-serialisation); with `sessionManagement`
+/// (even `null`, which means absent) it goes through the engine, which removes it. Bad bodies are refused with the
+/// same problems as with sessions on.
+#[tokio::test]
+async fn issue_17_a_body_without_sessions_is_forwarded_byte_for_byte() {
+    let (url, bodies) = recording_upstream().await;
+    let upstream = UpstreamSettings {
+        url,
+        wait_scale: 0.0,
+        ..UpstreamSettings::default()
+    };
+    let client = Client::new(&upstream, ApiKey::new("upstream-key")).expect("client");
+    let engine = Engine::new(SessionSettings::default(), client);
+    let app = router(GatewayState::new(engine, GatewayConfig::default()));
+    let sent = "{\"httpResponseBody\":true,  \"url\": \"https://a.example/\",\n \"echoData\": 1.50}";
+    let (response, json) = send(&app, post("/v1/extract", sent)).await;
+    assert_eq!(response.status(), StatusCode::OK, "{json}");
+    assert_eq!(bodies.lock().expect("bodies").pop().expect("sent"), sent);
+
+    for management in [r#"{"enabled": false}"#, "null"] {
+        let sent = format!(r#"{{"url": "https://a.example/", "sessionManagement": {management}}}"#);
+        let (response, json) = send(&app, post("/v1/extract", sent)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{json}");
+        let received = bodies.lock().expect("bodies").pop().expect("sent");
+        let received: Value = serde_json::from_slice(&received).expect("json");
+        assert_eq!(received, json!({"url": "https://a.example/"}), "{management}");
+    }
+
+    let refused: [(&str, ProblemKind, &str); 5] = [
+        ("{", ProblemKind::InvalidJson, "not valid JSON"),
+        ("[1]", ProblemKind::BadRequest, "must be a JSON object"),
+        (r#"{"browserHtml": true}"#, ProblemKind::BadRequest, "has no `url`"),
+        (r#"{"url": 1}"#, ProblemKind::BadRequest, "`url` must be a string"),
+        (
+            r#"{"url": "https://a.example/", "url": "https://b.example/"}"#,
+            ProblemKind::BadRequest,
+            "",
+        ),
+    ];
+    for (body, kind, detail) in refused {
+        let (response, json) = send(&app, post("/v1/extract", body)).await;
+        if body.contains("b.example") {
+            // A duplicate key: the full parse keeps the last one, as before issue 17.
+            assert_eq!(response.status(), StatusCode::OK, "{json}");
+            let received = bodies.lock().expect("bodies").pop().expect("sent");
+            let received: Value = serde_json::from_slice(&received).expect("json");
+            assert_eq!(received["url"], "https://b.example/");
+            continue;
+        }
+        assert!(problem(&response, &json, kind).contains(detail), "{body}: {json}");
+    }
+    assert!(bodies.lock().expect("bodies").is_empty());
+}
