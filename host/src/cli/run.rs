@@ -5,8 +5,9 @@
 //! - **Input and output** as [`session_host::batch`] says: every non-blank input line gets
 //!   exactly one JSON line in the output, a response or an error, in the order answers arrive.
 //! - **Resumable.** An existing `-o FILE` is resumed: its answered inputs are skipped and the
-//!   others appended, after cutting off a partial last line (each answer is written with one
-//!   write and flushed, so a kill leaves at most that). Standard output cannot be resumed.
+//!   others appended, after cutting off a partial last line (answers are written as whole lines,
+//!   those finished together with one write, and flushed, so a kill leaves at most one
+//!   partial line). Standard output cannot be resumed.
 //! - **Signals.** The first SIGINT or SIGTERM stops taking inputs; the requests in flight are
 //!   answered and written, then the run exits with 130 (SIGINT) or 143 (SIGTERM), saying how
 //!   to resume. A second signal exits at once (the in-flight inputs are sent again on resume).
@@ -29,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use session_host::batch::{self, Input, InputType, parse_inputs, scan_answered};
 use session_host::problem::{Problem, ProblemKind};
@@ -37,6 +38,11 @@ use session_host::problem::{Problem, ProblemKind};
 use super::host::{HostArgs, Signals, secs};
 use super::progress::Progress;
 use super::summary::{self, Tally};
+
+/// Most answers written with one write: those already finished when the first of them is
+/// taken. A kill during that write leaves complete lines and at most one partial last line,
+/// which a resume cuts off, as with one answer per write.
+const WRITE_BATCH: usize = 64;
 
 /// The exit code of a run stopped by a closed pool.
 const EXIT_POOL_CLOSED: u8 = 3;
@@ -119,19 +125,32 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .take_while(|_| std::future::ready(flag.lock().is_none()))
         .map(|input| batch::answer_in_task(host.engine.clone(), input, timeout))
         .buffer_unordered(args.concurrency.max(1));
-    while let Some(answer) = answers.next().await {
+    while let Some(first) = answers.next().await {
+        // The answers already finished are written together (issue 17: one write, flush and
+        // wake-up of this thread per batch rather than per answer). A closed pool is seen as
+        // its answer is taken, before another input is.
+        let mut text = String::new();
+        let mut next = Some(first);
+        let mut batch = 0;
+        while let Some(answer) = next.take() {
+            text.push_str(&answer.text);
+            batch += 1;
+            progress.record(answer.problem.is_none());
+            tally.record(answer.pool.as_deref(), answer.problem.as_ref());
+            if let Some(problem) = answer
+                .problem
+                .filter(|p| p.kind() == Some(ProblemKind::PoolClosed))
+            {
+                stop_for_closed_pool(&stop, problem, &progress);
+            }
+            if batch < WRITE_BATCH {
+                next = answers.next().now_or_never().flatten();
+            }
+        }
         // The write and flush block this thread (a loaded disk can take a second): the requests
         // in flight run in tasks of their own meanwhile, so no deadline waits on it (issue 12).
-        tokio::task::block_in_place(|| sink.write(&answer.text))?;
-        answered += 1;
-        progress.record(answer.problem.is_none());
-        tally.record(answer.pool.as_deref(), answer.problem.as_ref());
-        if let Some(problem) = answer
-            .problem
-            .filter(|p| p.kind() == Some(ProblemKind::PoolClosed))
-        {
-            stop_for_closed_pool(&stop, problem, &progress);
-        }
+        tokio::task::block_in_place(|| sink.write(&text))?;
+        answered += batch;
     }
     let elapsed = progress.finish();
     if let Some(state) = &host.state {
@@ -314,7 +333,7 @@ impl Sink {
         Ok((sink, pending))
     }
 
-    /// Writes one answer with a single write, and flushes it.
+    /// Writes answers (whole lines) with a single write, and flushes them.
     fn write(&mut self, line: &str) -> anyhow::Result<()> {
         self.out
             .write_all(line.as_bytes())

@@ -72,6 +72,15 @@
 //!   while serving the request carries it as `request_id`.
 //! - **A panic** (a bug) answers only its own request, with a 500 `internal` problem that does
 //!   not quote the panic (`gateway/panic.rs`); the host goes on serving.
+//! - **Workers** ([`serve_workers`], issue 17): `session-host serve` runs one thread per core
+//!   ([`GatewayConfig::workers`], `--workers`), each a single-threaded runtime with its own
+//!   `SO_REUSEPORT` listener on the one address and its own upstream connections, so that a
+//!   request never wakes another thread (nginx's worker model). The engine, its pools and
+//!   configs are shared. [`serve`] serves on the caller's runtime instead (tests, `demo`).
+//! - **Pass-through** (issue 17): with sessions off by default, a body without
+//!   `sessionManagement` whose URL no guest config claims is forwarded to Zyte API byte for
+//!   byte, without being parsed into a tree ([`request::plain_url`],
+//!   [`Engine::passes_through`]); every other body takes the full path above.
 //! - **Shutdown** ([`serve`]): when the signal fires, the listener closes (new connections are
 //!   refused) and in-flight requests drain. After [`GatewayConfig::shutdown_timeout`] (default
 //!   30 s) the requests still running are answered with a 503 `shutting-down` problem, so every
