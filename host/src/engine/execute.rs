@@ -284,7 +284,10 @@ impl Inner {
     /// The retry policies of a request that names `chosen` (its own, applied as it is with
     /// and without sessions), or none (the `retry_policy` setting). An unknown name is bad
     /// input naming the field.
-    pub(super) fn retry_policies(&self, chosen: Option<&str>) -> Result<RetryPolicies, EngineError> {
+    pub(super) fn retry_policies(
+        &self,
+        chosen: Option<&str>,
+    ) -> Result<RetryPolicies, EngineError> {
         let Some(name) = chosen else {
             let global = self.settings.retry_policy(&self.settings.retry_policy);
             return global.ok_or_else(|| {

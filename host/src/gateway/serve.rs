@@ -109,7 +109,8 @@ pub async fn serve_workers(
                 .and_then(|runtime| {
                     crate::zyte::keep_thread_connections();
                     runtime.block_on(async move {
-                        let listener = TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
+                        let listener =
+                            TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
                         let signal = async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         };

@@ -473,7 +473,11 @@ async fn recording_upstream() -> (String, Arc<std::sync::Mutex<Vec<bytes::Bytes>
                 let seen = seen.clone();
                 async move {
                     let body: hyper::body::Incoming = request.into_body();
-                    let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    let bytes = body
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
                     seen.lock().expect("bodies").push(bytes);
                     let answer = http_body_util::Full::new(bytes::Bytes::from_static(b"{}"));
                     Ok::<_, std::convert::Infallible>(axum::http::Response::new(answer))
@@ -502,7 +506,8 @@ async fn issue_17_a_body_without_sessions_is_forwarded_byte_for_byte() {
     let client = Client::new(&upstream, ApiKey::new("upstream-key")).expect("client");
     let engine = Engine::new(SessionSettings::default(), client);
     let app = router(GatewayState::new(engine, GatewayConfig::default()));
-    let sent = "{\"httpResponseBody\":true,  \"url\": \"https://a.example/\",\n \"echoData\": 1.50}";
+    let sent =
+        "{\"httpResponseBody\":true,  \"url\": \"https://a.example/\",\n \"echoData\": 1.50}";
     let (response, json) = send(&app, post("/v1/extract", sent)).await;
     assert_eq!(response.status(), StatusCode::OK, "{json}");
     assert_eq!(bodies.lock().expect("bodies").pop().expect("sent"), sent);
@@ -513,14 +518,26 @@ async fn issue_17_a_body_without_sessions_is_forwarded_byte_for_byte() {
         assert_eq!(response.status(), StatusCode::OK, "{json}");
         let received = bodies.lock().expect("bodies").pop().expect("sent");
         let received: Value = serde_json::from_slice(&received).expect("json");
-        assert_eq!(received, json!({"url": "https://a.example/"}), "{management}");
+        assert_eq!(
+            received,
+            json!({"url": "https://a.example/"}),
+            "{management}"
+        );
     }
 
     let refused: [(&str, ProblemKind, &str); 5] = [
         ("{", ProblemKind::InvalidJson, "not valid JSON"),
         ("[1]", ProblemKind::BadRequest, "must be a JSON object"),
-        (r#"{"browserHtml": true}"#, ProblemKind::BadRequest, "has no `url`"),
-        (r#"{"url": 1}"#, ProblemKind::BadRequest, "`url` must be a string"),
+        (
+            r#"{"browserHtml": true}"#,
+            ProblemKind::BadRequest,
+            "has no `url`",
+        ),
+        (
+            r#"{"url": 1}"#,
+            ProblemKind::BadRequest,
+            "`url` must be a string",
+        ),
         (
             r#"{"url": "https://a.example/", "url": "https://b.example/"}"#,
             ProblemKind::BadRequest,
@@ -537,7 +554,10 @@ async fn issue_17_a_body_without_sessions_is_forwarded_byte_for_byte() {
             assert_eq!(received["url"], "https://b.example/");
             continue;
         }
-        assert!(problem(&response, &json, kind).contains(detail), "{body}: {json}");
+        assert!(
+            problem(&response, &json, kind).contains(detail),
+            "{body}: {json}"
+        );
     }
     assert!(bodies.lock().expect("bodies").is_empty());
 }

@@ -302,10 +302,13 @@ impl Client {
     }
 }
 
+/// A thread's own pools, one per client (known by its shared state).
+type ThreadPools = Vec<(Weak<Inner>, Http)>;
+
 thread_local! {
     /// The pools of a thread that keeps its own upstream connections
-    /// ([`keep_thread_connections`]), one per client; `None` on every other thread.
-    static THREAD_POOLS: RefCell<Option<Vec<(Weak<Inner>, Http)>>> = const { RefCell::new(None) };
+    /// ([`keep_thread_connections`]); `None` on every other thread.
+    static THREAD_POOLS: RefCell<Option<ThreadPools>> = const { RefCell::new(None) };
 }
 
 /// From now on, this thread keeps upstream connections of its own, apart from other threads',
