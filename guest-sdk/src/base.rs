@@ -25,7 +25,9 @@
 //! ```
 
 use crate::bindings::session_host::config::defaults;
-use crate::{Address, Hooks, InitError, Params, PoolSpec, Request, Response, SessionConfig, UrlRules, Verdict, download};
+use crate::{
+    Address, Hooks, InitError, Params, PoolSpec, Request, Response, SessionConfig, UrlRules, Verdict, download,
+};
 
 /// A universal rule (no include pattern) with priority 500.
 pub fn rules() -> UrlRules {

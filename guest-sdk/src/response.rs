@@ -263,7 +263,8 @@ mod tests {
         assert_eq!((raw.status_code(), raw.url()), (Some(200), Some("https://a.example/")));
         assert_eq!((raw.get("httpResponseBody"), raw.get("a")), (None, None));
         for bad in ["[]", "1", "nope", "{", r#"{"statusCode": 200} x"#, r#"{"a": [1,}"#] {
-            let (all, only) = (RawResponse::parse(bad).unwrap_err(), RawResponse::parse_fields(bad, &["statusCode"]).unwrap_err());
+            let (all, only) =
+                (RawResponse::parse(bad).unwrap_err(), RawResponse::parse_fields(bad, &["statusCode"]).unwrap_err());
             assert_eq!(all.split(':').next(), only.split(':').next(), "{bad}");
         }
         assert_eq!(RawResponse::parse_fields(r#"{"statusCode": "x"}"#, &["statusCode"]).unwrap().status_code(), None);

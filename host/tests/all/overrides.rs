@@ -202,7 +202,10 @@ async fn issue_17_the_default_check_of_a_response_without_actions_stays_in_the_g
         let r = support::request("https://csrf.example/search?q=a");
         let verdict = guest.check(env.clone(), &response(), &r).await;
         assert_eq!(verdict.expect("checks"), Verdict::Keep, "{language}");
-        let calls = (counting.location.load(Relaxed), counting.check.load(Relaxed));
+        let calls = (
+            counting.location.load(Relaxed),
+            counting.check.load(Relaxed),
+        );
         assert_eq!(calls, (0, 0), "{language}: no host call without actions");
         let with_actions = Response {
             status: 200,
@@ -210,7 +213,10 @@ async fn issue_17_the_default_check_of_a_response_without_actions_stays_in_the_g
         };
         let verdict = guest.check(env, &with_actions, &r).await;
         assert_eq!(verdict.expect("checks"), Verdict::Keep, "{language}");
-        let calls = (counting.location.load(Relaxed), counting.check.load(Relaxed));
+        let calls = (
+            counting.location.load(Relaxed),
+            counting.check.load(Relaxed),
+        );
         assert_eq!(calls, (1, 1), "{language}: the host's check with actions");
         checked += 1;
     }
