@@ -25,7 +25,9 @@
 //! ```
 
 use crate::bindings::session_host::config::defaults;
-use crate::{Address, InitError, Params, PoolSpec, Request, Response, SessionConfig, UrlRules, Verdict, download};
+use crate::{
+    Address, Hooks, InitError, Params, PoolSpec, Request, Response, SessionConfig, UrlRules, Verdict, download,
+};
 
 /// A universal rule (no include pattern) with priority 500.
 pub fn rules() -> UrlRules {
@@ -64,9 +66,28 @@ pub fn params<C: SessionConfig + ?Sized>(config: &C, request: &Request) -> Resul
 /// unsupported `setLocation` closes the pool, a `returned` action discards an init response (when
 /// `init_action_failure_invalidates_session` is on), and with a location the first
 /// `setLocation` must have succeeded.
+///
+/// Answered here, without crossing to the host, when the response body has no `"actions"` key
+/// text (every HTTP response, and browser responses without actions): the default check then
+/// keeps the session whatever the location and the settings, as the host's own check does for
+/// the same bodies (`host/src/defaults.rs`). `config.location()` still runs first when the
+/// config overrides it, so an error it returns is still this check's error. Otherwise (issue
+/// 17) the default cost two host calls, each copying the whole response and request across.
 pub fn check<C: SessionConfig + ?Sized>(config: &C, response: &Response, request: &Request) -> Result<Verdict, String> {
+    if !has_actions(response) {
+        if C::OVERRIDES.contains(Hooks::LOCATION) {
+            config.location(request)?;
+        }
+        return Ok(Verdict::Keep);
+    }
     let location = config.location(request)?;
     Ok(defaults::check(response, request, &location))
+}
+
+/// Whether `response`'s body may hold an `actions` field: the key's text appears in it. The
+/// default check reads nothing else, so a body without it keeps the session.
+pub fn has_actions(response: &Response) -> bool {
+    response.body.contains("\"actions\"")
 }
 
 /// Init params that take precedence over `config.params()` (reference 4.1): the request's params
@@ -128,6 +149,16 @@ pub fn init_outcome(checked: Result<Verdict, String>) -> Result<bool, InitError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn has_actions_finds_the_key_text() {
+        let response = |body: &str| Response { status: 200, body: body.into() };
+        assert!(has_actions(&response(r#"{"url":"x","actions":[]}"#)));
+        assert!(has_actions(&response(r#""actions""#)));
+        assert!(!has_actions(&response(r#"{"url":"x","action":[],"actions"#)));
+        assert!(!has_actions(&response(r#"{"httpResponseBody":"YWN0aW9ucw=="}"#)));
+        assert!(!has_actions(&response("")));
+    }
 
     #[test]
     fn init_outcome_maps_every_verdict() {

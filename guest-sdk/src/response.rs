@@ -117,6 +117,29 @@ impl RawResponse {
         RawResponse::parse(&response.body)
     }
 
+    /// Parses a response body like [`RawResponse::parse`] (it rejects the same bodies: the whole
+    /// body must be one JSON object), but keeps only the top-level `fields`; every other value is
+    /// checked and skipped without being built. For a hook that reads one or two fields of every response: a use
+    /// check that reads `statusCode` need not copy a base64 body it never decodes (issue 17).
+    ///
+    /// ```
+    /// use session_host_sdk::RawResponse;
+    /// let raw = RawResponse::parse_fields(r#"{"statusCode": 403, "httpResponseBody": "PGI+"}"#, &["statusCode"]).unwrap();
+    /// assert_eq!(raw.status_code(), Some(403));
+    /// assert_eq!(raw.get("httpResponseBody"), None);
+    /// assert!(RawResponse::parse_fields("[]", &["statusCode"]).is_err());
+    /// ```
+    pub fn parse_fields(body: &str, fields: &[&str]) -> Result<RawResponse, String> {
+        let mut deserializer = serde_json::Deserializer::from_str(body);
+        let parsed = serde::de::DeserializeSeed::deserialize(Only(fields), &mut deserializer)
+            .and_then(|map| deserializer.end().map(|()| map));
+        match parsed {
+            Ok(map) => Ok(RawResponse(map)),
+            Err(error) if error.is_data() => Err("the Zyte API response body is not a JSON object".to_owned()),
+            Err(error) => Err(format!("the Zyte API response body is not valid JSON: {error}")),
+        }
+    }
+
     /// The value of any top-level field.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
@@ -187,6 +210,37 @@ impl RawResponse {
     }
 }
 
+/// The top-level fields of a JSON object that [`RawResponse::parse_fields`] keeps.
+struct Only<'a>(&'a [&'a str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Only<'_> {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Only<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut kept = Map::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if self.0.contains(&key.as_ref()) {
+                kept.insert(key.into_owned(), map.next_value()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(kept)
+    }
+}
+
 fn cookie_from_json(value: &Value) -> Option<ResponseCookie> {
     let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
     Some(ResponseCookie { name: text("name")?, value: text("value")?, domain: text("domain"), path: text("path") })
@@ -200,6 +254,20 @@ mod tests {
 
     fn raw(value: Value) -> RawResponse {
         RawResponse::parse(&value.to_string()).unwrap()
+    }
+
+    #[test]
+    fn parse_fields_keeps_only_those_and_fails_like_parse() {
+        let body = r#"{"url": "https://a.example/", "statusCode": 200, "httpResponseBody": "PGI+aGk8L2I+", "a": [1, {"b": null}]}"#;
+        let raw = RawResponse::parse_fields(body, &["statusCode", "url"]).unwrap();
+        assert_eq!((raw.status_code(), raw.url()), (Some(200), Some("https://a.example/")));
+        assert_eq!((raw.get("httpResponseBody"), raw.get("a")), (None, None));
+        for bad in ["[]", "1", "nope", "{", r#"{"statusCode": 200} x"#, r#"{"a": [1,}"#] {
+            let (all, only) =
+                (RawResponse::parse(bad).unwrap_err(), RawResponse::parse_fields(bad, &["statusCode"]).unwrap_err());
+            assert_eq!(all.split(':').next(), only.split(':').next(), "{bad}");
+        }
+        assert_eq!(RawResponse::parse_fields(r#"{"statusCode": "x"}"#, &["statusCode"]).unwrap().status_code(), None);
     }
 
     #[test]

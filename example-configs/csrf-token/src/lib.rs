@@ -53,10 +53,12 @@ impl SessionConfig for CsrfToken {
         if verdict != Verdict::Keep {
             return Ok(verdict);
         }
-        let raw = RawResponse::from_response(response)?;
         if !request.is_init {
+            // Only the status is read: the body (a base64 page) is skipped, not copied.
+            let raw = RawResponse::parse_fields(&response.body, &["statusCode"])?;
             return Ok(Verdict::from(raw.status_code() != Some(FORBIDDEN)));
         }
+        let raw = RawResponse::from_response(response)?;
         let html = raw.html().map_err(|error| format!("init response body: {error}"))?;
         match html.as_deref().and_then(extract_token) {
             Some(token) => {

@@ -12,6 +12,8 @@
 #include "session_host.h"
 #include "sdk_internal.h"
 
+#include <string.h>
+
 sh_error sh_config_location(const sh_request *request, sh_address *out) {
     *out = (sh_address){0};
     if (SH_CONFIG.location != NULL) return SH_CONFIG.location(request, out);
@@ -37,10 +39,26 @@ sh_error sh_base_params(const sh_request *request, cJSON **out) {
     return sh_params_parse(sh_host_params(request, &location), out);
 }
 
+/*
+ * Answered here, without crossing to the host, when the body has no `"actions"` key text (every
+ * HTTP response): the default check then keeps the session whatever the location and the
+ * settings, as the host's own check does for the same bodies. The config's location still runs
+ * first, so that its error is still this check's error. Otherwise (issue 17) the default costs
+ * two host calls, each copying the whole response and request across.
+ */
 sh_error sh_base_check(const sh_response *response, const sh_request *request, sh_verdict *out) {
     sh_address location;
+    bool actions = response->body != NULL && strstr(response->body, "\"actions\"") != NULL;
+    if (!actions && SH_CONFIG.location == NULL) {
+        *out = (sh_verdict){SH_KEEP, NULL};
+        return SH_OK;
+    }
     sh_error error = sh_config_location(request, &location);
     if (error != SH_OK) return error;
+    if (!actions) {
+        *out = (sh_verdict){SH_KEEP, NULL};
+        return SH_OK;
+    }
     *out = sh_host_check(response, request, &location);
     return SH_OK;
 }

@@ -23,7 +23,7 @@
 
 import * as defaults from 'session-host:config/defaults@0.1.1';
 import { download as hostDownload } from 'session-host:config/download@0.1.1';
-import { isEmptyAddress } from './address.js';
+import { addressFromJson, isEmptyAddress } from './address.js';
 import {
   ClosePool,
   DownloadFailed,
@@ -58,6 +58,16 @@ export function download(request) {
 export function verdictToBoolean(verdict) {
   if (verdict.tag === 'close-pool') throw new ClosePool(verdict.val);
   return verdict.tag === 'keep';
+}
+
+/**
+ * Whether `response`'s body may hold an `actions` field: the key's text appears in it. The
+ * default check reads nothing else, so a body without it keeps the session.
+ * @param {{body: string}} response
+ * @returns {boolean}
+ */
+export function hasActions(response) {
+  return response.body.includes('"actions"');
 }
 
 /** The hooks of a session config, each defaulting to the reference's behaviour. */
@@ -170,11 +180,21 @@ export class SessionConfig {
    * (`unsupported_set_location`); an init response with a `returned` action is discarded; with
    * a location, the first `setLocation` must have succeeded. `request.isInit` tells an init
    * response from a use response.
+   *
+   * Answered here, without crossing to the host, when the body has no `"actions"` key text
+   * (every HTTP response): the default check then keeps the session whatever the location and
+   * the settings, as the host's own check does for the same bodies. An overridden `location`
+   * still runs first, so that what it throws is still this check's error. Otherwise (issue 17)
+   * the default cost two host calls, each copying the whole response and request across.
    * @param {{status: number, body: string}} response
    * @param {object} request
    * @returns {boolean}
    */
   check(response, request) {
+    if (!hasActions(response)) {
+      if (this.location !== SessionConfig.prototype.location) addressFromJson(this.location(request) ?? {});
+      return true;
+    }
     return verdictToBoolean(defaults.check(response, request, this.location(request)));
   }
 

@@ -46,7 +46,7 @@
  */
 
 export { ADDRESS_FIELDS, addressFromJson, addressToJson, isEmptyAddress } from './address.js';
-export { LocationSessionConfig, SessionConfig, download, verdictToBoolean } from './config.js';
+export { LocationSessionConfig, SessionConfig, download, hasActions, verdictToBoolean } from './config.js';
 export {
   ClosePool,
   DownloadFailed,

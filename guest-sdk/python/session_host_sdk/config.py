@@ -44,6 +44,12 @@ def download(request: Request) -> Response:
         raise DownloadFailed(error.value) from None
 
 
+def has_actions(response: Response) -> bool:
+    """Whether ``response``'s body may hold an ``actions`` field: the key's text appears in it.
+    The default check reads nothing else, so a body without it keeps the session."""
+    return '"actions"' in response.body
+
+
 def verdict_to_bool(verdict: Verdict) -> bool:
     """A host verdict as the reference's ``check`` result: ``True`` to keep, ``False`` to
     discard; a close-pool verdict raises :class:`ClosePool`."""
@@ -123,7 +129,18 @@ class SessionConfig:
         ``self.location(request)`` chose: an unsupported ``setLocation`` raises
         :class:`ClosePool` (``unsupported_set_location``); an init response with a ``returned``
         action is discarded; with a location, the first ``setLocation`` must have succeeded.
-        ``request.is_init`` tells an init response from a use response."""
+        ``request.is_init`` tells an init response from a use response.
+
+        Answered here, without crossing to the host, when the body has no ``"actions"`` key
+        text (every HTTP response): the default check then keeps the session whatever the
+        location and the settings, as the host's own check does for the same bodies. An
+        overridden ``location`` still runs first, so that what it raises is still this check's
+        error. Otherwise (issue 17) the default costs two host calls, each copying the whole
+        response and request across."""
+        if not has_actions(response):
+            if type(self).location is not SessionConfig.location:
+                _address.coerce(self.location(request))
+            return True
         location = _address.coerce(self.location(request))
         return verdict_to_bool(_defaults.check(response, request, location))
 

@@ -159,3 +159,21 @@ class OverridesTest(unittest.TestCase):
         csrf = load_example("csrf-token")
         declared = overrides_of(csrf.CsrfToken)
         self.assertEqual(declared, Hooks.PARAMS | Hooks.CHECK | Hooks.PROCESS_REQUEST)
+
+
+class CopyTests(unittest.TestCase):
+    def test_copy_is_deep_and_equal(self):
+        from wit_world.imports.types import Address, PoolSpec
+
+        original = request("https://a.example/", '{"httpResponseBody":true}')
+        original.headers.append(Header("a", "1"))
+        original.controls.location = Address("US", None, "10001", None)
+        original.controls.pool = PoolSpec("p", 2, None, None)
+        copied = req.copy(original)
+        self.assertEqual(copied, original)
+        copied.headers.append(Header("b", "2"))
+        copied.headers[0].value = "x"
+        copied.controls.location.postal_code = "x"
+        copied.controls.pool.id = "x"
+        self.assertEqual((len(original.headers), original.headers[0].value), (1, "1"))
+        self.assertEqual((original.controls.location.postal_code, original.controls.pool.id), ("10001", "p"))

@@ -6,9 +6,14 @@
 //! `process-request`), so a hook the host calls shows as an error and a skipped one as the
 //! default's answer.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 
-use session_host::plugin::{CallEnv, Hooks, Response, Verdict};
+use session_host::defaults::DefaultConfig;
+use session_host::plugin::{
+    Address, CallEnv, Defaults, Hooks, PoolSpec, Request, Response, UrlRules, Verdict,
+};
 
 use crate::{guests, support};
 
@@ -112,4 +117,108 @@ async fn issue_18_a_config_built_for_wit_0_1_0_has_every_hook_called() {
             .await
             .expect("the guest's answer")
     );
+}
+
+/// [`Defaults`] that count the calls of the two the default check makes, for
+/// [`issue_17_the_default_check_of_a_response_without_actions_stays_in_the_guest`].
+struct Counting {
+    inner: DefaultConfig,
+    location: AtomicUsize,
+    check: AtomicUsize,
+}
+
+impl Defaults for Counting {
+    fn rules(&self) -> UrlRules {
+        self.inner.rules()
+    }
+    fn enabled(&self, request: &Request) -> bool {
+        self.inner.enabled(request)
+    }
+    fn cookie_mode(&self, request: &Request) -> bool {
+        self.inner.cookie_mode(request)
+    }
+    fn pool(&self, request: &Request) -> Result<PoolSpec, String> {
+        self.inner.pool(request)
+    }
+    fn location(&self, request: &Request) -> Address {
+        self.location.fetch_add(1, Relaxed);
+        self.inner.location(request)
+    }
+    fn params(&self, location: &Address) -> String {
+        self.inner.params(location)
+    }
+    fn preset_init_params(&self, request: &Request) -> Option<String> {
+        self.inner.preset_init_params(request)
+    }
+    fn init_request(
+        &self,
+        session_id: &str,
+        request: &Request,
+        params: &str,
+        cookie_mode: bool,
+    ) -> Result<Request, String> {
+        self.inner
+            .init_request(session_id, request, params, cookie_mode)
+    }
+    fn check(&self, response: &Response, request: &Request, location: &Address) -> Verdict {
+        self.check.fetch_add(1, Relaxed);
+        self.inner.check(response, request, location)
+    }
+}
+
+/// Issue 17: the SDKs' default check answers a response whose body has no `actions` (every
+/// HTTP response) in the guest, as the host's own default does, instead of two host calls that
+/// copy the response and the request across (`defaults.location`, `defaults.check`); a body
+/// with actions still gets the host's check. Run on the `csrf-token` example, whose `check`
+/// starts with the default, in each language (the committed WIT 0.1.0 builds keep their old
+/// SDK, and so their two calls).
+#[tokio::test]
+async fn issue_17_the_default_check_of_a_response_without_actions_stays_in_the_guest() {
+    let mut checked = 0;
+    for (language, folder) in [
+        ("rust", "example-configs/dist"),
+        ("python", "example-configs/dist/python"),
+        ("js", "example-configs/dist/js"),
+        ("c", "example-configs/dist/c"),
+    ] {
+        let path = support::repo().join(folder).join("csrf-token.wasm");
+        if !path.is_file() && language != "rust" {
+            eprintln!("skipping {language}: {} is not built", path.display());
+            continue;
+        }
+        let guest = support::runtime()
+            .load_file(&path, CallEnv::default())
+            .await
+            .unwrap_or_else(|e| panic!("{language} loads: {e}"));
+        let counting = Arc::new(Counting {
+            inner: DefaultConfig::default(),
+            location: AtomicUsize::new(0),
+            check: AtomicUsize::new(0),
+        });
+        let env = CallEnv {
+            defaults: counting.clone(),
+            ..CallEnv::default()
+        };
+        let r = support::request("https://csrf.example/search?q=a");
+        let verdict = guest.check(env.clone(), &response(), &r).await;
+        assert_eq!(verdict.expect("checks"), Verdict::Keep, "{language}");
+        let calls = (
+            counting.location.load(Relaxed),
+            counting.check.load(Relaxed),
+        );
+        assert_eq!(calls, (0, 0), "{language}: no host call without actions");
+        let with_actions = Response {
+            status: 200,
+            body: r#"{"url":"https://csrf.example/","statusCode":200,"actions":[]}"#.into(),
+        };
+        let verdict = guest.check(env, &with_actions, &r).await;
+        assert_eq!(verdict.expect("checks"), Verdict::Keep, "{language}");
+        let calls = (
+            counting.location.load(Relaxed),
+            counting.check.load(Relaxed),
+        );
+        assert_eq!(calls, (1, 1), "{language}: the host's check with actions");
+        checked += 1;
+    }
+    assert!(checked >= 1);
 }
