@@ -48,6 +48,7 @@ local function retire_session(sid, reason)
   redis.call('LPUSH', RETIRED, cjson.encode({id = sid, reason = reason, created = s[1],
     uses = s[2], cf = s[3], errors = s[4], at = now_ms()}))
   redis.call('LTRIM', RETIRED, 0, HISTORY - 1)
+  redis.call('PEXPIRE', RETIRED, POOL_TTL)
   return 1
 end
 -- One request is done with session `sid`: it leaves the in-flight count, and joins the ready

@@ -411,10 +411,11 @@ impl RedisStore {
         self.sender(id).once(batch).await;
     }
 
-    /// What a step on pool `id` carries: its whole queue.
+    /// What a step on pool `id` carries: its whole queue, which leaves the map (a task in
+    /// charge of it finds nothing and ends): the map holds the pools with something to send.
     fn carried(&self, id: &str) -> Settle {
         let mut queues = self.queues.lock();
-        queues.get_mut(id).map(Settle::take).unwrap_or_default()
+        queues.remove(id).map(|mut q| q.take()).unwrap_or_default()
     }
 
     /// Puts back what a failed step carried.
@@ -986,6 +987,7 @@ impl PoolStore for RedisStore {
         for_use: bool,
     ) -> Option<Lease> {
         let token: u64 = rand::random();
+        let limits = *self.limits.lock();
         let cookies = Value::Array(session.cookies.clone()).to_string();
         let args = [
             session.id.clone(),
@@ -997,8 +999,8 @@ impl PoolStore for RedisStore {
             cookies,
             data_json(&session.data),
             settle::keyed(&session.cookies),
-            self.limits.lock().age.to_string(),
-            self.limits.lock().idle.to_string(),
+            limits.age.to_string(),
+            limits.idle.to_string(),
             self.pool_ttl_ms(),
         ];
         let added: Option<i64> = self.run(&self.scripts.add, id, &args).await;
@@ -1084,7 +1086,7 @@ impl PoolStore for RedisStore {
     }
 
     async fn retire(&self, id: &str, session_id: &str, reason: &str, _now: Instant) -> bool {
-        let args = [crate::wire::truncated(reason)];
+        let args = [crate::wire::truncated(reason), self.pool_ttl_ms()];
         self.session_op::<i64>(id, session_id, "retire", &args)
             .await
             == Some(1)

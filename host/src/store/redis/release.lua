@@ -4,4 +4,5 @@
 -- Returns 1.
 MAX, AGE, IDLE, POOL_TTL = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 settle(5)
+if redis.call('EXISTS', META) == 1 then keep_pool() end
 return 1
