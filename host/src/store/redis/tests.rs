@@ -636,6 +636,12 @@ async fn issue_16_many_client_pool_ids_leave_bounded_keys_and_host_maps() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         all = keys(&server).await;
     }
+    println!(
+        "{N} client pool ids: {} keys in Redis, host maps {} and {} pools",
+        all.len(),
+        a.ids().len(),
+        b.ids().len()
+    );
     assert!(all.len() <= bound, "{} keys: {all:?}", all.len());
     assert!(
         all.iter().all(|(_, ttl)| *ttl > 0),
