@@ -416,16 +416,18 @@ async fn issue_16_metrics_and_status_on_each_host_show_the_global_figures_of_its
     // sessions.
     let stats = &shown["stats"];
     assert_eq!(
-        (stats["use/check-passed"].as_u64(), stats["init/check-passed"].as_u64()),
+        (
+            stats["use/check-passed"].as_u64(),
+            stats["init/check-passed"].as_u64()
+        ),
         (Some(17), Some(4)),
         "{shown}"
     );
     let text = hosts[2].get("/metrics", None).await.json;
     let text = text.as_str().unwrap_or_default().to_owned();
     let family = "session_host_pool_shared_events";
-    let count = |event: &str| {
-        series(&text, family, &[&pool, &format!("event=\"{event}\"")]).unwrap_or(0.0)
-    };
+    let count =
+        |event: &str| series(&text, family, &[&pool, &format!("event=\"{event}\"")]).unwrap_or(0.0);
     assert_eq!(
         (count("use/check-passed"), count("init/check-passed")),
         (17.0, 4.0),
@@ -452,8 +454,17 @@ async fn issue_16_the_client_pool_bound_is_global_a_4th_pool_on_any_host_is_a_42
     }
     for host in &hosts {
         let refused = host.extract(named(PLAIN, "c3"), None).await;
-        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.json);
-        assert!(refused.json.to_string().contains("max_client_pools"), "{}", refused.json);
+        assert_eq!(
+            refused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            refused.json
+        );
+        assert!(
+            refused.json.to_string().contains("max_client_pools"),
+            "{}",
+            refused.json
+        );
     }
     let again = hosts[2].extract(named(PLAIN, "c0"), None).await;
     assert_eq!(again.status, StatusCode::OK, "a known pool, from any host");
@@ -468,7 +479,10 @@ fn redis_keys(redis: &RedisServer) -> Vec<String> {
         .output()
         .expect("redis-cli runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -480,7 +494,9 @@ async fn issue_16_many_client_pool_ids_across_hosts_leave_bounded_keys_and_host_
     let hosts = cluster.hosts(&[]).await;
     const N: usize = 45;
     for n in 0..N {
-        let answer = hosts[n % 3].extract(named(PLAIN, &format!("c{n}")), None).await;
+        let answer = hosts[n % 3]
+            .extract(named(PLAIN, &format!("c{n}")), None)
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
     }
     // At most 3 client pools of 7 keys (meta, ready, all, due, leases, stats, a session), and
@@ -492,8 +508,15 @@ async fn issue_16_many_client_pool_ids_across_hosts_leave_bounded_keys_and_host_
         tokio::time::sleep(Duration::from_millis(50)).await;
         keys = redis_keys(&cluster.redis);
     }
-    println!("{N} client pool ids on 3 hosts: {} keys in Redis", keys.len());
-    assert!(keys.len() <= bound, "{} keys after {N} pools: {keys:?}", keys.len());
+    println!(
+        "{N} client pool ids on 3 hosts: {} keys in Redis",
+        keys.len()
+    );
+    assert!(
+        keys.len() <= bound,
+        "{} keys after {N} pools: {keys:?}",
+        keys.len()
+    );
     for host in &hosts {
         let status = host.get("/status", None).await.json;
         let total = status["pools_total"].as_u64().unwrap_or(u64::MAX);

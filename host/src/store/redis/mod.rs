@@ -464,7 +464,11 @@ impl RedisStore {
     /// session until fetched.
     pub fn remote(&self, id: &str) -> Option<Remote> {
         self.views.wanted(|| self.view_source());
-        let options = self.local.lock().get(id).map(|p| p.config.options.clone())?;
+        let options = self
+            .local
+            .lock()
+            .get(id)
+            .map(|p| p.config.options.clone())?;
         Some(self.views.get(id).unwrap_or_else(|| Remote {
             counts: PoolCounts {
                 id: id.to_owned(),
@@ -544,7 +548,10 @@ impl RedisStore {
         };
         let mut reply = reply.into_iter();
         match reply.next().as_deref() {
-            Some("1") => Err(EngineError::TooManyPools { setting, limit: cap }),
+            Some("1") => Err(EngineError::TooManyPools {
+                setting,
+                limit: cap,
+            }),
             Some("2") => Err(EngineError::TooManyPools {
                 setting: "max_pools",
                 limit: bounds.max_pools(),
@@ -1113,7 +1120,11 @@ impl PoolStore for RedisStore {
         _now: Instant,
         _max_sessions: usize,
     ) -> Option<(PoolCounts, PoolSnapshot)> {
-        let options = self.local.lock().get(id).map(|p| p.config.options.clone())?;
+        let options = self
+            .local
+            .lock()
+            .get(id)
+            .map(|p| p.config.options.clone())?;
         let remote = self.remote(id)?;
         let pool = PoolSnapshot {
             id: id.to_owned(),

@@ -564,7 +564,10 @@ async fn use_client_pool(store: &RedisStore, n: usize) -> Result<(), EngineError
     let step = store.lease(&id, Instant::now(), &rotation, true, 0.5);
     assert!(step.await.expect("pool exists").create, "{id}");
     let s = session(&format!("s{n}"));
-    let lease = store.add(&id, s, Duration::ZERO, true).await.expect("added");
+    let lease = store
+        .add(&id, s, Duration::ZERO, true)
+        .await
+        .expect("added");
     store.count(&id, SessionStat::UseCheckPassed);
     store.release(&id, &lease).await;
     store.settle_now(&id).await;
@@ -589,7 +592,11 @@ async fn issue_16_pool_bounds_hold_across_hosts_and_refuse_past_a_full_bound() {
     use_client_pool(&a, 2).await.expect("within the bound");
     match use_client_pool(&b, 3).await {
         Err(EngineError::TooManyPools { setting, limit }) => {
-            assert_eq!((setting, limit), ("max_client_pools", 3), "global, not per host");
+            assert_eq!(
+                (setting, limit),
+                ("max_client_pools", 3),
+                "global, not per host"
+            );
         }
         other => panic!("not refused: {other:?}"),
     }
@@ -620,7 +627,9 @@ async fn issue_16_many_client_pool_ids_leave_bounded_keys_and_host_maps() {
     const N: usize = 60;
     for n in 0..N {
         let host = if n % 2 == 0 { &a } else { &b };
-        use_client_pool(host, n).await.expect("an idle pool makes room");
+        use_client_pool(host, n)
+            .await
+            .expect("an idle pool makes room");
         for h in [&a, &b] {
             assert!(h.ids().len() <= 5, "host map: {:?}", h.ids());
             assert!(h.queues.lock().len() <= 5, "settle queues");
@@ -702,7 +711,10 @@ async fn why_retired(server: &Server) -> Vec<(String, String)> {
     list.iter()
         .map(|e| {
             let v: Value = serde_json::from_str(e).expect("JSON");
-            (v["id"].as_str().unwrap_or("").to_owned(), v["reason"].as_str().unwrap_or("").to_owned())
+            (
+                v["id"].as_str().unwrap_or("").to_owned(),
+                v["reason"].as_str().unwrap_or("").to_owned(),
+            )
         })
         .collect()
 }
@@ -736,7 +748,12 @@ async fn issue_16_proactive_retirement_is_global() {
     let step = lease_at(&a, Instant::now(), &idle, true).await;
     assert_eq!(step.retired, ["s1"], "{step:?}");
     assert_eq!(step.choice, Choice::Empty);
-    assert!(lease_at(&b, Instant::now(), &idle, true).await.retired.is_empty());
+    assert!(
+        lease_at(&b, Instant::now(), &idle, true)
+            .await
+            .retired
+            .is_empty()
+    );
     let why = why_retired(&server).await;
     assert_eq!(why, [("s1".into(), "proactive: idle limit".into())]);
     // Cookie mode (no retirement) leaves a due session alone.
@@ -753,8 +770,16 @@ async fn issue_16_the_age_limit_retires_a_session_in_use_and_a_forward_clock_mov
     let a = host(&server, 30_000).await;
     register(&a, 1, 0.0).await;
     let old = retiring(Some(60_000), None);
-    assert!(a.lease("p", Instant::now(), &old, true, 0.5).await.expect("pool").create);
-    let lease = a.add("p", session("s1"), Duration::ZERO, true).await.expect("held");
+    assert!(
+        a.lease("p", Instant::now(), &old, true, 0.5)
+            .await
+            .expect("pool")
+            .create
+    );
+    let lease = a
+        .add("p", session("s1"), Duration::ZERO, true)
+        .await
+        .expect("held");
     let now = Instant::now();
     let s = a.lease("p", now, &old, true, 0.5).await.expect("pool");
     assert!(s.retired.is_empty(), "a minute to go: {s:?}");
@@ -762,8 +787,18 @@ async fn issue_16_the_age_limit_retires_a_session_in_use_and_a_forward_clock_mov
     let later = now + Duration::from_secs(61);
     let s = a.lease("p", later, &old, true, 0.5).await.expect("pool");
     assert_eq!(s.retired, ["s1"], "retired though in use: {s:?}");
-    assert_eq!(why_retired(&server).await, [("s1".into(), "proactive: age limit".into())]);
+    assert_eq!(
+        why_retired(&server).await,
+        [("s1".into(), "proactive: age limit".into())]
+    );
     a.release("p", &lease).await;
     a.settle_now("p").await;
-    assert_eq!(keys(&server).await.iter().filter(|(k, _)| k.contains(":s:")).count(), 0);
+    assert_eq!(
+        keys(&server)
+            .await
+            .iter()
+            .filter(|(k, _)| k.contains(":s:"))
+            .count(),
+        0
+    );
 }

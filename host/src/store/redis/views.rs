@@ -139,7 +139,9 @@ impl Views {
         {
             let served: std::collections::HashSet<&str> =
                 pools.iter().map(|(id, _)| id.as_str()).collect();
-            self.copy.lock().retain(|id, _| served.contains(id.as_str()));
+            self.copy
+                .lock()
+                .retain(|id, _| served.contains(id.as_str()));
         }
         for batch in pools.chunks(VIEW_BATCH) {
             let mut conn = source.conn.clone();
