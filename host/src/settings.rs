@@ -13,6 +13,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -454,8 +455,33 @@ pub struct StoreSettings {
     /// Seconds a session lease lasts unless renewed (default 30): a host killed with -9 frees
     /// its sessions within it.
     pub lease_ttl: f64,
+    /// Seconds every Redis key of a pool, and of each of its sessions, lives past its last use
+    /// (default 3,600), so that the keys of a pool no host uses any more vanish, counters
+    /// included; a session unused that long is forgotten (Zyte API expired it long before). The
+    /// pool bounds of `[sessions]` (`max_pools`, `max_client_pools`…) hold across the hosts
+    /// of a namespace besides (issue 16).
+    pub pool_ttl: f64,
     /// What a request gets while Redis does not answer (default `closed`).
     pub on_failure: OnFailure,
+}
+
+impl StoreSettings {
+    /// Checks the durations: each a positive number of seconds.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        for (field, value) in [("lease_ttl", self.lease_ttl), ("pool_ttl", self.pool_ttl)] {
+            let ok = Duration::try_from_secs_f64(value).is_ok_and(|d| !d.is_zero());
+            if !ok {
+                return Err(SettingsError::Invalid {
+                    field: format!("[store] {field}"),
+                    problem: format!("must be a positive number of seconds, got {value}"),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[store] on_failure`: the policy while Redis does not answer (issue 16).
@@ -478,6 +504,7 @@ impl Default for StoreSettings {
             url: None,
             namespace: String::new(),
             lease_ttl: 30.0,
+            pool_ttl: 3600.0,
             on_failure: OnFailure::Closed,
         }
     }
@@ -488,6 +515,7 @@ impl HostSettings {
     pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
         let settings: Self = toml::from_str(text)?;
         settings.sessions.validate()?;
+        settings.store.validate()?;
         Ok(settings)
     }
 
@@ -543,6 +571,22 @@ mod tests {
             HostSettings::from_toml_str("").unwrap(),
             HostSettings::default()
         );
+    }
+
+    #[test]
+    fn issue_16_store_pool_ttl_parses_and_a_bad_one_is_named() {
+        let s = HostSettings::from_toml_str("[store]\npool_ttl = 60.5").unwrap();
+        assert_eq!(s.store.pool_ttl, 60.5);
+        assert_eq!(HostSettings::default().store.pool_ttl, 3600.0);
+        for bad in ["0", "-1", "1e300", "nan"] {
+            let text = format!("[store]\npool_ttl = {bad}");
+            let err = HostSettings::from_toml_str(&text).unwrap_err().to_string();
+            assert!(err.contains("[store] pool_ttl"), "{bad}: {err}");
+        }
+        let err = HostSettings::from_toml_str("[store]\npool_ttl = \"1h\"").unwrap_err();
+        assert!(err.to_string().contains("pool_ttl"), "{err}");
+        let err = HostSettings::from_toml_str("[store]\nlease_ttl = 0").unwrap_err();
+        assert!(err.to_string().contains("[store] lease_ttl"), "{err}");
     }
 
     #[test]

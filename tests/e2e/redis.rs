@@ -43,11 +43,16 @@ struct Cluster {
 
 impl Cluster {
     async fn new(pool_size: u32, delay: f64, ttl: f64) -> Option<Self> {
+        Self::with(pool_size, delay, ttl, "").await
+    }
+
+    /// [`Cluster::new`], with `sessions` added to `[sessions]`.
+    async fn with(pool_size: u32, delay: f64, ttl: f64, sessions: &str) -> Option<Self> {
         let redis = RedisServer::start()?;
         let fixture = Fixture::with(sites(), &[], true).await;
         let settings = format!(
             "[sessions]\nenabled = true\nrandomize_delay = false\npool_size = {pool_size}\n\
-             delay = {delay}\ninit_failure_backoff = 0.0\n\n[store]\nlease_ttl = {ttl}\n\n\
+             delay = {delay}\ninit_failure_backoff = 0.0\n{sessions}\n[store]\nlease_ttl = {ttl}\n\n\
              [upstream]\nwait_scale = 0.0\n"
         );
         std::fs::write(fixture.path("session-host.toml"), settings).expect("settings");
@@ -407,4 +412,114 @@ async fn issue_16_metrics_and_status_on_each_host_show_the_global_figures_of_its
         (Some(4), Some(0)),
         "{shown}"
     );
+    // Every host's counters: host 2 served 1 of the 17 requests, and created none of the 4
+    // sessions.
+    let stats = &shown["stats"];
+    assert_eq!(
+        (
+            stats["use/check-passed"].as_u64(),
+            stats["init/check-passed"].as_u64()
+        ),
+        (Some(17), Some(4)),
+        "{shown}"
+    );
+    let text = hosts[2].get("/metrics", None).await.json;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    let family = "session_host_pool_shared_events";
+    let count =
+        |event: &str| series(&text, family, &[&pool, &format!("event=\"{event}\"")]).unwrap_or(0.0);
+    assert_eq!(
+        (count("use/check-passed"), count("init/check-passed")),
+        (17.0, 4.0),
+        "{text}"
+    );
+}
+
+fn named(site: &str, pool: &str) -> String {
+    json!({"url": format!("https://{site}/"), "httpResponseBody": true,
+        "sessionManagement": {"pool": pool}})
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_16_the_client_pool_bound_is_global_a_4th_pool_on_any_host_is_a_429() {
+    let sessions = "max_client_pools = 3\npool_idle_timeout = 3600\n";
+    let Some(cluster) = Cluster::with(1, 0.0, 30.0, sessions).await else {
+        return;
+    };
+    let hosts = cluster.hosts(&[]).await;
+    for (n, host) in hosts.iter().enumerate() {
+        let answer = host.extract(named(PLAIN, &format!("c{n}")), None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    }
+    for host in &hosts {
+        let refused = host.extract(named(PLAIN, "c3"), None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            refused.json
+        );
+        assert!(
+            refused.json.to_string().contains("max_client_pools"),
+            "{}",
+            refused.json
+        );
+    }
+    let again = hosts[2].extract(named(PLAIN, "c0"), None).await;
+    assert_eq!(again.status, StatusCode::OK, "a known pool, from any host");
+}
+
+/// Every key on `redis`.
+fn redis_keys(redis: &RedisServer) -> Vec<String> {
+    let url = redis.url();
+    let port = url.rsplit(':').next().and_then(|p| p.split('/').next());
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", port.expect("a port"), "--raw", "KEYS", "*"])
+        .output()
+        .expect("redis-cli runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_16_many_client_pool_ids_across_hosts_leave_bounded_keys_and_host_maps() {
+    let sessions = "max_client_pools = 3\nmax_pools = 6\npool_idle_timeout = 0\n";
+    let Some(cluster) = Cluster::with(1, 0.0, 30.0, sessions).await else {
+        return;
+    };
+    let hosts = cluster.hosts(&[]).await;
+    const N: usize = 45;
+    for n in 0..N {
+        let answer = hosts[n % 3]
+            .extract(named(PLAIN, &format!("c{n}")), None)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    }
+    // At most 3 client pools of 7 keys (meta, ready, all, due, leases, stats, a session), and
+    // the registry; the evicted pools' keys go in the background.
+    let bound = 3 * 7 + 1;
+    let started = Instant::now();
+    let mut keys = redis_keys(&cluster.redis);
+    while keys.len() > bound && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        keys = redis_keys(&cluster.redis);
+    }
+    println!(
+        "{N} client pool ids on 3 hosts: {} keys in Redis",
+        keys.len()
+    );
+    assert!(
+        keys.len() <= bound,
+        "{} keys after {N} pools: {keys:?}",
+        keys.len()
+    );
+    for host in &hosts {
+        let status = host.get("/status", None).await.json;
+        let total = status["pools_total"].as_u64().unwrap_or(u64::MAX);
+        assert!(total <= 6, "the host's map: {status}");
+    }
 }

@@ -210,6 +210,8 @@ async fn redis_store(
     let options = RedisOptions {
         namespace: settings.namespace.clone(),
         lease_ttl: secs(settings.lease_ttl, "[store] lease_ttl")?,
+        pool_ttl: secs(settings.pool_ttl, "[store] pool_ttl")?,
+        bounds: session_host::store::PoolLimits::from_settings(&all.sessions),
         ..RedisOptions::default()
     };
     let store = RedisStore::connect(url, options).await?;

@@ -308,6 +308,12 @@ impl Engine {
         (total, out)
     }
 
+    /// Pool `id`'s counters summed over every host sharing it, when its store shares them (the
+    /// Redis store, issue 16): no round trip, the figures the store last fetched.
+    pub fn shared_stats(&self, id: &str) -> Option<std::collections::BTreeMap<String, u64>> {
+        self.inner.store.shared_stats(id)
+    }
+
     /// Every pool's aggregates, sorted by id: `O(pools)` whatever their sizes (issue 19).
     pub fn pool_counts(&self) -> Vec<PoolCounts> {
         let mut out = self.inner.store.counts(self.inner.clock.now());

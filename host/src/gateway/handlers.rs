@@ -160,7 +160,18 @@ pub(super) async fn status(
     let engine = state.engine();
     let config = state.config();
     let (total, page) = engine.pools_page_bounded(query.offset, limit, STATUS_SESSIONS_PER_POOL);
-    let pools: Vec<Value> = page.iter().map(|(c, p)| status_pool(c, p)).collect();
+    let pools: Vec<Value> = page
+        .iter()
+        .map(|(c, p)| {
+            let mut pool = status_pool(c, p);
+            // A shared pool (Redis store, issue 16): every host's counters, as last fetched.
+            if let (Some(stats), Some(fields)) = (engine.shared_stats(&p.id), pool.as_object_mut())
+            {
+                fields.insert("stats".into(), json!(stats));
+            }
+            pool
+        })
+        .collect();
     Ok(Json(json!({
         "gateway": {
             "listen": config.listen.to_string(),

@@ -102,6 +102,34 @@ impl PoolLimits {
     }
 }
 
+impl PoolLimits {
+    /// `max_pools`.
+    pub(crate) fn max_pools(&self) -> usize {
+        self.max_pools
+    }
+
+    /// The bound of `kind`, and the setting that names it (`max_pools` for named pools).
+    pub(crate) fn cap(&self, kind: PoolKind) -> (usize, &'static str) {
+        self.per_kind[kind.index()]
+    }
+
+    /// `pool_idle_timeout`.
+    pub(crate) fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// The index of `kind` in the Redis store's registry (`registry.lua`).
+    pub(crate) fn kind_index(kind: PoolKind) -> usize {
+        kind.index()
+    }
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self::from_settings(&SessionSettings::default())
+    }
+}
+
 /// Held by every request (and background replacement) using a pool: a pinned pool is never
 /// evicted.
 #[derive(Debug, Clone, Default)]

@@ -281,6 +281,14 @@ pub trait PoolStore: Send + Sync {
         Some((counts, pool))
     }
 
+    /// Pool `id`'s counters summed over every host sharing it (a remote store), by stat key,
+    /// as last fetched in the background: no round trip. `None`: the store shares no counters
+    /// (the engine's own, [`crate::engine::Engine::stats`], are the whole story).
+    fn shared_stats(&self, id: &str) -> Option<std::collections::BTreeMap<String, u64>> {
+        let _ = id;
+        None
+    }
+
     /// Every pool's aggregates, unsorted: what `/metrics` and the dashboard read at each scrape
     /// (issue 19). The in-memory store keeps them at each step, so this costs `O(pools)`
     /// whatever the pools' sizes; by default they are counted from [`PoolStore::pools`].

@@ -46,7 +46,7 @@ impl Kind {
 }
 
 /// Every metric family: its name, type and help text.
-pub const FAMILIES: [(&str, Kind, &str); 18] = [
+pub const FAMILIES: [(&str, Kind, &str); 19] = [
     (
         SESSION_EVENTS,
         Kind::Counter,
@@ -74,6 +74,11 @@ pub const FAMILIES: [(&str, Kind, &str); 18] = [
         "Consecutive failed inits of the pool",
     ),
     (POOL_CLOSED, Kind::Gauge, "1 when the pool is closed"),
+    (
+        POOL_SHARED_EVENTS,
+        Kind::Gauge,
+        "A shared pool's session stats summed over every host (aggregate with max)",
+    ),
     (HOOK_DURATION, Kind::Histogram, "Duration of one hook call"),
     (
         HOOK_ERRORS,

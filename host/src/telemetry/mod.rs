@@ -57,6 +57,7 @@
 //! | `session_host_pool_in_flight` | gauge | `pool` | Requests using the pool's sessions now |
 //! | `session_host_pool_bad_inits` | gauge | `pool` | Consecutive failed inits (the pool closes at `max_bad_inits`) |
 //! | `session_host_pool_closed` | gauge | `pool` | 1 when the pool is closed, else 0 |
+//! | `session_host_pool_shared_events` | gauge | `pool`, `event` | A shared pool's (Redis store, issue 16) session stat summed over every host, as the store last fetched it (about a second old); every host serving the pool shows the same figure: aggregate with `max`, not `sum`. `event` as in `session_host_session_events_total` |
 //!
 //! Plugin runtime:
 //!
@@ -138,6 +139,8 @@ pub const POOL_IN_FLIGHT: &str = "session_host_pool_in_flight";
 pub const POOL_BAD_INITS: &str = "session_host_pool_bad_inits";
 /// 1 when a pool is closed (`pool`).
 pub const POOL_CLOSED: &str = "session_host_pool_closed";
+/// A shared pool's session stats, summed over every host (`pool`, `event`; issue 16).
+pub const POOL_SHARED_EVENTS: &str = "session_host_pool_shared_events";
 /// Hook call durations (`config`, `hook`).
 pub const HOOK_DURATION: &str = "session_host_hook_duration_seconds";
 /// Failed hook calls (`config`, `hook`, `kind`).

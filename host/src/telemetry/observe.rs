@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use metrics::gauge;
 
-use super::{POOL_BAD_INITS, POOL_CLOSED, POOL_IN_FLIGHT, POOL_SESSIONS, POOL_SIZE};
+use super::{
+    POOL_BAD_INITS, POOL_CLOSED, POOL_IN_FLIGHT, POOL_SESSIONS, POOL_SHARED_EVENTS, POOL_SIZE,
+};
 use crate::engine::{Engine, PoolCounts};
 
 /// Sets the pool gauges of every pool of `engine` (call it before rendering); does nothing
@@ -20,9 +22,19 @@ pub fn observe_engine(engine: &Engine) {
         return;
     }
     let mut by_label: BTreeMap<String, Gauges> = BTreeMap::new();
+    let mut shared: BTreeMap<(String, String), u64> = BTreeMap::new();
     for pool in engine.pool_counts() {
         let label = engine.metric_label(&pool.id);
+        for (event, n) in engine.shared_stats(&pool.id).unwrap_or_default() {
+            *shared.entry((label.clone(), event)).or_default() += n;
+        }
         by_label.entry(label).or_default().add(&Gauges::of(&pool));
+    }
+    // Every host's counters of the shared pools this host serves (issue 16): each host shows
+    // the same global figure, so a dashboard aggregates them with `max`, never `sum`. Read
+    // from the store's copy, refreshed in the background: no round trip here.
+    for ((label, event), n) in shared {
+        gauge!(POOL_SHARED_EVENTS, "pool" => label, "event" => event).set(n as f64);
     }
     let last = engine.swap_gauge_labels(by_label.keys().cloned().collect());
     for gone in last.iter().filter(|l| !by_label.contains_key(*l)) {

@@ -1,32 +1,80 @@
--- Shared by every script (prepended): KEYS[1] is the pool's meta hash; every other key of
+-- Shared by every pool script (prepended): KEYS[1] is the pool's meta hash; every other key of
 -- the pool is KEYS[1]'s prefix plus a suffix, in the same {hash tag}, so the pool's keys sit
 -- in one Redis Cluster slot. Times are the server's (TIME), in milliseconds, shared by every
 -- host.
 local P = string.sub(KEYS[1], 1, -5)
 local META, READY, LEASES, ALL, RETIRED = KEYS[1], P .. 'ready', P .. 'leases', P .. 'all', P .. 'retired'
--- A pool's counters outlive its last write by a week, then go (a pool no host uses any more).
-local STATS_TTL = 604800
+-- DUE: the sessions with an age or idle limit, by the time they become due for proactive
+-- retirement (engine/pool.rs' `due` index). STATS: the pool's counters, every host's.
+local DUE, STATS = P .. 'due', P .. 'stats'
+-- What each script sets from its arguments before any step: the concurrency limit, the
+-- proactive retirement limits (ms; -1: none) and the pool's keys' time to live (ms).
+local MAX, AGE, IDLE, POOL_TTL = 2147483647, -1, -1, 3600000
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- One request is done with session `sid`: it leaves the in-flight count, and joins the ready
--- index again at its next-use time when below the concurrency limit `max`.
-local function release_one(sid, max)
-  local key = P .. 's:' .. sid
-  if redis.call('EXISTS', key) == 0 then return end
-  local n = tonumber(redis.call('HINCRBY', key, 'in_flight', -1))
-  if n < 0 then redis.call('HSET', key, 'in_flight', 0); n = 0 end
-  if n < max then
-    redis.call('ZADD', READY, tonumber(redis.call('HGET', key, 'next_use')), sid)
+-- Every key of the pool lives POOL_TTL past its last use (a pool no host uses any more goes,
+-- with its counters); a session's key likewise past its own last use.
+local function keep_pool()
+  for _, k in ipairs({META, READY, LEASES, ALL, RETIRED, DUE, STATS}) do
+    redis.call('PEXPIRE', k, POOL_TTL)
   end
 end
+-- Puts session `sid` in the due index at the earliest time its next possible use is past its
+-- age or idle limit (engine/pool.rs `due_at`: at once, its creation time, when its next use
+-- already is), or out of it when no limit applies.
+local function index_due(sid)
+  local s = redis.call('HMGET', P .. 's:' .. sid, 'created', 'last_use', 'next_use', 'in_flight')
+  if not s[1] then redis.call('ZREM', DUE, sid); return end
+  local created, last, nxt, n = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
+  local limit = nil
+  if AGE >= 0 then limit = created + AGE end
+  if IDLE >= 0 and n == 0 and (not limit or last + IDLE < limit) then limit = last + IDLE end
+  if not limit then redis.call('ZREM', DUE, sid); return end
+  if nxt >= limit then limit = created end
+  redis.call('ZADD', DUE, limit, sid)
+end
+-- Takes session `sid` out of rotation, keeping its history in the capped RETIRED list (its last
+-- HISTORY); 1 when retired now, 0 when it was gone already.
+local function retire_session(sid, reason)
+  local key = P .. 's:' .. sid
+  redis.call('SREM', ALL, sid)
+  redis.call('ZREM', READY, sid)
+  redis.call('ZREM', DUE, sid)
+  if redis.call('EXISTS', key) == 0 then return 0 end
+  local s = redis.call('HMGET', key, 'created', 'uses', 'cf', 'errors')
+  redis.call('DEL', key)
+  redis.call('LPUSH', RETIRED, cjson.encode({id = sid, reason = reason, created = s[1],
+    uses = s[2], cf = s[3], errors = s[4], at = now_ms()}))
+  redis.call('LTRIM', RETIRED, 0, HISTORY - 1)
+  redis.call('PEXPIRE', RETIRED, POOL_TTL)
+  return 1
+end
+-- One request is done with session `sid`: it leaves the in-flight count, and joins the ready
+-- index again at its next-use time when below the concurrency limit MAX.
+local function release_one(sid)
+  local key = P .. 's:' .. sid
+  if redis.call('EXISTS', key) == 0 then
+    -- Retired meanwhile, or its key expired: it leaves the indexes too.
+    redis.call('SREM', ALL, sid)
+    redis.call('ZREM', READY, sid)
+    redis.call('ZREM', DUE, sid)
+    return
+  end
+  local n = tonumber(redis.call('HINCRBY', key, 'in_flight', -1))
+  if n < 0 then redis.call('HSET', key, 'in_flight', 0); n = 0 end
+  if n < MAX then
+    redis.call('ZADD', READY, tonumber(redis.call('HGET', key, 'next_use')), sid)
+  end
+  index_due(sid)
+end
 -- Frees the leases whose holder stopped renewing them (a host killed with -9).
-local function reap(now, max)
+local function reap(now)
   local dead = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now)
   for _, member in ipairs(dead) do
     redis.call('ZREM', LEASES, member)
-    release_one(string.match(member, '^(.*)|'), max)
+    release_one(string.match(member, '^(.*)|'))
   end
 end
 -- Merges cookies into session `sid`'s jar (cookie mode), as engine/cookies.rs does: `new` is a
@@ -57,13 +105,14 @@ end
 -- n, then n × (sid, lease token, the session's data as JSON or '' when unchanged: each a
 -- release); m, then m × (sid, cookies to merge as a JSON list of {key, cookie}); then counter
 -- name/increment pairs for the pool's stats hash. A lease already reaped (expired) is not
--- released twice; a session's data is still written while it lives.
-local function settle(i, max)
+-- released twice; a session's data is still written while it lives. The counters of a pool
+-- gone from Redis (evicted, expired) are dropped: no key of it is made again.
+local function settle(i)
   local n = tonumber(ARGV[i]); i = i + 1
   for _ = 1, n do
     local sid, token, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     i = i + 3
-    if redis.call('ZREM', LEASES, sid .. '|' .. token) == 1 then release_one(sid, max) end
+    if redis.call('ZREM', LEASES, sid .. '|' .. token) == 1 then release_one(sid) end
     local key = P .. 's:' .. sid
     if data ~= '' and redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'data', data) end
   end
@@ -72,11 +121,10 @@ local function settle(i, max)
     merge_jar(ARGV[i], cjson.decode(ARGV[i + 1]))
     i = i + 2
   end
-  if i < #ARGV then
-    local stats = P .. 'stats'
+  if i < #ARGV and redis.call('EXISTS', META) == 1 then
     for j = i, #ARGV - 1, 2 do
-      redis.call('HINCRBY', stats, ARGV[j], tonumber(ARGV[j + 1]))
+      redis.call('HINCRBY', STATS, ARGV[j], tonumber(ARGV[j + 1]))
     end
-    redis.call('EXPIRE', stats, STATS_TTL)
+    redis.call('PEXPIRE', STATS, POOL_TTL)
   end
 end

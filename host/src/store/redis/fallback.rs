@@ -234,4 +234,8 @@ impl PoolStore for LocalFallback {
     fn counts(&self, now: Instant) -> Vec<PoolCounts> {
         self.active().counts(now)
     }
+
+    fn shared_stats(&self, id: &str) -> Option<std::collections::BTreeMap<String, u64>> {
+        self.active().shared_stats(id)
+    }
 }

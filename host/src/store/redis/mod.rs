@@ -2,7 +2,8 @@
 //!
 //! # Policy
 //!
-//! - **One round trip per step, one awaited per request.** Each [`PoolStore`] step is one Lua
+//! - **One round trip per step, one awaited per request** (and one per pool per touch period,
+//!   see "Bounded state"). Each [`PoolStore`] step is one Lua
 //!   script sent by `EVALSHA` ([`::redis::Script`] falls back to `EVAL` once when the server
 //!   does not know it yet), atomic on the server: `lease` reaps expired leases, checks the
 //!   closed state and the initial creations, and takes the session available earliest (a
@@ -13,12 +14,14 @@
 //!   session creation reads the pool's options from the copy registering brought.
 //! - **Global semantics.** Size, delay, bad-init count, closed state and sessions live in Redis:
 //!   they hold across hosts. Times shared across hosts are the server's (`TIME`), so the hosts'
-//!   clocks need not agree; the engine's `now` arguments are ignored.
+//!   clocks need not agree; the engine's `now` arguments are ignored (but for the
+//!   retirement check's clock advance, below).
 //! - **Leases expire** after [`RedisOptions::lease_ttl`] unless renewed (the engine renews them
 //!   every third of it): a host killed with -9 frees its sessions within the TTL; a reaped
 //!   lease is not released twice, so a session is neither lost nor used twice at once.
 //! - **Keys.** `{prefix}{{{namespace}/{pool}}}:…`: the pool id, with the namespace, is the
-//!   Redis Cluster hash tag, so a pool's keys share one slot and pools spread across slots.
+//!   Redis Cluster hash tag, so a pool's keys share one slot and pools spread across slots;
+//!   no script touches two slots (the registry is a step of its own).
 //!   Hosts share a pool only within one namespace: give hosts that run different configs (a
 //!   rollout) different namespaces, e.g. the configs' version hash.
 //! - **Bounded calls.** Every call ends within [`RedisOptions::timeout`]; a step that fails
@@ -33,11 +36,43 @@
 //! - **Session data and cookies.** A session's guest data comes with its lease and goes back
 //!   with its last release on this host; cookie jars are merged in Redis as the in-memory store
 //!   merges them ([`crate::engine::cookies`]), never replaced.
-//! - **Not shared yet:** proactive retirement (`retire_before_*`) is local to the in-memory
-//!   store, and the pool bounds (`max_pools`…) count the pools of each host.
+//! - **Proactive retirement** (`retire_before_lifetime`, `retire_before_idle`) is global: each
+//!   session's creation and last use are the server's times, and a due index (a sorted set by
+//!   the time each session's next possible use passes its age or idle limit, as
+//!   [`crate::engine::pool`]'s) is kept by every step that changes a session; the lease pops
+//!   the sessions due, retires them into the capped why-retired list (`proactive: age limit`,
+//!   `proactive: idle limit`) and answers them for replacement, whichever host used them last.
+//!   Cookie-mode leases retire nothing. An engine clock moved forward (the suites' virtual
+//!   clock) moves this check forward by as much; a real clock never does.
+//! - **Bounded state** (the standard "state that clients can create is bounded"):
+//!   - *Pool bounds, global.* A namespace's pools are registered in Redis: one sorted set per
+//!     kind ([`PoolKind`]) by last use, under `{prefix}{{namespace/}}pools:` (its own Cluster
+//!     slot). Registering a pool (`registry.lua`, one atomic script) applies
+//!     [`super::bounds`]' rule across every host: past `max_client_pools` (…) or `max_pools`,
+//!     the least recently used pool idle for `pool_idle_timeout` is evicted (its keys and
+//!     sessions deleted, in the background), else the request gets
+//!     [`EngineError::TooManyPools`] naming the setting (a 429); at most [`SWEEP`] more idle
+//!     pools go at each new pool. A host tells the registry it still uses a pool at most every
+//!     eighth of `pool_idle_timeout` (a minute at most): one extra round trip per pool and
+//!     period, so a pool in use is not seen idle. Pools of `[sessions.pools]` with a `size` are
+//!     not counted. Unlike the in-memory store, a pool whose last request started
+//!     `pool_idle_timeout` ago is evictable even while another host's request still uses it
+//!     (its lease then releases to nothing).
+//!   - *Keys expire.* Every key of a pool, and each session's, lives
+//!     [`RedisOptions::pool_ttl`] (`[store] pool_ttl`, default an hour) past its last use;
+//!     registry entries likewise. A pool no host uses any more vanishes with its counters; a
+//!     session unused that long is forgotten (answered for replacement like a retired one);
+//!     a pool whose keys expired is registered again at its next lease. The why-retired list is
+//!     capped at the engine's history length.
+//!   - *Host maps.* The pools a host serves (their config, options in force, last touch) are at
+//!     most `max_pools` besides the kept ones: past it, the least recently touched is forgotten
+//!     and registered again at its next request. The views' copy holds the served pools only;
+//!     the settle queues hold the pools with something to send (each capped: `settle.rs`); the
+//!     held sessions' data, the sessions this host's requests hold.
 //! - **Views.** The status views ([`PoolStore::counts`], [`PoolStore::pool`]) list the pools
 //!   this host registered, with their global figures from a copy refreshed in the background
-//!   while it is read ([`views`]).
+//!   while it is read ([`views`]), and every host's counters ([`PoolStore::shared_stats`]:
+//!   `/metrics`' `session_host_pool_shared_events`, the `stats` of each `/status` pool).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -53,7 +88,7 @@ use tokio::sync::Notify;
 
 use self::settle::Settle;
 use self::views::Views;
-use super::bounds::PoolPin;
+use super::bounds::{PoolKind, PoolLimits, PoolPin, SWEEP};
 use super::{Failure, PoolConfig, PoolStore, Registered, Registration, Step};
 use crate::engine::pool::{Choice, HISTORY, Lease, PoolOptions, Rotation, Session};
 use crate::engine::stats::SessionStat;
@@ -75,6 +110,13 @@ pub struct RedisOptions {
     /// How often a waiting request looks again for a session another host freed (default
     /// 50 ms).
     pub poll: Duration,
+    /// Every key of a pool, and of each of its sessions, lives this long past its last use
+    /// (`[store] pool_ttl`, default 1 hour): an abandoned pool's keys vanish (see the module
+    /// policy, "Bounded state").
+    pub pool_ttl: Duration,
+    /// The pool bounds (`max_pools`, `max_client_pools`…, `pool_idle_timeout`), held across
+    /// every host of the namespace (see the module policy, "Bounded state").
+    pub bounds: PoolLimits,
 }
 
 impl Default for RedisOptions {
@@ -85,6 +127,8 @@ impl Default for RedisOptions {
             lease_ttl: Duration::from_secs(30),
             timeout: Duration::from_secs(2),
             poll: Duration::from_millis(50),
+            pool_ttl: Duration::from_secs(3600),
+            bounds: PoolLimits::default(),
         }
     }
 }
@@ -124,6 +168,7 @@ pub fn redact(url: &str) -> String {
 }
 
 struct Scripts {
+    registry: Script,
     lease: Script,
     add: Script,
     release: Arc<Script>,
@@ -135,15 +180,17 @@ struct Scripts {
 
 impl Scripts {
     fn new() -> Self {
-        // The jar bounds of `merge_jar`, the engine's own (`engine/cookies.rs`).
+        // The jar bounds of `merge_jar`, the engine's own (`engine/cookies.rs`), and the
+        // why-retired list's length, the in-memory store's.
         let bounds = format!(
-            "local MAX_COOKIES, MAX_JAR_BYTES = {}, {}",
+            "local MAX_COOKIES, MAX_JAR_BYTES, HISTORY = {}, {}, {HISTORY}",
             crate::engine::cookies::MAX_COOKIES,
             crate::engine::cookies::MAX_JAR_BYTES
         );
         let common = include_str!("common.lua");
         let with = |body: &str| Script::new(&format!("{bounds}\n{common}\n{body}"));
         Self {
+            registry: Script::new(include_str!("registry.lua")),
             lease: with(include_str!("lease.lua")),
             add: with(include_str!("add.lua")),
             release: Arc::new(with(include_str!("release.lua"))),
@@ -160,20 +207,18 @@ pub struct RedisStore {
     conn: ConnectionManager,
     options: RedisOptions,
     scripts: Arc<Scripts>,
-    /// Pools this host registered, with the config it asked for (the views, and registering
-    /// again a pool Redis lost: a restart without persistence).
-    local: Arc<Mutex<HashMap<String, PoolConfig>>>,
-    /// The options in force in Redis of the pools this host registered (the first
-    /// registration's, perhaps another host's), as registering answered them: a session
-    /// creation reads them with no round trip.
-    frozen: Mutex<HashMap<String, PoolOptions>>,
+    /// The pools this host serves (the views, and registering again a pool Redis lost),
+    /// bounded as the module policy says ("Bounded state").
+    local: Arc<Mutex<Served>>,
     /// The pools' global figures, for the views.
     views: Arc<Views>,
     /// The last call failed (Redis unreachable or past the timeout); the next success clears
     /// it.
     down: AtomicBool,
     notify: Arc<Notify>,
-    max_concurrency: Mutex<u32>,
+    /// The engine's rotation limits, as its last lease gave them (the releases sent alone
+    /// need them).
+    limits: Mutex<Limits>,
     /// The guest data of the sessions this host holds, as their lease brought it (see
     /// [`Leased`]).
     leased: Mutex<HashMap<(String, String), Leased>>,
@@ -193,6 +238,85 @@ struct Leased {
     /// When it was leased: entries of leases dropped before they were held (a request cancelled
     /// during its lease step) are pruned past [`LEASED_CAP`] once older than the lease TTL.
     at: Instant,
+}
+
+/// The rotation limits the scripts read: concurrency, and the proactive retirement limits in
+/// milliseconds (`-1`: none).
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max: u32,
+    age: i64,
+    idle: i64,
+}
+
+impl Limits {
+    fn of(rotation: &Rotation) -> Self {
+        let ms = |d: Option<Duration>| {
+            d.map_or(-1, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        };
+        Self {
+            max: rotation.max_concurrency.min(i32::MAX as u32),
+            age: ms(rotation.max_age),
+            idle: ms(rotation.max_idle),
+        }
+    }
+}
+
+/// One pool this host serves.
+#[derive(Debug, Clone)]
+struct Pool {
+    /// The config this host asked for.
+    config: PoolConfig,
+    /// The options in force in Redis (the first registration's, perhaps another host's), as
+    /// registering answered them: a session creation reads them with no round trip.
+    frozen: Option<PoolOptions>,
+    /// A `[sessions.pools]` pool: not in the registry, not counted, never dropped here.
+    keep: bool,
+    /// When this host last told the registry it uses the pool.
+    touched: Instant,
+}
+
+/// The pools this host serves: at most `max_pools` besides the kept ones; past it, the one this
+/// host touched least recently is forgotten (it is registered again at its next request).
+#[derive(Debug, Default)]
+struct Served {
+    map: HashMap<String, Pool>,
+    /// The pools not kept, by their last touch.
+    recency: BTreeSet<(Instant, String)>,
+}
+
+impl Served {
+    fn get(&self, id: &str) -> Option<&Pool> {
+        self.map.get(id)
+    }
+
+    /// Puts `pool` in (replacing its entry), first forgetting the least recently touched pools
+    /// past `max` pools not kept.
+    fn put(&mut self, id: &str, pool: Pool, max: usize) {
+        self.remove(id);
+        if !pool.keep {
+            while self.recency.len() >= max.max(1) {
+                let Some((_, oldest)) = self.recency.pop_first() else {
+                    break;
+                };
+                self.map.remove(&oldest);
+            }
+            self.recency.insert((pool.touched, id.to_owned()));
+        }
+        self.map.insert(id.to_owned(), pool);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Pool> {
+        let pool = self.map.remove(id)?;
+        if !pool.keep {
+            self.recency.remove(&(pool.touched, id.to_owned()));
+        }
+        Some(pool)
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.map.keys().cloned().collect()
+    }
 }
 
 /// Held sessions' data kept at once before stale entries are pruned: well above any host's
@@ -225,11 +349,14 @@ impl RedisStore {
             options,
             scripts: Arc::new(Scripts::new()),
             local: Arc::default(),
-            frozen: Mutex::default(),
             views: Arc::default(),
             down: AtomicBool::new(false),
             notify: Arc::new(Notify::new()),
-            max_concurrency: Mutex::new(u32::MAX),
+            limits: Mutex::new(Limits {
+                max: i32::MAX as u32,
+                age: -1,
+                idle: -1,
+            }),
             leased: Mutex::default(),
             queues: settle::Queues::default(),
         })
@@ -251,6 +378,7 @@ impl RedisStore {
             timeout: self.options.timeout,
             max: self.max(),
             ttl: self.options.lease_ttl,
+            head: self.head(),
         }
     }
 
@@ -283,10 +411,11 @@ impl RedisStore {
         self.sender(id).once(batch).await;
     }
 
-    /// What a step on pool `id` carries: its whole queue.
+    /// What a step on pool `id` carries: its whole queue, which leaves the map (a task in
+    /// charge of it finds nothing and ends): the map holds the pools with something to send.
     fn carried(&self, id: &str) -> Settle {
         let mut queues = self.queues.lock();
-        queues.get_mut(id).map(Settle::take).unwrap_or_default()
+        queues.remove(id).map(|mut q| q.take()).unwrap_or_default()
     }
 
     /// Puts back what a failed step carried.
@@ -309,7 +438,7 @@ impl RedisStore {
     fn view_source(&self) -> views::Source {
         let (local, options) = (self.local.clone(), self.options.clone());
         let pools = move || {
-            let ids: Vec<String> = local.lock().keys().cloned().collect();
+            let ids = local.lock().ids();
             ids.into_iter()
                 .map(|id| {
                     let meta = meta_key(&options, &id);
@@ -335,7 +464,11 @@ impl RedisStore {
     /// session until fetched.
     pub fn remote(&self, id: &str) -> Option<Remote> {
         self.views.wanted(|| self.view_source());
-        let options = self.local.lock().get(id).map(|c| c.options.clone())?;
+        let options = self
+            .local
+            .lock()
+            .get(id)
+            .map(|p| p.config.options.clone())?;
         Some(self.views.get(id).unwrap_or_else(|| Remote {
             counts: PoolCounts {
                 id: id.to_owned(),
@@ -347,11 +480,104 @@ impl RedisStore {
     }
 
     fn max(&self) -> u32 {
-        (*self.max_concurrency.lock()).min(i32::MAX as u32)
+        self.limits.lock().max
+    }
+
+    /// What `release.lua` reads after the concurrency limit: the retirement limits and the
+    /// pools' TTL.
+    fn head(&self) -> [String; 3] {
+        let Limits { age, idle, .. } = *self.limits.lock();
+        [age.to_string(), idle.to_string(), self.pool_ttl_ms()]
     }
 
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.options.lease_ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn pool_ttl_ms(&self) -> String {
+        millis(self.options.pool_ttl.max(Duration::from_millis(1)))
+    }
+
+    /// How often this host tells the registry it uses a pool: an eighth of
+    /// `pool_idle_timeout` and of the pools' TTL, at most a minute, so that a pool in use is
+    /// never seen idle nor expired.
+    fn touch_every(&self) -> Duration {
+        let idle = self.options.bounds.idle();
+        (idle.min(self.options.pool_ttl) / 8).min(Duration::from_secs(60))
+    }
+
+    /// The registry's key prefix (`registry.lua`): the namespace is its hash tag.
+    fn registry(&self) -> String {
+        let RedisOptions {
+            prefix, namespace, ..
+        } = &self.options;
+        format!("{prefix}{{{namespace}/}}pools:")
+    }
+
+    /// Admits pool `id` of `kind` in the namespace's registry, or touches it (one round trip):
+    /// the bounds hold across hosts ("Bounded state" in the module policy). The pools evicted
+    /// to make room are dropped from Redis in the background, and forgotten here.
+    ///
+    /// # Errors
+    /// A bound is full of pools in use ([`EngineError::TooManyPools`]). A failed call admits:
+    /// the lease that follows meets the same failure and answers by the failure policy.
+    async fn admit(&self, id: &str, kind: PoolKind) -> Result<Vec<String>, EngineError> {
+        let bounds = &self.options.bounds;
+        let (cap, setting) = bounds.cap(kind);
+        let args = [
+            id.to_owned(),
+            PoolLimits::kind_index(kind).to_string(),
+            millis(bounds.idle()),
+            self.pool_ttl_ms(),
+            bounds.max_pools().to_string(),
+            cap.to_string(),
+            SWEEP.to_string(),
+        ];
+        let mut invocation = self.scripts.registry.key(self.registry());
+        for arg in &args {
+            invocation.arg(arg);
+        }
+        let mut conn = self.conn.clone();
+        let call = invocation.invoke_async::<Vec<String>>(&mut conn);
+        let reply = match tokio::time::timeout(self.options.timeout, call).await {
+            Ok(Ok(reply)) => reply,
+            _ => {
+                tracing::warn!(pool = %crate::wire::truncated(id), "Redis store: pool registry step failed");
+                return Ok(Vec::new());
+            }
+        };
+        let mut reply = reply.into_iter();
+        match reply.next().as_deref() {
+            Some("1") => Err(EngineError::TooManyPools {
+                setting,
+                limit: cap,
+            }),
+            Some("2") => Err(EngineError::TooManyPools {
+                setting: "max_pools",
+                limit: bounds.max_pools(),
+            }),
+            _ => {
+                let evicted: Vec<String> = reply.collect();
+                for victim in &evicted {
+                    self.local.lock().remove(victim);
+                    self.drop_remote(victim);
+                }
+                Ok(evicted)
+            }
+        }
+    }
+
+    /// Deletes pool `id`'s keys and its sessions' in the background (it was evicted).
+    fn drop_remote(&self, id: &str) {
+        let (scripts, conn) = (self.scripts.clone(), self.conn.clone());
+        let (meta, timeout) = (self.meta(id), self.options.timeout);
+        spawn(async move {
+            let mut conn = conn;
+            let mut invocation = scripts.pool.key(meta);
+            invocation.arg("drop");
+            let call = invocation.invoke_async::<Option<i64>>(&mut conn);
+            let _ = tokio::time::timeout(timeout, call).await;
+        });
     }
 
     /// True while Redis does not answer: the last call failed and none succeeded since.
@@ -451,7 +677,7 @@ impl RedisStore {
 
     /// Registers pool `id` with `config` in Redis (the first registration's options win), and
     /// keeps the options in force, which the same round trip answers.
-    async fn register_remote(&self, id: &str, config: &PoolConfig) {
+    async fn register_remote(&self, id: &str, config: &PoolConfig) -> Option<PoolOptions> {
         let o = &config.options;
         let args = [
             "register".to_owned(),
@@ -459,11 +685,16 @@ impl RedisStore {
             millis(crate::zyte::retry::secs(o.delay)),
             u8::from(o.randomize_delay).to_string(),
             config.max_bad_inits.to_string(),
+            self.pool_ttl_ms(),
         ];
         let reply: Option<Vec<String>> = self.run(&self.scripts.pool, id, &args).await;
-        if let Some(options) = reply.as_deref().and_then(options_of) {
-            self.frozen.lock().insert(id.to_owned(), options);
-        }
+        reply.as_deref().and_then(options_of)
+    }
+
+    /// Keeps pool `id` as served by this host, within the local bound.
+    fn serve(&self, id: &str, pool: Pool) {
+        let max = self.options.bounds.max_pools();
+        self.local.lock().put(id, pool, max);
     }
 
     async fn pool_op<T: FromRedisValue>(&self, id: &str, op: &str, args: &[&str]) -> Option<T> {
@@ -548,13 +779,14 @@ fn millis(d: Duration) -> String {
 
 /// The step `lease.lua` answered, and the leased session's data (JSON).
 fn step_of(reply: Vec<String>, token: u64) -> (Step, Option<String>) {
+    let mut parts = reply.into_iter();
+    let retired = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
     let mut step = Step {
         choice: Choice::Empty,
         create: false,
-        retired: Vec::new(),
+        retired: parts.by_ref().take(retired).collect(),
         closed: None,
     };
-    let mut parts = reply.into_iter();
     let mut data = None;
     match (parts.next().as_deref(), parts.next(), parts.next()) {
         (Some("closed"), reason, _) => step.closed = Some(reason.unwrap_or_default()),
@@ -584,27 +816,52 @@ impl PoolStore for RedisStore {
         &self,
         id: &str,
         config: PoolConfig,
-        _how: Registration,
+        how: Registration,
         _now: Instant,
     ) -> Result<Registered, EngineError> {
-        // Once per pool and config: Redis keeps the first registration's options, and a Redis
-        // that lost the pool gets it again at its next lease.
-        if self.local.lock().get(id) == Some(&config) {
+        // Once per pool and config, and a touch of the registry every `touch_every`: Redis
+        // keeps the first registration's options, and a Redis that lost the pool gets it again
+        // at its next lease.
+        let now = Instant::now();
+        let known = self.local.lock().get(id).cloned();
+        let keep = how == Registration::Preset || known.as_ref().is_some_and(|p| p.keep);
+        let same = known.as_ref().filter(|p| p.config == config);
+        let fresh = same.is_some_and(|p| now.duration_since(p.touched) < self.touch_every());
+        if same.is_some() && (keep || fresh) {
             return Ok(Registered {
                 pin: PoolPin::default(),
                 evicted: Vec::new(),
             });
         }
-        self.register_remote(id, &config).await;
-        self.local.lock().insert(id.to_owned(), config);
+        let evicted = match keep {
+            true => Vec::new(),
+            false => match self.admit(id, config.kind).await {
+                Ok(evicted) => evicted,
+                Err(e) => {
+                    self.local.lock().remove(id);
+                    return Err(e);
+                }
+            },
+        };
+        let frozen = match same {
+            Some(p) => p.frozen.clone(),
+            None => self.register_remote(id, &config).await,
+        };
+        let pool = Pool {
+            config,
+            frozen,
+            keep,
+            touched: now,
+        };
+        self.serve(id, pool);
         Ok(Registered {
             pin: PoolPin::default(),
-            evicted: Vec::new(),
+            evicted,
         })
     }
 
     fn ids(&self) -> Vec<String> {
-        self.local.lock().keys().cloned().collect()
+        self.local.lock().ids()
     }
 
     fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot> {
@@ -613,13 +870,15 @@ impl PoolStore for RedisStore {
 
     /// From the copy registration brought (no round trip), else from Redis.
     async fn options(&self, id: &str) -> Option<PoolOptions> {
-        let cached = self.frozen.lock().get(id).cloned();
+        let cached = self.local.lock().get(id).and_then(|p| p.frozen.clone());
         if cached.is_some() {
             return cached;
         }
         let reply: Vec<String> = self.pool_op(id, "options", &[]).await?;
         let options = options_of(&reply)?;
-        self.frozen.lock().insert(id.to_owned(), options.clone());
+        if let Some(pool) = self.local.lock().map.get_mut(id) {
+            pool.frozen = Some(options.clone());
+        }
         Some(options)
     }
 
@@ -662,18 +921,27 @@ impl PoolStore for RedisStore {
     async fn lease(
         &self,
         id: &str,
-        _now: Instant,
+        now: Instant,
         rotation: &Rotation,
-        _retire: bool,
+        retire: bool,
         u: f64,
     ) -> Option<Step> {
-        *self.max_concurrency.lock() = rotation.max_concurrency;
+        let limits = Limits::of(rotation);
+        *self.limits.lock() = limits;
         let token: u64 = rand::random();
+        // An engine clock moved forward (the tests' virtual clock) moves the retirement check
+        // forward by as much; a real clock is never ahead of `Instant::now()`.
+        let skew = now.saturating_duration_since(Instant::now());
         let mut args = vec![
-            self.max().to_string(),
+            limits.max.to_string(),
             u.to_string(),
             self.ttl_ms().to_string(),
             token.to_string(),
+            limits.age.to_string(),
+            limits.idle.to_string(),
+            u8::from(retire).to_string(),
+            millis(skew),
+            self.pool_ttl_ms(),
         ];
         let alone = args.len();
         let carried = self.carried(id);
@@ -682,11 +950,19 @@ impl PoolStore for RedisStore {
         if reply.is_err() {
             self.put_back(id, carried);
         } else if let Ok(None) = reply {
-            // Redis lost the pool (restarted without persistence): register it again, once;
-            // what this step carried is settled already.
-            let config = self.local.lock().get(id).cloned();
-            if let Some(config) = config {
-                self.register_remote(id, &config).await;
+            // Redis lost the pool (restarted without persistence, or its keys expired, or
+            // another host evicted it): register it again, once, within the bounds (refused,
+            // the pool is forgotten here and the step answers "no pool"); what this step
+            // carried is settled already.
+            let known = self.local.lock().get(id).cloned();
+            if let Some(mut pool) = known {
+                if !pool.keep && self.admit(id, pool.config.kind).await.is_err() {
+                    self.local.lock().remove(id);
+                    return None;
+                }
+                pool.frozen = self.register_remote(id, &pool.config).await;
+                pool.touched = Instant::now();
+                self.serve(id, pool);
                 args.truncate(alone);
                 args.extend(["0".to_owned(), "0".to_owned()]);
                 reply = self.try_run(&self.scripts.lease, id, &args).await;
@@ -718,6 +994,7 @@ impl PoolStore for RedisStore {
         for_use: bool,
     ) -> Option<Lease> {
         let token: u64 = rand::random();
+        let limits = *self.limits.lock();
         let cookies = Value::Array(session.cookies.clone()).to_string();
         let args = [
             session.id.clone(),
@@ -729,6 +1006,9 @@ impl PoolStore for RedisStore {
             cookies,
             data_json(&session.data),
             settle::keyed(&session.cookies),
+            limits.age.to_string(),
+            limits.idle.to_string(),
+            self.pool_ttl_ms(),
         ];
         let added: Option<i64> = self.run(&self.scripts.add, id, &args).await;
         self.notify.notify_waiters();
@@ -813,8 +1093,7 @@ impl PoolStore for RedisStore {
     }
 
     async fn retire(&self, id: &str, session_id: &str, reason: &str, _now: Instant) -> bool {
-        let reason = crate::wire::truncated(reason);
-        let args = [reason, HISTORY.to_string()];
+        let args = [crate::wire::truncated(reason), self.pool_ttl_ms()];
         self.session_op::<i64>(id, session_id, "retire", &args)
             .await
             == Some(1)
@@ -841,7 +1120,11 @@ impl PoolStore for RedisStore {
         _now: Instant,
         _max_sessions: usize,
     ) -> Option<(PoolCounts, PoolSnapshot)> {
-        let options = self.local.lock().get(id).map(|c| c.options.clone())?;
+        let options = self
+            .local
+            .lock()
+            .get(id)
+            .map(|p| p.config.options.clone())?;
         let remote = self.remote(id)?;
         let pool = PoolSnapshot {
             id: id.to_owned(),
@@ -855,6 +1138,12 @@ impl PoolStore for RedisStore {
             retired: Vec::new(),
         };
         Some((remote.counts, pool))
+    }
+
+    /// Every host's counters of pool `id`, from the views' copy (see [`views`]): empty until
+    /// fetched.
+    fn shared_stats(&self, id: &str) -> Option<std::collections::BTreeMap<String, u64>> {
+        self.remote(id).map(|r| r.stats)
     }
 
     /// Every served pool's global figures, from the views' copy (see [`views`]).

@@ -1,6 +1,9 @@
 -- Pool-level steps, chosen by ARGV[1]:
--- register size delay_ms rnd max_bad   -> {size, delay_ms, rnd} in force (the first
---                                         registration's options win)
+-- register size delay_ms rnd max_bad pool_ttl_ms
+--                                      -> {size, delay_ms, rnd} in force (the first
+--                                         registration's options win); every key of the
+--                                         pool lives pool_ttl_ms more
+-- drop                                 -> 1: the pool and its sessions are deleted (evicted)
 -- give_back                            -> 1
 -- close reason                         -> the reason in force
 -- closed                               -> the reason, or nil
@@ -15,7 +18,13 @@ if op == 'register' then
     redis.call('HSET', META, 'size', ARGV[2], 'delay_ms', ARGV[3], 'rnd', ARGV[4],
       'max_bad', ARGV[5], 'pending', ARGV[2], 'bad', 0)
   end
+  POOL_TTL = tonumber(ARGV[6])
+  keep_pool()
   return redis.call('HMGET', META, 'size', 'delay_ms', 'rnd')
+elseif op == 'drop' then
+  for _, sid in ipairs(redis.call('SMEMBERS', ALL)) do redis.call('DEL', P .. 's:' .. sid) end
+  redis.call('DEL', META, READY, LEASES, ALL, RETIRED, DUE, STATS)
+  return 1
 end
 if not exists then return nil end
 local function missing()

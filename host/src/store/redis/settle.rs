@@ -173,6 +173,8 @@ pub struct Sender {
     pub timeout: Duration,
     pub max: u32,
     pub ttl: Duration,
+    /// What `release.lua` reads after `max`: the retirement limits and the pools' TTL.
+    pub head: [String; 3],
 }
 
 impl Sender {
@@ -226,6 +228,7 @@ impl Sender {
 
     async fn send(&self, batch: &Settle) -> Result<(), ()> {
         let mut args = vec![self.max.to_string()];
+        args.extend(self.head.iter().cloned());
         batch.args(&mut args);
         let mut invocation = self.script.key(&self.meta);
         for arg in &args {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use session_host_testkit::redis::RedisServer as Server;
 
 use super::*;
+use crate::settings::SessionSettings;
 use crate::store::PoolKind;
 
 /// Starts one, or `None` when `redis-server` is missing outside CI.
@@ -501,5 +502,303 @@ async fn issue_16_cookie_jars_merge_across_hosts_none_replaces_the_other() {
         jar.last(),
         Some(&cookie("c299", "v")),
         "the first added dropped first"
+    );
+}
+
+/// A store with the pool bounds of `settings` and a pools' TTL of `pool_ttl`.
+async fn bounded(server: &Server, settings: &SessionSettings, pool_ttl: Duration) -> RedisStore {
+    let options = RedisOptions {
+        pool_ttl,
+        bounds: PoolLimits::from_settings(settings),
+        ..RedisOptions::default()
+    };
+    RedisStore::connect(&server.url(), options)
+        .await
+        .expect("connect")
+}
+
+/// A plain connection to `server`, for looking at its keys.
+async fn raw(server: &Server) -> ::redis::aio::MultiplexedConnection {
+    let client = ::redis::Client::open(server.url()).expect("url");
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn")
+}
+
+/// Every key on `server`, with its time to live in ms (`-1`: none).
+async fn keys(server: &Server) -> Vec<(String, i64)> {
+    let mut conn = raw(server).await;
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS");
+    let mut out = Vec::new();
+    for key in keys {
+        let ttl: i64 = ::redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("PTTL");
+        out.push((key, ttl));
+    }
+    out
+}
+
+fn client_pool(n: usize) -> (String, PoolConfig) {
+    let config = PoolConfig {
+        kind: PoolKind::Client,
+        ..config(1, 0.0)
+    };
+    (format!("client/p{n}"), config)
+}
+
+/// Registers client pool `n` on `store` and gives it a session, as a request would.
+async fn use_client_pool(store: &RedisStore, n: usize) -> Result<(), EngineError> {
+    let (id, config) = client_pool(n);
+    store
+        .register(&id, config, Registration::Request, Instant::now())
+        .await?;
+    let rotation = rotation(1);
+    let step = store.lease(&id, Instant::now(), &rotation, true, 0.5);
+    assert!(step.await.expect("pool exists").create, "{id}");
+    let s = session(&format!("s{n}"));
+    let lease = store
+        .add(&id, s, Duration::ZERO, true)
+        .await
+        .expect("added");
+    store.count(&id, SessionStat::UseCheckPassed);
+    store.release(&id, &lease).await;
+    store.settle_now(&id).await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn issue_16_pool_bounds_hold_across_hosts_and_refuse_past_a_full_bound() {
+    let Some(server) = server().await else { return };
+    let settings = SessionSettings {
+        max_client_pools: 3,
+        pool_idle_timeout: 3600.0,
+        ..SessionSettings::default()
+    };
+    let ttl = Duration::from_secs(3600);
+    let (a, b) = (
+        bounded(&server, &settings, ttl).await,
+        bounded(&server, &settings, ttl).await,
+    );
+    use_client_pool(&a, 0).await.expect("within the bound");
+    use_client_pool(&b, 1).await.expect("within the bound");
+    use_client_pool(&a, 2).await.expect("within the bound");
+    match use_client_pool(&b, 3).await {
+        Err(EngineError::TooManyPools { setting, limit }) => {
+            assert_eq!(
+                (setting, limit),
+                ("max_client_pools", 3),
+                "global, not per host"
+            );
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    assert!(!b.ids().contains(&"client/p3".to_owned()), "{:?}", b.ids());
+    // A pool that exists still serves, from any host.
+    let (id, config) = client_pool(0);
+    b.register(&id, config, Registration::Request, Instant::now())
+        .await
+        .expect("a known pool");
+    // Site pools are not client pools: their bound is max_pools.
+    register(&b, 1, 0.0).await;
+}
+
+#[tokio::test]
+async fn issue_16_many_client_pool_ids_leave_bounded_keys_and_host_maps() {
+    let Some(server) = server().await else { return };
+    let settings = SessionSettings {
+        max_client_pools: 3,
+        max_pools: 5,
+        pool_idle_timeout: 0.0,
+        ..SessionSettings::default()
+    };
+    let ttl = Duration::from_secs(3600);
+    let (a, b) = (
+        bounded(&server, &settings, ttl).await,
+        bounded(&server, &settings, ttl).await,
+    );
+    const N: usize = 60;
+    for n in 0..N {
+        let host = if n % 2 == 0 { &a } else { &b };
+        use_client_pool(host, n)
+            .await
+            .expect("an idle pool makes room");
+        for h in [&a, &b] {
+            assert!(h.ids().len() <= 5, "host map: {:?}", h.ids());
+            assert!(h.queues.lock().len() <= 5, "settle queues");
+            assert!(h.leased.lock().is_empty(), "nothing held");
+        }
+    }
+    // The evicted pools' keys go in the background: within a round trip or two.
+    // At most 3 client pools of 5 keys (meta, ready, all, stats, its session), and the registry.
+    let bound = 3 * 5 + 1;
+    let started = Instant::now();
+    let mut all = keys(&server).await;
+    while all.len() > bound && started.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        all = keys(&server).await;
+    }
+    println!(
+        "{N} client pool ids: {} keys in Redis, host maps {} and {} pools",
+        all.len(),
+        a.ids().len(),
+        b.ids().len()
+    );
+    assert!(all.len() <= bound, "{} keys: {all:?}", all.len());
+    assert!(
+        all.iter().all(|(_, ttl)| *ttl > 0),
+        "every key expires: {all:?}"
+    );
+    let mut conn = raw(&server).await;
+    let registered: usize = ::redis::cmd("ZCARD")
+        .arg("sh:{/}pools:1")
+        .query_async(&mut conn)
+        .await
+        .expect("ZCARD");
+    assert!(registered <= 3, "{registered} client pools registered");
+    for h in [&a, &b] {
+        h.refresh_views().await;
+        assert!(h.counts(Instant::now()).len() <= 5);
+    }
+}
+
+#[tokio::test]
+async fn issue_16_an_abandoned_pools_keys_vanish_after_pool_ttl_and_it_comes_back() {
+    let Some(server) = server().await else { return };
+    let settings = SessionSettings::default();
+    let a = bounded(&server, &settings, Duration::from_millis(300)).await;
+    use_client_pool(&a, 0).await.expect("registered");
+    let all = keys(&server).await;
+    assert!(all.len() >= 5, "{all:?}");
+    assert!(
+        all.iter().all(|(_, ttl)| *ttl > 0 && *ttl <= 300),
+        "{all:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let left = keys(&server).await;
+    assert!(left.is_empty(), "nothing lingers: {left:?}");
+    // The host still knows the pool: its next lease registers it again.
+    let (id, _) = client_pool(0);
+    let step = a.lease(&id, Instant::now(), &rotation(1), true, 0.5).await;
+    assert!(step.expect("registered again").create);
+}
+
+fn retiring(max_age: Option<u64>, max_idle: Option<u64>) -> Rotation {
+    Rotation {
+        max_concurrency: 1,
+        max_age: max_age.map(Duration::from_millis),
+        max_idle: max_idle.map(Duration::from_millis),
+    }
+}
+
+/// The why-retired list of pool `p`, newest first: (session id, reason).
+async fn why_retired(server: &Server) -> Vec<(String, String)> {
+    let mut conn = raw(server).await;
+    let list: Vec<String> = ::redis::cmd("LRANGE")
+        .arg("sh:{/p}:retired")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .expect("LRANGE");
+    list.iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(e).expect("JSON");
+            (
+                v["id"].as_str().unwrap_or("").to_owned(),
+                v["reason"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn lease_at(store: &RedisStore, now: Instant, rotation: &Rotation, retire: bool) -> Step {
+    let step = store.lease("p", now, rotation, retire, 0.5);
+    step.await.expect("pool exists")
+}
+
+#[tokio::test]
+async fn issue_16_proactive_retirement_is_global() {
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 30_000).await, host(&server, 30_000).await);
+    register(&a, 1, 0.0).await;
+    register(&b, 1, 0.0).await;
+    let idle = retiring(None, Some(200));
+    assert!(lease_at(&a, Instant::now(), &idle, true).await.create);
+    let s1 = session("s1");
+    a.add("p", s1, Duration::ZERO, false).await.expect("added");
+    let held = ready(&lease_at(&a, Instant::now(), &idle, true).await).expect("s1");
+    a.release("p", &held).await;
+    a.settle_now("p").await;
+    // Not idle long enough: b uses it.
+    let step = lease_at(&b, Instant::now(), &idle, true).await;
+    assert!(step.retired.is_empty(), "{step:?}");
+    let held = ready(&step).expect("b uses s1");
+    b.release("p", &held).await;
+    b.settle_now("p").await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Idle past the limit since b's use: retired once, for every host, in the shared history.
+    let step = lease_at(&a, Instant::now(), &idle, true).await;
+    assert_eq!(step.retired, ["s1"], "{step:?}");
+    assert_eq!(step.choice, Choice::Empty);
+    assert!(
+        lease_at(&b, Instant::now(), &idle, true)
+            .await
+            .retired
+            .is_empty()
+    );
+    let why = why_retired(&server).await;
+    assert_eq!(why, [("s1".into(), "proactive: idle limit".into())]);
+    // Cookie mode (no retirement) leaves a due session alone.
+    let s3 = session("s3");
+    a.add("p", s3, Duration::ZERO, false).await.expect("added");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let kept = lease_at(&a, Instant::now(), &idle, false).await;
+    assert_eq!(ready(&kept).map(|l| l.session_id).as_deref(), Some("s3"));
+}
+
+#[tokio::test]
+async fn issue_16_the_age_limit_retires_a_session_in_use_and_a_forward_clock_moves_the_check() {
+    let Some(server) = server().await else { return };
+    let a = host(&server, 30_000).await;
+    register(&a, 1, 0.0).await;
+    let old = retiring(Some(60_000), None);
+    assert!(
+        a.lease("p", Instant::now(), &old, true, 0.5)
+            .await
+            .expect("pool")
+            .create
+    );
+    let lease = a
+        .add("p", session("s1"), Duration::ZERO, true)
+        .await
+        .expect("held");
+    let now = Instant::now();
+    let s = a.lease("p", now, &old, true, 0.5).await.expect("pool");
+    assert!(s.retired.is_empty(), "a minute to go: {s:?}");
+    // The engine's clock, moved a minute forward (the suites' virtual clock).
+    let later = now + Duration::from_secs(61);
+    let s = a.lease("p", later, &old, true, 0.5).await.expect("pool");
+    assert_eq!(s.retired, ["s1"], "retired though in use: {s:?}");
+    assert_eq!(
+        why_retired(&server).await,
+        [("s1".into(), "proactive: age limit".into())]
+    );
+    a.release("p", &lease).await;
+    a.settle_now("p").await;
+    assert_eq!(
+        keys(&server)
+            .await
+            .iter()
+            .filter(|(k, _)| k.contains(":s:"))
+            .count(),
+        0
     );
 }

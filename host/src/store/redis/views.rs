@@ -135,6 +135,14 @@ impl Views {
     /// Fetches every pool of `source` now (what the task does each round).
     pub async fn refresh(&self, source: &Source) {
         let pools = (source.pools)();
+        // Pools this host no longer serves leave the copy: it holds the served pools only.
+        {
+            let served: std::collections::HashSet<&str> =
+                pools.iter().map(|(id, _)| id.as_str()).collect();
+            self.copy
+                .lock()
+                .retain(|id, _| served.contains(id.as_str()));
+        }
         for batch in pools.chunks(VIEW_BATCH) {
             let mut conn = source.conn.clone();
             let call = fetch(&mut conn, &source.script, batch);

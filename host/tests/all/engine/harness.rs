@@ -76,7 +76,12 @@ async fn store(settings: &SessionSettings) -> (Arc<dyn PoolStore>, Backing) {
         Ok("redis") => {
             let server = session_host_testkit::redis::RedisServer::start()
                 .expect("SESSION_HOST_TEST_STORE=redis needs redis-server");
-            let store = RedisStore::connect(&server.url(), RedisOptions::default())
+            // The pool bounds of the settings, held in Redis (issue 16).
+            let options = RedisOptions {
+                bounds: session_host::store::PoolLimits::from_settings(settings),
+                ..RedisOptions::default()
+            };
+            let store = RedisStore::connect(&server.url(), options)
                 .await
                 .expect("the Redis store");
             (Arc::new(store), Backing::Redis { _server: server })
