@@ -36,8 +36,9 @@
 //! - **Not shared yet:** proactive retirement (`retire_before_*`) is local to the in-memory
 //!   store, and the pool bounds (`max_pools`…) count the pools of each host.
 //! - **Views.** The status views ([`PoolStore::counts`], [`PoolStore::pool`]) list the pools
-//!   this host registered, with their global figures from a copy refreshed in the background
-//!   while it is read ([`views`]).
+//!   this host registered, with their global figures, retired sessions and some live sessions
+//!   from a copy refreshed in the background while it is read, or at once by
+//!   [`PoolStore::refresh_views`] ([`views`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -47,6 +48,7 @@ use std::time::{Duration, Instant};
 use ::redis::aio::ConnectionManager;
 use ::redis::{FromRedisValue, Script};
 use async_trait::async_trait;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -180,6 +182,10 @@ pub struct RedisStore {
     /// What requests have to tell Redis after their answers, per pool: the pool's next lease
     /// carries it, or it goes alone within [`LINGER`] (`settle.rs`).
     queues: settle::Queues,
+    /// The last [`PoolStore::reopen_all`]'s task (a config reload, from any thread): lease
+    /// steps and the views wait for it, so that every step after a reload sees its pools
+    /// reopened, as with the in-memory store.
+    reopening: Mutex<Option<Shared<BoxFuture<'static, ()>>>>,
 }
 
 /// A held session's guest data, from its lease (no round trip to read it) until its last
@@ -232,6 +238,7 @@ impl RedisStore {
             max_concurrency: Mutex::new(u32::MAX),
             leased: Mutex::default(),
             queues: settle::Queues::default(),
+            reopening: Mutex::default(),
         })
     }
 
@@ -326,9 +333,28 @@ impl RedisStore {
     }
 
     /// Fetches the views' figures now, in one round trip (the background task does it every
-    /// [`VIEW_EVERY`] while they are read).
+    /// [`VIEW_EVERY`] while they are read), after sending what this host has queued
+    /// (`settle.rs`: its requests' releases and counters), so that the figures include them.
     pub async fn refresh_views(&self) {
+        self.reopened().await;
+        self.flush().await;
         self.views.refresh(&self.view_source()).await;
+    }
+
+    /// Sends every pool's queue now, one script per pool with something queued; a queue Redis
+    /// does not take is put back (and sent again later, as any failed step's).
+    async fn flush(&self) {
+        let ids: Vec<String> = {
+            let queues = self.queues.lock();
+            let queued = queues.iter().filter(|(_, queue)| !queue.is_empty());
+            queued.map(|(id, _)| id.clone()).collect()
+        };
+        for id in ids {
+            let batch = self.carried(&id);
+            if !batch.is_empty() && self.sender(&id).send(&batch).await.is_err() {
+                self.put_back(&id, batch);
+            }
+        }
     }
 
     /// Pool `id`'s global figures, as last fetched ([`views`]): this host's options and no
@@ -344,6 +370,14 @@ impl RedisStore {
             },
             ..Remote::default()
         }))
+    }
+
+    /// Waits for the last [`PoolStore::reopen_all`] to be done (at once when it is).
+    async fn reopened(&self) {
+        let pending = self.reopening.lock().clone();
+        if let Some(pending) = pending.filter(|p| p.peek().is_none()) {
+            pending.await;
+        }
     }
 
     fn max(&self) -> u32 {
@@ -589,14 +623,17 @@ impl PoolStore for RedisStore {
     ) -> Result<Registered, EngineError> {
         // Once per pool and config: Redis keeps the first registration's options, and a Redis
         // that lost the pool gets it again at its next lease.
-        if self.local.lock().get(id) == Some(&config) {
+        // The pool is this host's from now on (its views show it at once, with this host's
+        // options until fetched); a lease racing with the registration finds no pool in Redis
+        // and registers it itself.
+        let known = self.local.lock().insert(id.to_owned(), config.clone());
+        if known.as_ref() == Some(&config) {
             return Ok(Registered {
                 pin: PoolPin::default(),
                 evicted: Vec::new(),
             });
         }
         self.register_remote(id, &config).await;
-        self.local.lock().insert(id.to_owned(), config);
         Ok(Registered {
             pin: PoolPin::default(),
             evicted: Vec::new(),
@@ -607,8 +644,13 @@ impl PoolStore for RedisStore {
         self.local.lock().keys().cloned().collect()
     }
 
+    /// From the views' copy: at most [`VIEW_SESSIONS`] live sessions (see [`views`]).
     fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot> {
-        self.pool_bounded(id, now, 0).map(|(_, pool)| pool)
+        self.pool_bounded(id, now, usize::MAX).map(|(_, pool)| pool)
+    }
+
+    async fn refresh_views(&self) {
+        RedisStore::refresh_views(self).await;
     }
 
     /// From the copy registration brought (no round trip), else from Redis.
@@ -643,12 +685,18 @@ impl PoolStore for RedisStore {
         reopened
     }
 
+    /// In the background (one script per pool, each bounded by the timeout); the steps after
+    /// it wait for it ([`RedisStore::reopened`]).
     fn reopen_all(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let ids = self.ids();
         let (scripts, conn) = (self.scripts.clone(), self.conn.clone());
         let metas: Vec<String> = ids.iter().map(|id| self.meta(id)).collect();
         let timeout = self.options.timeout;
-        spawn(async move {
+        let notify = self.notify.clone();
+        let task = runtime.spawn(async move {
             for meta in metas {
                 let mut conn = conn.clone();
                 let mut invocation = scripts.pool.key(meta);
@@ -656,7 +704,12 @@ impl PoolStore for RedisStore {
                 let call = invocation.invoke_async::<Option<i64>>(&mut conn);
                 let _ = tokio::time::timeout(timeout, call).await;
             }
+            notify.notify_waiters();
         });
+        let done = async move {
+            let _ = task.await;
+        };
+        *self.reopening.lock() = Some(done.boxed().shared());
     }
 
     async fn lease(
@@ -667,6 +720,7 @@ impl PoolStore for RedisStore {
         _retire: bool,
         u: f64,
     ) -> Option<Step> {
+        self.reopened().await;
         *self.max_concurrency.lock() = rotation.max_concurrency;
         let token: u64 = rand::random();
         let mut args = vec![
@@ -834,15 +888,17 @@ impl PoolStore for RedisStore {
         ids.iter().filter_map(|id| self.pool(id, now)).collect()
     }
 
-    /// The global figures, from the views' copy; no session list (see [`views`]).
+    /// The global figures, from the views' copy, with at most `max_sessions` of the live
+    /// sessions it lists ([`VIEW_SESSIONS`]; see [`views`]).
     fn pool_bounded(
         &self,
         id: &str,
         _now: Instant,
-        _max_sessions: usize,
+        max_sessions: usize,
     ) -> Option<(PoolCounts, PoolSnapshot)> {
         let options = self.local.lock().get(id).map(|c| c.options.clone())?;
-        let remote = self.remote(id)?;
+        let mut remote = self.remote(id)?;
+        remote.sessions.truncate(max_sessions);
         let pool = PoolSnapshot {
             id: id.to_owned(),
             closed: remote.counts.closed.clone(),
@@ -851,8 +907,8 @@ impl PoolStore for RedisStore {
             randomize_delay: options.randomize_delay,
             bad_inits: remote.counts.bad_inits,
             pending_initial: remote.pending_initial,
-            sessions: Vec::new(),
-            retired: Vec::new(),
+            sessions: remote.sessions,
+            retired: remote.retired,
         };
         Some((remote.counts, pool))
     }
@@ -875,4 +931,4 @@ pub mod views;
 
 pub use fallback::{LocalFallback, PROBE};
 pub use settle::{FLUSH_AT, LINGER, QUEUE_CAP};
-pub use views::{Remote, VIEW_EVERY};
+pub use views::{Remote, VIEW_EVERY, VIEW_SESSIONS};

@@ -224,7 +224,8 @@ impl Sender {
         }
     }
 
-    async fn send(&self, batch: &Settle) -> Result<(), ()> {
+    /// Sends `batch` once; `Err` when Redis did not take it (the caller keeps it).
+    pub async fn send(&self, batch: &Settle) -> Result<(), ()> {
         let mut args = vec![self.max.to_string()];
         batch.args(&mut args);
         let mut invocation = self.script.key(&self.meta);
