@@ -208,7 +208,9 @@ pub trait PoolStore: Send + Sync {
         true
     }
 
-    /// How long a lease lasts unless renewed; `None`: leases last until released.
+    /// How long a lease lasts unless the engine renews it (a task per held lease, every third
+    /// of it); `None`: leases last until released, or the store renews the leases it handed
+    /// out itself (the Redis store: one ticker per host).
     fn lease_ttl(&self) -> Option<Duration> {
         None
     }

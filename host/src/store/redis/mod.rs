@@ -14,9 +14,10 @@
 //! - **Global semantics.** Size, delay, bad-init count, closed state and sessions live in Redis:
 //!   they hold across hosts. Times shared across hosts are the server's (`TIME`), so the hosts'
 //!   clocks need not agree; the engine's `now` arguments are ignored.
-//! - **Leases expire** after [`RedisOptions::lease_ttl`] unless renewed (the engine renews them
-//!   every third of it): a host killed with -9 frees its sessions within the TTL; a reaped
-//!   lease is not released twice, so a session is neither lost nor used twice at once.
+//! - **Leases expire** after [`RedisOptions::lease_ttl`] unless renewed (one ticker per host
+//!   renews every lease it holds every third of it, in one round trip: [`renewals`]): a host
+//!   killed with -9 frees its sessions within the TTL; a reaped lease is not released twice,
+//!   so a session is neither lost nor used twice at once.
 //! - **Keys.** `{prefix}{{{namespace}/{pool}}}:…`: the pool id, with the namespace, is the
 //!   Redis Cluster hash tag, so a pool's keys share one slot and pools spread across slots.
 //!   Hosts share a pool only within one namespace: give hosts that run different configs (a
@@ -129,7 +130,7 @@ struct Scripts {
     lease: Script,
     add: Script,
     release: Arc<Script>,
-    renew: Script,
+    renew: Arc<Script>,
     pool: Script,
     session: Script,
     view: Arc<Script>,
@@ -149,7 +150,7 @@ impl Scripts {
             lease: with(include_str!("lease.lua")),
             add: with(include_str!("add.lua")),
             release: Arc::new(with(include_str!("release.lua"))),
-            renew: with(include_str!("renew.lua")),
+            renew: Arc::new(with(include_str!("renew.lua"))),
             pool: with(include_str!("pool.lua")),
             session: with(include_str!("session.lua")),
             view: Arc::new(with(include_str!("view.lua"))),
@@ -182,6 +183,8 @@ pub struct RedisStore {
     /// What requests have to tell Redis after their answers, per pool: the pool's next lease
     /// carries it, or it goes alone within [`LINGER`] (`settle.rs`).
     queues: settle::Queues,
+    /// The leases this host holds, renewed by one ticker ([`renewals`]).
+    held: Arc<renewals::Held>,
     /// The last [`PoolStore::reopen_all`]'s task (a config reload, from any thread): lease
     /// steps and the views wait for it, so that every step after a reload sees its pools
     /// reopened, as with the in-memory store.
@@ -238,6 +241,7 @@ impl RedisStore {
             max_concurrency: Mutex::new(u32::MAX),
             leased: Mutex::default(),
             queues: settle::Queues::default(),
+            held: Arc::default(),
             reopening: Mutex::default(),
         })
     }
@@ -245,6 +249,20 @@ impl RedisStore {
     /// The meta key of pool `id`; every other key of the pool shares its prefix.
     fn meta(&self, id: &str) -> String {
         meta_key(&self.options, id)
+    }
+
+    /// This host holds `lease` of pool `id` until its release: the ticker renews it.
+    fn renewing(&self, id: &str, lease: &Lease) {
+        self.held.hold(id, &lease.session_id, lease.token, || {
+            let options = self.options.clone();
+            renewals::Ticker {
+                conn: self.conn.clone(),
+                script: self.scripts.renew.clone(),
+                ttl: self.options.lease_ttl,
+                timeout: self.options.timeout,
+                meta: Box::new(move |id| meta_key(&options, id)),
+            }
+        });
     }
 
     /// A task sending pool `id`'s queue alone.
@@ -751,6 +769,7 @@ impl PoolStore for RedisStore {
                 let (step, data) = step_of(reply, token);
                 if let (Choice::Ready(lease), Some(json)) = (&step.choice, data) {
                     self.hold(id, &lease.session_id, data_from_json(&json), json);
+                    self.renewing(id, lease);
                 }
                 Some(step)
             }
@@ -790,32 +809,40 @@ impl PoolStore for RedisStore {
             let json = args[7].clone();
             self.hold(id, &session.id, session.data.clone(), json);
         }
-        added.map(|_| Lease {
+        let lease = added.map(|_| Lease {
             session_id: session.id,
             cookies: session.cookies,
             token,
-        })
+        });
+        if let (Some(lease), true) = (&lease, for_use) {
+            self.renewing(id, lease);
+        }
+        lease
     }
 
     /// Queued (`settle.rs`): the pool's next lease carries it, or it goes within
     /// [`LINGER`]; this host's waiting requests are woken now (their lease carries it).
     async fn release(&self, id: &str, lease: &Lease) {
         let data = self.unhold(id, &lease.session_id);
+        self.held.release(id, &lease.session_id, lease.token);
         self.queue(id, |q| q.release(&lease.session_id, lease.token, data));
         self.notify.notify_waiters();
     }
 
+    /// One lease now (the ticker renews every held lease without this: [`renewals`]).
     async fn renew(&self, id: &str, lease: &Lease) -> bool {
         let args = [
-            lease.session_id.clone(),
-            lease.token.to_string(),
             self.ttl_ms().to_string(),
+            renewals::member(&lease.session_id, lease.token),
         ];
-        self.run::<i64>(&self.scripts.renew, id, &args).await == Some(1)
+        let gone: Option<Vec<String>> = self.run(&self.scripts.renew, id, &args).await;
+        gone.is_some_and(|gone| gone.is_empty())
     }
 
+    /// `None`: the engine spawns no renewal per request; the store renews every lease it
+    /// holds with one ticker per host ([`renewals`]).
     fn lease_ttl(&self) -> Option<Duration> {
-        Some(self.options.lease_ttl)
+        None
     }
 
     fn poll_interval(&self) -> Option<Duration> {
@@ -924,6 +951,7 @@ impl PoolStore for RedisStore {
 }
 
 mod fallback;
+pub mod renewals;
 mod settle;
 #[cfg(test)]
 mod tests;
