@@ -10,6 +10,41 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- Fairness across hosts (issue 16). WAITING holds the hosts with a request waiting for a
+-- session of the pool (host id, scored by when the entry lapses: each lease step that finds no
+-- session renews it, a step that gets one removes it). RELEASED holds the sessions this
+-- script's `settle` released.
+local WAITING = P .. 'waiting'
+local RELEASED = {}
+-- Sessions looked at by a lease passing over those its host offered.
+local OFFER_SCAN = 8
+-- True when a host other than `host` has a request waiting now.
+local function others_waiting(now, host)
+  local hosts = redis.call('ZRANGEBYSCORE', WAITING, now, '+inf', 'LIMIT', 0, 2)
+  for _, h in ipairs(hosts) do
+    if h ~= host then return true end
+  end
+  return false
+end
+-- `host` has a request waiting until `now + horizon` (it looks again within it, or gives up).
+local function wait_here(now, host, horizon)
+  redis.call('ZREMRANGEBYSCORE', WAITING, '-inf', now)
+  redis.call('ZADD', WAITING, now + horizon, host)
+end
+-- The sessions `host` just released go to the other hosts' waiting requests first: while
+-- another host waits, each is marked offered by `host` until `now + horizon` (its leases pass
+-- over them meanwhile), and the hosts listening on `channel` are told (the payload is `host`,
+-- which ignores its own message), so that their waiting requests look at once.
+local function offer(now, host, horizon, channel)
+  if next(RELEASED) == nil or not others_waiting(now, host) then return end
+  for sid in pairs(RELEASED) do
+    local key = P .. 's:' .. sid
+    if redis.call('EXISTS', key) == 1 then
+      redis.call('HSET', key, 'offer', host .. '|' .. tostring(now + horizon))
+    end
+  end
+  redis.call('PUBLISH', channel, host)
+end
 -- One request is done with session `sid`: it leaves the in-flight count, and joins the ready
 -- index again at its next-use time when below the concurrency limit `max`.
 local function release_one(sid, max)
@@ -63,7 +98,10 @@ local function settle(i, max)
   for _ = 1, n do
     local sid, token, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     i = i + 3
-    if redis.call('ZREM', LEASES, sid .. '|' .. token) == 1 then release_one(sid, max) end
+    if redis.call('ZREM', LEASES, sid .. '|' .. token) == 1 then
+      release_one(sid, max)
+      RELEASED[sid] = true
+    end
     local key = P .. 's:' .. sid
     if data ~= '' and redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'data', data) end
   end

@@ -189,6 +189,12 @@ pub struct RedisStore {
     /// steps and the views wait for it, so that every step after a reload sees its pools
     /// reopened, as with the in-memory store.
     reopening: Mutex<Option<Shared<BoxFuture<'static, ()>>>>,
+    /// This host's id in the fairness steps (`WAITING`, offers: [`wake`]).
+    host: String,
+    /// The channel offers are published on ([`wake::channel`]).
+    channel: String,
+    /// Dropped with the store: ends the subscriber task ([`wake::listen`]).
+    _listening: tokio::sync::watch::Sender<()>,
 }
 
 /// A held session's guest data, from its lease (no round trip to read it) until its last
@@ -229,6 +235,18 @@ impl RedisStore {
             Ok(Err(e)) => return Err(fail(e.to_string())),
             Err(_) => return Err(fail(format!("no answer within {:?}", options.timeout))),
         };
+        let host = format!("{:016x}", rand::random::<u64>());
+        let channel = wake::channel(&options);
+        let notify = Arc::new(Notify::new());
+        let (listening, stop) = tokio::sync::watch::channel(());
+        spawn(wake::listen(
+            client,
+            channel.clone(),
+            host.clone(),
+            Arc::downgrade(&notify),
+            stop,
+            options.timeout,
+        ));
         Ok(Self {
             conn,
             options,
@@ -237,12 +255,15 @@ impl RedisStore {
             frozen: Mutex::default(),
             views: Arc::default(),
             down: AtomicBool::new(false),
-            notify: Arc::new(Notify::new()),
+            notify,
             max_concurrency: Mutex::new(u32::MAX),
             leased: Mutex::default(),
             queues: settle::Queues::default(),
             held: Arc::default(),
             reopening: Mutex::default(),
+            host,
+            channel,
+            _listening: listening,
         })
     }
 
@@ -276,6 +297,7 @@ impl RedisStore {
             timeout: self.options.timeout,
             max: self.max(),
             ttl: self.options.lease_ttl,
+            fairness: self.fairness(),
         }
     }
 
@@ -396,6 +418,16 @@ impl RedisStore {
         if let Some(pending) = pending.filter(|p| p.peek().is_none()) {
             pending.await;
         }
+    }
+
+    /// What `lease.lua` and `release.lua` read after their first arguments: this host's id,
+    /// the offer horizon (ms), the channel ([`wake`]).
+    fn fairness(&self) -> [String; 3] {
+        [
+            self.host.clone(),
+            millis(wake::horizon(&self.options)),
+            self.channel.clone(),
+        ]
     }
 
     fn max(&self) -> u32 {
@@ -747,6 +779,7 @@ impl PoolStore for RedisStore {
             self.ttl_ms().to_string(),
             token.to_string(),
         ];
+        args.extend(self.fairness());
         let alone = args.len();
         let carried = self.carried(id);
         carried.args(&mut args);
@@ -956,6 +989,7 @@ mod settle;
 #[cfg(test)]
 mod tests;
 pub mod views;
+pub mod wake;
 
 pub use fallback::{LocalFallback, PROBE};
 pub use settle::{FLUSH_AT, LINGER, QUEUE_CAP};

@@ -173,6 +173,9 @@ pub struct Sender {
     pub timeout: Duration,
     pub max: u32,
     pub ttl: Duration,
+    /// This host's id, the offer horizon and the channel (`release.lua` offers what it
+    /// releases to the other hosts' waiting requests: `wake.rs`).
+    pub fairness: [String; 3],
 }
 
 impl Sender {
@@ -227,6 +230,7 @@ impl Sender {
     /// Sends `batch` once; `Err` when Redis did not take it (the caller keeps it).
     pub async fn send(&self, batch: &Settle) -> Result<(), ()> {
         let mut args = vec![self.max.to_string()];
+        args.extend(self.fairness.iter().cloned());
         batch.args(&mut args);
         let mut invocation = self.script.key(&self.meta);
         for arg in &args {
