@@ -49,12 +49,11 @@ end
 -- index again at its next-use time when below the concurrency limit `max`.
 local function release_one(sid, max)
   local key = P .. 's:' .. sid
-  if redis.call('EXISTS', key) == 0 then return end
-  local n = tonumber(redis.call('HINCRBY', key, 'in_flight', -1))
-  if n < 0 then redis.call('HSET', key, 'in_flight', 0); n = 0 end
-  if n < max then
-    redis.call('ZADD', READY, tonumber(redis.call('HGET', key, 'next_use')), sid)
-  end
+  local s = redis.call('HMGET', key, 'in_flight', 'next_use')
+  if not s[2] then return end
+  local n = math.max(0, (tonumber(s[1]) or 1) - 1)
+  redis.call('HSET', key, 'in_flight', n)
+  if n < max then redis.call('ZADD', READY, s[2], sid) end
 end
 -- Frees the leases whose holder stopped renewing them (a host killed with -9).
 local function reap(now, max)

@@ -9,44 +9,50 @@
 local max, u, ttl, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local host, horizon, channel = ARGV[5], tonumber(ARGV[6]), ARGV[7]
 settle(8, max)
-if redis.call('EXISTS', META) == 0 then return nil end
+-- One read of the pool's meta (its `size` tells it exists), and of the chosen session below:
+-- a lease is about 15 calls, each of which costs Redis time on every request.
+local m = redis.call('HMGET', META, 'size', 'closed', 'pending', 'delay_ms', 'rnd')
+if not m[1] then return nil end
 local now = now_ms()
 reap(now, max)
 offer(now, host, horizon, channel)
-local closed = redis.call('HGET', META, 'closed')
-if closed then return {'closed', closed} end
-if tonumber(redis.call('HGET', META, 'pending')) > 0 then
+if m[2] then return {'closed', m[2]} end
+if tonumber(m[3]) > 0 then
   redis.call('HINCRBY', META, 'pending', -1)
   return {'create'}
 end
-if redis.call('SCARD', ALL) == 0 then return {'empty'} end
 -- The session available earliest, passing over those this host offered to the other hosts
--- while they still wait (at most OFFER_SCAN looked at).
+-- while they still wait (at most OFFER_SCAN looked at). The ready index only holds live
+-- sessions: when it is empty, the pool is empty or every session is busy.
 local first = redis.call('ZRANGE', READY, 0, OFFER_SCAN - 1, 'WITHSCORES')
-local sid, at, waiting
+if #first == 0 then
+  if redis.call('SCARD', ALL) == 0 then return {'empty'} end
+  wait_here(now, host, horizon)
+  return {'busy'}
+end
+local sid, at, s, waiting
 for j = 1, #first, 2 do
-  local s, t = first[j], tonumber(first[j + 1])
+  local c, t = first[j], tonumber(first[j + 1])
+  if t > now then sid, at = c, t; break end
+  local f = redis.call('HMGET', P .. 's:' .. c, 'offer', 'in_flight', 'uses', 'cookies', 'data')
+  local by, till = string.match(f[1] or '', '^(.*)|(%d+)$')
   local skip = false
-  if t <= now then
-    local by, till = string.match(redis.call('HGET', P .. 's:' .. s, 'offer') or '', '^(.*)|(%d+)$')
-    if by == host and tonumber(till) > now then
-      if waiting == nil then waiting = others_waiting(now, host) end
-      skip = waiting
-    end
+  if by == host and tonumber(till) > now then
+    if waiting == nil then waiting = others_waiting(now, host) end
+    skip = waiting
   end
-  if not skip then sid, at = s, t; break end
+  if not skip then sid, at, s = c, t, f; break end
 end
 if not sid then wait_here(now, host, horizon); return {'busy'} end
 if at > now then wait_here(now, host, horizon); return {'wait', tostring(at - now)} end
-local delay = tonumber(redis.call('HGET', META, 'delay_ms'))
-if redis.call('HGET', META, 'rnd') == '1' then delay = math.floor(delay * (0.5 + u)) end
+local delay = tonumber(m[4])
+if m[5] == '1' then delay = math.floor(delay * (0.5 + u)) end
 local key = P .. 's:' .. sid
-local n = tonumber(redis.call('HINCRBY', key, 'in_flight', 1))
-redis.call('HINCRBY', key, 'uses', 1)
-redis.call('HSET', key, 'next_use', now + delay, 'last_use', now)
-redis.call('HDEL', key, 'offer')
+local n = (tonumber(s[2]) or 0) + 1
+redis.call('HSET', key, 'in_flight', n, 'uses', (tonumber(s[3]) or 0) + 1, 'next_use', now + delay,
+  'last_use', now)
+if s[1] then redis.call('HDEL', key, 'offer') end
 if n < max then redis.call('ZADD', READY, now + delay, sid) else redis.call('ZREM', READY, sid) end
 redis.call('ZADD', LEASES, now + ttl, sid .. '|' .. token)
 redis.call('ZREM', WAITING, host)
-local jar = redis.call('HMGET', key, 'cookies', 'data')
-return {'ready', sid, jar[1] or '[]', jar[2] or '{}'}
+return {'ready', sid, s[4] or '[]', s[5] or '{}'}
