@@ -115,7 +115,10 @@ fn main() {
         .collect();
     let ping = rt.block_on(async {
         let client = ::redis::Client::open(redis.url()).expect("Redis URL");
-        client.get_multiplexed_async_connection().await.expect("Redis")
+        client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis")
     });
     // Warm up: pools created, scripts loaded.
     rt.block_on(per_request(&memory, 50));

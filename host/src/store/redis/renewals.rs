@@ -58,7 +58,13 @@ pub fn member(sid: &str, token: u64) -> String {
 impl Held {
     /// This host holds the lease `token` on session `sid` of pool `pool`; starts the ticker
     /// from `ticker` unless it runs.
-    pub fn hold(self: &Arc<Self>, pool: &str, sid: &str, token: u64, ticker: impl FnOnce() -> Ticker) {
+    pub fn hold(
+        self: &Arc<Self>,
+        pool: &str,
+        sid: &str,
+        token: u64,
+        ticker: impl FnOnce() -> Ticker,
+    ) {
         {
             let mut leases = self.leases.lock();
             let set = match leases.get_mut(pool) {
@@ -118,7 +124,9 @@ impl Held {
         for (pool, members) in &held {
             for chunk in members.chunks(RENEW_BATCH) {
                 let mut invocation = ticker.script.prepare_invoke();
-                invocation.key((ticker.meta)(pool)).arg(ticker.ttl.as_millis() as u64);
+                invocation
+                    .key((ticker.meta)(pool))
+                    .arg(ticker.ttl.as_millis() as u64);
                 for member in chunk {
                     invocation.arg(member);
                 }

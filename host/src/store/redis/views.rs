@@ -11,7 +11,8 @@
 //!   scrapes sends nothing, and the EVALSHA count of a request is untouched.
 //! - **One round trip for all the pools**, per [`VIEW_BATCH`] pools: one `view.lua` script per
 //!   pool (each pool's keys are in their own Redis Cluster slot), pipelined; its cost is
-//!   `O(requests in flight)` per pool, whatever the pool's size. Each fetch is bounded by the
+//!   `O(requests in flight + VIEW_SESSIONS + HISTORY)` per pool, whatever the pool's size.
+//!   Each fetch is bounded by the
 //!   store's timeout; a failed fetch keeps the last copy.
 //! - **What the figures are.** Size, live, busy, requests in flight, bad inits, closed state,
 //!   the retired sessions kept (with why), up to [`VIEW_SESSIONS`] live sessions, and the
@@ -146,8 +147,9 @@ fn sessions(raw: Vec<String>, now: u64) -> Vec<SessionSnapshot> {
 
 impl Remote {
     fn of(id: &str, raw: Raw) -> Self {
-        let (closed, size, live, busy, in_flight, bad_inits, pending_initial, retired, stats) =
-            (raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6, raw.7, raw.8);
+        let (closed, size, live, busy, in_flight, bad_inits, pending_initial, retired, stats) = (
+            raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6, raw.7, raw.8,
+        );
         let (now, listed, mut kept) = (raw.9, raw.10, raw.11);
         // `RETIRED` is newest first.
         kept.reverse();
