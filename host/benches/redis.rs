@@ -37,13 +37,37 @@ fn median_range(mut v: Vec<f64>) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
-/// Seconds per request of `n` sequential requests on `engine`.
+/// Seconds per request of `n` sequential requests on `engine`, sent from a task on the runtime's
+/// workers, as a `serve` host runs each connection (not from the thread blocking on the
+/// runtime, which would add a hop between threads to every store call, memory and Redis alike).
 async fn per_request(engine: &Engine, n: u32) -> f64 {
-    let start = Instant::now();
-    for _ in 0..n {
-        engine.execute(request()).await.expect("request");
-    }
-    start.elapsed().as_secs_f64() / f64::from(n)
+    let engine = engine.clone();
+    let task = tokio::spawn(async move {
+        let start = Instant::now();
+        for _ in 0..n {
+            engine.execute(request()).await.expect("request");
+        }
+        start.elapsed().as_secs_f64() / f64::from(n)
+    });
+    task.await.expect("the bench task")
+}
+
+/// Seconds per `PING` of `n` sequential ones on `conn`, from a task on the workers: one bare
+/// loopback round trip with Redis through the client the store uses, the floor of what one
+/// script awaited per request can add.
+async fn per_ping(conn: &::redis::aio::MultiplexedConnection, n: u32) -> f64 {
+    let mut conn = conn.clone();
+    let task = tokio::spawn(async move {
+        let start = Instant::now();
+        for _ in 0..n {
+            let _: String = ::redis::cmd("PING")
+                .query_async(&mut conn)
+                .await
+                .expect("PING");
+        }
+        start.elapsed().as_secs_f64() / f64::from(n)
+    });
+    task.await.expect("the bench task")
 }
 
 /// Requests/s of `engines` each sending `n` sequential requests, all at once.
@@ -89,20 +113,30 @@ fn main() {
             Engine::with_store(settings.clone(), client(), Arc::new(store.expect("Redis")))
         })
         .collect();
+    let ping = rt.block_on(async {
+        let client = ::redis::Client::open(redis.url()).expect("Redis URL");
+        client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis")
+    });
     // Warm up: pools created, scripts loaded.
     rt.block_on(per_request(&memory, 50));
     for host in &hosts {
         rt.block_on(per_request(host, 50));
     }
-    let (mut mem, mut red, mut added) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut mem, mut red, mut added, mut trips) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let m = rt.block_on(per_request(&memory, round)) * 1e6;
         let r = rt.block_on(per_request(&hosts[0], round)) * 1e6;
+        let p = rt.block_on(per_ping(&ping, round)) * 1e6;
         mem.push(m);
         red.push(r);
         added.push(r - m);
+        trips.push(p);
     }
     let (m, r, a) = (median_range(mem), median_range(red), median_range(added));
+    let p = median_range(trips);
     println!(
         "redis: memory store {:.0} µs/request ({:.0}–{:.0}); Redis store {:.0} µs ({:.0}–{:.0}); added {:.0} µs ({:.0}–{:.0}), ratio {:.2}",
         m.0,
@@ -116,6 +150,26 @@ fn main() {
         a.2,
         r.0 / m.0
     );
+    println!(
+        "redis: one bare round trip (PING) {:.0} µs ({:.0}–{:.0}); added per request / round trip {:.2}",
+        p.0,
+        p.1,
+        p.2,
+        a.0 / p.0
+    );
+    // What Redis itself spends per script (the rest of a round trip is the network and the
+    // scheduling of the processes on the cores).
+    let stats: String = rt.block_on(async {
+        let mut conn = ping.clone();
+        ::redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut conn)
+            .await
+            .expect("INFO")
+    });
+    if let Some(line) = stats.lines().find(|l| l.starts_with("cmdstat_evalsha:")) {
+        println!("redis: server time per script: {line}");
+    }
     let mut rates = vec![Vec::new(); 3];
     for _ in 0..rounds {
         for (k, out) in rates.iter_mut().enumerate() {

@@ -356,8 +356,11 @@ async fn issue_16_a_request_waits_on_one_script_its_release_rides_with_the_next_
     tokio::time::sleep(Duration::from_millis(200)).await;
     let calls = redis_calls(&cluster.redis) - before;
     eprintln!("{calls} Redis scripts for {N} sequential requests");
+    // N + N/10: the last release goes alone, and a slow gap may let one more go; a task that
+    // sends a queue it no longer owns (the bug the merge of issue 16's branches showed: 47-53
+    // scripts) fails it.
     assert!(
-        calls <= N + N / 4,
+        calls <= N + N / 10,
         "{calls} Redis calls for {N} requests: one lease each, carrying the release before it"
     );
 }

@@ -290,6 +290,14 @@ impl Engine {
             .snapshot(self.inner.settings.stats_per_pool)
     }
 
+    /// Brings the pool views ([`Engine::pools`], [`Engine::pool_counts`]...) up to date now. A
+    /// shared store (Redis) shows a copy of its pools' global state fetched in the background
+    /// every second while read; this fetches it at once (one round trip, off any request's
+    /// path). Local stores' views are always current: nothing to do.
+    pub async fn refresh_views(&self) {
+        self.inner.store.refresh_views().await;
+    }
+
     /// Every pool, sorted by id ([`Engine::pools_page`] for some of them).
     pub fn pools(&self) -> Vec<PoolSnapshot> {
         self.pools_page(0, usize::MAX).1

@@ -150,6 +150,11 @@ pub trait PoolStore: Send + Sync {
     /// Pool `id` at `now`.
     fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot>;
 
+    /// Brings the status views ([`PoolStore::pool`], [`PoolStore::counts`]...) up to date now:
+    /// a shared store's views are a copy refreshed in the background, which this fetches at
+    /// once (one round trip, never on a request's path); a local store's are always current.
+    async fn refresh_views(&self) {}
+
     /// The pool's frozen options.
     async fn options(&self, id: &str) -> Option<PoolOptions>;
 
@@ -203,7 +208,9 @@ pub trait PoolStore: Send + Sync {
         true
     }
 
-    /// How long a lease lasts unless renewed; `None`: leases last until released.
+    /// How long a lease lasts unless the engine renews it (a task per held lease, every third
+    /// of it); `None`: leases last until released, or the store renews the leases it handed
+    /// out itself (the Redis store: one ticker per host).
     fn lease_ttl(&self) -> Option<Duration> {
         None
     }

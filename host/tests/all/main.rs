@@ -8,5 +8,6 @@ mod conformance;
 mod engine;
 mod examples;
 mod overrides;
+mod shared;
 
 use session_host_testkit::{guests, support};

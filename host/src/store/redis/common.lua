@@ -7,6 +7,8 @@ local META, READY, LEASES, ALL, RETIRED = KEYS[1], P .. 'ready', P .. 'leases', 
 -- DUE: the sessions with an age or idle limit, by the time they become due for proactive
 -- retirement (engine/pool.rs' `due` index). STATS: the pool's counters, every host's.
 local DUE, STATS = P .. 'due', P .. 'stats'
+-- WAITING: the hosts with a request waiting for a session (fairness, below).
+local WAITING = P .. 'waiting'
 -- What each script sets from its arguments before any step: the concurrency limit, the
 -- proactive retirement limits (ms; -1: none) and the pool's keys' time to live (ms).
 local MAX, AGE, IDLE, POOL_TTL = 2147483647, -1, -1, 3600000
@@ -17,9 +19,43 @@ end
 -- Every key of the pool lives POOL_TTL past its last use (a pool no host uses any more goes,
 -- with its counters); a session's key likewise past its own last use.
 local function keep_pool()
-  for _, k in ipairs({META, READY, LEASES, ALL, RETIRED, DUE, STATS}) do
+  for _, k in ipairs({META, READY, LEASES, ALL, RETIRED, DUE, STATS, WAITING}) do
     redis.call('PEXPIRE', k, POOL_TTL)
   end
+end
+-- Fairness across hosts (issue 16). WAITING holds the hosts with a request waiting for a
+-- session of the pool (host id, scored by when the entry lapses: each lease step that finds no
+-- session renews it, a step that gets one removes it: the WAITING key). RELEASED holds the sessions this
+-- script's `settle` released.
+local RELEASED = {}
+-- Sessions looked at by a lease passing over those its host offered.
+local OFFER_SCAN = 8
+-- True when a host other than `host` has a request waiting now.
+local function others_waiting(now, host)
+  local hosts = redis.call('ZRANGEBYSCORE', WAITING, now, '+inf', 'LIMIT', 0, 2)
+  for _, h in ipairs(hosts) do
+    if h ~= host then return true end
+  end
+  return false
+end
+-- `host` has a request waiting until `now + horizon` (it looks again within it, or gives up).
+local function wait_here(now, host, horizon)
+  redis.call('ZREMRANGEBYSCORE', WAITING, '-inf', now)
+  redis.call('ZADD', WAITING, now + horizon, host)
+end
+-- The sessions `host` just released go to the other hosts' waiting requests first: while
+-- another host waits, each is marked offered by `host` until `now + horizon` (its leases pass
+-- over them meanwhile), and the hosts listening on `channel` are told (the payload is `host`,
+-- which ignores its own message), so that their waiting requests look at once.
+local function offer(now, host, horizon, channel)
+  if next(RELEASED) == nil or not others_waiting(now, host) then return end
+  for sid in pairs(RELEASED) do
+    local key = P .. 's:' .. sid
+    if redis.call('EXISTS', key) == 1 then
+      redis.call('HSET', key, 'offer', host .. '|' .. tostring(now + horizon))
+    end
+  end
+  redis.call('PUBLISH', channel, host)
 end
 -- Puts session `sid` in the due index at the earliest time its next possible use is past its
 -- age or idle limit (engine/pool.rs `due_at`: at once, its creation time, when its next use
@@ -55,18 +91,17 @@ end
 -- index again at its next-use time when below the concurrency limit MAX.
 local function release_one(sid)
   local key = P .. 's:' .. sid
-  if redis.call('EXISTS', key) == 0 then
+  local s = redis.call('HMGET', key, 'in_flight', 'next_use')
+  if not s[2] then
     -- Retired meanwhile, or its key expired: it leaves the indexes too.
     redis.call('SREM', ALL, sid)
     redis.call('ZREM', READY, sid)
     redis.call('ZREM', DUE, sid)
     return
   end
-  local n = tonumber(redis.call('HINCRBY', key, 'in_flight', -1))
-  if n < 0 then redis.call('HSET', key, 'in_flight', 0); n = 0 end
-  if n < MAX then
-    redis.call('ZADD', READY, tonumber(redis.call('HGET', key, 'next_use')), sid)
-  end
+  local n = math.max(0, (tonumber(s[1]) or 1) - 1)
+  redis.call('HSET', key, 'in_flight', n)
+  if n < MAX then redis.call('ZADD', READY, s[2], sid) end
   index_due(sid)
 end
 -- Frees the leases whose holder stopped renewing them (a host killed with -9).
@@ -112,7 +147,10 @@ local function settle(i)
   for _ = 1, n do
     local sid, token, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     i = i + 3
-    if redis.call('ZREM', LEASES, sid .. '|' .. token) == 1 then release_one(sid) end
+    if redis.call('ZREM', LEASES, sid .. '|' .. token) == 1 then
+      release_one(sid)
+      RELEASED[sid] = true
+    end
     local key = P .. 's:' .. sid
     if data ~= '' and redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'data', data) end
   end

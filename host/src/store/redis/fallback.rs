@@ -222,6 +222,10 @@ impl PoolStore for LocalFallback {
         self.active().pools(now)
     }
 
+    async fn refresh_views(&self) {
+        self.active().refresh_views().await;
+    }
+
     fn pool_bounded(
         &self,
         id: &str,

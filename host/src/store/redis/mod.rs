@@ -16,9 +16,10 @@
 //!   they hold across hosts. Times shared across hosts are the server's (`TIME`), so the hosts'
 //!   clocks need not agree; the engine's `now` arguments are ignored (but for the
 //!   retirement check's clock advance, below).
-//! - **Leases expire** after [`RedisOptions::lease_ttl`] unless renewed (the engine renews them
-//!   every third of it): a host killed with -9 frees its sessions within the TTL; a reaped
-//!   lease is not released twice, so a session is neither lost nor used twice at once.
+//! - **Leases expire** after [`RedisOptions::lease_ttl`] unless renewed (one ticker per host
+//!   renews every lease it holds every third of it, in one round trip: [`renewals`]): a host
+//!   killed with -9 frees its sessions within the TTL; a reaped lease is not released twice,
+//!   so a session is neither lost nor used twice at once.
 //! - **Keys.** `{prefix}{{{namespace}/{pool}}}:…`: the pool id, with the namespace, is the
 //!   Redis Cluster hash tag, so a pool's keys share one slot and pools spread across slots;
 //!   no script touches two slots (the registry is a step of its own).
@@ -70,9 +71,11 @@
 //!     the settle queues hold the pools with something to send (each capped: `settle.rs`); the
 //!     held sessions' data, the sessions this host's requests hold.
 //! - **Views.** The status views ([`PoolStore::counts`], [`PoolStore::pool`]) list the pools
-//!   this host registered, with their global figures from a copy refreshed in the background
-//!   while it is read ([`views`]), and every host's counters ([`PoolStore::shared_stats`]:
-//!   `/metrics`' `session_host_pool_shared_events`, the `stats` of each `/status` pool).
+//!   this host registered, with their global figures, retired sessions and some live sessions
+//!   from a copy refreshed in the background while it is read, or at once by
+//!   [`PoolStore::refresh_views`] ([`views`]), and every host's counters
+//!   ([`PoolStore::shared_stats`]: `/metrics`' `session_host_pool_shared_events`, the `stats`
+//!   of each `/status` pool).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -82,6 +85,7 @@ use std::time::{Duration, Instant};
 use ::redis::aio::ConnectionManager;
 use ::redis::{FromRedisValue, Script};
 use async_trait::async_trait;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -172,7 +176,7 @@ struct Scripts {
     lease: Script,
     add: Script,
     release: Arc<Script>,
-    renew: Script,
+    renew: Arc<Script>,
     pool: Script,
     session: Script,
     view: Arc<Script>,
@@ -194,7 +198,7 @@ impl Scripts {
             lease: with(include_str!("lease.lua")),
             add: with(include_str!("add.lua")),
             release: Arc::new(with(include_str!("release.lua"))),
-            renew: with(include_str!("renew.lua")),
+            renew: Arc::new(with(include_str!("renew.lua"))),
             pool: with(include_str!("pool.lua")),
             session: with(include_str!("session.lua")),
             view: Arc::new(with(include_str!("view.lua"))),
@@ -225,6 +229,18 @@ pub struct RedisStore {
     /// What requests have to tell Redis after their answers, per pool: the pool's next lease
     /// carries it, or it goes alone within [`LINGER`] (`settle.rs`).
     queues: settle::Queues,
+    /// The leases this host holds, renewed by one ticker ([`renewals`]).
+    held: Arc<renewals::Held>,
+    /// The last [`PoolStore::reopen_all`]'s task (a config reload, from any thread): lease
+    /// steps and the views wait for it, so that every step after a reload sees its pools
+    /// reopened, as with the in-memory store.
+    reopening: Mutex<Option<Shared<BoxFuture<'static, ()>>>>,
+    /// This host's id in the fairness steps (`WAITING`, offers: [`wake`]).
+    host: String,
+    /// The channel offers are published on ([`wake::channel`]).
+    channel: String,
+    /// Dropped with the store: ends the subscriber task ([`wake::listen`]).
+    _listening: tokio::sync::watch::Sender<()>,
 }
 
 /// A held session's guest data, from its lease (no round trip to read it) until its last
@@ -247,6 +263,10 @@ struct Limits {
     max: u32,
     age: i64,
     idle: i64,
+    /// The engine clock's advance over real time, as the last lease saw it (0 but in tests,
+    /// whose virtual clock is moved forward): sessions' times are stamped and checked that
+    /// much ahead of the server's, as the in-memory store stamps them with the engine's clock.
+    skew: u64,
 }
 
 impl Limits {
@@ -258,6 +278,7 @@ impl Limits {
             max: rotation.max_concurrency.min(i32::MAX as u32),
             age: ms(rotation.max_age),
             idle: ms(rotation.max_idle),
+            skew: 0,
         }
     }
 }
@@ -344,6 +365,18 @@ impl RedisStore {
             Ok(Err(e)) => return Err(fail(e.to_string())),
             Err(_) => return Err(fail(format!("no answer within {:?}", options.timeout))),
         };
+        let host = format!("{:016x}", rand::random::<u64>());
+        let channel = wake::channel(&options);
+        let notify = Arc::new(Notify::new());
+        let (listening, stop) = tokio::sync::watch::channel(());
+        spawn(wake::listen(
+            client,
+            channel.clone(),
+            host.clone(),
+            Arc::downgrade(&notify),
+            stop,
+            options.timeout,
+        ));
         Ok(Self {
             conn,
             options,
@@ -351,20 +384,40 @@ impl RedisStore {
             local: Arc::default(),
             views: Arc::default(),
             down: AtomicBool::new(false),
-            notify: Arc::new(Notify::new()),
+            notify,
             limits: Mutex::new(Limits {
                 max: i32::MAX as u32,
                 age: -1,
                 idle: -1,
+                skew: 0,
             }),
             leased: Mutex::default(),
             queues: settle::Queues::default(),
+            held: Arc::default(),
+            reopening: Mutex::default(),
+            host,
+            channel,
+            _listening: listening,
         })
     }
 
     /// The meta key of pool `id`; every other key of the pool shares its prefix.
     fn meta(&self, id: &str) -> String {
         meta_key(&self.options, id)
+    }
+
+    /// This host holds `lease` of pool `id` until its release: the ticker renews it.
+    fn renewing(&self, id: &str, lease: &Lease) {
+        self.held.hold(id, &lease.session_id, lease.token, || {
+            let options = self.options.clone();
+            renewals::Ticker {
+                conn: self.conn.clone(),
+                script: self.scripts.renew.clone(),
+                ttl: self.options.lease_ttl,
+                timeout: self.options.timeout,
+                meta: Box::new(move |id| meta_key(&options, id)),
+            }
+        });
     }
 
     /// A task sending pool `id`'s queue alone.
@@ -379,6 +432,8 @@ impl RedisStore {
             max: self.max(),
             ttl: self.options.lease_ttl,
             head: self.head(),
+            fairness: self.fairness(),
+            owner: 0,
         }
     }
 
@@ -392,15 +447,15 @@ impl RedisStore {
             };
             fill(queue);
             match settle::full(queue) {
-                true => (false, Some(queue.take())),
+                true => (None, Some(queue.take())),
                 false => (settle::claim(queue), None),
             }
         };
         if let Some(batch) = full {
             spawn(self.sender(id).once(batch));
         }
-        if start {
-            spawn(self.sender(id).run());
+        if let Some(owner) = start {
+            spawn(self.sender(id).run(owner));
         }
     }
 
@@ -429,8 +484,8 @@ impl RedisStore {
             queue.put_back(carried, self.options.lease_ttl);
             settle::claim(queue)
         };
-        if start {
-            spawn(self.sender(id).run());
+        if let Some(owner) = start {
+            spawn(self.sender(id).run(owner));
         }
     }
 
@@ -455,9 +510,28 @@ impl RedisStore {
     }
 
     /// Fetches the views' figures now, in one round trip (the background task does it every
-    /// [`VIEW_EVERY`] while they are read).
+    /// [`VIEW_EVERY`] while they are read), after sending what this host has queued
+    /// (`settle.rs`: its requests' releases and counters), so that the figures include them.
     pub async fn refresh_views(&self) {
+        self.reopened().await;
+        self.flush().await;
         self.views.refresh(&self.view_source()).await;
+    }
+
+    /// Sends every pool's queue now, one script per pool with something queued; a queue Redis
+    /// does not take is put back (and sent again later, as any failed step's).
+    async fn flush(&self) {
+        let ids: Vec<String> = {
+            let queues = self.queues.lock();
+            let queued = queues.iter().filter(|(_, queue)| !queue.is_empty());
+            queued.map(|(id, _)| id.clone()).collect()
+        };
+        for id in ids {
+            let batch = self.carried(&id);
+            if !batch.is_empty() && self.sender(&id).send(&batch).await.is_err() {
+                self.put_back(&id, batch);
+            }
+        }
     }
 
     /// Pool `id`'s global figures, as last fetched ([`views`]): this host's options and no
@@ -477,6 +551,24 @@ impl RedisStore {
             },
             ..Remote::default()
         }))
+    }
+
+    /// Waits for the last [`PoolStore::reopen_all`] to be done (at once when it is).
+    async fn reopened(&self) {
+        let pending = self.reopening.lock().clone();
+        if let Some(pending) = pending.filter(|p| p.peek().is_none()) {
+            pending.await;
+        }
+    }
+
+    /// What `lease.lua` and `release.lua` read after their first arguments: this host's id,
+    /// the offer horizon (ms), the channel ([`wake`]).
+    fn fairness(&self) -> [String; 3] {
+        [
+            self.host.clone(),
+            millis(wake::horizon(&self.options)),
+            self.channel.clone(),
+        ]
     }
 
     fn max(&self) -> u32 {
@@ -843,17 +935,23 @@ impl PoolStore for RedisStore {
                 }
             },
         };
-        let frozen = match same {
-            Some(p) => p.frozen.clone(),
-            None => self.register_remote(id, &config).await,
-        };
+        // The pool is this host's from now on: its views show it at once (a preset's
+        // registration runs in the background), with this host's options until fetched; a
+        // lease racing with the registration finds no pool in Redis and registers it itself.
+        let remote = same.is_none().then(|| config.clone());
         let pool = Pool {
             config,
-            frozen,
+            frozen: same.and_then(|p| p.frozen.clone()),
             keep,
             touched: now,
         };
         self.serve(id, pool);
+        if let Some(config) = remote {
+            let frozen = self.register_remote(id, &config).await;
+            if let Some(pool) = self.local.lock().map.get_mut(id) {
+                pool.frozen = frozen;
+            }
+        }
         Ok(Registered {
             pin: PoolPin::default(),
             evicted,
@@ -864,8 +962,13 @@ impl PoolStore for RedisStore {
         self.local.lock().ids()
     }
 
+    /// From the views' copy: at most [`VIEW_SESSIONS`] live sessions (see [`views`]).
     fn pool(&self, id: &str, now: Instant) -> Option<PoolSnapshot> {
-        self.pool_bounded(id, now, 0).map(|(_, pool)| pool)
+        self.pool_bounded(id, now, usize::MAX).map(|(_, pool)| pool)
+    }
+
+    async fn refresh_views(&self) {
+        RedisStore::refresh_views(self).await;
     }
 
     /// From the copy registration brought (no round trip), else from Redis.
@@ -902,12 +1005,18 @@ impl PoolStore for RedisStore {
         reopened
     }
 
+    /// In the background (one script per pool, each bounded by the timeout); the steps after
+    /// it wait for it ([`RedisStore::reopened`]).
     fn reopen_all(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let ids = self.ids();
         let (scripts, conn) = (self.scripts.clone(), self.conn.clone());
         let metas: Vec<String> = ids.iter().map(|id| self.meta(id)).collect();
         let timeout = self.options.timeout;
-        spawn(async move {
+        let notify = self.notify.clone();
+        let task = runtime.spawn(async move {
             for meta in metas {
                 let mut conn = conn.clone();
                 let mut invocation = scripts.pool.key(meta);
@@ -915,7 +1024,12 @@ impl PoolStore for RedisStore {
                 let call = invocation.invoke_async::<Option<i64>>(&mut conn);
                 let _ = tokio::time::timeout(timeout, call).await;
             }
+            notify.notify_waiters();
         });
+        let done = async move {
+            let _ = task.await;
+        };
+        *self.reopening.lock() = Some(done.boxed().shared());
     }
 
     async fn lease(
@@ -926,12 +1040,19 @@ impl PoolStore for RedisStore {
         retire: bool,
         u: f64,
     ) -> Option<Step> {
-        let limits = Limits::of(rotation);
+        self.reopened().await;
+        // An engine clock moved forward (the tests' virtual clock) moves the sessions' times
+        // forward by as much; a real clock is never ahead of `Instant::now()`. Rounded up to
+        // the millisecond: `now` was read a moment before, and the server's times are whole
+        // milliseconds, so a session due exactly at the engine's `now` is due here too.
+        let skew = now.saturating_duration_since(Instant::now());
+        let skew = u64::try_from(skew.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+        let limits = Limits {
+            skew,
+            ..Limits::of(rotation)
+        };
         *self.limits.lock() = limits;
         let token: u64 = rand::random();
-        // An engine clock moved forward (the tests' virtual clock) moves the retirement check
-        // forward by as much; a real clock is never ahead of `Instant::now()`.
-        let skew = now.saturating_duration_since(Instant::now());
         let mut args = vec![
             limits.max.to_string(),
             u.to_string(),
@@ -940,9 +1061,10 @@ impl PoolStore for RedisStore {
             limits.age.to_string(),
             limits.idle.to_string(),
             u8::from(retire).to_string(),
-            millis(skew),
+            skew.to_string(),
             self.pool_ttl_ms(),
         ];
+        args.extend(self.fairness());
         let alone = args.len();
         let carried = self.carried(id);
         carried.args(&mut args);
@@ -973,6 +1095,7 @@ impl PoolStore for RedisStore {
                 let (step, data) = step_of(reply, token);
                 if let (Choice::Ready(lease), Some(json)) = (&step.choice, data) {
                     self.hold(id, &lease.session_id, data_from_json(&json), json);
+                    self.renewing(id, lease);
                 }
                 Some(step)
             }
@@ -1009,6 +1132,7 @@ impl PoolStore for RedisStore {
             limits.age.to_string(),
             limits.idle.to_string(),
             self.pool_ttl_ms(),
+            limits.skew.to_string(),
         ];
         let added: Option<i64> = self.run(&self.scripts.add, id, &args).await;
         self.notify.notify_waiters();
@@ -1016,32 +1140,40 @@ impl PoolStore for RedisStore {
             let json = args[7].clone();
             self.hold(id, &session.id, session.data.clone(), json);
         }
-        added.map(|_| Lease {
+        let lease = added.map(|_| Lease {
             session_id: session.id,
             cookies: session.cookies,
             token,
-        })
+        });
+        if let (Some(lease), true) = (&lease, for_use) {
+            self.renewing(id, lease);
+        }
+        lease
     }
 
     /// Queued (`settle.rs`): the pool's next lease carries it, or it goes within
     /// [`LINGER`]; this host's waiting requests are woken now (their lease carries it).
     async fn release(&self, id: &str, lease: &Lease) {
         let data = self.unhold(id, &lease.session_id);
+        self.held.release(id, &lease.session_id, lease.token);
         self.queue(id, |q| q.release(&lease.session_id, lease.token, data));
         self.notify.notify_waiters();
     }
 
+    /// One lease now (the ticker renews every held lease without this: [`renewals`]).
     async fn renew(&self, id: &str, lease: &Lease) -> bool {
         let args = [
-            lease.session_id.clone(),
-            lease.token.to_string(),
             self.ttl_ms().to_string(),
+            renewals::member(&lease.session_id, lease.token),
         ];
-        self.run::<i64>(&self.scripts.renew, id, &args).await == Some(1)
+        let gone: Option<Vec<String>> = self.run(&self.scripts.renew, id, &args).await;
+        gone.is_some_and(|gone| gone.is_empty())
     }
 
+    /// `None`: the engine spawns no renewal per request; the store renews every lease it
+    /// holds with one ticker per host ([`renewals`]).
     fn lease_ttl(&self) -> Option<Duration> {
-        Some(self.options.lease_ttl)
+        None
     }
 
     fn poll_interval(&self) -> Option<Duration> {
@@ -1113,19 +1245,21 @@ impl PoolStore for RedisStore {
         ids.iter().filter_map(|id| self.pool(id, now)).collect()
     }
 
-    /// The global figures, from the views' copy; no session list (see [`views`]).
+    /// The global figures, from the views' copy, with at most `max_sessions` of the live
+    /// sessions it lists ([`VIEW_SESSIONS`]; see [`views`]).
     fn pool_bounded(
         &self,
         id: &str,
         _now: Instant,
-        _max_sessions: usize,
+        max_sessions: usize,
     ) -> Option<(PoolCounts, PoolSnapshot)> {
         let options = self
             .local
             .lock()
             .get(id)
             .map(|p| p.config.options.clone())?;
-        let remote = self.remote(id)?;
+        let mut remote = self.remote(id)?;
+        remote.sessions.truncate(max_sessions);
         let pool = PoolSnapshot {
             id: id.to_owned(),
             closed: remote.counts.closed.clone(),
@@ -1134,8 +1268,8 @@ impl PoolStore for RedisStore {
             randomize_delay: options.randomize_delay,
             bad_inits: remote.counts.bad_inits,
             pending_initial: remote.pending_initial,
-            sessions: Vec::new(),
-            retired: Vec::new(),
+            sessions: remote.sessions,
+            retired: remote.retired,
         };
         Some((remote.counts, pool))
     }
@@ -1157,11 +1291,13 @@ impl PoolStore for RedisStore {
 }
 
 mod fallback;
+pub mod renewals;
 mod settle;
 #[cfg(test)]
 mod tests;
 pub mod views;
+pub mod wake;
 
 pub use fallback::{LocalFallback, PROBE};
 pub use settle::{FLUSH_AT, LINGER, QUEUE_CAP};
-pub use views::{Remote, VIEW_EVERY};
+pub use views::{Remote, VIEW_EVERY, VIEW_SESSIONS};

@@ -1,5 +1,12 @@
--- Extends a lease. ARGV: sid, token, TTL (ms). Returns 1, or 0 when the lease is gone.
-local member = ARGV[1] .. '|' .. ARGV[2]
-if not redis.call('ZSCORE', LEASES, member) then return 0 end
-redis.call('ZADD', LEASES, now_ms() + tonumber(ARGV[3]), member)
-return 1
+-- Extends leases. ARGV: TTL (ms), then the leases as `sid|token` members. Returns the members
+-- that are gone (released, or reaped once expired): their holders no longer hold them.
+local at = now_ms() + tonumber(ARGV[1])
+local gone = {}
+for i = 2, #ARGV do
+  if redis.call('ZSCORE', LEASES, ARGV[i]) then
+    redis.call('ZADD', LEASES, at, ARGV[i])
+  else
+    gone[#gone + 1] = ARGV[i]
+  end
+end
+return gone

@@ -13,7 +13,11 @@
 //!   (one `release.lua` for all of it); one that holds [`FLUSH_AT`] releases is sent at once.
 //!   Other hosts thus see a session released at most [`LINGER`] late (their waiting requests
 //!   look again every `poll`, 50 ms by default); this host's waiting requests are woken at once
-//!   and their lease carries the release.
+//!   and their lease carries the release. One task is in charge of a queue at a time, the one
+//!   that claimed it ([`claim`]); a queue a lease carried is gone, and the task that waited for
+//!   it ends without sending the next queue, which has a task of its own (a task that woke
+//!   after a queue was carried used to send the next one alone: a second script per request
+//!   under a steady load).
 //! - **Never lost.** A step carrying a queue that fails (Redis down, a timeout) puts it back,
 //!   sent again every [`super::PROBE`] until Redis answers, while the store lives. Releases
 //!   older than the lease TTL are dropped then (Redis has freed them, and a late release of a
@@ -28,6 +32,7 @@
 //!   the same cookie.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -58,8 +63,8 @@ pub struct Settle {
     /// Cookies to merge, by session (merged here first, as the jar will merge them).
     cookies: HashMap<String, Vec<Value>>,
     counts: HashMap<&'static str, u64>,
-    /// A task will send this queue unless a lease carries it first.
-    flushing: bool,
+    /// The task that will send this queue unless a lease carries it first (0: none).
+    owner: u64,
 }
 
 #[derive(Debug)]
@@ -107,7 +112,7 @@ impl Settle {
             releases: std::mem::take(&mut self.releases),
             cookies: std::mem::take(&mut self.cookies),
             counts: std::mem::take(&mut self.counts),
-            flushing: false,
+            owner: 0,
         }
     }
 
@@ -175,31 +180,40 @@ pub struct Sender {
     pub ttl: Duration,
     /// What `release.lua` reads after `max`: the retirement limits and the pools' TTL.
     pub head: [String; 3],
+    /// This host's id, the offer horizon and the channel (`release.lua` offers what it
+    /// releases to the other hosts' waiting requests: `wake.rs`).
+    pub fairness: [String; 3],
+    /// The queue this task is in charge of ([`claim`]; 0 until it claims one).
+    pub owner: u64,
 }
 
 impl Sender {
     /// Sends the pool's queue after [`LINGER`], again while there is one (a lease may have
-    /// carried it meanwhile), until it is empty or the store is gone.
-    pub async fn run(self) {
+    /// carried it meanwhile), until it is empty, another task is in charge of it, or the store
+    /// is gone. `owner`: what [`claim`] answered.
+    pub async fn run(mut self, owner: u64) {
+        self.owner = owner;
         let mut wait = LINGER;
         loop {
             tokio::time::sleep(wait).await;
             let Some(batch) = self.next() else { return };
             wait = match self.send(&batch).await {
                 Ok(()) => LINGER,
-                Err(()) => {
-                    let _ = self.put_back(batch);
-                    super::PROBE
-                }
+                Err(()) if self.put_back(batch) => super::PROBE,
+                Err(()) => return,
             };
         }
     }
 
-    /// The queue to send; `None` (and the queue forgotten) when it is empty.
+    /// The queue to send; `None` when it is empty (and forgotten), or not this task's (a lease
+    /// carried the one it claimed, and the queue filled since has a task of its own).
     fn next(&self) -> Option<Settle> {
         let queues = self.queues.upgrade()?;
         let mut queues = queues.lock();
         let queue = queues.get_mut(&self.pool)?;
+        if queue.owner != self.owner {
+            return None;
+        }
         if queue.is_empty() {
             queues.remove(&self.pool);
             return None;
@@ -207,28 +221,36 @@ impl Sender {
         Some(queue.take())
     }
 
-    /// Puts `batch` back in the queue; true when no task had it in charge (this one takes it).
-    fn put_back(&self, batch: Settle) -> bool {
+    /// Puts `batch` back in the queue; true when this task is in charge of it (it was, or no
+    /// task was and this one takes it).
+    fn put_back(&mut self, batch: Settle) -> bool {
         let Some(queues) = self.queues.upgrade() else {
             return false;
         };
         let mut queues = queues.lock();
         let queue = queues.entry(self.pool.clone()).or_default();
         queue.put_back(batch, self.ttl);
-        claim(queue)
+        if queue.owner != 0 && queue.owner != self.owner {
+            return false;
+        }
+        self.owner = claim(queue).unwrap_or(queue.owner);
+        true
     }
 
     /// Sends `batch` once now (a queue full at [`FLUSH_AT`]); on failure, puts it back and
-    /// sends the queue until it is empty, unless a task does.
-    pub async fn once(self, batch: Settle) {
+    /// sends the queue until it is empty, unless another task does.
+    pub async fn once(mut self, batch: Settle) {
         if self.send(&batch).await.is_err() && self.put_back(batch) {
-            self.run().await;
+            let owner = self.owner;
+            self.run(owner).await;
         }
     }
 
-    async fn send(&self, batch: &Settle) -> Result<(), ()> {
+    /// Sends `batch` once; `Err` when Redis did not take it (the caller keeps it).
+    pub async fn send(&self, batch: &Settle) -> Result<(), ()> {
         let mut args = vec![self.max.to_string()];
         args.extend(self.head.iter().cloned());
+        args.extend(self.fairness.iter().cloned());
         batch.args(&mut args);
         let mut invocation = self.script.key(&self.meta);
         for arg in &args {
@@ -246,9 +268,15 @@ impl Sender {
     }
 }
 
-/// Marks `queue` as in a task's charge; true when it was not (start one).
-pub fn claim(queue: &mut Settle) -> bool {
-    !std::mem::replace(&mut queue.flushing, true)
+/// Marks `queue` as in a new task's charge when no task has it: `Some(owner)`, to give
+/// [`Sender::run`] (start one), or `None` when a task has it already.
+pub fn claim(queue: &mut Settle) -> Option<u64> {
+    static OWNERS: AtomicU64 = AtomicU64::new(1);
+    if queue.owner != 0 {
+        return None;
+    }
+    queue.owner = OWNERS.fetch_add(1, Ordering::Relaxed);
+    Some(queue.owner)
 }
 
 /// True when `queue` holds enough releases to go at once.

@@ -126,15 +126,17 @@ async fn issue_16_a_dead_hosts_lease_frees_itself_within_the_ttl_and_only_once()
         Choice::Busy,
         "never used twice at once"
     );
-    // `a` dies: no renewal, no release.
+    // `a` dies: no renewal (its ticker goes with it), no release.
+    drop(a);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let taken = ready(&lease(&b, 1).await).expect("freed within the TTL");
     assert_eq!(taken.session_id, "s1");
-    // The dead holder's late release must not free b's hold.
-    a.release("p", &held).await;
-    assert_eq!(lease(&a, 1).await.choice, Choice::Busy);
+    // The dead holder's late release (sent by a host started again) must not free b's hold.
+    let again = host(&server, 200).await;
+    again.release("p", &held).await;
+    assert_eq!(lease(&again, 1).await.choice, Choice::Busy);
     assert!(b.renew("p", &taken).await);
-    assert!(!a.renew("p", &held).await, "a reaped lease is gone");
+    assert!(!again.renew("p", &held).await, "a reaped lease is gone");
 }
 
 #[tokio::test]
@@ -801,4 +803,31 @@ async fn issue_16_the_age_limit_retires_a_session_in_use_and_a_forward_clock_mov
             .count(),
         0
     );
+}
+
+#[tokio::test]
+async fn issue_16_one_ticker_renews_every_lease_this_host_holds() {
+    // Issue 16, latency: the engine spawned a renewal task per request; the store now renews
+    // the leases its host holds with one ticker (every third of the TTL, one round trip).
+    let Some(server) = server().await else { return };
+    let (a, b) = (host(&server, 300).await, host(&server, 300).await);
+    assert_eq!(a.lease_ttl(), None, "the engine spawns no renewal task");
+    register(&a, 2, 0.0).await;
+    create_s1(&a, 1).await;
+    assert!(lease(&a, 1).await.create);
+    a.add("p", session("s2"), Duration::ZERO, true)
+        .await
+        .expect("s2 added, held by a");
+    let s1 = ready(&lease(&a, 1).await).expect("a holds s1 too");
+    // Three TTLs with no renewal from the engine: both leases must live on.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        lease(&b, 1).await.choice,
+        Choice::Busy,
+        "a's leases were renewed, so b finds both sessions held"
+    );
+    a.release("p", &s1).await;
+    a.settle_now("p").await;
+    let taken = ready(&lease(&b, 1).await).expect("released, s1 is b's");
+    assert_eq!(taken.session_id, "s1");
 }

@@ -11,12 +11,17 @@
 //!   scrapes sends nothing, and the EVALSHA count of a request is untouched.
 //! - **One round trip for all the pools**, per [`VIEW_BATCH`] pools: one `view.lua` script per
 //!   pool (each pool's keys are in their own Redis Cluster slot), pipelined; its cost is
-//!   `O(requests in flight)` per pool, whatever the pool's size. Each fetch is bounded by the
+//!   `O(requests in flight + VIEW_SESSIONS + HISTORY)` per pool, whatever the pool's size.
+//!   Each fetch is bounded by the
 //!   store's timeout; a failed fetch keeps the last copy.
 //! - **What the figures are.** Size, live, busy, requests in flight, bad inits, closed state,
-//!   retired sessions kept, and the pool's counters in Redis (every host's): global. A pool
-//!   not fetched yet (or gone from Redis) shows this host's options and no session. The
-//!   session list of a status page stays empty: the counts give the totals.
+//!   the retired sessions kept (with why), up to [`VIEW_SESSIONS`] live sessions, and the
+//!   pool's counters in Redis (every host's): global. A pool not fetched yet (or gone from
+//!   Redis) shows this host's options and no session. Redis keeps no event history: a
+//!   session's history shows its init and, once retired, its retirement (server times).
+//! - **Fresh on demand.** [`crate::engine::Engine::refresh_views`] fetches the copy now (one
+//!   round trip, off any request's path), for a reader that needs the state as it is: the
+//!   acceptance scenarios read a pool right after their requests.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +32,7 @@ use ::redis::aio::ConnectionManager;
 use ::redis::{FromRedisValue, Script, Value};
 use parking_lot::Mutex;
 
-use crate::engine::PoolCounts;
+use crate::engine::{PoolCounts, SessionSnapshot};
 
 /// How often the copy is fetched while read: a second keeps `/metrics` and the dashboard
 /// (which polls each second) current, for one round trip per second per host.
@@ -41,6 +46,10 @@ pub const VIEW_IDLE: Duration = Duration::from_secs(300);
 /// a host serving more pools sends one round trip per batch.
 pub const VIEW_BATCH: usize = 256;
 
+/// Live sessions listed per pool: as many as a `/status` page shows
+/// (`STATUS_SESSIONS_PER_POOL`); the counts give the totals.
+pub const VIEW_SESSIONS: usize = 20;
+
 /// One pool's global figures.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Remote {
@@ -50,6 +59,10 @@ pub struct Remote {
     pub pending_initial: u32,
     /// Its counters in Redis (every host's), by stat key.
     pub stats: BTreeMap<String, u64>,
+    /// Up to [`VIEW_SESSIONS`] live sessions, oldest first.
+    pub sessions: Vec<SessionSnapshot>,
+    /// The retired sessions kept (at most [`crate::engine::pool::HISTORY`]), oldest first.
+    pub retired: Vec<SessionSnapshot>,
 }
 
 /// What `view.lua` answers.
@@ -63,11 +76,83 @@ type Raw = (
     u32,
     usize,
     HashMap<String, u64>,
+    u64,
+    Vec<String>,
+    Vec<String>,
 );
+
+/// A session as `view.lua` lists it, or as `session.lua` kept it when retired (numbers may come
+/// as strings: `HMGET` answers strings).
+#[derive(Debug, serde::Deserialize)]
+struct RawSession {
+    id: String,
+    #[serde(default, deserialize_with = "number")]
+    created: u64,
+    #[serde(default, deserialize_with = "number")]
+    uses: u64,
+    #[serde(default, deserialize_with = "number")]
+    in_flight: u64,
+    #[serde(default, deserialize_with = "number")]
+    cf: u64,
+    #[serde(default, deserialize_with = "number")]
+    errors: u64,
+    /// Why it was retired (retired sessions only).
+    reason: Option<String>,
+    /// When it was retired (retired sessions only).
+    #[serde(default, deserialize_with = "number")]
+    at: u64,
+}
+
+/// A count or a time in ms, as a JSON number or a string (absent or unparsable: 0).
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let value = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    Ok(match value {
+        serde_json::Value::Number(n) => n.as_f64().unwrap_or(0.0).max(0.0) as u64,
+        serde_json::Value::String(s) => s.parse::<f64>().unwrap_or(0.0).max(0.0) as u64,
+        _ => 0,
+    })
+}
+
+impl RawSession {
+    /// The snapshot at the server's time `now` (ms).
+    fn snapshot(self, now: u64) -> SessionSnapshot {
+        let ago = |at: u64| now.saturating_sub(at) as f64 / 1000.0;
+        let mut history = vec![format!("-{:.1}s: init passed", ago(self.created))];
+        if let Some(reason) = &self.reason {
+            history.push(format!("-{:.1}s: retired: {reason}", ago(self.at)));
+        }
+        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        SessionSnapshot {
+            id: self.id,
+            age_secs: ago(self.created),
+            uses: self.uses,
+            in_flight: small(self.in_flight),
+            check_failures: small(self.cf),
+            errors: small(self.errors),
+            retired_because: self.reason,
+            history,
+        }
+    }
+}
+
+/// The sessions of `raw` (JSON each; unparsable ones skipped), oldest first.
+fn sessions(raw: Vec<String>, now: u64) -> Vec<SessionSnapshot> {
+    let mut parsed: Vec<RawSession> = raw
+        .iter()
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .collect();
+    parsed.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    parsed.into_iter().map(|s| s.snapshot(now)).collect()
+}
 
 impl Remote {
     fn of(id: &str, raw: Raw) -> Self {
-        let (closed, size, live, busy, in_flight, bad_inits, pending_initial, retired, stats) = raw;
+        let (closed, size, live, busy, in_flight, bad_inits, pending_initial, retired, stats) = (
+            raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6, raw.7, raw.8,
+        );
+        let (now, listed, mut kept) = (raw.9, raw.10, raw.11);
+        // `RETIRED` is newest first.
+        kept.reverse();
         let counts = PoolCounts {
             id: id.to_owned(),
             closed: Some(closed).filter(|c| !c.is_empty()),
@@ -82,6 +167,12 @@ impl Remote {
             counts,
             pending_initial,
             stats: stats.into_iter().collect(),
+            sessions: sessions(listed, now),
+            retired: kept
+                .iter()
+                .filter_map(|json| serde_json::from_str::<RawSession>(json).ok())
+                .map(|s| s.snapshot(now))
+                .collect(),
         }
     }
 }
@@ -201,7 +292,7 @@ async fn fetch(
         .iter()
         .map(|(_, meta)| {
             let mut invocation = script.prepare_invoke();
-            invocation.key(meta);
+            invocation.key(meta).arg(VIEW_SESSIONS);
             invocation
         })
         .collect();

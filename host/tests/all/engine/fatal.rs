@@ -64,7 +64,7 @@ async fn unsupported_set_location_closes_only_its_pool() {
         closed_reason(h.send(r).await.unwrap_err()),
         "unsupported_set_location"
     );
-    let pools = h.engine.pools();
+    let pools = h.pools().await;
     assert_eq!(pools[0].closed.as_deref(), Some("unsupported_set_location"));
     h.get("https://example.com/").await;
 }
@@ -81,7 +81,7 @@ async fn a_failing_pool_hook_closes_the_netloc_pool_with_pool_error() {
     assert_eq!(closed_reason(error), "pool_error");
     h.configs(Vec::new());
     assert!(
-        h.engine.pools()[0].closed.is_none(),
+        h.pools().await[0].closed.is_none(),
         "a new config set reopens"
     );
     h.get("https://example.com/").await;
@@ -145,7 +145,7 @@ async fn over_the_session_limit_inits_wait_and_are_not_counted() {
     second.await.unwrap().unwrap();
     assert_eq!(h.stat(&s("init/check-passed")), 2);
     assert!(
-        h.engine.pools()[0].closed.is_none(),
+        h.pools().await[0].closed.is_none(),
         "over-limit is not a bad init"
     );
 }
@@ -203,7 +203,7 @@ async fn a_guest_close_reason_closes_its_pool_and_fails_fast() {
         uses,
         "a closed pool fails fast, sending nothing"
     );
-    let pools = h.engine.pools();
+    let pools = h.pools().await;
     assert_eq!(
         pools
             .iter()
@@ -236,8 +236,8 @@ async fn a_guest_check_error_replaces_the_session_at_once() {
     let errors = h.stat(&s("use/check-error"));
     assert_eq!(errors, 3, "the first attempt and retry_times (2) retries");
     let pool = h
-        .engine
         .pools()
+        .await
         .into_iter()
         .find(|p| p.id == guests::POOL_ID)
         .expect("the pool");

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use session_host::engine::{Engine, EngineError, EngineRequest, EngineResponse};
+use session_host::engine::{Engine, EngineError, EngineRequest, EngineResponse, PoolSnapshot};
 use session_host::plugin::{Address, GuestConfig, PoolSpec};
 use session_host::settings::{SessionSettings, UpstreamSettings};
 use session_host::store::{DurableStore, MemoryStore, PoolStore, RedisOptions, RedisStore};
@@ -131,6 +131,14 @@ impl Harness {
     /// Sends a plain `httpResponseBody` request for `url`; panics on error.
     pub async fn get(&self, url: &str) -> EngineResponse {
         self.send(get(url)).await.expect("a response")
+    }
+
+    /// Every pool as the store has it now: a shared store's views (Redis) are a copy fetched in
+    /// the background, so they are fetched first ([`Engine::refresh_views`]); the scenarios read
+    /// a pool right after their requests.
+    pub async fn pools(&self) -> Vec<PoolSnapshot> {
+        self.engine.refresh_views().await;
+        self.engine.pools()
     }
 
     /// Sessions the emulator created for `site`.

@@ -31,9 +31,9 @@ fn process_stuck_on_long_url() -> String {
     )
 }
 
-fn in_flight(h: &Harness) -> u32 {
-    h.engine
-        .pools()
+async fn in_flight(h: &Harness) -> u32 {
+    h.pools()
+        .await
         .iter()
         .flat_map(|p| &p.sessions)
         .map(|s| s.in_flight)
@@ -88,11 +88,11 @@ async fn issue_12_a_hook_timeout_releases_the_lease_and_the_pool_reuses_the_sess
         took < Duration::from_millis(BOUND_MS + 700),
         "answered after {took:?}"
     );
-    assert_eq!(in_flight(&h), 0, "the lease is released");
+    assert_eq!(in_flight(&h).await, 0, "the lease is released");
 
     let next = h.get("https://example.com/b").await;
     assert_eq!(session_of(&next), session, "the pool reuses its session");
     assert_eq!(h.created("example.com"), 1, "no session was created for it");
     assert_eq!(h.stat(&s("use/check-passed")), 2);
-    assert_eq!(in_flight(&h), 0);
+    assert_eq!(in_flight(&h).await, 0);
 }

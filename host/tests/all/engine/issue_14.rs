@@ -86,7 +86,7 @@ async fn issue_14_a_size_preset_does_not_freeze_the_pool_delay() {
         randomize_delay: None,
     });
     h.send(r).await.unwrap();
-    let pool = &h.engine.pools()[0];
+    let pool = &h.pools().await[0];
     assert_eq!(
         (pool.size, pool.delay),
         (1, DELAY),
@@ -102,8 +102,8 @@ async fn issue_14_deprecated_pool_sizes_are_honoured() {
     .expect("the deprecated setting is accepted");
     let h = Harness::new(s).await;
     let mut sizes: Vec<_> = h
-        .engine
         .pools()
+        .await
         .into_iter()
         .map(|p| (p.id, p.size))
         .collect();

@@ -134,7 +134,7 @@ async fn sessions_are_retired_before_zyte_expires_them() {
         0,
         "no attempt burnt on an expired session"
     );
-    let pools = h.engine.pools();
+    let pools = h.pools().await;
     let retired = &pools[0].retired[0];
     assert_eq!(
         retired.retired_because.as_deref(),
@@ -238,7 +238,7 @@ async fn max_check_failures_keeps_the_session_until_reached() {
     let mut r = EngineRequest::new(body.as_object().cloned().unwrap());
     r.controls.location = Some(postal("10001"));
     h.send(r).await.unwrap_err();
-    let pool = &h.engine.pools()[0];
+    let pool = &h.pools().await[0];
     assert_eq!(pool.retired.len(), 1, "replaced once, at the third failure");
     assert_eq!(pool.retired[0].check_failures, 3);
     assert_eq!(

@@ -57,6 +57,8 @@ async fn metrics_show_session_counters_pool_gauges_and_latencies() {
     unsupported.controls.location = Some(postal("73301"));
     assert!(h.send(unsupported).await.is_err());
 
+    // A shared store's gauges come from a copy fetched in the background: fetched now.
+    h.engine.refresh_views().await;
     let text = telemetry::scrape(&h.engine);
     // Other tests of this binary record into the same global recorder at the same time, so
     // the two renders are compared by their families, not byte for byte.

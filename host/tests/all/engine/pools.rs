@@ -70,7 +70,7 @@ async fn pool_ids_follow_the_reference_precedence() {
         "client/mine",
         "pool beats location"
     );
-    let ids: Vec<_> = h.engine.pools().into_iter().map(|p| p.id).collect();
+    let ids: Vec<_> = h.pools().await.into_iter().map(|p| p.id).collect();
     assert_eq!(ids.len(), 5, "{ids:?}");
 }
 
@@ -90,7 +90,7 @@ async fn options_are_frozen_at_first_sight_and_presets_win() {
     );
     let h = Harness::new(settings).await;
     assert_eq!(
-        h.engine.pools()[0].id,
+        h.pools().await[0].id,
         "client/preset",
         "preset pools exist from the start"
     );

@@ -40,7 +40,7 @@ async fn concurrent_use_of_a_session_is_bounded() {
         r.unwrap();
     }
     assert_eq!(h.created("example.com"), 1);
-    let pool = &h.engine.pools()[0];
+    let pool = &h.pools().await[0];
     assert_eq!(pool.sessions[0].uses, 5);
     assert_eq!(pool.sessions[0].in_flight, 0);
 }
@@ -62,5 +62,5 @@ async fn concurrent_failures_replace_a_session_once() {
     }
     assert_eq!(h.stat("scrapy-zyte-api/sessions/use/failed"), 3);
     assert_eq!(h.created("example.com"), 2, "one replacement");
-    assert_eq!(h.engine.pools()[0].retired.len(), 1);
+    assert_eq!(h.pools().await[0].retired.len(), 1);
 }
