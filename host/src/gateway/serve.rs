@@ -99,8 +99,13 @@ pub async fn serve_workers(
     let (stop, stopped) = watch::channel(false);
     let (done, mut finished) = mpsc::unbounded_channel();
     let workers = listeners.len();
+    // One router for every worker: its routes' own state (the dashboard's secrets, which its
+    // login cookie and CSRF token derive from, and its bound on live streams) is the
+    // process's, not a worker's.
+    let app = router(state.clone());
     for (index, listener) in listeners.into_iter().enumerate() {
         let (state, mut stopped, done) = (state.clone(), stopped.clone(), done.clone());
+        let app = app.clone();
         let worker = move || {
             let result = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -114,7 +119,7 @@ pub async fn serve_workers(
                         let signal = async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         };
-                        serve(listener, state, signal).await
+                        serve_app(listener, state, app, signal).await
                     })
                 });
             let _ = done.send(result);
@@ -165,6 +170,16 @@ pub async fn serve(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
     let app = router(state.clone());
+    serve_app(listener, state, app, signal).await
+}
+
+/// [`serve`] with `app`, the router built from `state` (shared by [`serve_workers`]' workers).
+async fn serve_app(
+    listener: TcpListener,
+    state: GatewayState,
+    app: axum::Router,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), GatewayError> {
     let edges = state.config().edges.clone();
     let builder = connection_builder(&edges);
     let graceful = GracefulShutdown::new();

@@ -144,3 +144,70 @@ async fn issue_17_workers_share_one_port_and_stop_together() {
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
     assert!(TcpStream::connect(addr).await.is_err(), "still listening");
 }
+
+/// `GET /` with `cookie` (or none), on `addr`; the answer's head and body.
+async fn dashboard_page(addr: SocketAddr, cookie: Option<&str>) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let cookie = cookie
+        .map(|c| format!("cookie: {c}\r\n"))
+        .unwrap_or_default();
+    let head = format!("GET / HTTP/1.1\r\nhost: {addr}\r\n{cookie}connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    read_to_close(&mut stream).await.0
+}
+
+/// Regression (issue 17's workers broke issue 19's dashboard): each worker built its own router,
+/// so each had its own dashboard secrets; a login cookie set by one worker was refused by the
+/// others (401), and the page's CSRF token differed between workers. The workers here listen on
+/// two ports, so that each request's worker is known.
+#[tokio::test]
+async fn issue_17_every_worker_honours_a_dashboard_login_made_on_another() {
+    let config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        key: crate::gateway::GatewayKey::new("k3y"),
+        ..GatewayConfig::default()
+    };
+    let first = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let second = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    for listener in [&first, &second] {
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking, as bind_workers makes them");
+    }
+    let (a, b) = (
+        first.local_addr().expect("addr"),
+        second.local_addr().expect("addr"),
+    );
+    let upstream = UpstreamSettings {
+        url: "http://127.0.0.1:9/v1/".into(),
+        ..UpstreamSettings::default()
+    };
+    let client = Client::new(&upstream, ApiKey::new("k")).expect("client");
+    let engine = Engine::new(SessionSettings::default(), client);
+    let state = GatewayState::new(engine, config);
+    tokio::spawn(serve_workers(
+        vec![first, second],
+        state,
+        std::future::pending(),
+    ));
+    let mut stream = TcpStream::connect(a).await.expect("connect");
+    let form = "key=k3y";
+    let login = format!(
+        "POST /dashboard/login HTTP/1.1\r\nhost: {a}\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(login.as_bytes()).await.expect("write");
+    let (answer, _) = read_to_close(&mut stream).await;
+    let cookie = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("a login cookie: {answer}"))
+        .to_owned();
+    let on_a = dashboard_page(a, Some(&cookie)).await;
+    let on_b = dashboard_page(b, Some(&cookie)).await;
+    assert!(on_a.starts_with("HTTP/1.1 200"), "{on_a}");
+    assert!(on_b.starts_with("HTTP/1.1 200"), "the other worker: {on_b}");
+    let body = |page: &str| page.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    assert_eq!(body(&on_a), body(&on_b), "one CSRF token for every worker");
+}
