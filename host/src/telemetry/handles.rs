@@ -51,15 +51,30 @@ pub(super) fn key(name: &'static str, a: &'static str, b: &'static str) -> Stati
     (word(name), word(a), word(b))
 }
 
+/// Handles by key, scanned in order: a few dozen keys at most (fixed label sets), where a
+/// scan compares a few words and a `HashMap` would hash six (SipHash cost more than the scan).
+type Cache<T> = RefCell<Vec<(StaticKey, T)>>;
+
+/// The entry of `key` in `cache`, made by `make` when missing.
+fn entry<T>(cache: &mut Vec<(StaticKey, T)>, key: StaticKey, make: impl FnOnce() -> T) -> &mut T {
+    let index = match cache.iter().position(|(k, _)| *k == key) {
+        Some(index) => index,
+        None => {
+            cache.push((key, make()));
+            cache.len() - 1
+        }
+    };
+    &mut cache[index].1
+}
+
 thread_local! {
-    static COUNTERS: RefCell<HashMap<StaticKey, Counter>> = RefCell::new(HashMap::new());
-    static HISTOGRAMS: RefCell<HashMap<StaticKey, Histogram>> = RefCell::new(HashMap::new());
+    static COUNTERS: Cache<Counter> = const { RefCell::new(Vec::new()) };
+    static HISTOGRAMS: Cache<Histogram> = const { RefCell::new(Vec::new()) };
     /// Per-pool counters: by metric and event, then by pool label.
-    static POOL_COUNTERS: RefCell<HashMap<StaticKey, HashMap<String, Counter>>> =
-        RefCell::new(HashMap::new());
+    static POOL_COUNTERS: Cache<HashMap<String, Counter>> = const { RefCell::new(Vec::new()) };
     /// Per-config histograms: by metric and hook, then by config name.
-    static CONFIG_HISTOGRAMS: RefCell<HashMap<StaticKey, HashMap<String, Histogram>>> =
-        RefCell::new(HashMap::new());
+    static CONFIG_HISTOGRAMS: Cache<HashMap<String, Histogram>> =
+        const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `use_it` on the counter of `key`, made by `make` (the macro) when this thread has no
@@ -72,7 +87,7 @@ pub(super) fn with_counter(
     if !global_in_force() {
         return use_it(&make());
     }
-    COUNTERS.with_borrow_mut(|cache| use_it(cache.entry(key).or_insert_with(make)));
+    COUNTERS.with_borrow_mut(|cache| use_it(entry(cache, key, make)));
 }
 
 /// [`with_counter`] for a histogram.
@@ -84,7 +99,7 @@ pub(super) fn with_histogram(
     if !global_in_force() {
         return use_it(&make());
     }
-    HISTOGRAMS.with_borrow_mut(|cache| use_it(cache.entry(key).or_insert_with(make)));
+    HISTOGRAMS.with_borrow_mut(|cache| use_it(entry(cache, key, make)));
 }
 
 /// [`with_counter`] for a counter that also has a pool label.
@@ -98,7 +113,7 @@ pub(super) fn with_pool_counter(
         return use_it(&make());
     }
     POOL_COUNTERS.with_borrow_mut(|cache| {
-        let by_pool = cache.entry(key).or_default();
+        let by_pool = entry(cache, key, HashMap::new);
         match by_pool.get(pool) {
             Some(counter) => use_it(counter),
             None => use_it(by_pool.entry(pool.to_owned()).or_insert_with(make)),
@@ -118,7 +133,7 @@ pub(super) fn with_config_histogram(
         return use_it(&make());
     }
     CONFIG_HISTOGRAMS.with_borrow_mut(|cache| {
-        let by_config = cache.entry(key).or_default();
+        let by_config = entry(cache, key, HashMap::new);
         match by_config.get(config) {
             Some(histogram) => use_it(histogram),
             None => use_it(by_config.entry(config.to_owned()).or_insert_with(make)),
