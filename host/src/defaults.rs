@@ -480,39 +480,54 @@ fn simple_netloc(url: &str) -> Option<String> {
         Some(rest) => (rest, 443),
         None => (url.strip_prefix("http://")?, 80),
     };
-    let plain = |b: u8| b.is_ascii_graphic() && !matches!(b, b'%' | b'@' | b'\\');
-    if !url.bytes().all(plain) {
+    let plain = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'%' | b'@' | b'\\');
+    if !url.as_bytes().iter().all(plain) {
         return None;
     }
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    };
-    let label = |l: &str| {
-        !l.is_empty()
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    if host.contains("--") || !host.split('.').all(label) {
-        return None;
+    // One pass over the authority: the host's labels, then the port's digits.
+    let bytes = rest.as_bytes();
+    let (mut host_end, mut end) = (None, bytes.len());
+    let (mut label_start, mut previous) = (0, b'.');
+    for (i, &b) in bytes.iter().enumerate() {
+        if matches!(b, b'/' | b'?' | b'#') {
+            end = i;
+            break;
+        }
+        if host_end.is_some() {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            continue;
+        }
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' => {}
+            b'-' if previous != b'.' && previous != b'-' => {}
+            b'.' | b':' if previous != b'.' && previous != b'-' => {
+                if b == b':' {
+                    host_end = Some(i);
+                } else {
+                    label_start = i + 1;
+                }
+            }
+            _ => return None,
+        }
+        previous = b;
     }
-    if !host
-        .rsplit('.')
-        .next()?
-        .starts_with(|c: char| c.is_ascii_lowercase())
+    let host_end = host_end.unwrap_or(end);
+    // The host ends like a label ends (not after `.` or `-`), and its last label starts with a
+    // letter: not a number, so not an IPv4 address.
+    if host_end == 0
+        || matches!(bytes[host_end - 1], b'.' | b'-')
+        || !bytes.get(label_start)?.is_ascii_lowercase()
+        || label_start >= host_end
     {
         return None;
     }
-    let Some(port) = port else {
+    let host = &rest[..host_end];
+    if host_end == end {
         return Some(host.to_owned());
-    };
-    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
     }
-    match port.parse::<u16>().ok()? {
+    match rest[host_end + 1..end].parse::<u16>().ok()? {
         n if n == default_port => Some(host.to_owned()),
         n => Some(format!("{host}:{n}")),
     }
