@@ -67,7 +67,8 @@ pub fn request_from_body(
         url,
         method,
         headers,
-        params: Value::Object(params.clone()).to_string(),
+        // Serialised from the borrowed map: no clone of the tree first (issue 17).
+        params: serde_json::to_string(params).unwrap_or_default(),
         controls,
         session_id: None,
         is_init: false,

@@ -384,3 +384,46 @@ fn issue_13_params_indices_stay_stable_while_remembered() {
     assert_eq!(d.param_pool_index("a.example", &p(2)), 2);
     assert_eq!(d.param_pool_index("b.example", &p(0)), 0);
 }
+
+proptest::proptest! {
+    /// Issue 17: the netloc read without the parser is the parser's, whenever the shortcut
+    /// takes a URL (hosts of letters, digits, dots and hyphens, numeric last labels, ports with
+    /// leading zeros, default ports, empty ports, odd characters after the host).
+    #[test]
+    fn issue_17_the_parserless_netloc_agrees_with_the_parser(
+        scheme in "(https?|HTTP|ftp)://",
+        labels in proptest::collection::vec("[a-zA-Z0-9-]{0,6}", 1..4),
+        port in "(:[0-9]{0,6})?",
+        rest in "([/?#][a-z0-9%@ .\\\\]{0,6})?",
+    ) {
+        let url = format!("{scheme}{}{port}{rest}", labels.join("."));
+        if let Some(fast) = simple_netloc(&url) {
+            proptest::prop_assert_eq!(Ok(fast), parsed_netloc(&url), "{}", url);
+        }
+    }
+}
+
+#[test]
+fn issue_17_simple_urls_skip_the_parser_and_others_do_not() {
+    let cases = [
+        ("https://shop.example/p?q=1", Some("shop.example")),
+        ("https://shop.example:443/", Some("shop.example")),
+        ("http://shop.example:0080/", Some("shop.example")),
+        ("https://shop.example:8443", Some("shop.example:8443")),
+        ("https://a-b.example#x", Some("a-b.example")),
+        ("https://Shop.example/", None),
+        ("https://xn--bcher-kva.example/", None),
+        ("https://1.2.3.4/", None),
+        ("https://user@shop.example/", None),
+        ("https://shop.example:/", None),
+        ("https://shop.example:99999/", None),
+        ("https://shop.%65xample/", None),
+        ("ftp://shop.example/", None),
+    ];
+    for (url, fast) in cases {
+        assert_eq!(simple_netloc(url).as_deref(), fast, "{url}");
+        if let Some(fast) = fast {
+            assert_eq!(parsed_netloc(url).as_deref(), Ok(fast), "{url}");
+        }
+    }
+}

@@ -18,8 +18,14 @@ impl Engine {
     /// Whether a request for `url` without `sessionManagement` goes to Zyte API unchanged
     /// (see the module policy), so that [`Engine::forward_unchanged`] may send it.
     pub fn passes_through(&self, url: &str) -> bool {
-        let inner = &self.inner;
-        !inner.settings.enabled && matches!(inner.configs.load().select(url), Config::Default)
+        self.may_pass_through() && matches!(self.inner.configs.load().select(url), Config::Default)
+    }
+
+    /// Whether any request may pass through: sessions are off by default. When they are on,
+    /// the caller need not read a body's `url` to ask [`Engine::passes_through`] (issue 17:
+    /// that read cost a JSON scan and a URL parse more per request with sessions on).
+    pub fn may_pass_through(&self) -> bool {
+        !self.inner.settings.enabled
     }
 
     /// Sends `body`, a Zyte API request body for which [`Engine::passes_through`] holds, as

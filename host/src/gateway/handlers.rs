@@ -40,7 +40,8 @@ pub(super) async fn extract(
     let engine = state.engine();
     // A body the engine would forward unchanged is sent as it came (issue 17); any other is
     // parsed, checked and run through the engine.
-    let unchanged = request::plain_url(&bytes).is_some_and(|url| engine.passes_through(&url));
+    let unchanged = engine.may_pass_through()
+        && request::plain_url(&bytes).is_some_and(|url| engine.passes_through(&url));
     // Run in the connection's own task (issue 17: a task per request cost a spawn, a move of
     // the engine's large future and a cross-thread wake-up). Cancellation is the same: when
     // this handler is dropped (a 504, a client that goes away) the engine future is dropped

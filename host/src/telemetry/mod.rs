@@ -103,6 +103,7 @@
 //! [`HookErrorKind`]: crate::plugin::HookErrorKind
 
 mod families;
+mod handles;
 mod observe;
 mod record;
 
@@ -245,6 +246,7 @@ fn install_once() -> Result<PrometheusHandle, TelemetryError> {
     let recorder = recorder()?;
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::AlreadyInstalled)?;
+    handles::remember_global();
     describe();
     let upkeep = handle.clone();
     let spawned = std::thread::Builder::new()

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use metrics::{counter, gauge, histogram};
 
+use super::handles::{key, with_config_histogram, with_counter, with_histogram, with_pool_counter};
 use super::{
     CONFIG_ERRORS, CONFIG_LAST_RELOAD, CONFIG_LOAD_ERRORS, CONFIG_RELOADS, CONFIGS_LOADED,
     ENGINE_EVENTS, HOOK_DURATION, HOOK_ERRORS, HOOK_INSTANTIATIONS, REQUEST_DURATION, REQUESTS,
@@ -20,7 +21,10 @@ pub(crate) fn session_event(pool: &str, key: &'static str) {
     if !active() {
         return;
     }
-    counter!(SESSION_EVENTS, "pool" => pool.to_owned(), "event" => key).increment(1);
+    let make = || counter!(SESSION_EVENTS, "pool" => pool.to_owned(), "event" => key);
+    with_pool_counter(self::key(SESSION_EVENTS, key, ""), pool, make, |c| {
+        c.increment(1);
+    });
 }
 
 /// Adds `n` to a per-pool session stat (counters an earlier run kept, issue 15).
@@ -46,14 +50,19 @@ pub(crate) fn engine_event(name: &'static str) {
         return;
     }
     let event = name.strip_prefix(PREFIX).unwrap_or(name);
-    counter!(ENGINE_EVENTS, "event" => event).increment(1);
+    let make = || counter!(ENGINE_EVENTS, "event" => event);
+    with_counter(key(ENGINE_EVENTS, event, ""), make, |c| c.increment(1));
 }
 
 /// Records one hook call of `config`, failed or not, started at [`super::started`].
 pub(crate) fn hook_call(config: &Arc<str>, hook: Hook, started: Option<Instant>) {
     if let Some(started) = started {
-        histogram!(HOOK_DURATION, "config" => Arc::clone(config), "hook" => hook.name())
-            .record(started.elapsed());
+        let make =
+            || histogram!(HOOK_DURATION, "config" => Arc::clone(config), "hook" => hook.name());
+        let elapsed = started.elapsed();
+        with_config_histogram(key(HOOK_DURATION, hook.name(), ""), config, make, |h| {
+            h.record(elapsed);
+        });
     }
 }
 
@@ -79,7 +88,11 @@ pub(crate) fn instantiation(config: &Arc<str>) {
 /// [`upstream_status`]'s or a transport error kind.
 pub(crate) fn upstream_attempt(outcome: &'static str, started: Option<Instant>) {
     if let Some(started) = started {
-        histogram!(UPSTREAM_DURATION, "outcome" => outcome).record(started.elapsed());
+        let make = || histogram!(UPSTREAM_DURATION, "outcome" => outcome);
+        let elapsed = started.elapsed();
+        with_histogram(key(UPSTREAM_DURATION, outcome, ""), make, |h| {
+            h.record(elapsed);
+        });
     }
 }
 
@@ -269,7 +282,11 @@ pub fn record_request(front: Front, outcome: RequestOutcome, elapsed: Duration) 
     if !active() {
         return;
     }
-    let front = front.as_str();
-    counter!(REQUESTS, "front" => front, "outcome" => outcome.as_str()).increment(1);
-    histogram!(REQUEST_DURATION, "front" => front).record(elapsed);
+    let (front, outcome) = (front.as_str(), outcome.as_str());
+    let make = || counter!(REQUESTS, "front" => front, "outcome" => outcome);
+    with_counter(key(REQUESTS, front, outcome), make, |c| c.increment(1));
+    let make = || histogram!(REQUEST_DURATION, "front" => front);
+    with_histogram(key(REQUEST_DURATION, front, ""), make, |h| {
+        h.record(elapsed);
+    });
 }

@@ -1,7 +1,8 @@
 //! Each test drives real code under its own local recorder (thread-local, so tests do not see
 //! each other's metrics) and reads the rendered Prometheus text.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::PrometheusRecorder;
 use serde_json::json;
@@ -313,4 +314,44 @@ fn install_is_idempotent() {
     // The same recorder serves every call; a second one cannot be installed behind its back.
     let other = recorder().expect("builds");
     assert!(metrics::set_global_recorder(other).is_err());
+}
+
+/// Issue 17: under the global recorder each thread keeps its handles, and every call still
+/// counts; a local recorder set later on the same thread sees its own calls, not the cache's.
+#[test]
+fn issue_17_cached_handles_count_every_call_and_respect_local_recorders() {
+    let global = install().expect("installs");
+    let outcome = RequestOutcome::TooManyPools;
+    let requests = [("front", "demo"), ("outcome", "too_many_pools")];
+    let pool = [("pool", "issue-17.example"), ("event", "use/check-passed")];
+    let hook = [("config", "issue-17-config"), ("hook", "check")];
+    let config: Arc<str> = "issue-17-config".into();
+    let before = sample(&global.render(), REQUESTS, &requests).unwrap_or(0.0);
+    std::thread::spawn(move || {
+        for _ in 0..3 {
+            record_request(Front::Demo, outcome, Duration::from_millis(1));
+            record::session_event("issue-17.example", "use/check-passed");
+            record::hook_call(&config, crate::plugin::Hook::Check, Some(Instant::now()));
+        }
+        // The same thread, the cache filled: a local recorder still gets the next calls.
+        let local = local();
+        metrics::with_local_recorder(&local, || {
+            record_request(Front::Demo, outcome, Duration::from_millis(1));
+            record::session_event("issue-17.example", "use/check-passed");
+        });
+        let text = local.handle().render();
+        assert_eq!(sample(&text, REQUESTS, &requests), Some(1.0), "{text}");
+        assert_eq!(sample(&text, SESSION_EVENTS, &pool), Some(1.0), "{text}");
+    })
+    .join()
+    .expect("the recording thread");
+    let text = global.render();
+    assert_eq!(
+        sample(&text, REQUESTS, &requests),
+        Some(before + 3.0),
+        "{text}"
+    );
+    assert_eq!(sample(&text, SESSION_EVENTS, &pool), Some(3.0), "{text}");
+    let count = format!("{HOOK_DURATION}_count");
+    assert_eq!(sample(&text, &count, &hook), Some(3.0), "{text}");
 }
