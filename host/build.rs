@@ -6,8 +6,8 @@
 //! `host/templates/c/app.c`) is picked up without a code change. Only text files of the listed
 //! kinds are embedded; caches (`__pycache__`, `node_modules`, `target`) are skipped.
 //!
-//! It also links the `session-host` binary with packed relative relocations on Linux with glibc
-//! (see [`pack_relative_relocations`]).
+//! It also links the shipped `session-host` binary (`--profile dist`) with packed relative
+//! relocations on Linux with glibc 2.36 or later (see [`pack_relative_relocations`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -68,22 +68,54 @@ fn main() {
     std::fs::write(dest.join("authoring_files.rs"), out).expect("OUT_DIR is writable");
 }
 
-/// Links the binaries with `-z pack-relative-relocs` (DT_RELR) on Linux with glibc.
+/// Links the shipped binary (`cargo build --profile dist`) with `-z pack-relative-relocs`
+/// (DT_RELR) on Linux with glibc 2.36 or later.
 ///
 /// The binary is position-independent, so every pointer in its read-only tables (vtables,
 /// string tables, Cranelift's ISLE tables) needs a load-time relocation: 36,000 of them in the
 /// `dist` binary, 24 bytes each in `.rela.dyn` (0.87 MB of the stripped 30 MB, issue 17 item 5).
 /// DT_RELR packs runs of them into bitmaps, a few KB in all. The loader applies the same
-/// relocations, so behaviour is unchanged; it needs glibc 2.36 (Debian 12) or later, and the
-/// linker records that as a `GLIBC_ABI_DT_RELR` version need, so an older glibc refuses the
-/// binary by name at start instead of misbehaving. Tests, benches and other targets are left
-/// as they are: only `[[bin]]` targets get the flag.
+/// relocations, so behaviour is unchanged.
+///
+/// Policy: only the `dist` profile, and only when the building machine's glibc (`getconf
+/// GNU_LIBC_VERSION`) is 2.36 or later. The linker records DT_RELR as a `GLIBC_ABI_DT_RELR`
+/// version need, which an older glibc refuses at start; a binutils that knows the option
+/// (2.38, Ubuntu 22.04) next to a glibc that does not (2.35) would give a binary that does not
+/// start on the machine that built it. The `release` and dev builds (the README's `cargo run
+/// --release -- demo`, the tests) never get the flag. Tests, benches and other targets are
+/// left as they are: only `[[bin]]` targets get it.
 fn pack_relative_relocations() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os == "linux" && env == "gnu" {
+    if os == "linux" && env == "gnu" && profile_dir_is("dist") && glibc_at_least(2, 36) {
         println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+}
+
+/// Whether this build's profile directory (`OUT_DIR` is `<profile dir>/build/<pkg>/out`) is
+/// named `name`: cargo gives a custom profile a directory of its own name.
+fn profile_dir_is(name: &str) -> bool {
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
+    out.ancestors()
+        .nth(3)
+        .and_then(Path::file_name)
+        .is_some_and(|dir| dir == name)
+}
+
+/// Whether the building machine's glibc is at least `major.minor` (`getconf GNU_LIBC_VERSION`
+/// prints `glibc 2.36`); false when it cannot tell.
+fn glibc_at_least(major: u32, minor: u32) -> bool {
+    let Ok(out) = std::process::Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text.trim().strip_prefix("glibc ").unwrap_or_default();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= (major, minor)
 }
 
 /// Adds every embeddable file under `dir` to `entries`, named `prefix/<path under root>`.
