@@ -12,14 +12,19 @@ use crate::gateway::EdgeLimits;
 use crate::settings::{SessionSettings, UpstreamSettings};
 use crate::zyte::{ApiKey, Client};
 
-/// A gateway (whose Zyte API is never reached) serving with `edges`; its address.
-async fn start(edges: EdgeLimits) -> SocketAddr {
+/// The state of a gateway under `config` whose Zyte API is never reached.
+fn offline_state(config: GatewayConfig) -> GatewayState {
     let upstream = UpstreamSettings {
         url: "http://127.0.0.1:9/v1/".into(),
         ..UpstreamSettings::default()
     };
     let client = Client::new(&upstream, ApiKey::new("k")).expect("client");
     let engine = Engine::new(SessionSettings::default(), client);
+    GatewayState::new(engine, config)
+}
+
+/// A gateway (whose Zyte API is never reached) serving with `edges`; its address.
+async fn start(edges: EdgeLimits) -> SocketAddr {
     let config = GatewayConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         edges,
@@ -27,8 +32,11 @@ async fn start(edges: EdgeLimits) -> SocketAddr {
     };
     let listener = bind(&config).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state = GatewayState::new(engine, config);
-    tokio::spawn(serve(listener, state, std::future::pending()));
+    tokio::spawn(serve(
+        listener,
+        offline_state(config),
+        std::future::pending(),
+    ));
     addr
 }
 
@@ -122,13 +130,7 @@ async fn issue_17_workers_share_one_port_and_stop_together() {
     let refused = bind_workers(&again).expect_err("the port is in use");
     assert!(matches!(refused, GatewayError::Bind { .. }), "{refused}");
 
-    let upstream = UpstreamSettings {
-        url: "http://127.0.0.1:9/v1/".into(),
-        ..UpstreamSettings::default()
-    };
-    let client = Client::new(&upstream, ApiKey::new("k")).expect("client");
-    let engine = Engine::new(SessionSettings::default(), client);
-    let state = GatewayState::new(engine, config);
+    let state = offline_state(config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve_workers(listeners, state, async move {
         let _ = stopped.await;
@@ -178,13 +180,7 @@ async fn issue_17_every_worker_honours_a_dashboard_login_made_on_another() {
         first.local_addr().expect("addr"),
         second.local_addr().expect("addr"),
     );
-    let upstream = UpstreamSettings {
-        url: "http://127.0.0.1:9/v1/".into(),
-        ..UpstreamSettings::default()
-    };
-    let client = Client::new(&upstream, ApiKey::new("k")).expect("client");
-    let engine = Engine::new(SessionSettings::default(), client);
-    let state = GatewayState::new(engine, config);
+    let state = offline_state(config);
     tokio::spawn(serve_workers(
         vec![first, second],
         state,
