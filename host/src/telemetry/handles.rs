@@ -13,6 +13,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::LocalKey;
 
 use metrics::{Counter, Histogram, Recorder};
 
@@ -77,6 +78,41 @@ thread_local! {
         const { RefCell::new(Vec::new()) };
 }
 
+/// Runs `use_it` on the handle of `key` in this thread's `cache`, made by `make` (the macro)
+/// when the thread has none yet, or every time under a local recorder.
+fn with_handle<T: 'static>(
+    cache: &'static LocalKey<Cache<T>>,
+    key: StaticKey,
+    make: impl FnOnce() -> T,
+    use_it: impl FnOnce(&T),
+) {
+    if !global_in_force() {
+        return use_it(&make());
+    }
+    cache.with_borrow_mut(|cache| use_it(entry(cache, key, make)));
+}
+
+/// [`with_handle`] for a metric that also has a free-form label (a pool, a config name),
+/// keyed by `key` and then by `label`.
+fn with_labelled_handle<T: 'static>(
+    cache: &'static LocalKey<Cache<HashMap<String, T>>>,
+    key: StaticKey,
+    label: &str,
+    make: impl FnOnce() -> T,
+    use_it: impl FnOnce(&T),
+) {
+    if !global_in_force() {
+        return use_it(&make());
+    }
+    cache.with_borrow_mut(|cache| {
+        let by_label = entry(cache, key, HashMap::new);
+        match by_label.get(label) {
+            Some(handle) => use_it(handle),
+            None => use_it(by_label.entry(label.to_owned()).or_insert_with(make)),
+        }
+    });
+}
+
 /// Runs `use_it` on the counter of `key`, made by `make` (the macro) when this thread has no
 /// handle for it yet, or every time under a local recorder.
 pub(super) fn with_counter(
@@ -84,10 +120,7 @@ pub(super) fn with_counter(
     make: impl FnOnce() -> Counter,
     use_it: impl FnOnce(&Counter),
 ) {
-    if !global_in_force() {
-        return use_it(&make());
-    }
-    COUNTERS.with_borrow_mut(|cache| use_it(entry(cache, key, make)));
+    with_handle(&COUNTERS, key, make, use_it);
 }
 
 /// [`with_counter`] for a histogram.
@@ -96,10 +129,7 @@ pub(super) fn with_histogram(
     make: impl FnOnce() -> Histogram,
     use_it: impl FnOnce(&Histogram),
 ) {
-    if !global_in_force() {
-        return use_it(&make());
-    }
-    HISTOGRAMS.with_borrow_mut(|cache| use_it(entry(cache, key, make)));
+    with_handle(&HISTOGRAMS, key, make, use_it);
 }
 
 /// [`with_counter`] for a counter that also has a pool label.
@@ -109,16 +139,7 @@ pub(super) fn with_pool_counter(
     make: impl FnOnce() -> Counter,
     use_it: impl FnOnce(&Counter),
 ) {
-    if !global_in_force() {
-        return use_it(&make());
-    }
-    POOL_COUNTERS.with_borrow_mut(|cache| {
-        let by_pool = entry(cache, key, HashMap::new);
-        match by_pool.get(pool) {
-            Some(counter) => use_it(counter),
-            None => use_it(by_pool.entry(pool.to_owned()).or_insert_with(make)),
-        }
-    });
+    with_labelled_handle(&POOL_COUNTERS, key, pool, make, use_it);
 }
 
 /// [`with_histogram`] for a histogram that also has a config label. Config names are bounded
@@ -129,14 +150,5 @@ pub(super) fn with_config_histogram(
     make: impl FnOnce() -> Histogram,
     use_it: impl FnOnce(&Histogram),
 ) {
-    if !global_in_force() {
-        return use_it(&make());
-    }
-    CONFIG_HISTOGRAMS.with_borrow_mut(|cache| {
-        let by_config = entry(cache, key, HashMap::new);
-        match by_config.get(config) {
-            Some(histogram) => use_it(histogram),
-            None => use_it(by_config.entry(config.to_owned()).or_insert_with(make)),
-        }
-    });
+    with_labelled_handle(&CONFIG_HISTOGRAMS, key, config, make, use_it);
 }
