@@ -314,17 +314,23 @@ async fn issue_16_a_pool_closed_on_one_host_is_closed_on_all_and_reopened_on_all
     assert_eq!(inits(), 2, "reopened for all: host 2 tried a session again");
 }
 
+/// What `redis-cli -p PORT ARGS…` prints for `redis`.
+fn redis_cli(redis: &RedisServer, args: &[&str]) -> String {
+    let url = redis.url();
+    let port = url.rsplit(':').next().and_then(|p| p.split('/').next());
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", port.expect("a port")])
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The scripts Redis ran so far (`EVALSHA` and `EVAL` calls in `INFO commandstats`): every
 /// store step is one script, and the store sends no other command but `PING` while Redis is
 /// down (commands inside a script count too in `total_commands_processed`, so that is no use).
 fn redis_calls(redis: &RedisServer) -> u64 {
-    let url = redis.url();
-    let port = url.rsplit(':').next().and_then(|p| p.split('/').next());
-    let out = std::process::Command::new("redis-cli")
-        .args(["-p", port.expect("a port"), "INFO", "commandstats"])
-        .output()
-        .expect("redis-cli runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = redis_cli(redis, &["INFO", "commandstats"]);
     let scripts = ["cmdstat_evalsha:", "cmdstat_eval:", "cmdstat_fcall:"];
     text.lines()
         .filter(|l| scripts.iter().any(|s| l.starts_with(s)))
@@ -475,14 +481,8 @@ async fn issue_16_the_client_pool_bound_is_global_a_4th_pool_on_any_host_is_a_42
 
 /// Every key on `redis`.
 fn redis_keys(redis: &RedisServer) -> Vec<String> {
-    let url = redis.url();
-    let port = url.rsplit(':').next().and_then(|p| p.split('/').next());
-    let out = std::process::Command::new("redis-cli")
-        .args(["-p", port.expect("a port"), "--raw", "KEYS", "*"])
-        .output()
-        .expect("redis-cli runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
+    redis_cli(redis, &["--raw", "KEYS", "*"])
+        .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect()
