@@ -71,13 +71,17 @@ local function index_due(sid)
   if nxt >= limit then limit = created end
   redis.call('ZADD', DUE, limit, sid)
 end
+-- Session `sid` leaves the pool's indexes (the live set, the ready and due indexes).
+local function unindex(sid)
+  redis.call('SREM', ALL, sid)
+  redis.call('ZREM', READY, sid)
+  redis.call('ZREM', DUE, sid)
+end
 -- Takes session `sid` out of rotation, keeping its history in the capped RETIRED list (its last
 -- HISTORY); 1 when retired now, 0 when it was gone already.
 local function retire_session(sid, reason)
   local key = P .. 's:' .. sid
-  redis.call('SREM', ALL, sid)
-  redis.call('ZREM', READY, sid)
-  redis.call('ZREM', DUE, sid)
+  unindex(sid)
   if redis.call('EXISTS', key) == 0 then return 0 end
   local s = redis.call('HMGET', key, 'created', 'uses', 'cf', 'errors')
   redis.call('DEL', key)
@@ -94,9 +98,7 @@ local function release_one(sid)
   local s = redis.call('HMGET', key, 'in_flight', 'next_use')
   if not s[2] then
     -- Retired meanwhile, or its key expired: it leaves the indexes too.
-    redis.call('SREM', ALL, sid)
-    redis.call('ZREM', READY, sid)
-    redis.call('ZREM', DUE, sid)
+    unindex(sid)
     return
   end
   local n = math.max(0, (tonumber(s[1]) or 1) - 1)
