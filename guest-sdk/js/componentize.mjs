@@ -21,10 +21,13 @@
  *   runtime tracks the pointers it handed out.
  * - The bindings' debug logging (`_debugLog`, on only when `process.env.JCO_DEBUG` is set, which
  *   a component never has) is not evaluated: each call built an object literal first.
- * - An export awaits its hook only when the hook returns a promise. The SDK's hooks are
- *   synchronous, and awaiting a plain value suspended the export and ran the rest of it (the
- *   lowering of the result) as a promise job. A hook that does return a promise is still
- *   awaited, as before.
+ * - An export awaits its hook only when the hook returns a promise (a thenable, as `await`
+ *   sees it). The SDK's hooks are synchronous, and awaiting a plain value suspended the export
+ *   and ran the rest of it (the lowering of the result) as a promise job. A hook that does
+ *   return a promise is still awaited, as before.
+ * - Each export and import function reads and writes linear memory through one `DataView`,
+ *   renewed only after what may move the heap's end (see `reuseDataViews`), instead of calling
+ *   `dataView($memory)` for every field: this one saves the most, about 20 µs a request.
  *
  * Policy: every rewrite must apply, at least once, to the bindings of the pinned componentize-js;
  * if one no longer matches (another componentize-js version), the build fails naming it rather
@@ -74,12 +77,12 @@ const REWRITES = [
   [
     'results of hooks without arguments awaited only when promises',
     /^(\s*)ret = await (\w+)\(\);$/gm,
-    '$1ret = $2();\n$1if (ret instanceof Promise) ret = await ret;',
+    '$1ret = $2();\n$1if (typeof ret?.then === \'function\') ret = await ret;',
   ],
   [
     'promise results still awaited',
     /^(\s*)ret = (hostRet\d+) !== null/gm,
-    '$1if ($2 instanceof Promise) $2 = await $2;\n$1ret = $2 !== null',
+    '$1if (typeof $2?.then === \'function\') $2 = await $2;\n$1ret = $2 !== null',
   ],
 ];
 

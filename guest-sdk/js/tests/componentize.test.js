@@ -44,7 +44,7 @@ test('issue_17 every bindings rewrite applies, and the rewritten bindings compil
   assert.doesNotMatch(rewritten, /^\s*_debugLog\(/m, 'no debug log is evaluated');
   assert.doesNotMatch(rewritten, /= await (?!hostRet\d+;|ret;)/, 'no hook result is awaited unconditionally');
   const exportsAwaited = generated.match(/const hostRet\d+ = await /g).length;
-  assert.equal(rewritten.match(/if \(hostRet\d+ instanceof Promise\) hostRet\d+ = await hostRet\d+;/g).length, exportsAwaited);
+  assert.equal(rewritten.match(/if \(typeof hostRet\d+\?\.then === 'function'\) hostRet\d+ = await hostRet\d+;/g).length, exportsAwaited);
 });
 
 test('issue_17 memory is read and written through the view renewed after each allocation', () => {
