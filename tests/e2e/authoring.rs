@@ -31,8 +31,8 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// new → build → check → test → trace, in `lang`, with no edit.
-fn scaffold_builds_checks_and_passes(lang: &str) {
+/// new → build → check → test → trace, in `lang`, with no edit; the built config's bytes.
+fn scaffold_builds_checks_and_passes(lang: &str) -> Vec<u8> {
     let parent = tempfile::tempdir().expect("test setup");
     let name = format!("shop-{lang}");
     let parent_arg = parent.path().to_str().expect("test setup");
@@ -48,6 +48,7 @@ fn scaffold_builds_checks_and_passes(lang: &str) {
     let tested = ok(&["plugin", "test", project.to_str().expect("test setup")]);
     assert!(tested.contains("1 passed, 0 failed"), "{tested}");
     trace_shows_hooks(&name, &project.join("dist"));
+    std::fs::read(&wasm).expect("test setup")
 }
 
 fn trace_shows_hooks(name: &str, dist: &Path) {
@@ -81,22 +82,30 @@ fn trace_shows_hooks(name: &str, dist: &Path) {
 
 #[test]
 fn issue_18_rust_scaffold_builds_checks_and_passes_its_scenario() {
-    scaffold_builds_checks_and_passes("rust");
+    let _ = scaffold_builds_checks_and_passes("rust");
 }
 
 #[test]
 fn issue_18_python_scaffold_builds_checks_and_passes_its_scenario() {
-    scaffold_builds_checks_and_passes("python");
+    let _ = scaffold_builds_checks_and_passes("python");
 }
 
+/// Also issue 17: `plugin build` uses the SDK's `componentize.mjs`, as the example configs'
+/// build does, so an authored config gets the cheaper bindings (the rewritten debug-log calls
+/// are in the component's snapshotted script).
 #[test]
 fn issue_18_js_scaffold_builds_checks_and_passes_its_scenario() {
-    scaffold_builds_checks_and_passes("js");
+    let wasm = scaffold_builds_checks_and_passes("js");
+    let marker = b"0 && _debugLog(";
+    assert!(
+        wasm.windows(marker.len()).any(|w| w == marker),
+        "issue 17: the JS build did not go through guest-sdk/js/componentize.mjs"
+    );
 }
 
 #[test]
 fn issue_18_c_scaffold_builds_checks_and_passes_its_scenario() {
-    scaffold_builds_checks_and_passes("c");
+    let _ = scaffold_builds_checks_and_passes("c");
 }
 
 #[test]

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { addressFromJson, addressToJson, isEmptyAddress } from '../src/address.js';
 import { ClosePool, messageOf } from '../src/errors.js';
 import { addAction, paramsToJson, parseParams, setBrowserHtml, setHttpResponseBody, setLocationAction } from '../src/params.js';
-import { header, removeHeader, setHeader } from '../src/request.js';
+import { copyRequest, header, removeHeader, setHeader } from '../src/request.js';
 import { RawResponse } from '../src/response.js';
 import { urlRules } from '../src/rules.js';
 import { host, origin, percentEncode, withQueryParam } from '../src/url.js';
@@ -70,4 +70,35 @@ test('addresses, headers, rules, messages', () => {
   assert.equal(messageOf(new TypeError('x is undefined')), 'TypeError: x is undefined');
   assert.equal(messageOf(new ClosePool('why')), 'why');
   assert.equal(messageOf('thrown'), 'thrown');
+});
+
+test('issue_17 copyRequest copies every field, and the copy shares nothing with the original', () => {
+  const request = {
+    url: 'https://a.example/',
+    method: 'GET',
+    headers: [{ name: 'x-a', value: '1' }],
+    params: '{"httpResponseBody":true}',
+    controls: {
+      enabled: true,
+      cookieMode: undefined,
+      params: '{}',
+      location: { addressCountry: 'US', addressRegion: undefined, postalCode: '10001', streetAddress: undefined },
+      pool: { id: 'p', size: 2, delay: 1.5, randomizeDelay: false },
+    },
+    sessionId: 's',
+    isInit: false,
+  };
+  const copy = copyRequest(request);
+  assert.deepEqual(copy, request);
+  copy.headers[0].value = '2';
+  copy.headers.push({ name: 'x-b', value: '3' });
+  copy.controls.location.postalCode = '2';
+  copy.controls.pool.size = 9;
+  copy.controls.enabled = false;
+  assert.deepEqual(request.headers, [{ name: 'x-a', value: '1' }]);
+  assert.equal(request.controls.location.postalCode, '10001');
+  assert.equal(request.controls.pool.size, 2);
+  assert.equal(request.controls.enabled, true);
+  const bare = { ...request, controls: { enabled: undefined, cookieMode: undefined, params: undefined, location: undefined, pool: undefined }, sessionId: undefined };
+  assert.deepEqual(copyRequest(bare), bare);
 });

@@ -101,7 +101,8 @@ pub fn checkout() -> Option<PathBuf> {
         .find(|dir| dir.join("scripts").is_dir())
 }
 
-/// A tool: `in_checkout` under the checkout (when not empty), else `name` on `PATH`.
+/// A tool: `in_checkout` under the checkout (when not empty), else `name` on `PATH` (when not
+/// empty).
 pub(crate) fn find_tool(in_checkout: &str, name: &str) -> Option<PathBuf> {
     let local = checkout()
         .filter(|_| !in_checkout.is_empty())
@@ -111,6 +112,9 @@ pub(crate) fn find_tool(in_checkout: &str, name: &str) -> Option<PathBuf> {
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
+    if name.is_empty() {
+        return None;
+    }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
