@@ -33,9 +33,19 @@ pub(super) async fn extract(
     State(state): State<GatewayState>,
     request: axum::extract::Request,
 ) -> Result<Response, Problem> {
-    let (parts, body) = request.into_parts();
-    let deadline = parts.extensions.get::<Deadline>().copied();
+    let deadline = request.extensions().get::<Deadline>().copied();
     let deadline = deadline.unwrap_or_else(|| Deadline::after(state.config().request_timeout));
+    extract_by(&state, request, deadline).await
+}
+
+/// [`extract`] answering by `deadline` (the router's handler reads it from the request's
+/// extensions; [`super::front`] passes it).
+pub(super) async fn extract_by(
+    state: &GatewayState,
+    request: axum::extract::Request,
+    deadline: Deadline,
+) -> Result<Response, Problem> {
+    let (parts, body) = request.into_parts();
     let bytes = request::read_body(&parts.headers, body, state.config().max_body_bytes).await?;
     let engine = state.engine();
     // A body the engine would forward unchanged is sent as it came (issue 17); any other is

@@ -88,6 +88,7 @@
 
 pub mod auth;
 pub mod dashboard;
+mod front;
 mod handlers;
 mod panic;
 pub mod problem;
