@@ -110,9 +110,10 @@ fn upstream_answer(
         (true, false) => Some("application/json"),
         (false, false) => Some(PROBLEM_JSON),
     };
-    let mut response = (status, body).into_response();
+    // Built directly: a `(status, String)` answer would set a text/plain type to replace.
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.remove(header::CONTENT_TYPE);
     if let Some(content_type) = content_type {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }

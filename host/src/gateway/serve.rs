@@ -264,12 +264,17 @@ pub(super) async fn edge(
     request: Request,
     next: Next,
 ) -> Response {
-    guard(&state, request, request_id::span, |mut request, deadline| {
-        // The engine answers by the same deadline, naming what it waited for; the guard's
-        // timer is the backstop.
-        request.extensions_mut().insert(deadline);
-        next.run(request)
-    })
+    guard(
+        &state,
+        request,
+        request_id::span,
+        |mut request, deadline| {
+            // The engine answers by the same deadline, naming what it waited for; the guard's
+            // timer is the backstop.
+            request.extensions_mut().insert(deadline);
+            next.run(request)
+        },
+    )
     .await
 }
 

@@ -32,7 +32,7 @@ pub mod retry;
 mod worker_connections;
 
 pub use client::{ApiResponse, Client, ClientError};
-pub use worker_connections::keep_thread_connections;
 pub use error::{ZyteError, problem_type};
 pub use key::{ApiKey, KEY_ENV};
 pub use retry::RetryPolicy;
+pub use worker_connections::keep_thread_connections;

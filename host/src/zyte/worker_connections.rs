@@ -284,7 +284,9 @@ async fn reap(id: usize) {
     loop {
         tokio::time::sleep(IDLE_TIMEOUT).await;
         let more = THREAD_POOLS.with_borrow_mut(|pools| {
-            let Some(pool) = pools.as_mut().and_then(|p| p.iter_mut().find(|p| p.id == id))
+            let Some(pool) = pools
+                .as_mut()
+                .and_then(|p| p.iter_mut().find(|p| p.id == id))
             else {
                 return false;
             };
