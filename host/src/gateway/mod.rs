@@ -74,8 +74,9 @@
 //!   not quote the panic (`gateway/panic.rs`); the host goes on serving.
 //! - **Workers** ([`serve_workers`], issue 17): `session-host serve` runs one thread per core
 //!   ([`GatewayConfig::workers`], `--workers`), each a single-threaded runtime with its own
-//!   `SO_REUSEPORT` listener on the one address and its own upstream connections, so that a
-//!   request never wakes another thread (nginx's worker model). The engine, its pools and
+//!   `SO_REUSEPORT` listener on the one address and its own upstream connections (HTTP/1.1,
+//!   [`crate::zyte::keep_thread_connections`]), so that a request never wakes another thread
+//!   (nginx's worker model). `POST /v1/extract` is served without the router (`gateway/front.rs`). The engine, its pools and
 //!   configs are shared. [`serve`] serves on the caller's runtime instead (tests, `demo`).
 //! - **Pass-through** (issue 17): with sessions off by default, a body without
 //!   `sessionManagement` whose URL no guest config claims is forwarded to Zyte API byte for
