@@ -76,8 +76,9 @@
 //!   ([`GatewayConfig::workers`], `--workers`), each a single-threaded runtime with its own
 //!   `SO_REUSEPORT` listener on the one address and its own upstream connections (HTTP/1.1,
 //!   [`crate::zyte::keep_thread_connections`]), so that a request never wakes another thread
-//!   (nginx's worker model). `POST /v1/extract` is served without the router (`gateway/front.rs`). The engine, its pools and
-//!   configs are shared. [`serve`] serves on the caller's runtime instead (tests, `demo`).
+//!   (nginx's worker model). The engine, its pools and configs are shared. [`serve`] serves
+//!   on the caller's runtime instead (tests, `demo`). Both serve `POST /v1/extract` without
+//!   the router, under the same checks (`gateway/front.rs`).
 //! - **Pass-through** (issue 17): with sessions off by default, a body without
 //!   `sessionManagement` whose URL no guest config claims is forwarded to Zyte API byte for
 //!   byte, without being parsed into a tree ([`request::plain_url`],
