@@ -151,12 +151,22 @@ pub async fn require_key(
     request: Request,
     next: Next,
 ) -> Result<Response, Problem> {
+    admit(&state, &request)?;
+    Ok(next.run(request).await)
+}
+
+/// [`check`], and [`check_browser`] when the gateway has no key: what [`require_key`] checks
+/// before a protected route (and [`super::front`] before its direct `POST /v1/extract`).
+///
+/// # Errors
+/// The problem of the check that failed.
+pub(super) fn admit(state: &GatewayState, request: &Request) -> Result<(), Problem> {
     let key = state.config().key.as_ref();
     check(key, request.headers())?;
     if key.is_none() {
         check_browser(request.method(), request.headers(), request.uri())?;
     }
-    Ok(next.run(request).await)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -33,9 +33,19 @@ pub(super) async fn extract(
     State(state): State<GatewayState>,
     request: axum::extract::Request,
 ) -> Result<Response, Problem> {
-    let (parts, body) = request.into_parts();
-    let deadline = parts.extensions.get::<Deadline>().copied();
+    let deadline = request.extensions().get::<Deadline>().copied();
     let deadline = deadline.unwrap_or_else(|| Deadline::after(state.config().request_timeout));
+    extract_by(&state, request, deadline).await
+}
+
+/// [`extract`] answering by `deadline` (the router's handler reads it from the request's
+/// extensions; [`super::front`] passes it).
+pub(super) async fn extract_by(
+    state: &GatewayState,
+    request: axum::extract::Request,
+    deadline: Deadline,
+) -> Result<Response, Problem> {
+    let (parts, body) = request.into_parts();
     let bytes = request::read_body(&parts.headers, body, state.config().max_body_bytes).await?;
     let engine = state.engine();
     // A body the engine would forward unchanged is sent as it came (issue 17); any other is
@@ -100,9 +110,10 @@ fn upstream_answer(
         (true, false) => Some("application/json"),
         (false, false) => Some(PROBLEM_JSON),
     };
-    let mut response = (status, body).into_response();
+    // Built directly: a `(status, String)` answer would set a text/plain type to replace.
+    let mut response = Response::new(axum::body::Body::from(body));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.remove(header::CONTENT_TYPE);
     if let Some(content_type) = content_type {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }

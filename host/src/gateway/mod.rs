@@ -74,9 +74,11 @@
 //!   not quote the panic (`gateway/panic.rs`); the host goes on serving.
 //! - **Workers** ([`serve_workers`], issue 17): `session-host serve` runs one thread per core
 //!   ([`GatewayConfig::workers`], `--workers`), each a single-threaded runtime with its own
-//!   `SO_REUSEPORT` listener on the one address and its own upstream connections, so that a
-//!   request never wakes another thread (nginx's worker model). The engine, its pools and
-//!   configs are shared. [`serve`] serves on the caller's runtime instead (tests, `demo`).
+//!   `SO_REUSEPORT` listener on the one address and its own upstream connections (HTTP/1.1,
+//!   [`crate::zyte::keep_thread_connections`]), so that a request never wakes another thread
+//!   (nginx's worker model). The engine, its pools and configs are shared. [`serve`] serves
+//!   on the caller's runtime instead (tests, `demo`). Both serve `POST /v1/extract` without
+//!   the router, under the same checks (`gateway/front.rs`).
 //! - **Pass-through** (issue 17): with sessions off by default, a body without
 //!   `sessionManagement` whose URL no guest config claims is forwarded to Zyte API byte for
 //!   byte, without being parsed into a tree ([`request::plain_url`],
@@ -88,6 +90,7 @@
 
 pub mod auth;
 pub mod dashboard;
+mod front;
 mod handlers;
 mod panic;
 pub mod problem;

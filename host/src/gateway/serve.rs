@@ -12,12 +12,12 @@ use tokio::net::TcpListener;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{mpsc, watch};
 
 use tracing::Instrument;
 
+use super::front::Front;
 use super::{EdgeLimits, GatewayConfig, GatewayError, GatewayState, panic, request_id, router};
 use crate::engine::Deadline;
 use crate::problem::{Problem, ProblemKind};
@@ -184,6 +184,7 @@ async fn serve_app(
     let builder = connection_builder(&edges);
     let graceful = GracefulShutdown::new();
     let slots = state.inner.connections.clone();
+    let front = Front::new(state.clone(), app);
     tokio::pin!(signal);
     loop {
         tokio::select! {
@@ -206,7 +207,7 @@ async fn serve_app(
                     tracing::warn!(limit = edges.max_connections, "connection limit reached: closing a new connection");
                     continue;
                 };
-                let (builder, service) = (builder.clone(), TowerToHyperService::new(app.clone()));
+                let (builder, service) = (builder.clone(), front.clone());
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
@@ -255,29 +256,55 @@ fn connection_builder(edges: &EdgeLimits) -> auto::Builder<TokioExecutor> {
 /// hyper's smallest read buffer (it panics below it).
 const MIN_HEADER_BYTES: usize = 8192;
 
-/// Middleware of every route, the outermost: the request id and its span ([`request_id`]),
-/// the panic net ([`panic`]), the request timeout (504 `timeout`) and the shutdown cut-off
-/// (503 `shutting-down`). One layer rather than one each (issue 17: each `from_fn` layer
-/// costs boxed futures and service clones per request).
+/// Middleware of every route the router serves, the outermost: [`guard`] around the rest.
+/// One layer rather than one each (issue 17: each `from_fn` layer costs boxed futures and
+/// service clones per request).
 pub(super) async fn edge(
     State(state): State<GatewayState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
+    guard(
+        &state,
+        request,
+        request_id::span,
+        |mut request, deadline| {
+            // The engine answers by the same deadline, naming what it waited for; the guard's
+            // timer is the backstop.
+            request.extensions_mut().insert(deadline);
+            next.run(request)
+        },
+    )
+    .await
+}
+
+/// What every request gets around its route, whichever way it is served (the router's
+/// [`edge`] layer or [`super::front`]'s direct `POST /v1/extract`): the request id and its
+/// span ([`request_id`]), the panic net ([`panic`]), the request timeout (504 `timeout`) and
+/// the shutdown cut-off (503 `shutting-down`). `span` makes the request's span from its id;
+/// `run` serves the request by its deadline.
+pub(super) async fn guard<F, W>(
+    state: &GatewayState,
+    request: Request,
+    span: fn(&str, &Request) -> tracing::Span,
+    run: F,
+) -> Response
+where
+    F: FnOnce(Request, Deadline) -> W,
+    W: Future<Output = Response>,
+{
     let id = request_id::pick(&request);
-    let span = request_id::span(&id, &request);
+    let span = span(&id, &request);
     // Cheap clones (no allocation for standard methods; the URI shares its bytes), for the
     // panic's log line.
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let timeout = state.config().request_timeout;
     let deadline = Deadline::after(timeout);
-    // The engine answers by the same deadline, naming what it waited for; this is the backstop.
-    request.extensions_mut().insert(deadline);
     let mut cutoff = state.inner.cutoff.subscribe();
     let work = async {
         tokio::select! {
             biased;
-            response = panic::contain(&method, &uri, next.run(request)) => response,
+            response = panic::contain(&method, &uri, run(request, deadline)) => response,
             () = tokio::time::sleep_until(deadline.instant()) => {
                 let detail = format!("the request took longer than the gateway's {}s timeout", timeout.as_secs_f64());
                 Problem::new(ProblemKind::Timeout, detail).into_response()

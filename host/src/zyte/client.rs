@@ -1,7 +1,6 @@
 //! The HTTP client: one pooled hyper client, a timeout per attempt, and the retry loop.
 
-use std::cell::RefCell;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,6 +18,7 @@ use serde_json::{Map, Value};
 use super::error::{ZyteError, problem_type};
 use super::key::ApiKey;
 use super::retry::{self, Decision, ErrorClass, RetryPolicy, RetryState};
+use super::worker_connections::{self, Failure, WorkerConnections};
 use crate::settings::UpstreamSettings;
 use crate::telemetry;
 
@@ -30,7 +30,7 @@ const OTHER: &str = "transport error";
 
 /// How long an idle upstream connection is kept before it is closed (reqwest's default, which
 /// the client used before issue 17).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const IDLE_TIMEOUT: Duration = worker_connections::IDLE_TIMEOUT;
 
 /// A successful (HTTP 200) Zyte API answer.
 #[derive(Debug, Clone)]
@@ -91,10 +91,10 @@ impl Http {
 struct Inner {
     /// The connections of every thread that keeps none of its own.
     http: Http,
-    /// What [`http_client`] needs to build a thread's own pool
-    /// ([`keep_thread_connections`]): the idle bound and the proxy, decided once.
-    max_idle: usize,
-    proxy: Option<Intercept>,
+    /// The connections of the threads that keep their own
+    /// ([`super::keep_thread_connections`]); `None` for an endpoint without a host (then
+    /// every thread uses [`Self::http`]).
+    workers: Option<WorkerConnections>,
     endpoint: Uri,
     /// The endpoint as text, for [`Client::endpoint`].
     endpoint_text: String,
@@ -148,10 +148,10 @@ impl Client {
         let proxy = proxies.intercept(&endpoint);
         let max_idle = settings.max_idle_connections;
         let http = http_client(max_idle, proxy.as_ref());
+        let workers = WorkerConnections::new(&endpoint, max_idle, proxy.as_ref());
         let inner = Inner {
             http,
-            max_idle,
-            proxy,
+            workers,
             endpoint,
             endpoint_text,
             authorization: authorization(&key)?,
@@ -275,7 +275,13 @@ impl Client {
         let headers = request.headers_mut();
         headers.insert(AUTHORIZATION, inner.authorization.clone());
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let answer = self.send(request).await.map_err(transport)?;
+        let (answer, connection) = match inner.workers.as_ref() {
+            Some(workers) if worker_connections::on_this_thread() => {
+                let (answer, sender) = workers.send(request).await.map_err(failed)?;
+                (answer, Some((workers, sender)))
+            }
+            _ => (inner.http.request(request).await.map_err(transport)?, None),
+        };
         let status = answer.status().as_u16();
         let request_id = answer
             .headers()
@@ -285,6 +291,9 @@ impl Client {
         let body = answer.into_body().collect().await.map_err(|e| {
             ZyteError::Transport(format!("{OTHER}: reading the answer: {}", chain(&e)))
         })?;
+        if let Some((workers, sender)) = connection {
+            workers.give_back(sender);
+        }
         let body = text(body.to_bytes());
         if status == 200 {
             return Ok(ApiResponse {
@@ -298,51 +307,6 @@ impl Client {
             problem_type: problem_type(&body),
             body,
             request_id,
-        })
-    }
-}
-
-/// A thread's own pools, one per client (known by its shared state).
-type ThreadPools = Vec<(Weak<Inner>, Http)>;
-
-thread_local! {
-    /// The pools of a thread that keeps its own upstream connections
-    /// ([`keep_thread_connections`]); `None` on every other thread.
-    static THREAD_POOLS: RefCell<Option<ThreadPools>> = const { RefCell::new(None) };
-}
-
-/// From now on, this thread keeps upstream connections of its own, apart from other threads',
-/// for every [`Client`] it uses (issue 17).
-///
-/// Policy: for a thread running a single-threaded runtime (a gateway worker,
-/// [`crate::gateway::serve_workers`]), so that a request and the connection it is sent on are
-/// served by the same thread: a connection from the shared pool may be driven by a task of
-/// another runtime, and each use would then wake that thread. Each such thread keeps at most
-/// `[upstream] max_idle_connections` idle connections, so the process keeps up to that many
-/// per thread. Other threads (a multi-threaded runtime's) share one pool per client.
-pub fn keep_thread_connections() {
-    THREAD_POOLS.with_borrow_mut(|pools| {
-        pools.get_or_insert_with(Vec::new);
-    });
-}
-
-impl Client {
-    /// Sends `request` on this thread's pool when it keeps one, else on the shared pool.
-    fn send(&self, request: Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
-        THREAD_POOLS.with_borrow_mut(|pools| {
-            let Some(pools) = pools else {
-                return self.inner.http.request(request);
-            };
-            let me = Arc::as_ptr(&self.inner);
-            if let Some((_, http)) = pools.iter().find(|(owner, _)| owner.as_ptr() == me) {
-                return http.request(request);
-            }
-            // A client seen for the first time on this thread; forget the ones dropped.
-            pools.retain(|(owner, _)| owner.strong_count() > 0);
-            let http = http_client(self.inner.max_idle, self.inner.proxy.as_ref());
-            let future = http.request(request);
-            pools.push((Arc::downgrade(&self.inner), http));
-            future
         })
     }
 }
@@ -408,6 +372,14 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// A worker connection's failure, as [`transport`] words the shared pool's.
+fn failed(failure: Failure) -> ZyteError {
+    match failure {
+        Failure::Connect(error) => ZyteError::Transport(format!("{CONNECT}: {}", chain(&*error))),
+        Failure::Http(error) => ZyteError::Transport(format!("{OTHER}: {}", chain(&error))),
+    }
+}
+
 fn transport(error: hyper_util::client::legacy::Error) -> ZyteError {
     let kind = if error.is_connect() { CONNECT } else { OTHER };
     ZyteError::Transport(format!("{kind}: {}", chain(&error)))
@@ -445,6 +417,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::zyte::keep_thread_connections;
 
     async fn client(wait_scale: f64) -> (zyte_emulator::RunningEmulator, Client) {
         let config = zyte_emulator::EmulatorConfig::default();
@@ -499,26 +472,48 @@ mod tests {
     /// A loopback server that counts the connections it accepts and answers every request with
     /// `200 {}` (`answer`), or never (`!answer`).
     async fn stub(answer: bool) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        stub_with(answer, true).await
+    }
+
+    /// [`stub`], closing each connection after its first answer unless `keep_alive`. A request
+    /// for another target than `/v1/extract` or without the server's address as its `Host`
+    /// gets a 400.
+    async fn stub_with(
+        answer: bool,
+        keep_alive: bool,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use std::sync::atomic::{AtomicUsize, Ordering};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let url = format!("http://{}/v1/", listener.local_addr().expect("addr"));
+        let addr = listener.local_addr().expect("addr").to_string();
+        let url = format!("http://{addr}/v1/");
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = accepted.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
-                let service = hyper::service::service_fn(move |_| async move {
-                    if !answer {
-                        std::future::pending::<()>().await;
+                let addr = addr.clone();
+                let service = hyper::service::service_fn(move |request: Request<_>| {
+                    let host = request.headers().get(http::header::HOST).cloned();
+                    let right = request.uri() == "/v1/extract"
+                        && host.is_some_and(|h| h.as_bytes() == addr.as_bytes());
+                    async move {
+                        if !answer {
+                            std::future::pending::<()>().await;
+                        }
+                        let mut response =
+                            http::Response::new(Full::new(Bytes::from_static(b"{}")));
+                        if !right {
+                            *response.status_mut() = http::StatusCode::BAD_REQUEST;
+                        }
+                        Ok::<_, std::convert::Infallible>(response)
                     }
-                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                        Bytes::from_static(b"{}"),
-                    )))
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(keep_alive)
+                    .serve_connection(io, service);
                 tokio::spawn(conn);
             }
         });
@@ -571,6 +566,77 @@ mod tests {
         );
     }
 
+    /// On a thread keeping its own connections (a gateway worker), sequential requests share
+    /// one, with the `Host` and origin-form target that the shared pool sends.
+    #[tokio::test]
+    async fn issue_17_a_worker_thread_reuses_its_own_connection() {
+        keep_thread_connections();
+        let (url, accepted) = stub(true).await;
+        let client = stub_client(url, 5.0);
+        for _ in 0..20 {
+            let answer = client.extract(&Map::new(), RetryPolicy::default()).await;
+            assert_eq!(answer.expect("answer").body, "{}");
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// A worker thread keeps at most `max_idle_connections` idle connections: of three
+    /// concurrent requests' connections one is kept, and the next three open two more.
+    #[tokio::test]
+    async fn issue_17_a_worker_thread_keeps_max_idle_connections() {
+        keep_thread_connections();
+        let (url, accepted) = stub(true).await;
+        let upstream = UpstreamSettings {
+            url,
+            wait_scale: 0.0,
+            max_idle_connections: 1,
+            ..UpstreamSettings::default()
+        };
+        let client = Client::new(&upstream, ApiKey::new("test-key")).expect("client");
+        let body = Map::new();
+        for expected in [3, 5] {
+            let (a, b, c) = tokio::join!(
+                client.extract(&body, RetryPolicy::default()),
+                client.extract(&body, RetryPolicy::default()),
+                client.extract(&body, RetryPolicy::default()),
+            );
+            for answer in [a, b, c] {
+                assert_eq!(answer.expect("answer").status, 200);
+            }
+            let opened = accepted.load(std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(opened, expected);
+        }
+    }
+
+    /// A worker connection cut by the attempt timeout is closed, not reused; a server that
+    /// closes each connection after one answer gets a new one for each request, without
+    /// errors.
+    #[tokio::test]
+    async fn issue_17_worker_connections_cut_or_closed_are_not_reused() {
+        keep_thread_connections();
+        let (url, accepted) = stub(false).await;
+        let client = stub_client(url, 0.1);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(450);
+        let error = client
+            .extract_by(&Map::new(), RetryPolicy::default(), deadline)
+            .await;
+        let Err(ZyteError::Deadline { attempts, .. }) = error else {
+            panic!("{error:?}");
+        };
+        assert!((4..=5).contains(&attempts), "{attempts} attempts");
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            attempts as usize
+        );
+        let (url, accepted) = stub_with(true, false).await;
+        let client = stub_client(url, 5.0);
+        for _ in 0..5 {
+            let answer = client.extract(&Map::new(), RetryPolicy::default()).await;
+            assert_eq!(answer.expect("answer").status, 200);
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5);
+    }
+
     /// A CONNECT proxy on a free loopback port: it records each CONNECT's head, answers 200,
     /// and splices the tunnel to the target it names.
     async fn connect_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
@@ -621,6 +687,18 @@ mod tests {
     /// `NO_PROXY`.
     #[tokio::test]
     async fn issue_17_the_environments_proxy_is_used_as_a_tunnel() {
+        proxy_is_used_as_a_tunnel().await;
+    }
+
+    /// [`issue_17_the_environments_proxy_is_used_as_a_tunnel`] on a gateway worker's thread,
+    /// whose connections are its own.
+    #[tokio::test]
+    async fn issue_17_a_worker_thread_uses_the_proxy_too() {
+        keep_thread_connections();
+        proxy_is_used_as_a_tunnel().await;
+    }
+
+    async fn proxy_is_used_as_a_tunnel() {
         let (emulator, _) = client(1.0).await;
         let (proxy, heads) = connect_proxy().await;
         let with_credentials = proxy.replace("http://", "http://user:secret@");
