@@ -14,11 +14,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{Method, Request};
 use axum::response::{IntoResponse, Response};
 use futures::future::Either;
-use hyper::body::Incoming;
 use hyper_util::service::{TowerToHyperService, TowerToHyperServiceFuture};
 
 use super::{GatewayState, auth, handlers, request_id, serve};
@@ -45,12 +44,18 @@ impl Front {
 
 type Direct = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl hyper::service::Service<Request<Incoming>> for Front {
+/// Generic over the request body: hyper's `Incoming` when serving, axum's `Body` in the
+/// gateway's unit tests, which go through this service as the server does.
+impl<B> hyper::service::Service<Request<B>> for Front
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Direct, TowerToHyperServiceFuture<Router, Request<Incoming>>>;
+    type Future = Either<Direct, TowerToHyperServiceFuture<Router, Request<B>>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, request: Request<B>) -> Self::Future {
         if request.method() != Method::POST || request.uri().path() != EXTRACT {
             return Either::Right(self.router.call(request));
         }

@@ -1,5 +1,6 @@
-//! Handler tests without a socket (`oneshot`), against the in-process emulator where a request
-//! has to reach Zyte API.
+//! Handler tests without a socket, against the in-process emulator where a request has to reach
+//! Zyte API. Every request goes through [`Front`], the service the server runs per connection,
+//! so `POST /v1/extract` takes the server's direct path and every other request its router.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +10,9 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use zyte_emulator::{EmulatorConfig, RunningEmulator};
 
+use super::front::Front;
 use super::*;
 use crate::problem::ProblemKind;
 use crate::settings::{SessionSettings, UpstreamSettings};
@@ -42,14 +43,19 @@ async fn emulator() -> RunningEmulator {
     zyte_emulator::start(config).await.expect("emulator")
 }
 
+/// The service the server runs for each connection, of the gateway `state`.
+fn front(state: GatewayState) -> Front {
+    Front::new(state.clone(), router(state))
+}
+
 /// A gateway with `config` whose Zyte API is `upstream`.
-fn gateway(upstream: &str, config: GatewayConfig) -> (GatewayState, Router) {
+fn gateway(upstream: &str, config: GatewayConfig) -> (GatewayState, Front) {
     let state = GatewayState::new(engine(upstream), config);
-    (state.clone(), router(state))
+    (state.clone(), front(state))
 }
 
 /// A gateway whose Zyte API is never reached.
-fn offline(config: GatewayConfig) -> Router {
+fn offline(config: GatewayConfig) -> Front {
     gateway("http://127.0.0.1:9/v1/", config).1
 }
 
@@ -76,8 +82,10 @@ fn with_key(mut request: Request<Body>, key: &str) -> Request<Body> {
     request
 }
 
-async fn send(app: &Router, request: Request<Body>) -> (Response, Value) {
-    let response = app.clone().oneshot(request).await.expect("infallible");
+async fn send(app: &Front, request: Request<Body>) -> (Response, Value) {
+    let response = hyper::service::Service::call(app, request)
+        .await
+        .expect("infallible");
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("body");
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -212,7 +220,9 @@ async fn metrics_are_served_when_an_exporter_is_plugged_in() {
         ..GatewayConfig::default()
     };
     let app = offline(config);
-    let response = app.oneshot(get("/metrics")).await.expect("infallible");
+    let response = hyper::service::Service::call(&app, get("/metrics"))
+        .await
+        .expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = header(&response, "content-type").to_owned();
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -392,7 +402,7 @@ async fn the_shutdown_cut_off_answers_running_requests() {
     assert_eq!(header(&response, "retry-after"), "5");
 }
 
-async fn send_owned(app: Router, request: Request<Body>) -> (Response, Value) {
+async fn send_owned(app: Front, request: Request<Body>) -> (Response, Value) {
     send(&app, request).await
 }
 
@@ -505,7 +515,7 @@ async fn issue_17_a_body_without_sessions_is_forwarded_byte_for_byte() {
     };
     let client = Client::new(&upstream, ApiKey::new("upstream-key")).expect("client");
     let engine = Engine::new(SessionSettings::default(), client);
-    let app = router(GatewayState::new(engine, GatewayConfig::default()));
+    let app = front(GatewayState::new(engine, GatewayConfig::default()));
     let sent =
         "{\"httpResponseBody\":true,  \"url\": \"https://a.example/\",\n \"echoData\": 1.50}";
     let (response, json) = send(&app, post("/v1/extract", sent)).await;
