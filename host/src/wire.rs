@@ -102,10 +102,13 @@ pub fn with_views(mut params: Map<String, Value>, request: &Request) -> Map<Stri
         if request.headers.is_empty() {
             params.remove("customHttpRequestHeaders");
         } else {
-            let list = request
-                .headers
-                .iter()
-                .map(|h| serde_json::json!({"name": h.name, "value": h.value}));
+            // Each object sized for its two fields up front (`json!` grows an empty map).
+            let list = request.headers.iter().map(|h| {
+                let mut header = Map::with_capacity(2);
+                header.insert("name".into(), Value::String(h.name.clone()));
+                header.insert("value".into(), Value::String(h.value.clone()));
+                Value::Object(header)
+            });
             params.insert(
                 "customHttpRequestHeaders".into(),
                 Value::Array(list.collect()),
