@@ -10,7 +10,6 @@
 //! request resolves its config once, at its start, and finishes on that version even if the
 //! set is replaced meanwhile.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -90,7 +89,9 @@ pub struct ConfigProblem {
 #[derive(Default)]
 pub struct ConfigSet {
     entries: Vec<ConfigEntry>,
-    by_name: HashMap<String, usize>,
+    /// Entry index by config name. foldhash (issue 17): the names are the operator's, not a
+    /// client's (see the policy on `engine::pool::Pool`'s session map).
+    by_name: foldhash::HashMap<String, usize>,
     rules: RuleSet,
     problems: Vec<ConfigProblem>,
     observer: Option<Arc<dyn HookObserver>>,

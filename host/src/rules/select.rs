@@ -49,7 +49,9 @@ impl Compiled {
 /// The rules replacing one config (one url-matcher `URLMatcher`), bucketed and sorted.
 #[derive(Debug, Clone, Default)]
 struct Matcher {
-    by_domain: HashMap<String, Vec<(usize, SortKey)>>,
+    /// Rules by registered domain. foldhash (issue 17): the keys are the operator's rules; a
+    /// client's URL only looks one up (see the policy on `engine::pool::Pool`'s session map).
+    by_domain: foldhash::HashMap<String, Vec<(usize, SortKey)>>,
     universal: Vec<(usize, SortKey)>,
 }
 
@@ -83,7 +85,7 @@ pub struct RuleSet {
     default: Option<Matcher>,
     /// One matcher per replaced config, by its name (looked up by `&str`: no key to build per
     /// step of a selection, issue 17).
-    replacing: HashMap<String, Matcher>,
+    replacing: foldhash::HashMap<String, Matcher>,
 }
 
 /// Why a config lost to the selected one (or was skipped).
@@ -177,7 +179,7 @@ impl RuleSet {
         check_unique_ids(&rules)?;
         check_no_cycle(&rules)?;
         let mut default: Option<Matcher> = None;
-        let mut replacing: HashMap<String, Matcher> = HashMap::new();
+        let mut replacing: foldhash::HashMap<String, Matcher> = Default::default();
         for (index, compiled) in rules.iter().enumerate() {
             let matcher = match &compiled.rule.instead_of {
                 None => default.get_or_insert_default(),
