@@ -80,10 +80,17 @@ pub fn request_from_body(
 /// Fails, with a message for the guest's author, when `params` is not a JSON object or when it
 /// carries a `url` field (the URL is the request's `url`).
 pub fn body_from_request(request: &Request) -> Result<Map<String, Value>, String> {
-    let mut params = parse_object(&request.params, "params")?;
+    let params = parse_object(&request.params, "params")?;
     if params.contains_key("url") {
         return Err("params must not contain `url`; set the request's url field instead".into());
     }
+    Ok(with_views(params, request))
+}
+
+/// `params`, the parsed `params` of `request`, with the request's `method` and `headers` views
+/// written back where they differ from it: [`body_from_request`] without the parse, for a
+/// caller that still holds the map the text was made from (issue 17).
+pub fn with_views(mut params: Map<String, Value>, request: &Request) -> Map<String, Value> {
     let (method, headers) = views(&params);
     if request.method != method {
         params.insert(
@@ -95,17 +102,20 @@ pub fn body_from_request(request: &Request) -> Result<Map<String, Value>, String
         if request.headers.is_empty() {
             params.remove("customHttpRequestHeaders");
         } else {
-            let list = request
-                .headers
-                .iter()
-                .map(|h| serde_json::json!({"name": h.name, "value": h.value}));
+            // Each object sized for its two fields up front (`json!` grows an empty map).
+            let list = request.headers.iter().map(|h| {
+                let mut header = Map::with_capacity(2);
+                header.insert("name".into(), Value::String(h.name.clone()));
+                header.insert("value".into(), Value::String(h.value.clone()));
+                Value::Object(header)
+            });
             params.insert(
                 "customHttpRequestHeaders".into(),
                 Value::Array(list.collect()),
             );
         }
     }
-    Ok(params)
+    params
 }
 
 /// Parses `text` as a JSON object; the error names `what`.
@@ -202,6 +212,31 @@ mod tests {
             out["customHttpRequestHeaders"],
             json!([{"name": "x-csrf-token", "value": "t"}])
         );
+    }
+
+    /// Issue 17: the map a request's params were serialised from, with the views applied, is
+    /// the body that parsing the params gives, whatever the views say and whatever the values.
+    #[test]
+    fn issue_17_views_on_the_known_map_match_the_parsed_params() {
+        let params = body(json!({
+            "httpResponseBody": true, "n": 0.1, "big": u64::MAX, "neg": -3, "s": "é\"\n",
+            "nested": {"a": [1, 2.5e300, null]}, "customHttpRequestHeaders": [{"name": "a", "value": "1"}],
+        }));
+        let req = request_from_body("https://x.example".into(), &params, no_controls());
+        let mut changed = req.clone();
+        changed.method = "POST".into();
+        changed.headers.push(Header {
+            name: "x-csrf-token".into(),
+            value: "t".into(),
+        });
+        let mut dropped = req.clone();
+        dropped.headers.clear();
+        for r in [&req, &changed, &dropped] {
+            let parsed = body_from_request(r).unwrap();
+            assert_eq!(with_views(params.clone(), r), parsed);
+            let order = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(order(&with_views(params.clone(), r)), order(&parsed));
+        }
     }
 
     #[test]

@@ -96,18 +96,23 @@ impl Inner {
             request: wit,
             retry_policy: policies.with_sessions,
         };
-        self.attempts(&ctx, deadline).await
+        self.attempts(&ctx, params, deadline).await
     }
 
+    /// Attempts until one ends the request. `params` is the client's body without `url`, the
+    /// map `ctx.request.params` was serialised from: the first attempt takes it rather than
+    /// parse the text again (issue 17); a retry parses.
     async fn attempts(
         self: &Arc<Self>,
         ctx: &PoolCtx,
+        params: Map<String, Value>,
         deadline: Deadline,
     ) -> Result<EngineResponse, EngineError> {
         let mut retries = 0;
+        let mut params = Some(params);
         loop {
             let lease = self.acquire(ctx, deadline).await?;
-            let attempt = self.attempt(ctx, &lease, deadline).await;
+            let attempt = self.attempt(ctx, &lease, params.take(), deadline).await;
             drop(lease);
             let (reason, error) = match attempt {
                 Attempt::Done(response) => return Ok(response),
@@ -124,11 +129,13 @@ impl Inner {
         }
     }
 
-    /// Sends the request once with `lease`'s session and judges the answer.
+    /// Sends the request once with `lease`'s session and judges the answer. `known`, when
+    /// given, is the map `ctx.request.params` was serialised from.
     async fn attempt(
         self: &Arc<Self>,
         ctx: &PoolCtx,
         lease: &Lease,
+        known: Option<Map<String, Value>>,
         deadline: Deadline,
     ) -> Attempt {
         let sid = &lease.session_id;
@@ -136,15 +143,21 @@ impl Inner {
         let env = self.env(data, ctx.cookie_mode);
         let mut request = ctx.request.clone();
         request.session_id = Some(sid.clone());
-        // A request the guest replaced comes with its body parsed by the runtime; only an
-        // unchanged one is parsed here.
+        // A request the guest replaced with new params comes with its body parsed by the
+        // runtime; one with the params it was given (its views perhaps changed) is built from
+        // the known map, or parsed when there is none (a retry).
         let (request, body) = match ctx.config.process_request(env.clone(), &request).await {
             Ok(Some(processed)) => (processed.request, processed.body),
-            Ok(None) => match wire::body_from_request(&request) {
-                Ok(body) => (request, body),
+            Ok(None) => (request, None),
+            Err(e) => return Attempt::Fail(e.into()),
+        };
+        let body = match (body, known) {
+            (Some(body), _) => body,
+            (None, Some(known)) => wire::with_views(known, &request),
+            (None, None) => match wire::body_from_request(&request) {
+                Ok(body) => body,
                 Err(e) => return Attempt::Fail(EngineError::BadInput(e)),
             },
-            Err(e) => return Attempt::Fail(e.into()),
         };
         let body = self.use_body(body, &request.url, ctx.cookie_mode, lease);
         let served_by = ServedBy {

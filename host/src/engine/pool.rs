@@ -13,7 +13,7 @@
 //! entries due, no scan). Every change to a session's timing or in-flight count re-indexes that
 //! session only.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -228,7 +228,14 @@ pub struct Pool {
     /// Consecutive failed inits that close it.
     pub max_bad_inits: u32,
     pending_initial: u32,
-    sessions: HashMap<Arc<str>, Entry>,
+    /// Its sessions by id. Hashed with foldhash, not std's SipHash (issue 17: a request looks
+    /// it up several times, about 1.4 k instructions under SipHash). Safe here because the
+    /// keys are not chosen by clients: session ids are made by the host (or read back from its
+    /// own store), and their number is bounded by the pool's `size`. foldhash is seeded at
+    /// random per process and per map, which defeats precomputed collisions; it does not claim
+    /// resistance against an attacker who observes hashes (its README), so maps keyed by what
+    /// clients send (pool ids from URLs: `store::bounds::PoolMap`, `engine::stats`) keep SipHash.
+    sessions: foldhash::HashMap<Arc<str>, Entry>,
     /// Sessions below the concurrency limit, by next-use time.
     ready: BTreeSet<Key>,
     /// Sessions with an age or idle limit, by the time they become due for retirement.
@@ -263,7 +270,7 @@ impl Pool {
             pending_initial: options.size,
             options,
             max_bad_inits,
-            sessions: HashMap::new(),
+            sessions: foldhash::HashMap::default(),
             ready: BTreeSet::new(),
             due: BTreeSet::new(),
             rotation: Rotation {

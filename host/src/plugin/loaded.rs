@@ -54,8 +54,10 @@ pub struct ProcessedRequest {
     /// The request as the guest returned it.
     pub request: Request,
     /// Its Zyte API body ([`wire::body_from_request`]), without `url` and without the
-    /// session fields the host adds.
-    pub body: serde_json::Map<String, serde_json::Value>,
+    /// session fields the host adds; `None` when the guest returned the `params` it was given,
+    /// unchanged: the caller, which made that text, applies the views to the map it made it
+    /// from ([`wire::with_views`]) instead of parsing it again (issue 17).
+    pub body: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A loaded session config.
@@ -161,10 +163,36 @@ impl GuestConfig {
         self.idle.lock().len()
     }
 
+    /// The answer of a hook that the host gives itself, without a guest call (see the module
+    /// docs), or `None` when the guest must be called. Synchronous, so that a caller can answer
+    /// without building (and boxing) the call's future (issue 17).
+    pub fn answered_by_host(&self, env: &CallEnv, request: &Request, hook: Hooks) -> Option<bool> {
+        if self.calls(hook) {
+            return None;
+        }
+        if hook == Hooks::ENABLED {
+            Some(env.defaults.enabled(request))
+        } else if hook == Hooks::COOKIE_MODE {
+            Some(env.defaults.cookie_mode(request))
+        } else {
+            None
+        }
+    }
+
+    /// The `pool` hook's answer when the host gives it (the config does not override `pool`),
+    /// checked like a guest's; `None` when the guest must be called.
+    pub fn pool_by_host(
+        &self,
+        env: &CallEnv,
+        request: &Request,
+    ) -> Option<Result<PoolSpec, HookError>> {
+        (!self.calls(Hooks::POOL)).then(|| self.checked_pool(env.defaults.pool(request)))
+    }
+
     /// The `enabled` hook.
     pub async fn enabled(&self, env: CallEnv, request: &Request) -> Result<bool, HookError> {
-        if !self.calls(Hooks::ENABLED) {
-            return Ok(env.defaults.enabled(request));
+        if let Some(answer) = self.answered_by_host(&env, request, Hooks::ENABLED) {
+            return Ok(answer);
         }
         let result = self.call(env, Hook::Enabled, async |b, s| {
             b.call_enabled(s, request).await
@@ -176,8 +204,8 @@ impl GuestConfig {
 
     /// The `cookie-mode` hook.
     pub async fn cookie_mode(&self, env: CallEnv, request: &Request) -> Result<bool, HookError> {
-        if !self.calls(Hooks::COOKIE_MODE) {
-            return Ok(env.defaults.cookie_mode(request));
+        if let Some(answer) = self.answered_by_host(&env, request, Hooks::COOKIE_MODE) {
+            return Ok(answer);
         }
         let hook = Hook::CookieMode;
         let result = self.call(env, hook, async |b, s| b.call_cookie_mode(s, request).await);
@@ -186,12 +214,15 @@ impl GuestConfig {
 
     /// The `pool` hook. An empty pool id is invalid output.
     pub async fn pool(&self, env: CallEnv, request: &Request) -> Result<PoolSpec, HookError> {
-        let result = if self.calls(Hooks::POOL) {
-            let call = self.call(env, Hook::Pool, async |b, s| b.call_pool(s, request).await);
-            call.await?
-        } else {
-            env.defaults.pool(request)
-        };
+        if let Some(answer) = self.pool_by_host(&env, request) {
+            return answer;
+        }
+        let call = self.call(env, Hook::Pool, async |b, s| b.call_pool(s, request).await);
+        self.checked_pool(call.await?)
+    }
+
+    /// What the `pool` hook answered, guest or host: an empty pool id is invalid output.
+    fn checked_pool(&self, result: Result<PoolSpec, String>) -> Result<PoolSpec, HookError> {
         match result {
             Ok(pool) if pool.id.is_empty() => {
                 Err(self.invalid(Hook::Pool, "the pool id is empty".into()))
@@ -287,8 +318,17 @@ impl GuestConfig {
             return Ok(None);
         };
         let new = self.within_limits(hook, new, output::request)?;
+        if new.params == request.params {
+            return Ok(Some(ProcessedRequest {
+                request: new,
+                body: None,
+            }));
+        }
         match wire::body_from_request(&new) {
-            Ok(body) => Ok(Some(ProcessedRequest { request: new, body })),
+            Ok(body) => Ok(Some(ProcessedRequest {
+                request: new,
+                body: Some(body),
+            })),
             Err(e) => Err(self.invalid(hook, e)),
         }
     }

@@ -234,10 +234,12 @@ pub(crate) fn registered_domain(netloc: &str) -> String {
     if host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok() {
         return host.to_owned();
     }
-    let suffix_labels = icann_suffix_labels(host);
-    let labels: Vec<&str> = host.split('.').collect();
-    let keep = (suffix_labels + 1).min(labels.len());
-    labels[labels.len() - keep..].join(".")
+    let keep = icann_suffix_labels(host) + 1;
+    // The last `keep` labels, sliced off the host (no list of labels to join).
+    match host.rmatch_indices('.').nth(keep - 1) {
+        Some((dot, _)) => host[dot + 1..].to_owned(),
+        None => host.to_owned(),
+    }
 }
 
 /// How many trailing labels of `host` form its ICANN public suffix (0 when unknown).
@@ -245,7 +247,7 @@ pub(crate) fn registered_domain(netloc: &str) -> String {
 /// The labels are counted in the suffix psl returns, never by slicing `host` at the suffix's
 /// length: psl drops a trailing dot, so that length need not line up with the end of `host`,
 /// and slicing there once cut a character in two (`x.рф..` panicked, issue 12).
-fn icann_suffix_labels(host: &str) -> usize {
+pub(crate) fn icann_suffix_labels(host: &str) -> usize {
     let mut name = host.as_bytes();
     loop {
         let Some(suffix) = psl::suffix(name) else {

@@ -49,7 +49,9 @@ impl Compiled {
 /// The rules replacing one config (one url-matcher `URLMatcher`), bucketed and sorted.
 #[derive(Debug, Clone, Default)]
 struct Matcher {
-    by_domain: HashMap<String, Vec<(usize, SortKey)>>,
+    /// Rules by registered domain. foldhash (issue 17): the keys are the operator's rules; a
+    /// client's URL only looks one up (see the policy on `engine::pool::Pool`'s session map).
+    by_domain: foldhash::HashMap<String, Vec<(usize, SortKey)>>,
     universal: Vec<(usize, SortKey)>,
 }
 
@@ -79,8 +81,11 @@ impl Matcher {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Compiled>,
-    /// One matcher per replaced config; `None` is the built-in default.
-    matchers: HashMap<Option<String>, Matcher>,
+    /// The matcher of the rules replacing the built-in default.
+    default: Option<Matcher>,
+    /// One matcher per replaced config, by its name (looked up by `&str`: no key to build per
+    /// step of a selection, issue 17).
+    replacing: foldhash::HashMap<String, Matcher>,
 }
 
 /// Why a config lost to the selected one (or was skipped).
@@ -173,15 +178,30 @@ impl RuleSet {
             .collect::<Result<Vec<_>, _>>()?;
         check_unique_ids(&rules)?;
         check_no_cycle(&rules)?;
-        let mut matchers: HashMap<Option<String>, Matcher> = HashMap::new();
+        let mut default: Option<Matcher> = None;
+        let mut replacing: foldhash::HashMap<String, Matcher> = Default::default();
         for (index, compiled) in rules.iter().enumerate() {
-            let matcher = matchers
-                .entry(compiled.rule.instead_of.clone())
-                .or_default();
+            let matcher = match &compiled.rule.instead_of {
+                None => default.get_or_insert_default(),
+                Some(name) => replacing.entry(name.clone()).or_default(),
+            };
             add_to_buckets(matcher, index, compiled);
         }
-        matchers.values_mut().for_each(Matcher::sort);
-        Ok(Self { rules, matchers })
+        default.iter_mut().for_each(Matcher::sort);
+        replacing.values_mut().for_each(Matcher::sort);
+        Ok(Self {
+            rules,
+            default,
+            replacing,
+        })
+    }
+
+    /// The matcher of the rules replacing `instead_of` (`None`: the built-in default).
+    fn matcher(&self, instead_of: Option<&str>) -> Option<&Matcher> {
+        match instead_of {
+            None => self.default.as_ref(),
+            Some(name) => self.replacing.get(name),
+        }
     }
 
     /// The config for `url` (`None`: the built-in default), following `instead_of` chains.
@@ -195,7 +215,7 @@ impl RuleSet {
         let url = Target::new(url);
         let mut current: Option<&str> = None;
         for _ in 0..=self.rules.len() {
-            let Some(matcher) = self.matchers.get(&current.map(str::to_owned)) else {
+            let Some(matcher) = self.matcher(current) else {
                 break;
             };
             let hit = matcher.candidates(&url).find(|((index, _), _)| {
@@ -214,7 +234,7 @@ impl RuleSet {
         let url = Target::new(url);
         let mut selection = Selection::default();
         for _ in 0..=self.rules.len() {
-            let Some(matcher) = self.matchers.get(&selection.config) else {
+            let Some(matcher) = self.matcher(selection.config.as_deref()) else {
                 break;
             };
             let Some((index, pattern)) = self.explain_step(matcher, &url, &mut selection.beaten)
@@ -238,7 +258,7 @@ impl RuleSet {
     /// `url`, best first (url-matcher's `match_all`).
     pub fn match_all(&self, url: &str, instead_of: Option<&str>) -> Vec<u64> {
         let url = Target::new(url);
-        let Some(matcher) = self.matchers.get(&instead_of.map(str::to_owned)) else {
+        let Some(matcher) = self.matcher(instead_of) else {
             return Vec::new();
         };
         matcher

@@ -138,7 +138,9 @@ impl PoolStore for MemoryStore {
         now: Instant,
     ) -> Result<Registered, EngineError> {
         let mut pools = self.pools.lock();
-        let evicted = match pools.slots.get(id) {
+        // The pin is taken from the entry found or made here: no second lookup of a
+        // client-derived id under SipHash (issue 17).
+        let (pin, evicted) = match pools.slots.get(id) {
             Some(entry) => {
                 let slot = entry.slot.clone();
                 if how == Registration::Request && slot.preset_only.load(Ordering::Relaxed) {
@@ -147,7 +149,7 @@ impl PoolStore for MemoryStore {
                     slot.pool.lock().options = config.options;
                     slot.preset_only.store(false, Ordering::Relaxed);
                 }
-                Vec::new()
+                (slot.pin.clone(), Vec::new())
             }
             None => {
                 let preset = how == Registration::Preset;
@@ -162,6 +164,7 @@ impl PoolStore for MemoryStore {
                     pin: PoolPin::default(),
                     preset_only: AtomicBool::new(preset),
                 });
+                let pin = slot.pin.clone();
                 let entry = Entry {
                     slot,
                     keep: preset,
@@ -169,17 +172,12 @@ impl PoolStore for MemoryStore {
                     last_used: now,
                 };
                 pools.insert(id.to_owned(), entry);
-                evicted
+                (pin, evicted)
             }
         };
         if how == Registration::Request {
             pools.touch(id, now);
         }
-        let pin = pools
-            .slots
-            .get(id)
-            .map(|e| e.slot.pin.clone())
-            .unwrap_or_default();
         Ok(Registered { pin, evicted })
     }
 

@@ -132,3 +132,38 @@ proptest::proptest! {
         proptest::prop_assert_eq!(selection.config.as_deref(), rules.resolve(&url));
     }
 }
+
+/// The registered domain as it was computed before issue 17: every label collected, the last
+/// ones joined back.
+fn joined_labels(host: &str, keep: usize) -> String {
+    let labels: Vec<&str> = host.split('.').collect();
+    let keep = keep.min(labels.len());
+    labels[labels.len() - keep..].join(".")
+}
+
+proptest::proptest! {
+    /// Issue 17: splitting without copying (no tab or newline in the URL) and slicing the
+    /// registered domain off the host give what the copying versions gave.
+    #[test]
+    fn issue_17_fast_splits_agree_with_the_copying_ones(
+        url in "[ \\t\\n]?(https?://)?[a-zA-Z.\\t\\r\\n]{0,12}(\\.co\\.uk|\\.com|\\.рф|\\.)?(:80|:443)?(/[a-z\\t]{0,4})?(\\?q=1)?",
+    ) {
+        let trimmed = url.trim_start_matches(|c: char| c <= ' ');
+        let cleaned: String = trimmed
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+            .collect();
+        proptest::prop_assert_eq!(
+            crate::rules::split::split_url(&url),
+            crate::rules::split::split_url(&cleaned)
+        );
+        let netloc = crate::rules::split::split_url(&url).netloc;
+        let host = crate::rules::split::host_of(&netloc).to_lowercase();
+        let host = host.strip_suffix('.').unwrap_or(&host);
+        let domain = crate::rules::pattern::registered_domain(&netloc);
+        if !host.starts_with('[') && host.parse::<std::net::Ipv4Addr>().is_err() {
+            let keep = crate::rules::pattern::icann_suffix_labels(host) + 1;
+            proptest::prop_assert_eq!(&domain, &joined_labels(host, keep));
+        }
+    }
+}
