@@ -281,8 +281,20 @@ impl PoolStore for MemoryStore {
         self.with_pool(id, |p| p.add(session, first_delay, for_use))
     }
 
+    /// Wakes one waiting request, the longest waiting (tokio's `Notify::notify_one` is
+    /// FIFO), not all: a release frees one place in one session (issue 17). Waking them all
+    /// made each release cost one lease step per waiter, most of them failing and queueing
+    /// again at the back, and on the gateway a thread wake-up for each waiter on the other
+    /// worker. A woken request that leaves without looking hands the wake-up on to the next
+    /// (tokio forwards it when its `Notified` is dropped); one that looks and finds the place
+    /// taken (a request that arrived meanwhile) waits for the next release, or the engine's
+    /// one-second look at a busy pool.
     async fn release(&self, id: &str, lease: &Lease) {
-        self.with_pool(id, |p| p.release(&lease.session_id));
+        let Some(slot) = self.slot(id) else {
+            return;
+        };
+        slot.pool.lock().release(&lease.session_id);
+        slot.notify.notify_one();
     }
 
     async fn give_back(&self, id: &str) {
@@ -424,5 +436,59 @@ mod tests {
         assert_eq!((counts.idle(), counts.missing(), counts.retired), (2, 1, 1));
         let (counts, page) = store.pool_bounded("p", now, 1).expect("pool");
         assert_eq!((counts.live, page.sessions.len()), (2, 1));
+    }
+
+    /// Issue 17: a release frees one place in one session, so it wakes one waiting request,
+    /// the longest waiting; it used to wake them all, and every woken request but one took
+    /// a lease step for nothing and queued again at the back (on the gateway, most of them on
+    /// the other worker's thread: a thread wake-up each).
+    #[test]
+    fn issue_17_a_release_wakes_one_waiting_request_not_all() {
+        use futures::FutureExt;
+
+        let store = MemoryStore::default();
+        let now = Instant::now();
+        let options = PoolOptions {
+            size: 1,
+            delay: 0.0,
+            randomize_delay: false,
+        };
+        let config = PoolConfig {
+            options,
+            max_bad_inits: 8,
+            kind: PoolKind::Named,
+        };
+        block_on(store.register("p", config, Registration::Request, now)).expect("register");
+        let step = block_on(store.lease("p", now, &ROTATION, true, 0.0)).expect("pool");
+        assert!(step.create, "the initial creation");
+        let session = Session::new("a".into(), now, SessionData::new(), vec![]);
+        let held = block_on(store.add("p", session, Duration::ZERO, true)).expect("added");
+        let notify = store.waiter("p").expect("pool");
+        let mut waiting: Vec<_> = (0..8).map(|_| Box::pin(notify.notified())).collect();
+        for w in &mut waiting {
+            w.as_mut().enable();
+        }
+        block_on(store.release("p", &held));
+        let woken: Vec<bool> = waiting
+            .iter_mut()
+            .map(|w| w.as_mut().now_or_never().is_some())
+            .collect();
+        let mut first_only = vec![false; 8];
+        first_only[0] = true;
+        assert_eq!(woken, first_only, "the first to wait is woken, alone");
+        // A woken request that leaves before it looks (its deadline passed) hands the wake-up
+        // on to the next.
+        drop(waiting.remove(0));
+        let step = block_on(store.lease("p", now, &ROTATION, true, 0.0)).expect("pool");
+        let Choice::Ready(held) = step.choice else {
+            panic!("the session is free: {:?}", step.choice);
+        };
+        block_on(store.release("p", &held));
+        drop(waiting.remove(0));
+        let woken = waiting
+            .iter_mut()
+            .map(|w| w.as_mut().now_or_never().is_some())
+            .filter(|&ready| ready);
+        assert_eq!(woken.count(), 1, "the wake-up passed on, to one request");
     }
 }

@@ -15,7 +15,8 @@
 //! and writes it back in another. Waking the requests that wait for a pool is the store's job
 //! too ([`PoolStore::waiter`]): a step that may make a session available, or closes or reopens
 //! the pool, wakes them; a step that takes a session does not (waking there would make every
-//! waiter wake every other, in a loop that burns the CPU).
+//! waiter wake every other, in a loop that burns the CPU). The in-memory store's release frees
+//! one place and wakes one waiter, the longest waiting (issue 17).
 
 //!
 //! # Policy: asynchronous steps, leases that expire, waits a remote store can serve
