@@ -34,10 +34,11 @@
 use std::collections::BTreeMap;
 use std::io::BufRead;
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use super::input::{Input, Origin};
-use crate::engine::{EngineError, EngineResponse};
+use crate::engine::{EngineError, EngineResponse, ServedBy};
 use crate::problem::{Problem, ProblemKind};
 
 /// The field of every output line that identifies its input.
@@ -66,29 +67,24 @@ impl Answer {
     }
 
     /// The line of a response; an error line when its body is not a JSON object.
+    ///
+    /// The body's bytes are kept as they came ([`spliced_line`]; issue 17: parsing the body into
+    /// a [`Value`] and writing it back was a fifth of `run`'s CPU per request). A body that this
+    /// path does not take (not on one line, or with a [`META_FIELD`] of its own) is parsed and
+    /// written back compact ([`parsed_line`]).
     pub fn response(origin: &Origin, response: &EngineResponse) -> Self {
-        let mut body = match serde_json::from_str::<Value>(&response.body) {
-            Ok(Value::Object(body)) => body,
-            _ => {
-                let detail = "Zyte API answered 200 with a body that is not a JSON object";
-                let problem = Problem::new(ProblemKind::UpstreamError, detail);
-                return Self::error(origin, problem);
-            }
+        let (body, served) = (response.body.as_ref(), response.served_by.as_ref());
+        let Some(text) =
+            spliced_line(body, origin, served).or_else(|| parsed_line(body, origin, served))
+        else {
+            let detail = "Zyte API answered 200 with a body that is not a JSON object";
+            let problem = Problem::new(ProblemKind::UpstreamError, detail);
+            return Self::error(origin, problem);
         };
-        if let (false, Some(echo)) = (body.contains_key("echoData"), &origin.echo_data) {
-            body.insert("echoData".into(), echo.clone());
-        }
-        let mut meta = line_meta(origin);
-        if let Some(served) = &response.served_by {
-            meta.insert("pool".into(), served.pool.as_str().into());
-            meta.insert("session".into(), served.session_id.as_str().into());
-            meta.insert("config".into(), served.config.as_str().into());
-        }
-        body.insert(META_FIELD.into(), Value::Object(meta));
         Self {
             line: origin.line,
-            text: json_line(body),
-            pool: response.served_by.as_ref().map(|s| s.pool.clone()),
+            text,
+            pool: served.map(|s| s.pool.clone()),
             problem: None,
         }
     }
@@ -103,7 +99,7 @@ impl Answer {
         if let Some(echo) = &origin.echo_data {
             line.insert("echoData".into(), echo.clone());
         }
-        line.insert(META_FIELD.into(), Value::Object(line_meta(origin)));
+        line.insert(META_FIELD.into(), LineMeta::of(origin, None).to_value());
         Self {
             line: origin.line,
             text: json_line(line),
@@ -113,17 +109,156 @@ impl Answer {
     }
 }
 
-fn line_meta(origin: &Origin) -> Map<String, Value> {
-    let mut meta = Map::new();
-    meta.insert("line".into(), origin.line.into());
-    if !origin.input_hash.is_empty() {
-        meta.insert("input".into(), origin.input_hash.as_str().into());
+/// The [`META_FIELD`] of an answer line.
+#[derive(serde::Serialize)]
+struct LineMeta<'a> {
+    line: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    input: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pool: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<&'a str>,
+}
+
+impl<'a> LineMeta<'a> {
+    fn of(origin: &'a Origin, served: Option<&'a ServedBy>) -> Self {
+        Self {
+            line: origin.line,
+            input: &origin.input_hash,
+            ms: (origin.took).map(|took| u64::try_from(took.as_millis()).unwrap_or(u64::MAX)),
+            pool: served.map(|s| s.pool.as_str()),
+            session: served.map(|s| s.session_id.as_str()),
+            config: served.map(|s| s.config.as_str()),
+        }
     }
-    if let Some(took) = origin.took {
-        let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
-        meta.insert("ms".into(), ms.into());
+
+    fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_else(|_| serde_json::json!({"line": self.line}))
     }
-    meta
+}
+
+/// The line of a response whose `body` is a JSON object on one line without a [`META_FIELD`]:
+/// its bytes as they came, with `echoData` (when the body has none and the input has one) and
+/// the [`META_FIELD`] added before its closing brace. `None` for any other body, which
+/// [`parsed_line`] then answers.
+///
+/// The body is checked to be one JSON object (every value read, none kept) before it is
+/// copied, so the line is valid JSON exactly when the body is. A body with a line break (JSON
+/// whitespace: a string cannot hold one unescaped) would break the output's one line per
+/// answer; one with its own [`META_FIELD`] would hold the field twice.
+fn spliced_line(body: &[u8], origin: &Origin, served: Option<&ServedBy>) -> Option<String> {
+    // `contains` on bytes runs core's word-at-a-time memchr.
+    if body.contains(&b'\n') || body.contains(&b'\r') {
+        return None;
+    }
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let top = TopLevel::deserialize(&mut reader).ok()?;
+    reader.end().ok()?;
+    if top.meta {
+        return None;
+    }
+    let end = body.iter().rposition(|&b| b == b'}')?;
+    let mut line = Vec::with_capacity(body.len() + 256);
+    line.extend_from_slice(&body[..end]);
+    let mut separator: &[u8] = if top.keys == 0 { b"" } else { b"," };
+    if let (false, Some(echo)) = (top.echo_data, &origin.echo_data) {
+        line.extend_from_slice(separator);
+        line.extend_from_slice(b"\"echoData\":");
+        serde_json::to_writer(&mut line, echo).ok()?;
+        separator = b",";
+    }
+    line.extend_from_slice(separator);
+    line.extend_from_slice(b"\"");
+    line.extend_from_slice(META_FIELD.as_bytes());
+    line.extend_from_slice(b"\":");
+    serde_json::to_writer(&mut line, &LineMeta::of(origin, served)).ok()?;
+    line.extend_from_slice(b"}\n");
+    String::from_utf8(line).ok()
+}
+
+/// The line of a response through a [`Value`] of its `body`, written back compact: `None` when
+/// the body is not a JSON object.
+fn parsed_line(body: &[u8], origin: &Origin, served: Option<&ServedBy>) -> Option<String> {
+    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(body) else {
+        return None;
+    };
+    if let (false, Some(echo)) = (body.contains_key("echoData"), &origin.echo_data) {
+        body.insert("echoData".into(), echo.clone());
+    }
+    body.insert(META_FIELD.into(), LineMeta::of(origin, served).to_value());
+    Some(json_line(body))
+}
+
+/// What [`spliced_line`] needs to know of a JSON object: how many keys it has, and whether
+/// `echoData` and [`META_FIELD`] are among them. Deserializing it reads (and so checks) every
+/// value without building any.
+#[derive(Default)]
+struct TopLevel {
+    keys: usize,
+    echo_data: bool,
+    meta: bool,
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TopLevelVisitor)
+    }
+}
+
+struct TopLevelVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+        let mut top = TopLevel::default();
+        while let Some(key) = map.next_key::<TopKey>()? {
+            map.next_value::<serde::de::IgnoredAny>()?;
+            top.keys += 1;
+            match key {
+                TopKey::EchoData => top.echo_data = true,
+                TopKey::Meta => top.meta = true,
+                TopKey::Other => {}
+            }
+        }
+        Ok(top)
+    }
+}
+
+/// A key of the object [`TopLevel`] reads, classified without being copied.
+enum TopKey {
+    EchoData,
+    Meta,
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for TopKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = TopKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_str<E>(self, key: &str) -> Result<TopKey, E> {
+                Ok(match key {
+                    "echoData" => TopKey::EchoData,
+                    META_FIELD => TopKey::Meta,
+                    _ => TopKey::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
 }
 
 fn json_line(object: Map<String, Value>) -> String {
@@ -338,6 +473,56 @@ mod tests {
             json!({"error": {"type": "/session-host/problem/bad-request", "title": "Bad Request",
                 "status": 400, "detail": "no url"}, "_sessionHost": {"line": 9}})
         );
+    }
+
+    #[test]
+    fn issue_17_a_response_line_is_the_body_as_it_came_with_the_fields_added() {
+        let served = ServedBy {
+            pool: "a.example".into(),
+            session_id: "s\"1".into(),
+            config: "default".into(),
+        };
+        let response = |body: &str| EngineResponse {
+            status: 200,
+            body: body.into(),
+            served_by: Some(served.clone()),
+        };
+        let meta =
+            r#""_sessionHost":{"line":4,"pool":"a.example","session":"s\"1","config":"default"}"#;
+        let answer = Answer::response(&origin(4), &response(r#" {"b": 1.50, "a": "\u00e9"} "#));
+        assert_eq!(
+            answer.text,
+            format!(" {{\"b\": 1.50, \"a\": \"\\u00e9\",\"echoData\":{{\"id\":4}},{meta}}}\n"),
+            "the body's bytes, its order and spelling kept"
+        );
+        let answer = Answer::response(&origin(4), &response("{}"));
+        assert_eq!(
+            answer.text,
+            format!("{{\"echoData\":{{\"id\":4}},{meta}}}\n")
+        );
+        let answer = Answer::response(&origin(4), &response(r#"{"echoData": null}"#));
+        assert_eq!(answer.text, format!("{{\"echoData\": null,{meta}}}\n"));
+        // A body on several lines, or with a `_sessionHost` of its own, is written back compact.
+        let answer = Answer::response(&origin(4), &response("{\"a\":\n 1,\r\n \"echoData\": 2}"));
+        assert_eq!(answer.text, format!("{{\"a\":1,\"echoData\":2,{meta}}}\n"));
+        let answer = Answer::response(&origin(4), &response(r#"{"_sessionHost": 1, "a": 2}"#));
+        assert_eq!(
+            answer.text,
+            format!("{{{meta},\"a\":2,\"echoData\":{{\"id\":4}}}}\n")
+        );
+        for bad in [
+            r#"{"a": 1} x"#,
+            r#"{"a": 1}}"#,
+            r#"{"a": }"#,
+            "[{}]",
+            "null",
+            "",
+            "{",
+        ] {
+            let answer = Answer::response(&origin(4), &response(bad));
+            let kind = answer.problem.as_ref().and_then(Problem::kind);
+            assert_eq!(kind, Some(ProblemKind::UpstreamError), "{bad}");
+        }
     }
 
     #[test]

@@ -62,10 +62,13 @@ pub fn main() -> ExitCode {
         _ => "info",
     };
     logging::init(level, cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `run` answers its whole batch on one thread (issue 17, see [`run`]); the other commands
+    // use a thread per core.
+    let mut builder = match cli.command {
+        Command::Run(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return report(anyhow::anyhow!("cannot start the async runtime: {e}")),
     };
