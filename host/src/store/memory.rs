@@ -387,13 +387,11 @@ mod tests {
         max_idle: None,
     };
 
-    /// The counts kept at each step match the ones counted from a full snapshot.
-    #[test]
-    fn issue_19_counts_follow_every_step_without_a_scan() {
+    /// A store with one named pool `p` of `size` sessions, no delay, registered at `now`.
+    fn store_with_pool(size: u32, now: Instant) -> MemoryStore {
         let store = MemoryStore::default();
-        let now = Instant::now();
         let options = PoolOptions {
-            size: 3,
+            size,
             delay: 0.0,
             randomize_delay: false,
         };
@@ -403,6 +401,14 @@ mod tests {
             kind: PoolKind::Named,
         };
         block_on(store.register("p", config, Registration::Request, now)).expect("register");
+        store
+    }
+
+    /// The counts kept at each step match the ones counted from a full snapshot.
+    #[test]
+    fn issue_19_counts_follow_every_step_without_a_scan() {
+        let now = Instant::now();
+        let store = store_with_pool(3, now);
         let check = |what: &str| {
             let kept = store.counts(now).pop().expect("one pool");
             let counted = PoolCounts::of_snapshot(&store.pool("p", now).expect("pool"));
@@ -446,19 +452,8 @@ mod tests {
     fn issue_17_a_release_wakes_one_waiting_request_not_all() {
         use futures::FutureExt;
 
-        let store = MemoryStore::default();
         let now = Instant::now();
-        let options = PoolOptions {
-            size: 1,
-            delay: 0.0,
-            randomize_delay: false,
-        };
-        let config = PoolConfig {
-            options,
-            max_bad_inits: 8,
-            kind: PoolKind::Named,
-        };
-        block_on(store.register("p", config, Registration::Request, now)).expect("register");
+        let store = store_with_pool(1, now);
         let step = block_on(store.lease("p", now, &ROTATION, true, 0.0)).expect("pool");
         assert!(step.create, "the initial creation");
         let session = Session::new("a".into(), now, SessionData::new(), vec![]);

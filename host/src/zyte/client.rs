@@ -311,6 +311,15 @@ impl Client {
     }
 }
 
+/// The TCP connector of every upstream connection, shared pool or worker's own: no Nagle delay
+/// (a request is written whole), and `https` URLs allowed through (TLS wraps it).
+pub(super) fn tcp_connector() -> HttpConnector {
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    tcp
+}
+
 /// The pooled client: `max_idle` idle connections per host kept for [`IDLE_TIMEOUT`], Nagle
 /// off (requests are written whole), no redirects followed (issue #13: Zyte API does not
 /// redirect, and a redirect followed would send the request body to a host the operator did
@@ -324,9 +333,7 @@ impl Client {
 /// plain TCP (an `http://` proxy URL); a plain-`http` endpoint is tunnelled too, where reqwest
 /// sent it in absolute form. The decision is made once, for the one endpoint a client posts to.
 fn http_client(max_idle: usize, proxy: Option<&Intercept>) -> Http {
-    let mut tcp = HttpConnector::new();
-    tcp.set_nodelay(true);
-    tcp.enforce_http(false);
+    let tcp = tcp_connector();
     let tls = || {
         hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()

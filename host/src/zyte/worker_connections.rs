@@ -137,9 +137,7 @@ impl WorkerConnections {
         };
         let host = HeaderValue::try_from(host).ok()?;
         let target = endpoint.path_and_query()?.as_str().parse().ok()?;
-        let mut tcp = HttpConnector::new();
-        tcp.set_nodelay(true);
-        tcp.enforce_http(false);
+        let tcp = super::client::tcp_connector();
         let tls = || {
             hyper_rustls::HttpsConnectorBuilder::new()
                 .with_webpki_roots()
