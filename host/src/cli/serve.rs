@@ -47,7 +47,7 @@ pub struct ServeArgs {
     /// Largest request line plus headers, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = gateway::EdgeLimits::default().max_header_bytes)]
     max_header_bytes: usize,
-    /// Worker threads serving requests, each with its own listener (`SO_REUSEPORT`) and
+    /// Worker threads serving requests, dealt connections in turn, each with its own
     /// upstream connections [default: one per core].
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -84,10 +84,8 @@ impl ServeArgs {
 /// and serves until SIGTERM or SIGINT.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = args.config()?;
-    let listeners = gateway::bind_workers(&config)?;
-    let addr = listeners
-        .first()
-        .context("no listener bound")?
+    let listener = gateway::bind_workers(&config)?;
+    let addr = listener
         .local_addr()
         .context("cannot read the bound address")?;
     config.listen = addr; // the port actually bound, for /status, when asked for port 0
@@ -103,11 +101,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = GatewayState::new(host.engine.clone(), config);
     let upstream = &host.settings.upstream.url;
     let key_required = state.config().key.is_some();
-    let workers = listeners.len();
+    let workers = state.config().workers.max(1);
     tracing::info!(%addr, %upstream, key_required, workers, "gateway listening");
     // A stable line on stdout, for scripts and tests that start the gateway on port 0.
     println!("session-host gateway listening on http://{addr}/v1/");
-    gateway::serve_workers(listeners, state, signal).await?;
+    gateway::serve_workers(vec![listener], state, signal).await?;
     drop(host.watcher);
     if let Some(state) = &host.state {
         state.flush();

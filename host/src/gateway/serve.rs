@@ -2,12 +2,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -40,54 +42,101 @@ pub async fn bind(config: &GatewayConfig) -> Result<TcpListener, GatewayError> {
         .map_err(|source| GatewayError::Bind { addr, source })
 }
 
-/// Binds [`GatewayConfig::workers`] listeners to [`GatewayConfig::listen`], one per worker of
-/// [`serve_workers`], with `SO_REUSEPORT` so that the kernel spreads new connections over them;
-/// refuses a non-loopback address without a key as [`bind`] does.
+/// Binds [`GatewayConfig::listen`] for [`serve_workers`]: one non-blocking listener, whose
+/// connections the workers share; refuses a non-loopback address without a key as [`bind`]
+/// does.
 ///
-/// Policy: `SO_REUSEPORT` would let a second process of the same user join the port and take
-/// some of its connections without either noticing, so the address is first bound without it
-/// (a plain probe, closed at once): a port already in use fails here, with "address in use",
-/// as with [`bind`]. Port 0 is resolved by that probe, and every listener gets the same port.
+/// Policy (issue 17, fourth round): one listener, not one `SO_REUSEPORT` listener per worker:
+/// the kernel spread connections over those by a hash of their addresses, which split wrk's
+/// 64 connections unevenly (41/59 to 47/53 of the CPU between two workers), so that the
+/// busier worker set the throughput and the p99; [`serve_workers`] deals them out in turn
+/// instead. A port already in use fails here, with "address in use".
 ///
 /// # Errors
 /// [`GatewayError::OpenWithoutKey`], or [`GatewayError::Bind`].
-pub fn bind_workers(config: &GatewayConfig) -> Result<Vec<std::net::TcpListener>, GatewayError> {
+pub fn bind_workers(config: &GatewayConfig) -> Result<std::net::TcpListener, GatewayError> {
     let addr = config.listen;
     if config.key.is_none() && !addr.ip().is_loopback() {
         return Err(GatewayError::OpenWithoutKey(addr));
     }
     let failed = |source| GatewayError::Bind { addr, source };
-    let bound = {
-        let probe = std::net::TcpListener::bind(addr).map_err(failed)?;
-        probe.local_addr().map_err(failed)?
-    };
-    (0..config.workers.max(1))
-        .map(|_| reuse_port_listener(bound).map_err(failed))
-        .collect()
+    listener(addr).map_err(failed)
 }
 
-/// A non-blocking listener on `addr` with `SO_REUSEADDR` (as tokio's own bind) and
-/// `SO_REUSEPORT`, its backlog 1,024 (as tokio's).
-fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+/// A non-blocking listener on `addr` with `SO_REUSEADDR` (as tokio's own bind), its backlog
+/// 1,024 (as tokio's).
+fn listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(1024)?;
     Ok(socket.into())
 }
 
-/// Serves the gateway on `listeners` (from [`bind_workers`]), each on a thread of its own
-/// running a single-threaded tokio runtime, until `signal` completes; then every worker shuts
-/// down as [`serve`] does (one drain time for all: the cut-off is shared).
+/// A worker's new connections: accepted by itself ([`serve`]) or dealt to it by
+/// [`serve_workers`]' acceptors.
+enum Incoming {
+    Listener(TcpListener),
+    Dealt(mpsc::UnboundedReceiver<std::net::TcpStream>),
+}
+
+impl Incoming {
+    /// The next connection (never, once no acceptor is left).
+    async fn next(&mut self) -> std::io::Result<TcpStream> {
+        match self {
+            Self::Listener(listener) => listener.accept().await.map(|(stream, _)| stream),
+            Self::Dealt(dealt) => match dealt.recv().await {
+                Some(stream) => TcpStream::from_std(stream),
+                None => std::future::pending().await,
+            },
+        }
+    }
+}
+
+/// Accepts connections on `listener` and deals them to the workers in turn (`next`, shared by
+/// every acceptor), until `stopped`; then closes the listener.
+async fn deal(
+    listener: TcpListener,
+    workers: Arc<[mpsc::UnboundedSender<std::net::TcpStream>]>,
+    next: Arc<AtomicUsize>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped.wait_for(|stop| *stop) => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted.and_then(|(stream, _)| stream.into_std()) {
+            Ok(stream) => {
+                let to = next.fetch_add(1, Ordering::Relaxed) % workers.len();
+                // A worker that has stopped closes the connection (dropped).
+                let _ = workers[to].send(stream);
+            }
+            Err(e) => {
+                // EMFILE and the like: wait a little instead of spinning.
+                tracing::warn!("cannot accept a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Serves the gateway with [`GatewayConfig::workers`] workers, each on a thread of its own
+/// running a single-threaded tokio runtime, on `listeners` (from [`bind_workers`]), until
+/// `signal` completes; then every worker shuts down as [`serve`] does (one drain time for all:
+/// the cut-off is shared).
 ///
 /// Policy (issue 17): as nginx's workers, a connection, its requests, the engine work they
 /// run and their upstream connections (each worker keeps its own pool of them:
 /// [`crate::zyte::keep_thread_connections`]) stay on one thread, so that no request wakes
-/// another thread (those wake-ups were the largest item of the gateway's profile). The
-/// engine, its pools and the configs are shared by all workers. [`EdgeLimits::max_connections`]
-/// counts the connections of all workers together. A worker that fails stops the others.
+/// another thread (those wake-ups were the largest item of the gateway's profile). A
+/// listener is accepted on by one worker (the first listener by the first worker, and so
+/// on), which deals each new connection to the next worker in turn, itself included (a
+/// hand-over per connection, not per request), so that the workers serve as many
+/// connections each. The engine, its pools and the configs are shared by all workers.
+/// [`EdgeLimits::max_connections`] counts the connections of all workers together. A worker
+/// that fails stops the others.
 ///
 /// # Errors
 /// [`GatewayError::Serve`] when a worker cannot start or its server fails.
@@ -98,14 +147,22 @@ pub async fn serve_workers(
 ) -> Result<(), GatewayError> {
     let (stop, stopped) = watch::channel(false);
     let (done, mut finished) = mpsc::unbounded_channel();
-    let workers = listeners.len();
+    let workers = state.config().workers.max(1);
     // One router for every worker: its routes' own state (the dashboard's secrets, which its
     // login cookie and CSRF token derive from, and its bound on live streams) is the
     // process's, not a worker's.
     let app = router(state.clone());
+    let (dealers, inboxes): (Vec<_>, Vec<_>) =
+        (0..workers).map(|_| mpsc::unbounded_channel()).unzip();
+    let dealers: Arc<[_]> = dealers.into();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut accepts: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
     for (index, listener) in listeners.into_iter().enumerate() {
+        accepts[index % workers].push(listener);
+    }
+    for (index, (inbox, accept)) in inboxes.into_iter().zip(accepts).enumerate() {
         let (state, mut stopped, done) = (state.clone(), stopped.clone(), done.clone());
-        let app = app.clone();
+        let (app, dealers, next) = (app.clone(), dealers.clone(), next.clone());
         let worker = move || {
             let result = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -114,12 +171,17 @@ pub async fn serve_workers(
                 .and_then(|runtime| {
                     crate::zyte::keep_thread_connections();
                     runtime.block_on(async move {
-                        let listener =
-                            TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
+                        for listener in accept {
+                            let listener =
+                                TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
+                            let (dealers, next) = (dealers.clone(), next.clone());
+                            tokio::spawn(deal(listener, dealers, next, stopped.clone()));
+                        }
+                        drop(dealers);
                         let signal = async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         };
-                        serve_app(listener, state, app, signal).await
+                        serve_app(Incoming::Dealt(inbox), state, app, signal).await
                     })
                 });
             let _ = done.send(result);
@@ -129,6 +191,7 @@ pub async fn serve_workers(
             .spawn(worker)
             .map_err(GatewayError::Serve)?;
     }
+    drop(dealers);
     drop(done);
     tokio::pin!(signal);
     let mut first_failure = tokio::select! {
@@ -170,12 +233,12 @@ pub async fn serve(
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
     let app = router(state.clone());
-    serve_app(listener, state, app, signal).await
+    serve_app(Incoming::Listener(listener), state, app, signal).await
 }
 
 /// [`serve`] with `app`, the router built from `state` (shared by [`serve_workers`]' workers).
 async fn serve_app(
-    listener: TcpListener,
+    mut incoming: Incoming,
     state: GatewayState,
     app: axum::Router,
     signal: impl Future<Output = ()> + Send + 'static,
@@ -189,9 +252,9 @@ async fn serve_app(
     loop {
         tokio::select! {
             () = &mut signal => break,
-            accepted = listener.accept() => {
+            accepted = incoming.next() => {
                 let stream = match accepted {
-                    Ok((stream, _)) => {
+                    Ok(stream) => {
                         // Answers are written whole; Nagle would only delay a small one.
                         let _ = stream.set_nodelay(true);
                         stream
@@ -217,7 +280,7 @@ async fn serve_app(
             }
         }
     }
-    drop(listener);
+    drop(incoming);
     state.begin_drain();
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     let drain = state.config().shutdown_timeout;
