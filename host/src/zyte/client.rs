@@ -644,6 +644,118 @@ mod tests {
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5);
     }
 
+    /// What [`raw_stub`] does once a request's head and body are read.
+    #[derive(Clone, Copy)]
+    enum RawAnswer {
+        /// Answers `200 {}` (keep-alive, as far as the client can tell), then closes the
+        /// connection, as a server whose idle timeout is shorter than the client's.
+        ThenClose,
+        /// Sends the head and 2 of the 10 body bytes it announces, then nothing more.
+        StallMidBody,
+    }
+
+    /// A loopback HTTP/1.1 server written by hand (to misbehave where hyper's server would
+    /// not), counting the connections it accepts.
+    async fn raw_stub(mode: RawAnswer) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/v1/", listener.local_addr().expect("addr"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut read = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    // The head, then the body its content-length announces.
+                    loop {
+                        let text = String::from_utf8_lossy(&read).to_ascii_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if read.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => read.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let answer: &[u8] = match mode {
+                        RawAnswer::ThenClose => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
+                        RawAnswer::StallMidBody => {
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\""
+                        }
+                    };
+                    if stream.write_all(answer).await.is_err() {
+                        return;
+                    }
+                    if let RawAnswer::StallMidBody = mode {
+                        std::future::pending::<()>().await;
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    /// Regression (issue 17, worker connections): a worker connection that
+    /// the server closed while it was idle is seen closed when it is taken, and the request
+    /// goes on a new connection, with no error and no extra attempt.
+    #[tokio::test]
+    async fn issue_17_a_worker_connection_closed_while_idle_is_not_used() {
+        keep_thread_connections();
+        let (url, accepted) = raw_stub(RawAnswer::ThenClose).await;
+        let client = stub_client(url, 5.0);
+        // No retry of a network error: a request written on the closed connection would fail.
+        let once = RetryPolicy {
+            network_window_secs: 0.0,
+            ..RetryPolicy::default()
+        };
+        for n in 1..=5 {
+            let answer = client.extract(&Map::new(), once).await;
+            assert_eq!(answer.expect("answer").body, "{}");
+            assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), n);
+            // The server's close reaches the idle connection.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Regression (issue 17, worker connections): a server that stalls in
+    /// the middle of an answer's body is cut at the attempt timeout, each attempt on a new
+    /// connection (the stalled one is closed, never reused).
+    #[tokio::test]
+    async fn issue_17_a_worker_connection_stalled_mid_body_is_cut_and_not_reused() {
+        keep_thread_connections();
+        let (url, accepted) = raw_stub(RawAnswer::StallMidBody).await;
+        let client = stub_client(url, 0.1);
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(450);
+        let error = client
+            .extract_by(&Map::new(), RetryPolicy::default(), deadline)
+            .await;
+        let took = start.elapsed();
+        let Err(ZyteError::Deadline { attempts, last }) = error else {
+            panic!("{error:?}");
+        };
+        let last = last.map(|e| e.to_string()).unwrap_or_default();
+        assert!(last.contains("timeout"), "{last}");
+        assert!((4..=5).contains(&attempts), "{attempts} attempts");
+        assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(600));
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            attempts as usize
+        );
+    }
+
     /// A CONNECT proxy on a free loopback port: it records each CONNECT's head, answers 200,
     /// and splices the tunnel to the target it names.
     async fn connect_proxy() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
