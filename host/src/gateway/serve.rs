@@ -15,7 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use tracing::Instrument;
 
@@ -74,20 +74,24 @@ fn listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// A connection dealt to a worker, with its place among [`EdgeLimits::max_connections`].
+type Dealt = (std::net::TcpStream, OwnedSemaphorePermit);
+
 /// A worker's new connections: accepted by itself ([`serve`]) or dealt to it by
-/// [`serve_workers`]' acceptors.
+/// [`serve_workers`]' acceptors, which have already taken their places.
 enum Incoming {
     Listener(TcpListener),
-    Dealt(mpsc::UnboundedReceiver<std::net::TcpStream>),
+    Dealt(mpsc::UnboundedReceiver<Dealt>),
 }
 
 impl Incoming {
-    /// The next connection (never, once no acceptor is left).
-    async fn next(&mut self) -> std::io::Result<TcpStream> {
+    /// The next connection, with its place when it was taken already (never, once no
+    /// acceptor is left).
+    async fn next(&mut self) -> std::io::Result<(TcpStream, Option<OwnedSemaphorePermit>)> {
         match self {
-            Self::Listener(listener) => listener.accept().await.map(|(stream, _)| stream),
+            Self::Listener(listener) => listener.accept().await.map(|(stream, _)| (stream, None)),
             Self::Dealt(dealt) => match dealt.recv().await {
-                Some(stream) => TcpStream::from_std(stream),
+                Some((stream, slot)) => TcpStream::from_std(stream).map(|s| (s, Some(slot))),
                 None => std::future::pending().await,
             },
         }
@@ -96,12 +100,18 @@ impl Incoming {
 
 /// Accepts connections on `listener` and deals them to the workers in turn (`next`, shared by
 /// every acceptor), until `stopped`; then closes the listener.
+///
+/// Policy: a connection takes its place among [`EdgeLimits::max_connections`] here,
+/// before it is dealt, so that connections waiting in a busy worker's inbox count against the
+/// limit too (the inboxes hold at most that many); past it a new connection is closed at once.
 async fn deal(
     listener: TcpListener,
-    workers: Arc<[mpsc::UnboundedSender<std::net::TcpStream>]>,
+    workers: Arc<[mpsc::UnboundedSender<Dealt>]>,
     next: Arc<AtomicUsize>,
+    state: GatewayState,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let slots = &state.inner.connections;
     loop {
         let accepted = tokio::select! {
             _ = stopped.wait_for(|stop| *stop) => return,
@@ -109,9 +119,16 @@ async fn deal(
         };
         match accepted.and_then(|(stream, _)| stream.into_std()) {
             Ok(stream) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(
+                        limit = state.config().edges.max_connections,
+                        "connection limit reached: closing a new connection"
+                    );
+                    continue;
+                };
                 let to = next.fetch_add(1, Ordering::Relaxed) % workers.len();
                 // A worker that has stopped closes the connection (dropped).
-                let _ = workers[to].send(stream);
+                let _ = workers[to].send((stream, slot));
             }
             Err(e) => {
                 // EMFILE and the like: wait a little instead of spinning.
@@ -175,7 +192,8 @@ pub async fn serve_workers(
                             let listener =
                                 TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
                             let (dealers, next) = (dealers.clone(), next.clone());
-                            tokio::spawn(deal(listener, dealers, next, stopped.clone()));
+                            let (state, stopped) = (state.clone(), stopped.clone());
+                            tokio::spawn(deal(listener, dealers, next, state, stopped));
                         }
                         drop(dealers);
                         let signal = async move {
@@ -253,11 +271,11 @@ async fn serve_app(
         tokio::select! {
             () = &mut signal => break,
             accepted = incoming.next() => {
-                let stream = match accepted {
-                    Ok(stream) => {
+                let (stream, dealt_slot) = match accepted {
+                    Ok((stream, slot)) => {
                         // Answers are written whole; Nagle would only delay a small one.
                         let _ = stream.set_nodelay(true);
-                        stream
+                        (stream, slot)
                     }
                     Err(e) => {
                         // EMFILE and the like: wait a little instead of spinning.
@@ -266,7 +284,7 @@ async fn serve_app(
                         continue;
                     }
                 };
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                let Some(slot) = dealt_slot.or_else(|| slots.clone().try_acquire_owned().ok()) else {
                     tracing::warn!(limit = edges.max_connections, "connection limit reached: closing a new connection");
                     continue;
                 };

@@ -219,7 +219,8 @@ async fn issue_17_connections_are_dealt_to_the_workers_in_turn() {
         .unzip();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let dealer = tokio::spawn(super::deal(listener, dealers.into(), next, stopped));
+    let state = offline_state(GatewayConfig::default());
+    let dealer = tokio::spawn(super::deal(listener, dealers.into(), next, state, stopped));
     let mut clients = Vec::new();
     for _ in 0..12 {
         clients.push(TcpStream::connect(addr).await.expect("connect"));
@@ -238,4 +239,47 @@ async fn issue_17_connections_are_dealt_to_the_workers_in_turn() {
         .expect("stopped")
         .expect("no panic");
     assert!(TcpStream::connect(addr).await.is_err(), "still listening");
+}
+
+/// Regression (issue 17, fourth round): a connection takes its place among
+/// `max_connections` when it is dealt, not when its worker takes it, so that connections
+/// waiting for a busy worker count too. Here no worker takes any: past the limit (3), new
+/// connections are closed at once and the inbox holds 3. Fails with the place taken by the
+/// worker (the inbox then holds all 6).
+#[tokio::test]
+async fn issue_17_dealt_connections_count_against_max_connections() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (dealer_tx, mut inbox) = tokio::sync::mpsc::unbounded_channel();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let state = offline_state(GatewayConfig {
+        edges: EdgeLimits {
+            max_connections: 3,
+            ..EdgeLimits::default()
+        },
+        ..GatewayConfig::default()
+    });
+    tokio::spawn(super::deal(
+        listener,
+        vec![dealer_tx].into(),
+        next,
+        state,
+        stopped,
+    ));
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        clients.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    // The three past the limit are closed by the acceptor: each reads the end of the stream.
+    for client in &mut clients[3..] {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut byte)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    }
+    let mut waiting = 0;
+    while inbox.try_recv().is_ok() {
+        waiting += 1;
+    }
+    assert_eq!(waiting, 3, "connections waiting for a worker");
 }
