@@ -59,7 +59,10 @@ impl<'a> Target<'a> {
 /// `text` lower-cased (`str::to_lowercase`), borrowed as it is when that changes nothing: an
 /// ASCII text without capitals.
 fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    if text.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+    if text
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
         Cow::Owned(text.to_lowercase())
     } else {
         text

@@ -140,7 +140,10 @@ fn join_params(path: &str) -> &str {
 }
 
 /// Strips `:80` (http or no scheme) and `:443` (https or no scheme), inferring the scheme.
-fn normalize_netloc_and_scheme<'a>(scheme: Cow<'a, str>, netloc: &'a str) -> (Cow<'a, str>, &'a str) {
+fn normalize_netloc_and_scheme<'a>(
+    scheme: Cow<'a, str>,
+    netloc: &'a str,
+) -> (Cow<'a, str>, &'a str) {
     if let Some((host, port)) = netloc.rsplit_once(':') {
         if port == "80" && (scheme == "http" || scheme.is_empty()) {
             return (Cow::Borrowed("http"), host);
