@@ -226,7 +226,7 @@ impl RawResponse {
 }
 
 /// The error of a response body that is not a JSON object, as [`RawResponse::parse`] words it.
-fn body_error(error: serde_json::Error) -> String {
+pub(crate) fn body_error(error: serde_json::Error) -> String {
     if error.is_data() {
         "the Zyte API response body is not a JSON object".to_owned()
     } else {

@@ -49,15 +49,18 @@ impl SessionConfig for CsrfToken {
     }
 
     fn check(&self, response: &Response, request: &Request) -> Result<Verdict, String> {
+        if !request.is_init {
+            // The default check and the status in one pass over the body (a base64 page), which
+            // is skipped, not copied: nothing is built but the number.
+            let (verdict, status) = base::check_with_field(self, response, request, "statusCode")?;
+            if verdict != Verdict::Keep {
+                return Ok(verdict);
+            }
+            return Ok(Verdict::from(status.and_then(|status| status.as_u64()) != Some(u64::from(FORBIDDEN))));
+        }
         let verdict = base::check(self, response, request)?;
         if verdict != Verdict::Keep {
             return Ok(verdict);
-        }
-        if !request.is_init {
-            // Only the status is read: the body (a base64 page) is skipped, and nothing but the
-            // number is built.
-            let status = RawResponse::field(&response.body, "statusCode")?;
-            return Ok(Verdict::from(status.and_then(|status| status.as_u64()) != Some(u64::from(FORBIDDEN))));
         }
         let raw = RawResponse::from_response(response)?;
         let html = raw.html().map_err(|error| format!("init response body: {error}"))?;
