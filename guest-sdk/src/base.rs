@@ -24,9 +24,12 @@
 //! }
 //! ```
 
+use serde_json::Value;
+
 use crate::bindings::session_host::config::defaults;
 use crate::{
-    Address, Hooks, InitError, Params, PoolSpec, Request, Response, SessionConfig, UrlRules, Verdict, download,
+    Address, Hooks, InitError, Params, PoolSpec, Request, Response, SessionConfig, UrlRules, Verdict, download, json,
+    response,
 };
 
 /// A universal rule (no include pattern) with priority 500.
@@ -82,6 +85,44 @@ pub fn check<C: SessionConfig + ?Sized>(config: &C, response: &Response, request
     }
     let location = config.location(request)?;
     Ok(defaults::check(response, request, &location))
+}
+
+/// The default [`check`] and the value of one top-level field of the response body (`None`
+/// when absent), read in one pass over the body: for a check that starts from the default and
+/// then reads one field of every response, such as a use check reading `statusCode` (issue 17:
+/// the default's scan for `actions` and the field's read were two passes over a body that is
+/// mostly a base64 page).
+///
+/// The verdict is [`check`]'s: a response with a top-level `actions` field goes through
+/// [`check`] itself (and the host's default); any other response keeps the session, which is
+/// what the host's default answers when it finds no top-level actions to read, even where the
+/// text `"actions"` appears elsewhere in the body (nested, or inside a string). Fails where
+/// [`RawResponse::field`](crate::RawResponse::field) fails: a body that is not a JSON object.
+pub fn check_with_field<C: SessionConfig + ?Sized>(
+    config: &C,
+    response: &Response,
+    request: &Request,
+    name: &str,
+) -> Result<(Verdict, Option<Value>), String> {
+    let (mut actions, mut field) = (false, None);
+    json::top_level_fields(&response.body, &["actions", name], |index, value| {
+        if index == 0 {
+            actions = true;
+            if name == "actions" {
+                field = Some(value);
+            }
+        } else {
+            field = Some(value);
+        }
+    })
+    .map_err(response::body_error)?;
+    if actions {
+        return Ok((check(config, response, request)?, field));
+    }
+    if C::OVERRIDES.contains(Hooks::LOCATION) {
+        config.location(request)?;
+    }
+    Ok((Verdict::Keep, field))
 }
 
 /// Whether `response`'s body may hold an `actions` field: the key's text appears in it. The
@@ -187,6 +228,35 @@ mod tests {
             let response = Response { status: 200, body: body.into() };
             assert_eq!(has_actions(&response), body.contains("\"actions\""), "{body}");
         }
+    }
+
+    /// A config that overrides nothing: the default check needs no host call for a response
+    /// without actions.
+    struct Plain;
+    impl SessionConfig for Plain {
+        const OVERRIDES: Hooks = Hooks::empty();
+        fn rules(&self) -> UrlRules {
+            UrlRules::new()
+        }
+    }
+
+    /// Issue 17: the one-pass default check plus field answers the default check's verdict
+    /// where that needs no host (no top-level `actions`, whatever the rest of the body says)
+    /// and the field's value, and fails on a body that is not a JSON object.
+    #[test]
+    fn issue_17_check_with_field_reads_the_field_and_keeps_without_actions() {
+        let request = crate::testing::request("https://a.example/");
+        let check = |body: &str| {
+            let response = Response { status: 200, body: body.into() };
+            check_with_field(&Plain, &response, &request, "statusCode")
+        };
+        let kept = |status: Option<Value>| Ok((Verdict::Keep, status));
+        assert_eq!(check(r#"{"httpResponseBody":"YWN0aW9ucw==","statusCode":403}"#), kept(Some(403.into())));
+        assert_eq!(check(r#"{"a":{"actions":[{"action":"setLocation"}]},"statusCode":200}"#), kept(Some(200.into())));
+        assert_eq!(check(r#"{"a":["actions"]}"#), kept(None));
+        assert_eq!(check(r#"{"note":"\"actions\": [1]"}"#), kept(None));
+        assert!(check("[]").is_err());
+        assert!(check(r#"{"statusCode": 200"#).is_err());
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub mod base;
 pub mod base64;
 mod config;
 pub mod export;
+mod json;
 pub mod location;
 pub mod log;
 mod params;

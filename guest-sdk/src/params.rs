@@ -45,6 +45,28 @@ impl Params {
         }
     }
 
+    /// The value of one top-level field of a params text, `None` when absent: what
+    /// [`Params::parse`] then [`Params::get`] answer (a text that is not a JSON object fails the
+    /// same way), without building the other fields or a map. For a hook that reads one param of
+    /// every request (issue 17).
+    ///
+    /// ```
+    /// use session_host_sdk::Params;
+    /// let params = r#"{"httpResponseBody": true, "actions": []}"#;
+    /// assert_eq!(Params::field(params, "httpResponseBody").unwrap(), Some(true.into()));
+    /// assert_eq!(Params::field(params, "browserHtml").unwrap(), None);
+    /// assert!(Params::field("[]", "browserHtml").is_err());
+    /// ```
+    pub fn field(json: &str, name: &str) -> Result<Option<Value>, String> {
+        crate::json::top_level_field(json, name).map_err(|error| {
+            if error.is_data() {
+                "Zyte API params must be a JSON object".to_owned()
+            } else {
+                format!("Zyte API params are not valid JSON: {error}")
+            }
+        })
+    }
+
     /// The JSON object text.
     pub fn to_json(&self) -> String {
         Value::Object(self.0.clone()).to_string()

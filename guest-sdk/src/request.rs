@@ -53,6 +53,12 @@ impl Request {
         Params::parse(&self.params)
     }
 
+    /// The value of one of the request's params, `None` when absent: [`Params::field`] of
+    /// `params`, which reads it without parsing the others.
+    pub fn param(&self, name: &str) -> Result<Option<serde_json::Value>, String> {
+        Params::field(&self.params, name)
+    }
+
     /// Replaces the request's params.
     pub fn set_params(&mut self, params: &Params) {
         self.params = params.to_json();
@@ -66,7 +72,7 @@ impl Request {
     /// Whether the request asks for `browserHtml` (a browser request), judging by its params.
     /// Unparsable params count as not a browser request.
     pub fn is_browser_request(&self) -> bool {
-        self.parsed_params().is_ok_and(|params| params.get_bool("browserHtml") == Some(true))
+        self.param("browserHtml").is_ok_and(|value| value.is_some_and(|v| v.as_bool() == Some(true)))
     }
 }
 

@@ -22,7 +22,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use crate::{Response, base64};
+use crate::{Response, base64, json};
 
 /// A parsed Zyte API response body. See the module docs.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -130,14 +130,29 @@ impl RawResponse {
     /// assert!(RawResponse::parse_fields("[]", &["statusCode"]).is_err());
     /// ```
     pub fn parse_fields(body: &str, fields: &[&str]) -> Result<RawResponse, String> {
-        let mut deserializer = serde_json::Deserializer::from_str(body);
-        let parsed = serde::de::DeserializeSeed::deserialize(Only(fields), &mut deserializer)
-            .and_then(|map| deserializer.end().map(|()| map));
-        match parsed {
-            Ok(map) => Ok(RawResponse(map)),
-            Err(error) if error.is_data() => Err("the Zyte API response body is not a JSON object".to_owned()),
-            Err(error) => Err(format!("the Zyte API response body is not valid JSON: {error}")),
-        }
+        let mut kept = Map::new();
+        json::top_level_fields(body, fields, |index, value| {
+            kept.insert(fields[index].to_owned(), value);
+        })
+        .map_err(body_error)?;
+        Ok(RawResponse(kept))
+    }
+
+    /// The value of one top-level field of a response body, `None` when absent: what
+    /// [`RawResponse::parse_fields`] with that one field then [`RawResponse::get`] answer, and the
+    /// body is checked the same way, but nothing is built but the value (no map, no key copied).
+    /// For a hook that reads one field of every response, such as a use check reading
+    /// `statusCode` (issue 17).
+    ///
+    /// ```
+    /// use session_host_sdk::RawResponse;
+    /// let body = r#"{"httpResponseBody": "PGI+", "statusCode": 403}"#;
+    /// assert_eq!(RawResponse::field(body, "statusCode").unwrap(), Some(403.into()));
+    /// assert_eq!(RawResponse::field(body, "url").unwrap(), None);
+    /// assert!(RawResponse::field("[]", "statusCode").is_err());
+    /// ```
+    pub fn field(body: &str, name: &str) -> Result<Option<Value>, String> {
+        json::top_level_field(body, name).map_err(body_error)
     }
 
     /// The value of any top-level field.
@@ -210,34 +225,12 @@ impl RawResponse {
     }
 }
 
-/// The top-level fields of a JSON object that [`RawResponse::parse_fields`] keeps.
-struct Only<'a>(&'a [&'a str]);
-
-impl<'de> serde::de::DeserializeSeed<'de> for Only<'_> {
-    type Value = Map<String, Value>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Only<'_> {
-    type Value = Map<String, Value>;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut kept = Map::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if self.0.contains(&key.as_ref()) {
-                kept.insert(key.into_owned(), map.next_value()?);
-            } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
-            }
-        }
-        Ok(kept)
+/// The error of a response body that is not a JSON object, as [`RawResponse::parse`] words it.
+pub(crate) fn body_error(error: serde_json::Error) -> String {
+    if error.is_data() {
+        "the Zyte API response body is not a JSON object".to_owned()
+    } else {
+        format!("the Zyte API response body is not valid JSON: {error}")
     }
 }
 

@@ -49,14 +49,18 @@ impl SessionConfig for CsrfToken {
     }
 
     fn check(&self, response: &Response, request: &Request) -> Result<Verdict, String> {
+        if !request.is_init {
+            // The default check and the status in one pass over the body (a base64 page), which
+            // is skipped, not copied: nothing is built but the number.
+            let (verdict, status) = base::check_with_field(self, response, request, "statusCode")?;
+            if verdict != Verdict::Keep {
+                return Ok(verdict);
+            }
+            return Ok(Verdict::from(status.and_then(|status| status.as_u64()) != Some(u64::from(FORBIDDEN))));
+        }
         let verdict = base::check(self, response, request)?;
         if verdict != Verdict::Keep {
             return Ok(verdict);
-        }
-        if !request.is_init {
-            // Only the status is read: the body (a base64 page) is skipped, not copied.
-            let raw = RawResponse::parse_fields(&response.body, &["statusCode"])?;
-            return Ok(Verdict::from(raw.status_code() != Some(FORBIDDEN)));
         }
         let raw = RawResponse::from_response(response)?;
         let html = raw.html().map_err(|error| format!("init response body: {error}"))?;
@@ -78,7 +82,7 @@ impl SessionConfig for CsrfToken {
             warn!("session {} has no CSRF token", request.session_id.as_deref().unwrap_or("?"));
             return Ok(None);
         };
-        with_token(request, &token).map(Some)
+        with_token(request, token).map(Some)
     }
 }
 
@@ -100,13 +104,16 @@ pub fn extract_token(html: &str) -> Option<&str> {
     (!value.is_empty()).then_some(value)
 }
 
-/// `request` carrying `token`: as a header when it is an HTTP request, else in the query.
-pub fn with_token(request: &Request, token: &str) -> Result<Request, String> {
+/// `request` carrying `token`: as a header when it is an HTTP request, else in the query. Only
+/// the `httpResponseBody` param is read (not a tree of them all), and the token is moved into the
+/// header, not copied.
+pub fn with_token(request: &Request, token: String) -> Result<Request, String> {
+    let http = request.param("httpResponseBody")?.and_then(|value| value.as_bool()) == Some(true);
     let mut request = request.clone();
-    if request.parsed_params()?.get_bool("httpResponseBody") == Some(true) {
+    if http {
         request.set_header(TOKEN_HEADER, token);
     } else {
-        request.url = url::with_query_param(&request.url, TOKEN_QUERY, token);
+        request.url = url::with_query_param(&request.url, TOKEN_QUERY, &token);
     }
     Ok(request)
 }
@@ -141,7 +148,7 @@ mod tests {
     fn http_requests_get_the_header() {
         let mut request = testing::request("https://csrf.example/search?q=a");
         request.params = r#"{"httpResponseBody":true}"#.into();
-        let sent = with_token(&request, "t0k").unwrap();
+        let sent = with_token(&request, "t0k".into()).unwrap();
         assert_eq!(sent.header("X-CSRF-Token"), Some("t0k"));
         assert_eq!(sent.url, request.url);
     }
@@ -150,7 +157,7 @@ mod tests {
     fn browser_requests_get_the_query_parameter() {
         let mut request = testing::request("https://csrf.example/search?q=a");
         request.params = r#"{"browserHtml":true}"#.into();
-        let sent = with_token(&request, "t0k").unwrap();
+        let sent = with_token(&request, "t0k".into()).unwrap();
         assert_eq!(sent.url, "https://csrf.example/search?q=a&csrf=t0k");
         assert!(sent.headers.is_empty());
     }

@@ -1,6 +1,7 @@
 //! One compiled url-matcher pattern (`PatternMatcher`), the URL it is matched against, and the
 //! helpers that place a pattern in a domain bucket (`get_domain`, `hierarchical_str`).
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -11,29 +12,34 @@ use super::split::{Parts, host_of, parse_query, split_pattern, split_url};
 ///
 /// Its query parameters are parsed at the first pattern that has query parameters, not
 /// before (issue 17: most patterns have none, and parsing them was a quarter of a selection).
+/// Its parts borrow the URL where lower-casing leaves them as they are (an ASCII text without
+/// capitals, nearly always): a selection then copies nothing (issue 17).
 #[derive(Debug, Clone)]
-pub(crate) struct Target {
-    scheme: String,
-    netloc: String,
-    path: String,
-    fragment: String,
+pub(crate) struct Target<'a> {
+    scheme: Cow<'a, str>,
+    netloc: Cow<'a, str>,
+    path: Cow<'a, str>,
+    fragment: Cow<'a, str>,
     /// The raw query string, without the `?`.
-    raw_query: String,
+    raw_query: Cow<'a, str>,
     query: OnceCell<Option<HashMap<String, Vec<String>>>>,
     /// The registered domain, the key of the bucket to look in.
-    pub(crate) domain: String,
+    pub(crate) domain: Cow<'a, str>,
 }
 
-impl Target {
+impl<'a> Target<'a> {
     /// Splits and normalises `url`; never fails (a garbage URL just matches little).
-    pub(crate) fn new(url: &str) -> Self {
+    pub(crate) fn new(url: &'a str) -> Self {
         let parts = split_url(url);
         Self {
-            domain: registered_domain(&parts.netloc),
+            domain: match &parts.netloc {
+                Cow::Borrowed(netloc) => registered_domain_of(netloc),
+                Cow::Owned(netloc) => Cow::Owned(registered_domain(netloc)),
+            },
             scheme: parts.scheme,
-            netloc: parts.netloc.to_lowercase(),
-            path: parts.path.to_lowercase(),
-            fragment: parts.fragment.to_lowercase(),
+            netloc: lowercase(parts.netloc),
+            path: lowercase(parts.path),
+            fragment: lowercase(parts.fragment),
             raw_query: parts.query,
             query: OnceCell::new(),
         }
@@ -47,6 +53,19 @@ impl Target {
                 (!raw.is_empty()).then(|| lowercase_values(parse_query(raw)))
             })
             .as_ref()
+    }
+}
+
+/// `text` lower-cased (`str::to_lowercase`), borrowed as it is when that changes nothing: an
+/// ASCII text without capitals.
+fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        text
     }
 }
 
@@ -170,7 +189,7 @@ impl Pattern {
             path: (!parts.path.is_empty()).then(|| Glob::path(&parts.path)),
             fragment: (!parts.fragment.is_empty()).then(|| Glob::path(&parts.fragment)),
             query: query_globs(&parts.query),
-            scheme: parts.scheme,
+            scheme: parts.scheme.into_owned(),
             netloc,
             domain,
         }
@@ -229,16 +248,29 @@ fn query_globs(query: &str) -> Vec<(String, Vec<Glob>)> {
 /// The registered domain of a netloc (tldextract with private suffixes off): IPs as themselves,
 /// an unknown suffix counts as empty (so the last label is the domain).
 pub(crate) fn registered_domain(netloc: &str) -> String {
-    let host = host_of(netloc).to_lowercase();
-    let host = host.strip_suffix('.').unwrap_or(&host);
+    registered_domain_of(netloc).into_owned()
+}
+
+/// [`registered_domain`], borrowed from `netloc` when its host needs no lower-casing.
+fn registered_domain_of(netloc: &str) -> Cow<'_, str> {
+    match lowercase(Cow::Borrowed(host_of(netloc))) {
+        Cow::Borrowed(host) => Cow::Borrowed(domain_of_host(host)),
+        Cow::Owned(host) => Cow::Owned(domain_of_host(&host).to_owned()),
+    }
+}
+
+/// The registered domain of a lower-cased host: the host itself for an IP literal, else its
+/// ICANN public suffix and one more label.
+fn domain_of_host(host: &str) -> &str {
+    let host = host.strip_suffix('.').unwrap_or(host);
     if host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok() {
-        return host.to_owned();
+        return host;
     }
     let keep = icann_suffix_labels(host) + 1;
     // The last `keep` labels, sliced off the host (no list of labels to join).
     match host.rmatch_indices('.').nth(keep - 1) {
-        Some((dot, _)) => host[dot + 1..].to_owned(),
-        None => host.to_owned(),
+        Some((dot, _)) => &host[dot + 1..],
+        None => host,
     }
 }
 
@@ -277,7 +309,7 @@ fn count_labels(suffix: &[u8]) -> usize {
 fn hierarchical_str(parts: &Parts) -> String {
     let host = match parts.netloc.rsplit_once(':') {
         Some((host, _)) => host,
-        None => parts.netloc.as_str(),
+        None => parts.netloc.as_ref(),
     };
     let host = if host.parse::<IpAddr>().is_ok() {
         host.to_owned()
@@ -285,4 +317,33 @@ fn hierarchical_str(parts: &Parts) -> String {
         host.split('.').rev().collect::<Vec<_>>().join(".")
     };
     [host.as_str(), &parts.path, &parts.query, &parts.fragment].concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Issue 17: a target whose parts borrow the URL (lower-cased only where that changes
+        /// them) holds what lower-cased copies held: capitals, non-ASCII hosts and paths, tabs
+        /// (which force owned parts), IP literals and trailing dots included.
+        #[test]
+        fn issue_17_borrowed_target_parts_match_lowercased_copies(
+            url in "[ \\t]?([hH][tT][tT][pP][sS]?://)?(user@)?([a-zA-Zé.\\t]{0,10}(\\.co\\.uk|\\.COM|\\.рф|\\.)?|127\\.0\\.0\\.1|\\[::1\\])(:80|:443|:8080)?(/[a-zA-ZÄ;\\t]{0,5})?(\\?Q=A)?(#[a-zA-Z]{0,3})?",
+        ) {
+            let parts = split_url(&url);
+            let target = Target::new(&url);
+            proptest::prop_assert_eq!(target.scheme.as_ref(), parts.scheme.as_ref());
+            proptest::prop_assert_eq!(target.netloc.as_ref(), parts.netloc.to_lowercase());
+            proptest::prop_assert_eq!(target.path.as_ref(), parts.path.to_lowercase());
+            proptest::prop_assert_eq!(target.fragment.as_ref(), parts.fragment.to_lowercase());
+            proptest::prop_assert_eq!(target.raw_query.as_ref(), parts.query.as_ref());
+            proptest::prop_assert_eq!(target.domain.as_ref(), registered_domain(&parts.netloc));
+            let host = host_of(&parts.netloc).to_lowercase();
+            let host = host.strip_suffix('.').unwrap_or(&host);
+            if host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok() {
+                proptest::prop_assert_eq!(target.domain.as_ref(), host);
+            }
+        }
+    }
 }

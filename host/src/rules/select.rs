@@ -61,7 +61,7 @@ impl Matcher {
     fn candidates(&self, url: &Target) -> impl Iterator<Item = (&(usize, SortKey), bool)> {
         let domain = self
             .by_domain
-            .get(&url.domain)
+            .get(url.domain.as_ref())
             .into_iter()
             .flatten()
             .map(|c| (c, false));

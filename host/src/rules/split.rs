@@ -8,19 +8,34 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// The five parts url-matcher works with; `path` holds `path;params`.
+/// The five parts url-matcher works with; `path` holds `path;params`. Each part borrows the URL
+/// it was split from, except a scheme that had to be lower-cased and the parts of a URL that had
+/// tabs or newlines to drop (issue 17: the five copies were half of a config selection).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Parts {
+pub(crate) struct Parts<'a> {
     /// Lower-cased scheme, possibly inferred from a default port; empty when absent.
-    pub(crate) scheme: String,
+    pub(crate) scheme: Cow<'a, str>,
     /// The netloc (userinfo, host and port), with a default port stripped; case kept.
-    pub(crate) netloc: String,
+    pub(crate) netloc: Cow<'a, str>,
     /// The path, with `;params` joined back on; case kept.
-    pub(crate) path: String,
+    pub(crate) path: Cow<'a, str>,
     /// The raw query string, without the `?`.
-    pub(crate) query: String,
+    pub(crate) query: Cow<'a, str>,
     /// The raw fragment, without the `#`.
-    pub(crate) fragment: String,
+    pub(crate) fragment: Cow<'a, str>,
+}
+
+impl Parts<'_> {
+    /// The same parts, owning their text.
+    fn into_owned(self) -> Parts<'static> {
+        Parts {
+            scheme: Cow::Owned(self.scheme.into_owned()),
+            netloc: Cow::Owned(self.netloc.into_owned()),
+            path: Cow::Owned(self.path.into_owned()),
+            query: Cow::Owned(self.query.into_owned()),
+            fragment: Cow::Owned(self.fragment.into_owned()),
+        }
+    }
 }
 
 /// Schemes for which `urlparse` splits `;params` off the last path segment.
@@ -30,26 +45,34 @@ const USES_PARAMS: &[&str] = &[
 ];
 
 /// Splits a URL like `urlparse` followed by url-matcher's `normalize_netloc_and_schema`.
-pub(crate) fn split_url(url: &str) -> Parts {
+pub(crate) fn split_url(url: &str) -> Parts<'_> {
     let url = url.trim_start_matches(|c: char| c <= ' ');
-    // Tabs and newlines are removed; a URL without them (nearly all) is used as it is, not
-    // copied char by char (issue 17: the copy was a third of a config selection).
-    let cleaned: Cow<'_, str> = if url.contains(['\t', '\r', '\n']) {
-        Cow::Owned(url.replace(['\t', '\r', '\n'], ""))
-    } else {
-        Cow::Borrowed(url)
-    };
-    let (scheme, rest) = split_scheme(&cleaned);
+    // Tabs and newlines are removed; a URL without them (nearly all) is split where it is, its
+    // parts borrowing it, not copied char by char (issue 17: the copy was a third of a config
+    // selection).
+    // Searched byte by byte: a `char` pattern decodes every character (issue 17).
+    if url.bytes().any(|b| matches!(b, b'\t' | b'\r' | b'\n')) {
+        return split_clean(&url.replace(['\t', '\r', '\n'], "")).into_owned();
+    }
+    split_clean(url)
+}
+
+/// [`split_url`] of a URL without leading blanks, tabs or newlines.
+fn split_clean(url: &str) -> Parts<'_> {
+    let (scheme, rest) = split_scheme(url);
     let (netloc, rest) = match rest.strip_prefix("//") {
         Some(after) => {
-            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+            let end = after
+                .bytes()
+                .position(|b| matches!(b, b'/' | b'?' | b'#'))
+                .unwrap_or(after.len());
             after.split_at(end)
         }
         None => ("", rest),
     };
     let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let path = if USES_PARAMS.contains(&scheme.as_str()) {
+    let path = if USES_PARAMS.contains(&scheme.as_ref()) {
         join_params(path)
     } else {
         path
@@ -57,20 +80,20 @@ pub(crate) fn split_url(url: &str) -> Parts {
     let (scheme, netloc) = normalize_netloc_and_scheme(scheme, netloc);
     Parts {
         scheme,
-        netloc: netloc.to_owned(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        fragment: fragment.to_owned(),
+        netloc: Cow::Borrowed(netloc),
+        path: Cow::Borrowed(path),
+        query: Cow::Borrowed(query),
+        fragment: Cow::Borrowed(fragment),
     }
 }
 
 /// Splits a pattern: a pattern without `scheme://` or `//` gets `//` prepended, and a leading `//`
 /// gets another `//` so that `//x/y` is a path pattern.
-pub(crate) fn split_pattern(pattern: &str) -> Parts {
+pub(crate) fn split_pattern(pattern: &str) -> Parts<'_> {
     if has_scheme_and_slashes(pattern) && !pattern.starts_with("//") {
         split_url(pattern)
     } else {
-        split_url(&format!("//{pattern}"))
+        split_url(&format!("//{pattern}")).into_owned()
     }
 }
 
@@ -90,15 +113,20 @@ fn has_scheme_and_slashes(pattern: &str) -> bool {
 
 /// `urlsplit`'s scheme detection: a non-empty run of scheme characters before the first `:`,
 /// starting with an ASCII letter.
-fn split_scheme(url: &str) -> (String, &str) {
+fn split_scheme(url: &str) -> (Cow<'_, str>, &str) {
     if let Some((candidate, rest)) = url.split_once(':') {
         let mut chars = candidate.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
         if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-')) {
-            return (candidate.to_ascii_lowercase(), rest);
+            let scheme = if candidate.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(candidate.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(candidate)
+            };
+            return (scheme, rest);
         }
     }
-    (String::new(), url)
+    (Cow::Borrowed(""), url)
 }
 
 /// `urlparse` splits `;params` off the last segment and url-matcher joins them back, which is the
@@ -112,13 +140,16 @@ fn join_params(path: &str) -> &str {
 }
 
 /// Strips `:80` (http or no scheme) and `:443` (https or no scheme), inferring the scheme.
-fn normalize_netloc_and_scheme(scheme: String, netloc: &str) -> (String, &str) {
+fn normalize_netloc_and_scheme<'a>(
+    scheme: Cow<'a, str>,
+    netloc: &'a str,
+) -> (Cow<'a, str>, &'a str) {
     if let Some((host, port)) = netloc.rsplit_once(':') {
         if port == "80" && (scheme == "http" || scheme.is_empty()) {
-            return ("http".to_owned(), host);
+            return (Cow::Borrowed("http"), host);
         }
         if port == "443" && (scheme == "https" || scheme.is_empty()) {
-            return ("https".to_owned(), host);
+            return (Cow::Borrowed("https"), host);
         }
     }
     (scheme, netloc)
