@@ -10,7 +10,7 @@
 //!   problem details. A line that cannot be sent (bad JSON, no `url`, bad `sessionManagement`)
 //!   is answered with an error line without reaching the engine. Nothing is dropped. A line
 //!   whose answering panics (a bug) gets an `internal` error line ([`answer`]) and the run
-//!   goes on; so does a line whose parsing panics ([`parse_inputs`]).
+//!   goes on; so does a line whose parsing panics ([`InputLine::parse`]).
 //! - **Resumable**: an input counts as done when the output holds a complete line for it; a run
 //!   over an existing output sends only the others, after cutting off a partial last line. The
 //!   writer must write each answer with a single write, so that a kill leaves at most one
@@ -31,7 +31,7 @@
 pub mod input;
 pub mod output;
 
-pub use input::{Input, InputType, Origin, parse_inputs};
+pub use input::{Input, InputLine, InputType, Origin, input_lines, parse_inputs};
 pub use output::{Answer, Answered, META_FIELD, ResumeError, scan_answered};
 
 use std::panic::AssertUnwindSafe;

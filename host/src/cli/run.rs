@@ -51,7 +51,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
-use session_host::batch::{self, Input, InputType, parse_inputs, scan_answered};
+use session_host::batch::{self, InputLine, InputType, input_lines, scan_answered};
 use session_host::problem::{Problem, ProblemKind};
 
 use super::host::{HostArgs, Signals, secs};
@@ -108,7 +108,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let kind = args
         .intype
         .unwrap_or_else(|| InputType::guess(&args.input, &text));
-    let inputs = parse_inputs(&text, kind);
+    // Each line is parsed as it is sent (see [`InputLine`]).
+    let inputs: Vec<InputLine> = input_lines(&text).collect();
     if inputs.is_empty() {
         bail!("{}: no input (every line is blank)", args.input.display());
     }
@@ -144,7 +145,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let flag = stop.clone();
     let mut answers = futures::stream::iter(pending)
         .take_while(|_| std::future::ready(flag.lock().is_none()))
-        .map(|input| batch::answer_in_task(host.engine.clone(), input, timeout))
+        .map(|line| batch::answer_in_task(host.engine.clone(), line.parse(kind), timeout))
         .buffer_unordered(args.concurrency.max(1));
     while let Some(first) = answers.next().await {
         // The answers already finished are written together (issue 17: one write, flush and
@@ -297,12 +298,12 @@ struct Sink {
 }
 
 impl Sink {
-    /// Opens the output and returns it with the inputs it has not answered yet.
-    fn open(
+    /// Opens the output and returns it with the input lines it has not answered yet.
+    fn open<'a>(
         path: Option<&Path>,
         input: &Path,
-        inputs: Vec<Input>,
-    ) -> anyhow::Result<(Self, Vec<Input>)> {
+        inputs: Vec<InputLine<'a>>,
+    ) -> anyhow::Result<(Self, Vec<InputLine<'a>>)> {
         let Some(path) = path.filter(|p| *p != Path::new("-")) else {
             let sink = Self {
                 out: Box::new(std::io::stdout()),
@@ -347,7 +348,7 @@ impl Sink {
         }
         let pending = inputs
             .into_iter()
-            .filter(|i| !answered.contains(i.origin.line))
+            .filter(|i| !answered.contains(i.number))
             .collect();
         let sink = Self {
             out: Box::new(file),
