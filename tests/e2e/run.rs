@@ -480,11 +480,16 @@ async fn issue_12_run_answers_requests_while_its_output_is_blocked() {
     let mut stdout = run.stdout.take().expect("the answers' pipe");
     let mut text = vec![0];
     let first = tokio::time::timeout(Duration::from_secs(60), stdout.read_exact(&mut text));
-    first.await.expect("a first answer").expect("the pipe reads");
+    first
+        .await
+        .expect("a first answer")
+        .expect("the pipe reads");
     // Nobody reads for 2 s: the pipe fills and the run's write blocks.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rest = tokio::time::timeout(Duration::from_secs(60), stdout.read_to_end(&mut text));
-    rest.await.expect("the answers end").expect("the pipe reads");
+    rest.await
+        .expect("the answers end")
+        .expect("the pipe reads");
     let output = run.wait_with_output().await.expect("the run ends");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let answers = answers(&String::from_utf8(text).expect("UTF-8 answers"));
@@ -492,5 +497,8 @@ async fn issue_12_run_answers_requests_while_its_output_is_blocked() {
     let slowest = (answers.values())
         .map(|a| a["_sessionHost"]["ms"].as_u64().expect("the time it took"))
         .max();
-    assert!(slowest < Some(1000), "a request waited for the output: {slowest:?} ms");
+    assert!(
+        slowest < Some(1000),
+        "a request waited for the output: {slowest:?} ms"
+    );
 }

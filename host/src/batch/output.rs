@@ -590,7 +590,8 @@ mod tests {
         use crate::batch::input::{input_lines, parse_inputs};
         let kind = crate::batch::InputType::Txt;
         let text = "https://a\nhttps://b\nhttps://c";
-        let (inputs, lines): (Vec<_>, Vec<_>) = (parse_inputs(text, kind), input_lines(text).collect());
+        let (inputs, lines): (Vec<_>, Vec<_>) =
+            (parse_inputs(text, kind), input_lines(text).collect());
         let text: String = (inputs[..2].iter())
             .map(|i| Answer::error(&i.origin, Problem::bad_request("x")).text)
             .collect();
