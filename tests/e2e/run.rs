@@ -465,3 +465,40 @@ async fn issue_12_crash_urls_get_answers_and_the_run_goes_on() {
         stderr(&again)
     );
 }
+
+/// Issue 12 (and issue 17's one-task run): while the output is blocked (a pipe nobody reads),
+/// the requests in flight go on and are answered within their time; their answers wait for
+/// the output, in memory. A run that stopped answering while it wrote would hold each request
+/// in flight for as long as the output is blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_12_run_answers_requests_while_its_output_is_blocked() {
+    use tokio::io::AsyncReadExt;
+    let batch = Batch::new().await;
+    // About 300 KB of answers: more than a pipe holds (64 KB on Linux).
+    let input = batch.input("urls.txt", &urls("example.com", 1000));
+    let mut run = batch.spawn(&[input.to_str().unwrap(), "-o", "-", "--concurrency", "64"]);
+    let mut stdout = run.stdout.take().expect("the answers' pipe");
+    let mut text = vec![0];
+    let first = tokio::time::timeout(Duration::from_secs(60), stdout.read_exact(&mut text));
+    first
+        .await
+        .expect("a first answer")
+        .expect("the pipe reads");
+    // Nobody reads for 2 s: the pipe fills and the run's write blocks.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rest = tokio::time::timeout(Duration::from_secs(60), stdout.read_to_end(&mut text));
+    rest.await
+        .expect("the answers end")
+        .expect("the pipe reads");
+    let output = run.wait_with_output().await.expect("the run ends");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let answers = answers(&String::from_utf8(text).expect("UTF-8 answers"));
+    assert_eq!(answers.len(), 1000);
+    let slowest = (answers.values())
+        .map(|a| a["_sessionHost"]["ms"].as_u64().expect("the time it took"))
+        .max();
+    assert!(
+        slowest < Some(1000),
+        "a request waited for the output: {slowest:?} ms"
+    );
+}

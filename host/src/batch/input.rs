@@ -99,18 +99,45 @@ pub fn line_hash(content: &str) -> String {
 
 /// Every input of `text`, in file order.
 pub fn parse_inputs(text: &str, kind: InputType) -> Vec<Input> {
-    text.lines()
-        .zip(1..)
-        .filter_map(|(content, line)| parse_line_or_internal(line, content, kind))
-        .collect()
+    input_lines(text).map(|line| line.parse(kind)).collect()
 }
 
-/// [`parse_line`], with a panic (a bug) turned into an `internal` error input for that line, so
-/// that one line can never stop a run, nor every resume of it.
-fn parse_line_or_internal(line: u64, content: &str, kind: InputType) -> Option<Input> {
-    std::panic::catch_unwind(|| parse_line(line, content, kind)).unwrap_or_else(|_| {
-        let detail = format!("input line {line}: the host failed while reading it (a bug)");
-        Some(bad_line(line, Problem::new(ProblemKind::Internal, detail)))
+/// A non-blank line of an input file, not parsed yet: a run parses each line as it sends it
+/// (issue 17: parsing every line before the first request held every parsed request in memory
+/// at once, and growing that list, page faults included, was a tenth of `run`'s CPU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLine<'a> {
+    /// Its number in the file, from 1 (blank lines counted).
+    pub number: u64,
+    /// Its text, trimmed.
+    pub text: &'a str,
+}
+
+impl InputLine<'_> {
+    /// Its input ([`parse_line`]), with a panic (a bug) turned into an `internal` error input
+    /// for this line, so that one line can never stop a run, nor every resume of it.
+    pub fn parse(self, kind: InputType) -> Input {
+        std::panic::catch_unwind(|| parse_line(self.number, self.text, kind))
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                let line = self.number;
+                let detail = format!("input line {line}: the host failed while reading it (a bug)");
+                bad_line(line, Problem::new(ProblemKind::Internal, detail))
+            })
+    }
+
+    /// Its [`line_hash`], which its answer records.
+    pub fn hash(&self) -> String {
+        line_hash(self.text)
+    }
+}
+
+/// The non-blank lines of `text`, in file order.
+pub fn input_lines(text: &str) -> impl Iterator<Item = InputLine<'_>> {
+    text.lines().zip(1..).filter_map(|(content, number)| {
+        let text = content.trim();
+        (!text.is_empty()).then_some(InputLine { number, text })
     })
 }
 

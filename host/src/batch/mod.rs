@@ -10,7 +10,7 @@
 //!   problem details. A line that cannot be sent (bad JSON, no `url`, bad `sessionManagement`)
 //!   is answered with an error line without reaching the engine. Nothing is dropped. A line
 //!   whose answering panics (a bug) gets an `internal` error line ([`answer`]) and the run
-//!   goes on; so does a line whose parsing panics ([`parse_inputs`]).
+//!   goes on; so does a line whose parsing panics ([`InputLine::parse`]).
 //! - **Resumable**: an input counts as done when the output holds a complete line for it; a run
 //!   over an existing output sends only the others, after cutting off a partial last line. The
 //!   writer must write each answer with a single write, so that a kill leaves at most one
@@ -31,7 +31,7 @@
 pub mod input;
 pub mod output;
 
-pub use input::{Input, InputType, Origin, parse_inputs};
+pub use input::{Input, InputLine, InputType, Origin, input_lines, parse_inputs};
 pub use output::{Answer, Answered, META_FIELD, ResumeError, scan_answered};
 
 use std::panic::AssertUnwindSafe;
@@ -52,6 +52,10 @@ pub const PANIC_DETAIL: &str =
 /// A panic while answering (a bug) becomes an `internal` error answer for this line alone,
 /// without the panic text (which the panic hook logs on standard error): the run goes on, and
 /// since the line has an answer, resuming never sends it again.
+///
+/// A front end answering many lines at once polls their answers together (`run` does, in its
+/// own task) and must go on polling them while it writes answers elsewhere, so that no
+/// deadline waits on the writing.
 pub async fn answer(engine: &Engine, input: Input, timeout: Duration) -> Answer {
     let origin = input.origin.clone();
     contain(&origin, async move {
@@ -72,23 +76,6 @@ pub async fn answer(engine: &Engine, input: Input, timeout: Duration) -> Answer 
 }
 
 /// Awaits `answering`, turning a panic into the `internal` error answer of `origin`.
-/// [`answer`] in a task of its own on the runtime, for a front end that answers many lines at
-/// once: each line's request then runs, and meets its deadline, whatever the front end's own task
-/// does meanwhile (a slow write of the output file, another line's answer being written). A
-/// task that fails to finish (a panic outside [`answer`]'s net, a runtime shutting down) is an
-/// `internal` error answer for its line, as a panic is.
-pub async fn answer_in_task(engine: Engine, input: Input, timeout: Duration) -> Answer {
-    let origin = input.origin.clone();
-    let task = tokio::spawn(async move { answer(&engine, input, timeout).await });
-    match task.await {
-        Ok(answer) => answer,
-        Err(error) => {
-            tracing::error!(line = origin.line, %error, "answering an input line failed");
-            Answer::error(&origin, Problem::new(ProblemKind::Internal, PANIC_DETAIL))
-        }
-    }
-}
-
 async fn contain(origin: &Origin, answering: impl Future<Output = Answer>) -> Answer {
     match AssertUnwindSafe(answering).catch_unwind().await {
         Ok(answer) => answer,

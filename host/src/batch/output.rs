@@ -37,7 +37,7 @@ use std::io::BufRead;
 use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
-use super::input::{Input, Origin};
+use super::input::{InputLine, Origin};
 use crate::engine::{EngineError, EngineResponse, ServedBy};
 use crate::problem::{Problem, ProblemKind};
 
@@ -371,18 +371,16 @@ impl Answered {
         self.lines.contains_key(&line)
     }
 
-    /// Checks that every answer is to an input of `inputs`, and to the same content.
-    pub fn check_against(&self, inputs: &[Input]) -> Result<(), ResumeError> {
-        let known: BTreeMap<u64, &str> = (inputs.iter())
-            .map(|i| (i.origin.line, i.origin.input_hash.as_str()))
-            .collect();
+    /// Checks that every answer is to a line of `lines` (the input's non-blank lines, in file
+    /// order, as [`super::input_lines`] gives them), and to the same content. Only the lines
+    /// answered are hashed.
+    pub fn check_against(&self, lines: &[InputLine<'_>]) -> Result<(), ResumeError> {
         for (&input_line, &line) in &self.lines {
-            let Some(&now) = known.get(&input_line) else {
+            let Ok(at) = lines.binary_search_by_key(&input_line, |l| l.number) else {
                 return Err(ResumeError::UnknownInput { line, input_line });
             };
             if let Some(then) = self.hashes.get(&input_line)
-                && !now.is_empty()
-                && then != now
+                && *then != lines[at].hash()
             {
                 return Err(ResumeError::InputChanged { line, input_line });
             }
@@ -576,10 +574,7 @@ mod tests {
             ),
             "{error}"
         );
-        let inputs = crate::batch::input::parse_inputs(
-            "https://a\n\nhttps://b",
-            crate::batch::InputType::Txt,
-        );
+        let inputs: Vec<_> = crate::batch::input_lines("https://a\n\nhttps://b").collect();
         let answered = scan_answered(output(&[3, 2]).as_bytes()).unwrap();
         assert_eq!(
             answered.check_against(&inputs).unwrap_err().to_string(),
@@ -592,21 +587,23 @@ mod tests {
 
     #[test]
     fn issue_13_resumption_refuses_an_input_that_changed() {
-        use crate::batch::input::parse_inputs;
+        use crate::batch::input::{input_lines, parse_inputs};
         let kind = crate::batch::InputType::Txt;
-        let inputs = parse_inputs("https://a\nhttps://b\nhttps://c", kind);
+        let text = "https://a\nhttps://b\nhttps://c";
+        let (inputs, lines): (Vec<_>, Vec<_>) =
+            (parse_inputs(text, kind), input_lines(text).collect());
         let text: String = (inputs[..2].iter())
             .map(|i| Answer::error(&i.origin, Problem::bad_request("x")).text)
             .collect();
         let answered = scan_answered(text.as_bytes()).unwrap();
         assert!(text.contains(&format!("\"input\":\"{}\"", line_hash("https://a"))));
-        assert!(answered.check_against(&inputs).is_ok());
+        assert!(answered.check_against(&lines).is_ok());
         for changed in [
             "https://a\nhttps://B\nhttps://c",
             "https://new\nhttps://a\nhttps://b",
         ] {
             let error = answered
-                .check_against(&parse_inputs(changed, kind))
+                .check_against(&input_lines(changed).collect::<Vec<_>>())
                 .unwrap_err();
             assert!(matches!(error, ResumeError::InputChanged { .. }), "{error}");
             assert!(error.to_string().starts_with("input line "), "{error}");

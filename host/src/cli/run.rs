@@ -20,14 +20,26 @@
 //! - **Exit codes**: 0 every input answered (some answers may be errors: the summary counts
 //!   them); 1 the run could not start or write; 2 a usage error; 3 stopped by a closed pool;
 //!   130/143 interrupted.
-//! - **One thread** (issue 17): the run's tasks (each input's request, the upstream
-//!   connections, the writer's loop) share one current-thread runtime, so an answer never wakes
-//!   another thread (those wake-ups, 1.6 context switches per request, were a quarter of its
-//!   CPU). Only the output's writes go to a blocking thread, one per batch of answers. A batch
+//! - **One thread** (issue 17): the run's requests (answered in the run's own task, not a task
+//!   each) and the upstream connections' tasks share one current-thread runtime, so an answer
+//!   never wakes another thread (those wake-ups, 1.6 context switches per request, were a
+//!   quarter of its CPU). Only the output's writes go to a blocking thread, one per batch of
+//!   answers, one at a time; the requests go on meanwhile. A batch
 //!   waits on Zyte API's latency and rate limit, not on CPU: `benches/run-vs-wrk` measures tens
 //!   of microseconds of CPU per request, tens of thousands of requests a second on one core.
 //!   Guests yield at each epoch tick, so a computing guest delays the other requests by at most
 //!   one tick.
+//! - **Upstream connections of its own** (issue 17): the run's thread keeps its upstream
+//!   connections itself ([`session_host::zyte::keep_thread_connections`], as a gateway
+//!   worker does) instead of going through the client's shared pool, whose checkout, key
+//!   hashing and hand-over of each request to the connection's task cost about a tenth of a
+//!   request's instructions (callgrind, 98k to 88k per request against the emulator). They
+//!   speak HTTP/1.1, one request at a time per connection: up to `--concurrency` connections
+//!   (each with its TLS handshake, once) where the shared pool may multiplex the requests on
+//!   one HTTP/2 connection when Zyte API offers it by ALPN. python-zyte-api and Scrapy's
+//!   default download handler speak HTTP/1.1 to Zyte API as well. At most `[upstream]
+//!   max_idle_connections` (64) idle ones are kept: with a higher `--concurrency`, the
+//!   connections beyond it are closed after their answer and opened anew.
 //! - **Progress** on stderr ([`super::progress`]), then the summary table ([`super::summary`])
 //!   and the outcome, also on stderr: standard output may be the answers.
 
@@ -40,16 +52,17 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
-use session_host::batch::{self, Input, InputType, parse_inputs, scan_answered};
+use session_host::batch::{self, Answer, InputLine, InputType, input_lines, scan_answered};
 use session_host::problem::{Problem, ProblemKind};
 
 use super::host::{HostArgs, Signals, secs};
 use super::progress::Progress;
 use super::summary::{self, Tally};
 
-/// Most answers written with one write: those already finished when the first of them is
-/// taken. A kill during that write leaves complete lines and at most one partial last line,
-/// which a resume cuts off, as with one answer per write.
+/// Most answers taken at once: those already finished when the first of them is taken. They
+/// are written with one write, with any others taken while the previous write was in flight.
+/// A kill during a write leaves complete lines and at most one partial last line, which a
+/// resume cuts off, as with one answer per write.
 const WRITE_BATCH: usize = 64;
 
 /// The exit code of a run stopped by a closed pool.
@@ -97,16 +110,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let kind = args
         .intype
         .unwrap_or_else(|| InputType::guess(&args.input, &text));
-    let inputs = parse_inputs(&text, kind);
+    // Each line is parsed as it is sent (see [`InputLine`]).
+    let inputs: Vec<InputLine> = input_lines(&text).collect();
     if inputs.is_empty() {
         bail!("{}: no input (every line is blank)", args.input.display());
     }
     let total = inputs.len();
-    let (mut sink, pending) = Sink::open(args.output.as_deref(), &args.input, inputs)?;
+    let (sink, pending) = Sink::open(args.output.as_deref(), &args.input, inputs)?;
     if pending.is_empty() {
         eprintln!("all {total} inputs are answered already in {}", sink.name);
         return Ok(ExitCode::SUCCESS);
     }
+    // Before the host's client is first used: this thread's requests go on its own connections.
+    session_host::zyte::keep_thread_connections();
     let host = args.host.start().await?;
     let timeout = match args.request_timeout_secs {
         Some(value) => secs(value, "--request-timeout-secs")?,
@@ -129,40 +145,60 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut tally = Tally::default();
     let mut answered = total - pending.len();
     let flag = stop.clone();
+    let engine = &host.engine;
     let mut answers = futures::stream::iter(pending)
         .take_while(|_| std::future::ready(flag.lock().is_none()))
-        .map(|input| batch::answer_in_task(host.engine.clone(), input, timeout))
+        .map(|line| batch::answer(engine, line.parse(kind), timeout))
         .buffer_unordered(args.concurrency.max(1));
-    while let Some(first) = answers.next().await {
-        // The answers already finished are written together (issue 17: one write, flush and
-        // wake-up of this thread per batch rather than per answer). A closed pool is seen as
-        // its answer is taken, before another input is.
-        let mut text = String::new();
-        let mut next = Some(first);
-        let mut batch = 0;
-        while let Some(answer) = next.take() {
-            text.push_str(&answer.text);
-            batch += 1;
-            progress.record(answer.problem.is_none());
-            tally.record(answer.pool.as_deref(), answer.problem.as_ref());
-            if let Some(problem) = answer
-                .problem
-                .filter(|p| p.kind() == Some(ProblemKind::PoolClosed))
+    // The answers taken and not written yet; the output, or the write that has it.
+    let mut unwritten = Unwritten::default();
+    let mut sink = Some(sink);
+    let mut writing: Option<tokio::task::JoinHandle<anyhow::Result<(Sink, usize)>>> = None;
+    let mut more = true;
+    loop {
+        // The requests are answered in this task, and go on while a write is in flight, so
+        // that no deadline waits on the disk (issue 12) and no request is a task of its own
+        // (issue 17: a spawn, and a wake-up of the run's task through the request's, per
+        // request).
+        tokio::select! {
+            answer = answers.next(), if more => {
+                let Some(first) = answer else {
+                    more = false;
+                    continue;
+                };
+                // The answers already finished are taken together, to be written together
+                // (issue 17: one write, flush and wake-up per batch rather than per answer).
+                // A closed pool is seen as its answer is taken, before another input is.
+                let mut next = Some(first);
+                while let Some(answer) = next.take() {
+                    unwritten.take(answer, &progress, &mut tally, &stop);
+                    if unwritten.count < WRITE_BATCH {
+                        next = answers.next().now_or_never().flatten();
+                    }
+                }
+            }
+            written = async { writing.as_mut().expect("a write in flight").await },
+                if writing.is_some() =>
             {
-                stop_for_closed_pool(&stop, problem, &progress);
+                writing = None;
+                let (back, count) = written.context("the output writer failed")??;
+                sink = Some(back);
+                answered += count;
             }
-            if batch < WRITE_BATCH {
-                next = answers.next().now_or_never().flatten();
-            }
+            else => break,
         }
-        // The write and flush run on a blocking thread (a loaded disk can take a second): the
-        // requests in flight run in tasks of their own on this thread meanwhile, so no deadline
-        // waits on it (issue 12).
-        sink = tokio::task::spawn_blocking(move || sink.write(&text).map(|()| sink))
-            .await
-            .context("the output writer failed")??;
-        answered += batch;
+        // The write and flush run on a blocking thread (a loaded disk can take a second), one
+        // at a time, so the answers stay in the order they were taken.
+        if writing.is_none() && unwritten.count > 0 {
+            let (text, count) = (std::mem::take(&mut unwritten.text), unwritten.count);
+            unwritten.count = 0;
+            let mut out = sink.take().expect("no write in flight");
+            writing = Some(tokio::task::spawn_blocking(move || {
+                out.write(&text).map(|()| (out, count))
+            }));
+        }
     }
+    let sink = sink.expect("every write finished");
     let elapsed = progress.finish();
     if let Some(state) = &host.state {
         state.flush();
@@ -191,6 +227,29 @@ fn read_input(path: &Path) -> anyhow::Result<String> {
             .with_context(|| format!("cannot read the input {}", path.display()))?;
     }
     Ok(text)
+}
+
+/// Answers taken and not written yet: their lines, and how many.
+#[derive(Default)]
+struct Unwritten {
+    text: String,
+    count: usize,
+}
+
+impl Unwritten {
+    /// Takes `answer`: its line to write, its outcome counted, a closed pool's stopping the run.
+    fn take(&mut self, answer: Answer, progress: &Progress, tally: &mut Tally, stop: &StopFlag) {
+        self.text.push_str(&answer.text);
+        self.count += 1;
+        progress.record(answer.problem.is_none());
+        tally.record(answer.pool.as_deref(), answer.problem.as_ref());
+        if let Some(problem) = answer
+            .problem
+            .filter(|p| p.kind() == Some(ProblemKind::PoolClosed))
+        {
+            stop_for_closed_pool(stop, problem, progress);
+        }
+    }
 }
 
 /// Records the first closed pool as the reason to stop, and says so.
@@ -284,12 +343,12 @@ struct Sink {
 }
 
 impl Sink {
-    /// Opens the output and returns it with the inputs it has not answered yet.
-    fn open(
+    /// Opens the output and returns it with the input lines it has not answered yet.
+    fn open<'a>(
         path: Option<&Path>,
         input: &Path,
-        inputs: Vec<Input>,
-    ) -> anyhow::Result<(Self, Vec<Input>)> {
+        inputs: Vec<InputLine<'a>>,
+    ) -> anyhow::Result<(Self, Vec<InputLine<'a>>)> {
         let Some(path) = path.filter(|p| *p != Path::new("-")) else {
             let sink = Self {
                 out: Box::new(std::io::stdout()),
@@ -334,7 +393,7 @@ impl Sink {
         }
         let pending = inputs
             .into_iter()
-            .filter(|i| !answered.contains(i.origin.line))
+            .filter(|i| !answered.contains(i.number))
             .collect();
         let sink = Self {
             out: Box::new(file),

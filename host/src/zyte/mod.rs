@@ -12,8 +12,8 @@
 //!   max_idle_connections` idle ones per host are kept, each for 90 s. Redirects are never
 //!   followed. A proxy named by `HTTPS_PROXY`, `HTTP_PROXY` or `ALL_PROXY` (minus `NO_PROXY`)
 //!   is used as a CONNECT tunnel, as reqwest did before issue 17. A thread that asked for it
-//!   ([`keep_thread_connections`]: the gateway's workers) keeps HTTP/1.1 connections of its
-//!   own, under the same bounds (`worker_connections`, issue 17).
+//!   ([`keep_thread_connections`]: the gateway's workers, and `run`'s one thread) keeps
+//!   HTTP/1.1 connections of its own, under the same bounds (`worker_connections`, issue 17).
 //! - **Timeout.** Each attempt is bounded by `[upstream] timeout_secs` (default 320 s, like
 //!   python-zyte-api: Zyte API's own 200 s plus 120 s). A timeout is a network error.
 //! - **Errors.** A non-200 answer becomes [`ZyteError::Api`] with its status, the problem+json
