@@ -502,3 +502,39 @@ async fn issue_12_run_answers_requests_while_its_output_is_blocked() {
         "a request waited for the output: {slowest:?} ms"
     );
 }
+
+/// Regression (issue 17, answers taken in the run's own task): while the output is blocked,
+/// the run answers the requests in flight but sends no more inputs once `MAX_UNWRITTEN` (256)
+/// answers wait in memory. Of 3,000 inputs (about 900 KB of answers), the emulator sees at
+/// most the pipe's (about 220 answers), the write's and the held ones, the requests in flight
+/// and the sessions' own, about 600, while nobody reads; a run that kept sending answered all
+/// 3,000 (the emulator is at zero latency).
+#[tokio::test]
+async fn issue_17_a_blocked_output_stops_new_inputs_not_the_requests_in_flight() {
+    use tokio::io::AsyncReadExt;
+    let batch = Batch::new().await;
+    let input = batch.input("urls.txt", &urls("example.com", 3000));
+    let mut run = batch.spawn(&[input.to_str().unwrap(), "-o", "-", "--concurrency", "64"]);
+    let mut stdout = run.stdout.take().expect("the answers' pipe");
+    let mut text = vec![0];
+    let first = tokio::time::timeout(Duration::from_secs(60), stdout.read_exact(&mut text));
+    first
+        .await
+        .expect("a first answer")
+        .expect("the pipe reads");
+    // Nobody reads for 2 s: the pipe fills and the run's write blocks.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = batch.emulator.stats().requests.total;
+    assert!(
+        sent < 1200,
+        "{sent} requests sent while the output was blocked"
+    );
+    let rest = tokio::time::timeout(Duration::from_secs(60), stdout.read_to_end(&mut text));
+    rest.await
+        .expect("the answers end")
+        .expect("the pipe reads");
+    let output = run.wait_with_output().await.expect("the run ends");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let answers = answers(&String::from_utf8(text).expect("UTF-8 answers"));
+    assert_eq!(answers.len(), 3000);
+}

@@ -65,6 +65,13 @@ use super::summary::{self, Tally};
 /// resume cuts off, as with one answer per write.
 const WRITE_BATCH: usize = 64;
 
+/// Most answers held in memory and not written yet (taken, or in the write in flight): past
+/// it no new input is sent until a write finishes. The requests already in flight are still
+/// answered, so that no deadline waits on the output (issue 12), but a stalled output (a full
+/// pipe nobody reads, a hung disk) holds at most this many answers plus `--concurrency`,
+/// not every answer of the run (issue 17's answering in the run's own task kept sending).
+const MAX_UNWRITTEN: usize = 4 * WRITE_BATCH;
+
 /// The exit code of a run stopped by a closed pool.
 const EXIT_POOL_CLOSED: u8 = 3;
 
@@ -146,8 +153,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut answered = total - pending.len();
     let flag = stop.clone();
     let engine = &host.engine;
-    let mut answers = futures::stream::iter(pending)
-        .take_while(|_| std::future::ready(flag.lock().is_none()))
+    // The answers held unwritten (see [`MAX_UNWRITTEN`]), as this loop last counted them.
+    let held = std::cell::Cell::new(0);
+    let mut pending = pending.into_iter();
+    // The next input to send: none once the run stops; not yet while too many answers wait
+    // for the output. That `Pending` registers no waker: the loop below polls the answers
+    // again after each write it waits for, and the gate only closes while a write is in
+    // flight or about to start.
+    let inputs = futures::stream::poll_fn(|_| {
+        if flag.lock().is_some() {
+            std::task::Poll::Ready(None)
+        } else if held.get() >= MAX_UNWRITTEN {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(pending.next())
+        }
+    });
+    let mut answers = inputs
         .map(|line| batch::answer(engine, line.parse(kind), timeout))
         .buffer_unordered(args.concurrency.max(1));
     // The answers taken and not written yet; the output, or the write that has it.
@@ -155,6 +177,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut sink = Some(sink);
     let mut writing: Option<tokio::task::JoinHandle<anyhow::Result<(Sink, usize)>>> = None;
     let mut more = true;
+    // How many answers the write in flight has.
+    let mut in_write = 0;
     loop {
         // The requests are answered in this task, and go on while a write is in flight, so
         // that no deadline waits on the disk (issue 12) and no request is a task of its own
@@ -181,6 +205,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 if writing.is_some() =>
             {
                 writing = None;
+                in_write = 0;
                 let (back, count) = written.context("the output writer failed")??;
                 sink = Some(back);
                 answered += count;
@@ -192,11 +217,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         if writing.is_none() && unwritten.count > 0 {
             let (text, count) = (std::mem::take(&mut unwritten.text), unwritten.count);
             unwritten.count = 0;
+            in_write = count;
             let mut out = sink.take().expect("no write in flight");
             writing = Some(tokio::task::spawn_blocking(move || {
                 out.write(&text).map(|()| (out, count))
             }));
         }
+        held.set(unwritten.count + in_write);
     }
     let sink = sink.expect("every write finished");
     let elapsed = progress.finish();
