@@ -4,7 +4,7 @@
 //! # Policy
 //!
 //! - **Whose.** Only a thread that asked for it ([`keep_thread_connections`]: the gateway's
-//!   workers, each a single-threaded runtime) keeps connections here, so that a request, its
+//!   workers and `run`'s one thread, each a single-threaded runtime) keeps connections here, so that a request, its
 //!   upstream connection and that connection's task stay on one thread; every other thread
 //!   uses the client's shared pool (hyper-util's pooled client). This replaced the shared
 //!   pool's per-thread copies on the workers: its checkout, its key hashing and its hand-over
