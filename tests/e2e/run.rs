@@ -472,28 +472,9 @@ async fn issue_12_crash_urls_get_answers_and_the_run_goes_on() {
 /// in flight for as long as the output is blocked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_12_run_answers_requests_while_its_output_is_blocked() {
-    use tokio::io::AsyncReadExt;
     let batch = Batch::new().await;
     // About 300 KB of answers: more than a pipe holds (64 KB on Linux).
-    let input = batch.input("urls.txt", &urls("example.com", 1000));
-    let mut run = batch.spawn(&[input.to_str().unwrap(), "-o", "-", "--concurrency", "64"]);
-    let mut stdout = run.stdout.take().expect("the answers' pipe");
-    let mut text = vec![0];
-    let first = tokio::time::timeout(Duration::from_secs(60), stdout.read_exact(&mut text));
-    first
-        .await
-        .expect("a first answer")
-        .expect("the pipe reads");
-    // Nobody reads for 2 s: the pipe fills and the run's write blocks.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rest = tokio::time::timeout(Duration::from_secs(60), stdout.read_to_end(&mut text));
-    rest.await
-        .expect("the answers end")
-        .expect("the pipe reads");
-    let output = run.wait_with_output().await.expect("the run ends");
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let answers = answers(&String::from_utf8(text).expect("UTF-8 answers"));
-    assert_eq!(answers.len(), 1000);
+    let answers = run_with_blocked_output(&batch, 1000, |_| ()).await;
     let slowest = (answers.values())
         .map(|a| a["_sessionHost"]["ms"].as_u64().expect("the time it took"))
         .max();
@@ -511,10 +492,35 @@ async fn issue_12_run_answers_requests_while_its_output_is_blocked() {
 /// 3,000 (the emulator is at zero latency).
 #[tokio::test]
 async fn issue_17_a_blocked_output_stops_new_inputs_not_the_requests_in_flight() {
-    use tokio::io::AsyncReadExt;
     let batch = Batch::new().await;
-    let input = batch.input("urls.txt", &urls("example.com", 3000));
-    let mut run = batch.spawn(&[input.to_str().unwrap(), "-o", "-", "--concurrency", "64"]);
+    run_with_blocked_output(&batch, 3000, |batch| {
+        let sent = batch.emulator.stats().requests.total;
+        assert!(
+            sent < 1200,
+            "{sent} requests sent while the output was blocked"
+        );
+    })
+    .await;
+}
+
+/// Runs `count` URLs of `example.com` with the answers on a pipe that nobody reads for 2 s
+/// once the first byte came (the pipe fills and the run's write blocks); `blocked` looks at
+/// `batch` at the end of those 2 s. Then reads the rest and asserts exit 0 and one answer per
+/// input; the answers by input line.
+async fn run_with_blocked_output(
+    batch: &Batch,
+    count: usize,
+    blocked: impl FnOnce(&Batch),
+) -> BTreeMap<u64, Value> {
+    use tokio::io::AsyncReadExt;
+    let input = batch.input("urls.txt", &urls("example.com", count));
+    let mut run = batch.spawn(&[
+        input.to_str().expect("a UTF-8 path"),
+        "-o",
+        "-",
+        "--concurrency",
+        "64",
+    ]);
     let mut stdout = run.stdout.take().expect("the answers' pipe");
     let mut text = vec![0];
     let first = tokio::time::timeout(Duration::from_secs(60), stdout.read_exact(&mut text));
@@ -522,13 +528,8 @@ async fn issue_17_a_blocked_output_stops_new_inputs_not_the_requests_in_flight()
         .await
         .expect("a first answer")
         .expect("the pipe reads");
-    // Nobody reads for 2 s: the pipe fills and the run's write blocks.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let sent = batch.emulator.stats().requests.total;
-    assert!(
-        sent < 1200,
-        "{sent} requests sent while the output was blocked"
-    );
+    blocked(batch);
     let rest = tokio::time::timeout(Duration::from_secs(60), stdout.read_to_end(&mut text));
     rest.await
         .expect("the answers end")
@@ -536,5 +537,6 @@ async fn issue_17_a_blocked_output_stops_new_inputs_not_the_requests_in_flight()
     let output = run.wait_with_output().await.expect("the run ends");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let answers = answers(&String::from_utf8(text).expect("UTF-8 answers"));
-    assert_eq!(answers.len(), 3000);
+    assert_eq!(answers.len(), count);
+    answers
 }

@@ -549,9 +549,14 @@ mod tests {
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
-    #[tokio::test]
-    async fn issue_17_each_attempt_is_cut_at_timeout_secs_and_retried() {
-        let (url, accepted) = stub(false).await;
+    /// Sends one request to the stub at `url` (whose connections `accepted` counts) with
+    /// attempts of 0.1 s and a 450 ms deadline, and asserts that each attempt was cut at its
+    /// timeout and retried until the deadline, each on a connection of its own: a timed-out
+    /// connection is never reused.
+    async fn assert_each_attempt_cut_on_a_new_connection(
+        url: String,
+        accepted: &std::sync::atomic::AtomicUsize,
+    ) {
         let client = stub_client(url, 0.1);
         let start = Instant::now();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(450);
@@ -566,11 +571,16 @@ mod tests {
         assert!(last.contains("timeout"), "{last}");
         assert!((4..=5).contains(&attempts), "{attempts} attempts");
         assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(600));
-        // A timed-out connection is not reused: each attempt opened its own.
         assert_eq!(
             accepted.load(std::sync::atomic::Ordering::SeqCst),
             attempts as usize
         );
+    }
+
+    #[tokio::test]
+    async fn issue_17_each_attempt_is_cut_at_timeout_secs_and_retried() {
+        let (url, accepted) = stub(false).await;
+        assert_each_attempt_cut_on_a_new_connection(url, &accepted).await;
     }
 
     /// On a thread keeping its own connections (a gateway worker), sequential requests share
@@ -736,24 +746,7 @@ mod tests {
     async fn issue_17_a_worker_connection_stalled_mid_body_is_cut_and_not_reused() {
         keep_thread_connections();
         let (url, accepted) = raw_stub(RawAnswer::StallMidBody).await;
-        let client = stub_client(url, 0.1);
-        let start = Instant::now();
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(450);
-        let error = client
-            .extract_by(&Map::new(), RetryPolicy::default(), deadline)
-            .await;
-        let took = start.elapsed();
-        let Err(ZyteError::Deadline { attempts, last }) = error else {
-            panic!("{error:?}");
-        };
-        let last = last.map(|e| e.to_string()).unwrap_or_default();
-        assert!(last.contains("timeout"), "{last}");
-        assert!((4..=5).contains(&attempts), "{attempts} attempts");
-        assert!(took >= Duration::from_millis(450) && took < Duration::from_millis(600));
-        assert_eq!(
-            accepted.load(std::sync::atomic::Ordering::SeqCst),
-            attempts as usize
-        );
+        assert_each_attempt_cut_on_a_new_connection(url, &accepted).await;
     }
 
     /// A CONNECT proxy on a free loopback port: it records each CONNECT's head, answers 200,
