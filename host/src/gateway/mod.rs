@@ -73,9 +73,9 @@
 //! - **A panic** (a bug) answers only its own request, with a 500 `internal` problem that does
 //!   not quote the panic (`gateway/panic.rs`); the host goes on serving.
 //! - **Workers** ([`serve_workers`], issue 17): `session-host serve` runs one thread per core
-//!   ([`GatewayConfig::workers`], `--workers`), each a single-threaded runtime, dealt new connections in turn from the one
-//!   listener (issue 17's fourth round: not `SO_REUSEPORT`, whose hash split them unevenly),
-//!   with its own upstream connections (HTTP/1.1,
+//!   ([`GatewayConfig::workers`], `--workers`), each a single-threaded runtime, dealt new
+//!   connections in turn from the one listener (issue 17's fourth round: not `SO_REUSEPORT`,
+//!   whose hash split them unevenly), with its own upstream connections (HTTP/1.1,
 //!   [`crate::zyte::keep_thread_connections`]), so that a request never wakes another thread
 //!   (nginx's worker model). The engine, its pools and configs are shared. [`serve`] serves
 //!   on the caller's runtime instead (tests, `demo`). Both serve `POST /v1/extract` without
@@ -175,8 +175,8 @@ pub struct GatewayConfig {
     /// Connection-level limits (header-read timeout, connections, head size).
     pub edges: EdgeLimits,
     /// Worker threads of [`serve_workers`], each a single-threaded runtime with its own
-    /// connections (dealt in turn) and upstream connections (default [`default_workers`]: one per core, as
-    /// nginx's `worker_processes auto`). [`serve`] ignores it.
+    /// connections (dealt in turn) and upstream connections (default [`default_workers`]: one
+    /// per core, as nginx's `worker_processes auto`). [`serve`] ignores it.
     pub workers: usize,
     /// `GET /metrics`, when set. The Prometheus exporter (`session_host::telemetry`, another
     /// branch) plugs in here; without it the route does not exist (404).

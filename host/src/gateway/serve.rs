@@ -111,7 +111,6 @@ async fn deal(
     state: GatewayState,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let slots = &state.inner.connections;
     loop {
         let accepted = tokio::select! {
             _ = stopped.wait_for(|stop| *stop) => return,
@@ -119,24 +118,36 @@ async fn deal(
         };
         match accepted.and_then(|(stream, _)| stream.into_std()) {
             Ok(stream) => {
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(
-                        limit = state.config().edges.max_connections,
-                        "connection limit reached: closing a new connection"
-                    );
+                let Some(slot) = take_place(&state) else {
                     continue;
                 };
                 let to = next.fetch_add(1, Ordering::Relaxed) % workers.len();
                 // A worker that has stopped closes the connection (dropped).
                 let _ = workers[to].send((stream, slot));
             }
-            Err(e) => {
-                // EMFILE and the like: wait a little instead of spinning.
-                tracing::warn!("cannot accept a connection: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            Err(e) => accept_failed(&e).await,
         }
     }
+}
+
+/// A new connection's place among [`EdgeLimits::max_connections`]; `None` (logged) past the
+/// limit, and the caller drops the connection, which closes it at once.
+fn take_place(state: &GatewayState) -> Option<OwnedSemaphorePermit> {
+    let place = state.inner.connections.clone().try_acquire_owned().ok();
+    if place.is_none() {
+        tracing::warn!(
+            limit = state.config().edges.max_connections,
+            "connection limit reached: closing a new connection"
+        );
+    }
+    place
+}
+
+/// After a failed accept (EMFILE and the like): says so and waits a little instead of
+/// spinning.
+async fn accept_failed(error: &std::io::Error) {
+    tracing::warn!("cannot accept a connection: {error}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
 /// Serves the gateway with [`GatewayConfig::workers`] workers, each on a thread of its own
@@ -264,7 +275,6 @@ async fn serve_app(
     let edges = state.config().edges.clone();
     let builder = connection_builder(&edges);
     let graceful = GracefulShutdown::new();
-    let slots = state.inner.connections.clone();
     let front = Front::new(state.clone(), app);
     tokio::pin!(signal);
     loop {
@@ -278,14 +288,11 @@ async fn serve_app(
                         (stream, slot)
                     }
                     Err(e) => {
-                        // EMFILE and the like: wait a little instead of spinning.
-                        tracing::warn!("cannot accept a connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        accept_failed(&e).await;
                         continue;
                     }
                 };
-                let Some(slot) = dealt_slot.or_else(|| slots.clone().try_acquire_owned().ok()) else {
-                    tracing::warn!(limit = edges.max_connections, "connection limit reached: closing a new connection");
+                let Some(slot) = dealt_slot.or_else(|| take_place(&state)) else {
                     continue;
                 };
                 let (builder, service) = (builder.clone(), front.clone());
