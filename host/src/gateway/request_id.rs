@@ -29,17 +29,27 @@ pub fn accept(sent: Option<&HeaderValue>) -> Option<&str> {
 }
 
 /// The id of `request`: the client's when acceptable, else a fresh UUID v4 (see the module
-/// policy).
-pub(super) fn pick(request: &Request) -> String {
-    match accept(request.headers().get(&X_REQUEST_ID)) {
-        Some(id) => id.to_owned(),
-        // From the thread's CSPRNG: `Uuid::new_v4` asks the kernel (a `getrandom` syscall)
-        // for every request (issue 17).
-        None => uuid::Builder::from_random_bytes(rand::random())
-            .into_uuid()
-            .simple()
-            .to_string(),
+/// policy), as the header value [`set`] answers with.
+///
+/// Issue 17 (fifth round): the client's id is kept as its header value (a clone shares
+/// hyper's bytes), and a generated one is hex-encoded into a stack buffer, not formatted
+/// through `core::fmt` into a `String` that was then copied again into the answer's header.
+pub(super) fn pick(request: &Request) -> HeaderValue {
+    let sent = request.headers().get(&X_REQUEST_ID);
+    if let Some(sent) = sent.filter(|sent| accept(Some(sent)).is_some()) {
+        return sent.clone();
     }
+    // From the thread's CSPRNG: `Uuid::new_v4` asks the kernel (a `getrandom` syscall)
+    // for every request (issue 17).
+    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let hex = uuid.simple().encode_lower(&mut buffer);
+    HeaderValue::from_str(hex).expect("hex digits are a valid header value")
+}
+
+/// The id in `value`, from [`pick`] (printable ASCII, so always text).
+pub(super) fn text(value: &HeaderValue) -> &str {
+    value.to_str().unwrap_or_default()
 }
 
 /// The `request` span that every log line written while serving `request` carries.
@@ -61,10 +71,8 @@ pub(super) fn extract_span(id: &str, _: &Request) -> Span {
 }
 
 /// Sets `x-request-id` on the answer.
-pub(super) fn set(response: &mut Response, id: &str) {
-    if let Ok(value) = HeaderValue::from_str(id) {
-        response.headers_mut().insert(X_REQUEST_ID, value);
-    }
+pub(super) fn set(response: &mut Response, id: HeaderValue) {
+    response.headers_mut().insert(X_REQUEST_ID, id);
 }
 
 #[cfg(test)]

@@ -382,7 +382,7 @@ where
     W: Future<Output = Response>,
 {
     let id = request_id::pick(&request);
-    let span = span(&id, &request);
+    let span = span(request_id::text(&id), &request);
     // Cheap clones (no allocation for standard methods; the URI shares its bytes), for the
     // panic's log line.
     let (method, uri) = (request.method().clone(), request.uri().clone());
@@ -404,7 +404,7 @@ where
         }
     };
     let mut response = work.instrument(span).await;
-    request_id::set(&mut response, &id);
+    request_id::set(&mut response, id);
     response
 }
 

@@ -250,13 +250,19 @@ impl Client {
 
     /// One attempt, bounded by `[upstream] timeout_secs` (a transport error, retried) and by
     /// `deadline` (`None`), with one timer for whichever comes first.
+    ///
+    /// The attempt's future is boxed (issue 17, fifth round): it holds the request, hyper's
+    /// send and the answer's body being read (about 1.5 KB), and unboxed it made every future
+    /// that awaits it, up to the gateway's request, as large; each of those is moved once when
+    /// it starts, so each level copied the attempt's bytes again.
     async fn timed_attempt(
         &self,
         body: Bytes,
         deadline: tokio::time::Instant,
     ) -> Option<Result<ApiResponse, ZyteError>> {
         let timeout = tokio::time::Instant::now() + self.inner.timeout;
-        let cut = tokio::time::timeout_at(timeout.min(deadline), self.attempt(body)).await;
+        let attempt = Box::pin(self.attempt(body));
+        let cut = tokio::time::timeout_at(timeout.min(deadline), attempt).await;
         match cut {
             Ok(result) => Some(result),
             Err(_) if timeout < deadline => Some(Err(ZyteError::Transport(format!(
