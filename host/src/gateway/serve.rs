@@ -389,10 +389,13 @@ where
     let timeout = state.config().request_timeout;
     let deadline = Deadline::after(timeout);
     let mut cutoff = state.inner.cutoff.subscribe();
+    // `run`'s future is boxed (issue 17, fifth round): it is the request's whole work (the
+    // handler, the engine, the upstream exchange), and unboxed it sized this future and the
+    // ones around it, each moved once when it starts, so each level copied it again.
     let work = async {
         tokio::select! {
             biased;
-            response = panic::contain(&method, &uri, run(request, deadline)) => response,
+            response = panic::contain(&method, &uri, Box::pin(run(request, deadline))) => response,
             () = tokio::time::sleep_until(deadline.instant()) => {
                 let detail = format!("the request took longer than the gateway's {}s timeout", timeout.as_secs_f64());
                 Problem::new(ProblemKind::Timeout, detail).into_response()
