@@ -571,3 +571,31 @@ async fn issue_17_a_body_without_sessions_is_forwarded_byte_for_byte() {
     }
     assert!(bodies.lock().expect("bodies").is_empty());
 }
+
+/// A request's work panicking after it has yielded, as the engine's may: the work is boxed
+/// under the guard now (issue 17, fifth round), and the panic net and the request id still
+/// hold around it.
+#[tokio::test]
+async fn issue_17_a_panic_in_the_guarded_work_is_a_500_with_the_request_id() {
+    fn boom() -> Response {
+        panic!("secret internal state 1717")
+    }
+    let (state, _) = gateway("http://127.0.0.1:9/v1/", GatewayConfig::default());
+    let request = Request::post("/v1/extract")
+        .header("x-request-id", "trace-1717")
+        .body(Body::empty())
+        .expect("request");
+    let work = |_, _| async {
+        tokio::task::yield_now().await;
+        boom()
+    };
+    let response = serve::guard(&state, request, request_id::extract_span, work).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(header(&response, "x-request-id"), "trace-1717");
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .expect("body");
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains(panic::PANIC_DETAIL), "{body}");
+    assert!(!body.contains("secret"), "{body}");
+}
