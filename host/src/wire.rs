@@ -136,10 +136,10 @@ pub fn view_changes<'a>(params: &Map<String, Value>, request: &'a Request) -> Vi
         .get("customHttpRequestHeaders")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
-    let same_headers = list
+    let same_headers = list.iter().filter_map(header_parts).eq(request
+        .headers
         .iter()
-        .filter_map(header_parts)
-        .eq(request.headers.iter().map(|h| (h.name.as_str(), h.value.as_str())));
+        .map(|h| (h.name.as_str(), h.value.as_str())));
     ViewChanges {
         method: (request.method != method).then_some(request.method.as_str()),
         headers: (!same_headers).then_some(request.headers.as_slice()),
@@ -440,7 +440,9 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(|n| json!(n)),
             any::<u64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
             ".{0,16}".prop_map(Value::String),
         ];
         leaf.prop_recursive(3, 16, 4, |inner| {
@@ -519,12 +521,14 @@ mod tests {
 
     fn header() -> impl proptest::strategy::Strategy<Value = Header> {
         use proptest::prelude::*;
-        (prop_oneof![Just("a"), Just("x-csrf-token"), Just("é")], ".{0,4}").prop_map(|(n, v)| {
-            Header {
+        (
+            prop_oneof![Just("a"), Just("x-csrf-token"), Just("é")],
+            ".{0,4}",
+        )
+            .prop_map(|(n, v)| Header {
                 name: n.to_owned(),
                 value: v,
-            }
-        })
+            })
     }
 
     fn header_entry() -> impl proptest::strategy::Strategy<Value = Value> {
