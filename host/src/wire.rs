@@ -91,19 +91,16 @@ pub fn body_from_request(request: &Request) -> Result<Map<String, Value>, String
 /// written back where they differ from it: [`body_from_request`] without the parse, for a
 /// caller that still holds the map the text was made from (issue 17).
 pub fn with_views(mut params: Map<String, Value>, request: &Request) -> Map<String, Value> {
-    let (method, headers) = views(&params);
-    if request.method != method {
-        params.insert(
-            "httpRequestMethod".into(),
-            Value::String(request.method.clone()),
-        );
+    let changes = view_changes(&params, request);
+    if let Some(method) = changes.method {
+        params.insert("httpRequestMethod".into(), Value::String(method.to_owned()));
     }
-    if request.headers != headers {
-        if request.headers.is_empty() {
-            params.remove("customHttpRequestHeaders");
-        } else {
+    match changes.headers {
+        None => {}
+        Some([]) => drop(params.remove("customHttpRequestHeaders")),
+        Some(headers) => {
             // Each object sized for its two fields up front (`json!` grows an empty map).
-            let list = request.headers.iter().map(|h| {
+            let list = headers.iter().map(|h| {
                 let mut header = Map::with_capacity(2);
                 header.insert("name".into(), Value::String(h.name.clone()));
                 header.insert("value".into(), Value::String(h.value.clone()));
@@ -117,6 +114,171 @@ pub fn with_views(mut params: Map<String, Value>, request: &Request) -> Map<Stri
     }
     params
 }
+
+/// Where a request's `method` and `headers` views differ from the views of `params`: what
+/// [`with_views`] writes back into them.
+#[derive(Clone, Copy, Default)]
+pub struct ViewChanges<'a> {
+    /// The new `httpRequestMethod`.
+    pub method: Option<&'a str>,
+    /// The new `customHttpRequestHeaders`; an empty list removes the field.
+    pub headers: Option<&'a [Header]>,
+}
+
+/// The [`ViewChanges`] of `request` against `params`, compared in place (issue 17: no copy of
+/// the views of `params` is made to compare them).
+pub fn view_changes<'a>(params: &Map<String, Value>, request: &'a Request) -> ViewChanges<'a> {
+    let method = params
+        .get("httpRequestMethod")
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_METHOD);
+    let list = params
+        .get("customHttpRequestHeaders")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let same_headers = list.iter().filter_map(header_parts).eq(request
+        .headers
+        .iter()
+        .map(|h| (h.name.as_str(), h.value.as_str())));
+    ViewChanges {
+        method: (request.method != method).then_some(request.method.as_str()),
+        headers: (!same_headers).then_some(request.headers.as_slice()),
+    }
+}
+
+/// What a use request adds to its params besides its `url`: the session, or in cookie mode
+/// the session's jar (`requestCookies`, and `responseCookies: true`).
+#[derive(Clone, Copy)]
+pub enum UseAddition<'a> {
+    /// `"session": {"id": …}`.
+    Session(&'a str),
+    /// `"requestCookies": […], "responseCookies": true`.
+    Cookies(&'a [Value]),
+}
+
+/// A value [`use_body`] writes.
+#[derive(Clone, Copy)]
+enum Added<'a> {
+    Str(&'a str),
+    SessionId(&'a str),
+    List(&'a [Value]),
+    Headers(&'a [Header]),
+    True,
+    /// Not written: the key is left out.
+    Removed,
+}
+
+impl serde::Serialize for Added<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match *self {
+            Added::Str(text) => s.serialize_str(text),
+            Added::SessionId(id) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("id", id)?;
+                map.end()
+            }
+            Added::List(list) => list.serialize(s),
+            Added::Headers(list) => s.collect_seq(list.iter().map(HeaderJson)),
+            Added::True => s.serialize_bool(true),
+            Added::Removed => s.serialize_unit(),
+        }
+    }
+}
+
+/// A header as a `customHttpRequestHeaders` entry: `{"name": …, "value": …}`.
+struct HeaderJson<'a>(&'a Header);
+
+impl serde::Serialize for HeaderJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("name", &self.0.name)?;
+        map.serialize_entry("value", &self.0.value)?;
+        map.end()
+    }
+}
+
+/// `params` with `added` inserted as [`Map::insert`] puts them: a key already in `params`
+/// keeps its place with the new value, the others follow in `added`'s order; a key added as
+/// [`Added::Removed`] is left out, as [`Map::remove`] leaves it.
+struct UseBody<'a> {
+    params: &'a Map<String, Value>,
+    added: &'a [(&'static str, Added<'a>)],
+}
+
+impl serde::Serialize for UseBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut placed = [false; MAX_ADDED];
+        let mut map = s.serialize_map(None)?;
+        for (key, value) in self.params {
+            match self.added.iter().position(|(k, _)| k == key) {
+                Some(i) => {
+                    placed[i] = true;
+                    if !matches!(self.added[i].1, Added::Removed) {
+                        map.serialize_entry(key, &self.added[i].1)?;
+                    }
+                }
+                None => map.serialize_entry(key, value)?,
+            }
+        }
+        for ((key, value), placed) in self.added.iter().zip(placed) {
+            if !placed && !matches!(value, Added::Removed) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The serialised Zyte API body of a use request: `params` (the body without `url`) with the
+/// view `changes` of the request written back ([`with_views`]), its `url` and `addition`, with
+/// the keys in the order that inserting them into `params` gives (issue 17: written straight
+/// from the borrowed map, without inserting into it, building the header objects, cloning
+/// the jar or growing the buffer from empty).
+///
+/// # Errors
+/// None in practice (every key is a string, the writer a `Vec`); serde's error otherwise.
+pub fn use_body(
+    params: &Map<String, Value>,
+    changes: ViewChanges<'_>,
+    url: &str,
+    addition: UseAddition<'_>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut added = [("", Added::Removed); MAX_ADDED];
+    let mut n = 0;
+    let mut add = |key, value| {
+        added[n] = (key, value);
+        n += 1;
+    };
+    if let Some(method) = changes.method {
+        add("httpRequestMethod", Added::Str(method));
+    }
+    match changes.headers {
+        None => {}
+        Some([]) => add("customHttpRequestHeaders", Added::Removed),
+        Some(headers) => add("customHttpRequestHeaders", Added::Headers(headers)),
+    }
+    add("url", Added::Str(url));
+    match addition {
+        UseAddition::Session(id) => add("session", Added::SessionId(id)),
+        UseAddition::Cookies(jar) => {
+            add("requestCookies", Added::List(jar));
+            add("responseCookies", Added::True);
+        }
+    }
+    let mut bytes = Vec::with_capacity(USE_BODY_CAPACITY + url.len());
+    let added = &added[..n];
+    serde_json::to_writer(&mut bytes, &UseBody { params, added })?;
+    Ok(bytes)
+}
+
+/// Most keys [`use_body`] adds: the two views, `url`, and the jar's two.
+const MAX_ADDED: usize = 5;
+
+/// The bytes [`use_body`] reserves besides the URL's: a typical body fits without growing.
+const USE_BODY_CAPACITY: usize = 192;
 
 /// Parses `text` as a JSON object; the error names `what`.
 pub fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>, String> {
@@ -158,10 +320,16 @@ fn views(params: &Map<String, Value>) -> (String, Vec<Header>) {
 }
 
 fn header_of(value: &Value) -> Option<Header> {
+    let (name, value) = header_parts(value)?;
     Some(Header {
-        name: value.get("name")?.as_str()?.to_owned(),
-        value: value.get("value")?.as_str()?.to_owned(),
+        name: name.to_owned(),
+        value: value.to_owned(),
     })
+}
+
+/// The name and value of a `customHttpRequestHeaders` entry; `None` unless both are strings.
+fn header_parts(value: &Value) -> Option<(&str, &str)> {
+    Some((value.get("name")?.as_str()?, value.get("value")?.as_str()?))
 }
 
 #[cfg(test)]
@@ -237,6 +405,141 @@ mod tests {
             let order = |m: &Map<String, Value>| m.keys().cloned().collect::<Vec<_>>();
             assert_eq!(order(&with_views(params.clone(), r)), order(&parsed));
         }
+    }
+
+    /// What [`use_body`] replaced: the addition inserted into the map, then the map
+    /// serialised.
+    fn inserted(mut params: Map<String, Value>, url: &str, addition: UseAddition<'_>) -> Vec<u8> {
+        params.insert("url".into(), Value::String(url.to_owned()));
+        match addition {
+            UseAddition::Session(id) => drop(params.insert("session".into(), json!({ "id": id }))),
+            UseAddition::Cookies(jar) => {
+                params.insert("requestCookies".into(), Value::Array(jar.to_vec()));
+                params.insert("responseCookies".into(), Value::Bool(true));
+            }
+        }
+        serde_json::to_vec(&params).unwrap()
+    }
+
+    fn key() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just("url".to_owned()),
+            Just("session".to_owned()),
+            Just("requestCookies".to_owned()),
+            Just("responseCookies".to_owned()),
+            Just("httpResponseBody".to_owned()),
+            ".{0,12}",
+        ]
+    }
+
+    fn value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".{0,16}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((key(), inner), 0..4)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Issue 17: the use body written from the borrowed map is, byte for byte, the map
+        /// with the URL and the session (or the jar) inserted, then serialised, whatever keys
+        /// the params already hold (`url`, `session`, the cookie fields included).
+        #[test]
+        fn issue_17_use_body_is_the_inserted_map_serialised(
+            pairs in proptest::collection::vec((key(), value()), 0..8),
+            url in ".{0,40}",
+            sid in ".{0,12}",
+            jar in proptest::collection::vec(value(), 0..3),
+        ) {
+            let params: Map<String, Value> = pairs.into_iter().collect();
+            for addition in [UseAddition::Session(&sid), UseAddition::Cookies(&jar)] {
+                let written = use_body(&params, ViewChanges::default(), &url, addition).unwrap();
+                proptest::prop_assert_eq!(written, inserted(params.clone(), &url, addition));
+            }
+        }
+
+        /// Issue 17: with the request's views written back too, the use body is the params
+        /// after [`with_views`], with the URL and the session (or the jar) inserted, then
+        /// serialised: whatever the params' views hold (a method of another type, headers
+        /// that are not name/value strings) and whatever the request's views say (another
+        /// method, added, changed or no headers).
+        #[test]
+        fn issue_17_use_body_writes_the_views_back_as_with_views_does(
+            pairs in proptest::collection::vec((key(), value()), 0..5),
+            method in proptest::option::of(view_method()),
+            listed in proptest::option::of(proptest::collection::vec(header_entry(), 0..3)),
+            request_method in view_method(),
+            request_headers in proptest::collection::vec(header(), 0..3),
+            sid in ".{0,12}",
+            jar in proptest::collection::vec(value(), 0..2),
+        ) {
+            let mut params: Map<String, Value> = pairs.into_iter().collect();
+            if let Some(method) = method {
+                params.insert("httpRequestMethod".into(), method);
+            }
+            if let Some(listed) = listed {
+                params.insert("customHttpRequestHeaders".into(), Value::Array(listed));
+            }
+            let mut request = request_from_body("https://x.example".into(), &params, no_controls());
+            let unchanged = request.clone();
+            request.method = request_method.as_str().unwrap_or(DEFAULT_METHOD).to_owned();
+            request.headers = request_headers;
+            for r in [&unchanged, &request] {
+                let changes = view_changes(&params, r);
+                for addition in [UseAddition::Session(&sid), UseAddition::Cookies(&jar)] {
+                    let written = use_body(&params, changes, &r.url, addition).unwrap();
+                    let expected = inserted(with_views(params.clone(), r), &r.url, addition);
+                    proptest::prop_assert_eq!(written, expected);
+                }
+            }
+        }
+    }
+
+    fn view_method() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(json!("GET")),
+            Just(json!("POST")),
+            Just(json!("PUT")),
+            Just(json!(1)),
+        ]
+    }
+
+    fn header() -> impl proptest::strategy::Strategy<Value = Header> {
+        use proptest::prelude::*;
+        (
+            prop_oneof![Just("a"), Just("x-csrf-token"), Just("é")],
+            ".{0,4}",
+        )
+            .prop_map(|(n, v)| Header {
+                name: n.to_owned(),
+                value: v,
+            })
+    }
+
+    fn header_entry() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            header().prop_map(|h| json!({"name": h.name, "value": h.value})),
+            header().prop_map(|h| json!({"value": h.value, "name": h.name, "extra": 1})),
+            Just(json!({"name": "a"})),
+            Just(json!({"name": 1, "value": "b"})),
+            Just(json!("junk")),
+        ]
     }
 
     #[test]

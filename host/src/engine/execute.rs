@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::clock::Deadline;
 use super::lifecycle::PoolCtx;
@@ -18,7 +18,7 @@ use crate::plugin::{CallEnv, HookError, Request, Response, Verdict};
 use crate::session_data::SessionData;
 use crate::settings::{RetryPolicies, unknown_retry_policy};
 use crate::store::Failure;
-use crate::wire;
+use crate::wire::{self, ViewChanges};
 use crate::zyte::{RetryPolicy, ZyteError};
 
 const DISABLED: &str = "scrapy-zyte-api/sessions/use/disabled";
@@ -112,7 +112,10 @@ impl Inner {
         let mut params = Some(params);
         loop {
             let lease = self.acquire(ctx, deadline).await?;
-            let attempt = self.attempt(ctx, &lease, params.take(), deadline).await;
+            // Boxed (issue 17): the attempt's state (the upstream call, the hooks) is most of
+            // the request's future, which was moved whole at each `.await` that wraps it;
+            // boxed, only a pointer is (85.6k -> 85.1k instructions per request, sessions on).
+            let attempt = Box::pin(self.attempt(ctx, &lease, params.take(), deadline)).await;
             drop(lease);
             let (reason, error) = match attempt {
                 Attempt::Done(response) => return Ok(response),
@@ -145,29 +148,42 @@ impl Inner {
         request.session_id = Some(sid.clone());
         // A request the guest replaced with new params comes with its body parsed by the
         // runtime; one with the params it was given (its views perhaps changed) is built from
-        // the known map, or parsed when there is none (a retry).
-        let (request, body) = match ctx.config.process_request(env.clone(), &request).await {
-            Ok(Some(processed)) => (processed.request, processed.body),
-            Ok(None) => (request, None),
-            Err(e) => return Attempt::Fail(e.into()),
-        };
-        let body = match (body, known) {
-            (Some(body), _) => body,
-            (None, Some(known)) => wire::with_views(known, &request),
+        // the known map, or parsed when there is none (a retry). A request the guest left
+        // alone has the known map's own views: the map is its body as it is (issue 17).
+        let (request, body, replaced) =
+            match ctx.config.process_request(env.clone(), &request).await {
+                Ok(Some(processed)) => (processed.request, processed.body, true),
+                Ok(None) => (request, None, false),
+                Err(e) => return Attempt::Fail(e.into()),
+            };
+        // Views the guest changed are written back as the body is serialised (issue 17).
+        let (body, changes) = match (body, known) {
+            (Some(body), _) => (body, ViewChanges::default()),
+            (None, Some(known)) if !replaced => (known, ViewChanges::default()),
+            (None, Some(known)) => {
+                let changes = wire::view_changes(&known, &request);
+                (known, changes)
+            }
             (None, None) => match wire::body_from_request(&request) {
-                Ok(body) => body,
+                Ok(body) => (body, ViewChanges::default()),
                 Err(e) => return Attempt::Fail(EngineError::BadInput(e)),
             },
         };
-        let body = self.use_body(body, &request.url, ctx.cookie_mode, lease);
         let served_by = ServedBy {
             pool: ctx.pool.clone(),
             session_id: sid.clone(),
             config: ctx.config.name().to_owned(),
         };
+        let body = match use_body(&body, changes, &request.url, ctx.cookie_mode, lease) {
+            Ok(body) => body,
+            Err(error) => {
+                let sent = (sid.as_str(), &request);
+                return self.upstream_error(ctx, sent, error, served_by).await;
+            }
+        };
         match self
             .client
-            .extract_by(&body, ctx.retry_policy, deadline.instant())
+            .extract_bytes_by(body, ctx.retry_policy, deadline.instant())
             .await
         {
             Ok(answer) => {
@@ -188,25 +204,6 @@ impl Inner {
                 self.upstream_error(ctx, sent, error, served_by).await
             }
         }
-    }
-
-    /// The Zyte API body of a use request: its `url`, and the session (or, in cookie mode, the
-    /// jar) added.
-    fn use_body(
-        &self,
-        mut body: Map<String, Value>,
-        url: &str,
-        cookie_mode: bool,
-        lease: &Lease,
-    ) -> Map<String, Value> {
-        body.insert("url".into(), Value::String(url.to_owned()));
-        if cookie_mode {
-            body.insert("requestCookies".into(), Value::Array(lease.cookies.clone()));
-            body.insert("responseCookies".into(), Value::Bool(true));
-        } else {
-            body.insert("session".into(), json!({ "id": lease.session_id }));
-        }
-        body
     }
 
     /// Judges the answer to `sent`: the lease's session id, and the request as sent (what
@@ -388,6 +385,27 @@ impl Inner {
             cookie_mode,
         }
     }
+}
+
+/// The Zyte API body of a use request, serialised: `body` with the view `changes` written
+/// back, its `url`, and the session (or, in cookie mode, the jar) added ([`wire::use_body`]). A body that cannot be serialised
+/// is the error [`crate::zyte::Client::extract_by`] gives for it.
+fn use_body(
+    body: &Map<String, Value>,
+    changes: ViewChanges<'_>,
+    url: &str,
+    cookie_mode: bool,
+    lease: &Lease,
+) -> Result<bytes::Bytes, ZyteError> {
+    let addition = if cookie_mode {
+        wire::UseAddition::Cookies(&lease.cookies)
+    } else {
+        wire::UseAddition::Session(&lease.session_id)
+    };
+    let bytes = wire::use_body(body, changes, url, addition);
+    bytes
+        .map(bytes::Bytes::from)
+        .map_err(|e| ZyteError::Invalid(e.to_string()))
 }
 
 /// The engine's answer to a request forwarded without sessions.

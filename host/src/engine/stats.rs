@@ -102,9 +102,15 @@ impl SessionStat {
     }
 }
 
-/// One pool's counters, indexed by [`SessionStat`].
+/// One pool's counters, indexed by [`SessionStat`], and its Prometheus label.
 #[derive(Debug, Default)]
-struct Counters([AtomicU64; SessionStat::COUNT]);
+struct Counters {
+    counts: [AtomicU64; SessionStat::COUNT],
+    /// [`Stats::label`] of the pool, kept at its first count with metrics on (issue 17: it
+    /// took a lock, a hash and a copy of the id at every count). It cannot change after: the
+    /// labels set only grows, so a pool in it stays, and one left out when it was full stays out.
+    label: std::sync::OnceLock<String>,
+}
 
 /// The engine's counters. Counting a pool's stat takes a read lock and an atomic add; the
 /// write lock only when a pool is counted the first time.
@@ -182,16 +188,13 @@ impl Stats {
             return;
         };
         let evicted = pools.entry(EVICTED.into()).or_default();
-        for (into, from) in evicted.0.iter().zip(&counters.0) {
+        for (into, from) in evicted.counts.iter().zip(&counters.counts) {
             into.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 
     /// Counts `stat` for `pool`, in the Prometheus metrics too ([`crate::telemetry`]).
     pub fn inc(&self, pool: &str, stat: SessionStat) {
-        if telemetry::active() {
-            telemetry::session_event(&self.label(pool), stat.as_str());
-        }
         let counters = self.pools.read().get(pool).cloned();
         let counters = match counters {
             Some(counters) => counters,
@@ -202,7 +205,11 @@ impl Stats {
                 .or_default()
                 .clone(),
         };
-        counters.0[stat as usize].fetch_add(1, Ordering::Relaxed);
+        if telemetry::active() {
+            let label = counters.label.get_or_init(|| self.label(pool));
+            telemetry::session_event(label, stat.as_str());
+        }
+        counters.counts[stat as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a stat that belongs to no pool (full name), in the metrics too.
@@ -229,7 +236,7 @@ impl Stats {
             let label = self.label(&pool);
             let counters = self.pools.write().entry(pool).or_default().clone();
             for (i, n) in values.into_iter().enumerate().filter(|(_, n)| *n > 0) {
-                counters.0[i].fetch_add(n, Ordering::Relaxed);
+                counters.counts[i].fetch_add(n, Ordering::Relaxed);
                 telemetry::session_events(&label, POOL_KEYS[i], n);
             }
         }
@@ -278,14 +285,14 @@ impl Stats {
 impl Counters {
     /// Every count, by [`SessionStat`] index.
     fn load(&self) -> [u64; SessionStat::COUNT] {
-        std::array::from_fn(|i| self.0[i].load(Ordering::Relaxed))
+        std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed))
     }
 
     /// The counts that are not zero, by key.
     fn values(&self) -> BTreeMap<&'static str, u64> {
         POOL_KEYS
             .iter()
-            .zip(&self.0)
+            .zip(&self.counts)
             .map(|(key, n)| (*key, n.load(Ordering::Relaxed)))
             .filter(|(_, n)| *n > 0)
             .collect()
