@@ -49,8 +49,10 @@ const MIN_ALIGN: usize = 8;
 pub struct CallArena {
     /// The arena's address, 0 until the first allocation takes it.
     base: AtomicUsize,
-    /// Offset of the arena's first free byte.
+    /// The address of the arena's first free byte (0 before the arena is taken).
     next: AtomicUsize,
+    /// The address past the arena's end (0 before the arena is taken, so that nothing fits).
+    end: AtomicUsize,
     /// Blocks bumped and not yet freed.
     live: AtomicUsize,
 }
@@ -58,22 +60,27 @@ pub struct CallArena {
 impl CallArena {
     /// An arena that takes its space at its first allocation.
     pub const fn new() -> Self {
-        Self { base: AtomicUsize::new(0), next: AtomicUsize::new(0), live: AtomicUsize::new(0) }
+        Self { base: AtomicUsize::new(0), next: AtomicUsize::new(0), end: AtomicUsize::new(0), live: AtomicUsize::new(0) }
     }
 
-    /// The arena's address, taking it from [`System`] the first time (0: none to be had).
-    fn base(&self) -> usize {
-        let base = self.base.load(Relaxed);
-        if base != 0 {
-            return base;
+    /// Takes the arena from [`System`] (once); whether there is one.
+    #[cold]
+    fn take_space(&self) -> bool {
+        if self.base.load(Relaxed) != 0 {
+            return true;
         }
         let Ok(layout) = Layout::from_size_align(ARENA_BYTES, ARENA_ALIGN) else {
-            return 0;
+            return false;
         };
         // SAFETY: the layout has a non-zero size.
         let base = unsafe { System.alloc(layout) } as usize;
+        if base == 0 {
+            return false;
+        }
         self.base.store(base, Relaxed);
-        base
+        self.next.store(base, Relaxed);
+        self.end.store(base + ARENA_BYTES, Relaxed);
+        true
     }
 
     /// Whether `ptr` is a block of the arena.
@@ -83,37 +90,36 @@ impl CallArena {
     }
 
     /// A block for `layout` bumped from the arena, `None` when it does not fit.
+    #[inline]
     fn bump(&self, layout: Layout) -> Option<*mut u8> {
-        if layout.align() > ARENA_ALIGN {
+        // Alignments are powers of two: rounding up is a mask.
+        let align = layout.align().max(MIN_ALIGN);
+        let start = (self.next.load(Relaxed) + align - 1) & !(align - 1);
+        let room = self.end.load(Relaxed).checked_sub(start)?;
+        if layout.size() > room || align > ARENA_ALIGN {
             return None;
         }
-        let base = self.base();
-        if base == 0 {
-            return None;
-        }
-        let start = (base + self.next.load(Relaxed)).next_multiple_of(layout.align().max(MIN_ALIGN));
-        let end = start.checked_add(layout.size()).filter(|&end| end <= base + ARENA_BYTES)?;
-        self.next.store(end - base, Relaxed);
+        self.next.store(start + layout.size(), Relaxed);
         self.live.store(self.live.load(Relaxed) + 1, Relaxed);
         Some(start as *mut u8)
     }
 
     /// Frees an arena block: the space is reused once no block is live.
+    #[inline]
     fn free(&self) {
         let live = self.live.load(Relaxed) - 1;
         self.live.store(live, Relaxed);
         if live == 0 {
-            self.next.store(0, Relaxed);
+            self.next.store(self.base.load(Relaxed), Relaxed);
         }
     }
 
     /// Resizes arena block `ptr` in place when it is the last one bumped and the new size fits,
     /// or when it shrinks.
     fn resize_in_place(&self, ptr: *mut u8, old: usize, new: usize) -> bool {
-        let base = self.base.load(Relaxed);
-        let (start, next) = (ptr as usize, base + self.next.load(Relaxed));
-        if start + old == next && start + new <= base + ARENA_BYTES {
-            self.next.store(start + new - base, Relaxed);
+        let start = ptr as usize;
+        if start + old == self.next.load(Relaxed) && new <= self.end.load(Relaxed) - start {
+            self.next.store(start + new, Relaxed);
             return true;
         }
         new <= old
@@ -130,11 +136,16 @@ impl CallArena {
 // live), and each block is freed, or resized, by the allocator that made it (`owns`).
 unsafe impl GlobalAlloc for CallArena {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match self.bump(layout) {
-            Some(ptr) => ptr,
-            // SAFETY: the caller's layout has a non-zero size.
-            None => unsafe { System.alloc(layout) },
+        if let Some(ptr) = self.bump(layout) {
+            return ptr;
         }
+        if self.base.load(Relaxed) == 0 && self.take_space() {
+            if let Some(ptr) = self.bump(layout) {
+                return ptr;
+            }
+        }
+        // SAFETY: the caller's layout has a non-zero size.
+        unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
