@@ -60,7 +60,12 @@ pub struct CallArena {
 impl CallArena {
     /// An arena that takes its space at its first allocation.
     pub const fn new() -> Self {
-        Self { base: AtomicUsize::new(0), next: AtomicUsize::new(0), end: AtomicUsize::new(0), live: AtomicUsize::new(0) }
+        Self {
+            base: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+        }
     }
 
     /// Takes the arena from [`System`] (once); whether there is one.

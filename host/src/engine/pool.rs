@@ -631,7 +631,12 @@ fn due_at(s: &Session, rotation: &Rotation) -> Option<Instant> {
 }
 
 /// Puts `entry` back in the indexes `ready` and `due` after a change, under `rotation`.
-fn reindex(ready: &mut BTreeSet<Key>, due: &mut BTreeSet<Key>, rotation: Rotation, entry: &mut Entry) {
+fn reindex(
+    ready: &mut BTreeSet<Key>,
+    due: &mut BTreeSet<Key>,
+    rotation: Rotation,
+    entry: &mut Entry,
+) {
     let seq = entry.seq;
     let s = &entry.session;
     let ready_at = (s.in_flight < rotation.max_concurrency).then_some(s.next_use);
