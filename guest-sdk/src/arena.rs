@@ -130,6 +130,25 @@ impl CallArena {
         new <= old
     }
 
+    /// An allocation the bump did not serve: the arena taken first if it is not yet, else (or
+    /// if it still does not fit) std's allocator. Out of line, so that the bump's path stays
+    /// a handful of instructions.
+    ///
+    /// # Safety
+    /// `layout` has a non-zero size, as `GlobalAlloc::alloc` requires.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_slow(&self, layout: Layout) -> *mut u8 {
+        if self.base.load(Relaxed) == 0
+            && self.take_space()
+            && let Some(ptr) = self.bump(layout)
+        {
+            return ptr;
+        }
+        // SAFETY: the caller guarantees a non-zero size.
+        unsafe { System.alloc(layout) }
+    }
+
     /// Live blocks in the arena (for tests).
     pub fn live_blocks(&self) -> usize {
         self.live.load(Relaxed)
@@ -141,23 +160,18 @@ impl CallArena {
 // live), and each block is freed, or resized, by the allocator that made it (`owns`).
 unsafe impl GlobalAlloc for CallArena {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if let Some(ptr) = self.bump(layout) {
-            return ptr;
+        match self.bump(layout) {
+            Some(ptr) => ptr,
+            // SAFETY: the caller's layout has a non-zero size.
+            None => unsafe { self.alloc_slow(layout) },
         }
-        if self.base.load(Relaxed) == 0 && self.take_space() {
-            if let Some(ptr) = self.bump(layout) {
-                return ptr;
-            }
-        }
-        // SAFETY: the caller's layout has a non-zero size.
-        unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         match self.owns(ptr) {
             true => self.free(),
-            // SAFETY: `ptr` came from `System` with this layout.
-            false => unsafe { System.dealloc(ptr, layout) },
+            // SAFETY: not the arena's, so `ptr` came from `System` with this layout.
+            false => unsafe { system_dealloc(ptr, layout) },
         }
     }
 
@@ -181,6 +195,17 @@ unsafe impl GlobalAlloc for CallArena {
             new
         }
     }
+}
+
+/// Frees a block of std's allocator, out of line (see [`CallArena::alloc_slow`]).
+///
+/// # Safety
+/// `ptr` came from [`System`] with `layout`.
+#[cold]
+#[inline(never)]
+unsafe fn system_dealloc(ptr: *mut u8, layout: Layout) {
+    // SAFETY: the caller guarantees it.
+    unsafe { System.dealloc(ptr, layout) }
 }
 
 /// The allocator of every `wasm32` config built with this SDK (single-threaded targets only;
