@@ -78,10 +78,7 @@ pub fn params<C: SessionConfig + ?Sized>(config: &C, request: &Request) -> Resul
 /// 17) the default cost two host calls, each copying the whole response and request across.
 pub fn check<C: SessionConfig + ?Sized>(config: &C, response: &Response, request: &Request) -> Result<Verdict, String> {
     if !has_actions(response) {
-        if C::OVERRIDES.contains(Hooks::LOCATION) {
-            config.location(request)?;
-        }
-        return Ok(Verdict::Keep);
+        return keep_without_actions(config, request);
     }
     let location = config.location(request)?;
     Ok(defaults::check(response, request, &location))
@@ -119,10 +116,16 @@ pub fn check_with_field<C: SessionConfig + ?Sized>(
     if actions {
         return Ok((check(config, response, request)?, field));
     }
+    Ok((keep_without_actions(config, request)?, field))
+}
+
+/// The default check's answer to a response without actions: keep, after calling an overridden
+/// `location` (whose error is the check's, as the reference's check calls it first).
+fn keep_without_actions<C: SessionConfig + ?Sized>(config: &C, request: &Request) -> Result<Verdict, String> {
     if C::OVERRIDES.contains(Hooks::LOCATION) {
         config.location(request)?;
     }
-    Ok((Verdict::Keep, field))
+    Ok(Verdict::Keep)
 }
 
 /// Whether `response`'s body may hold an `actions` field: the key's text appears in it. The

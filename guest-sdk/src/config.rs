@@ -83,6 +83,48 @@ pub trait SessionConfig {
     fn process_request(&self, request: &Request) -> Result<Option<Request>, String> {
         Ok(base::process_request(request))
     }
+
+    /// [`SessionConfig::process_request`] given the request itself, which an override may change
+    /// and return without copying it (issue 17: a copy of the request was a fifth of the
+    /// `csrf-token` example's allocations). The export calls this method; its default passes a
+    /// reference to [`SessionConfig::process_request`]. Override one of the two:
+    /// [`crate::config`] declares the hook for either.
+    ///
+    /// ```
+    /// use session_host_sdk::{Hooks, Request, SessionConfig, testing};
+    ///
+    /// struct ByValue;
+    /// struct ByReference;
+    ///
+    /// #[session_host_sdk::config]
+    /// impl SessionConfig for ByValue {
+    ///     fn process_owned_request(&self, mut request: Request) -> Result<Option<Request>, String> {
+    ///         request.set_header("x-token", "t");
+    ///         Ok(Some(request))
+    ///     }
+    /// }
+    ///
+    /// #[session_host_sdk::config]
+    /// impl SessionConfig for ByReference {
+    ///     fn process_request(&self, request: &Request) -> Result<Option<Request>, String> {
+    ///         let mut request = request.clone();
+    ///         request.set_header("x-token", "t");
+    ///         Ok(Some(request))
+    ///     }
+    /// }
+    ///
+    /// // issue 17: both declare the hook, and the export's call reaches both the same way.
+    /// assert_eq!(<ByValue as SessionConfig>::OVERRIDES, Hooks::PROCESS_REQUEST);
+    /// assert_eq!(<ByReference as SessionConfig>::OVERRIDES, Hooks::PROCESS_REQUEST);
+    /// let sent = |config: &dyn Fn(Request) -> Result<Option<Request>, String>| {
+    ///     config(testing::request("https://a.example/")).unwrap().unwrap().header("x-token").map(str::to_owned)
+    /// };
+    /// assert_eq!(sent(&|r| ByValue.process_owned_request(r)), Some("t".into()));
+    /// assert_eq!(sent(&|r| ByReference.process_owned_request(r)), Some("t".into()));
+    /// ```
+    fn process_owned_request(&self, request: Request) -> Result<Option<Request>, String> {
+        self.process_request(&request)
+    }
 }
 
 impl From<bool> for Verdict {

@@ -106,7 +106,7 @@ macro_rules! export_config {
                 fn process_request(
                     request: $crate::Request,
                 ) -> ::core::result::Result<::core::option::Option<$crate::Request>, ::std::string::String> {
-                    $crate::SessionConfig::process_request(&config(), &request)
+                    $crate::SessionConfig::process_owned_request(&config(), request)
                 }
             }
 

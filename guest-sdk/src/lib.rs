@@ -69,12 +69,14 @@
 //! `example-configs/build` builds the example configs (and is the recipe for new ones):
 //! `wasm32-unknown-unknown`, release profile, `panic = "abort"`. The result is a core module
 //! whose custom section carries the component type; the host turns it into a component when it
-//! loads it.
+//! loads it. The SDK installs its allocator, [`arena::CallArena`] (feature `call-arena`, on by
+//! default), a bump arena for the blocks of a hook call.
 
 #[expect(missing_docs, reason = "generated: the WIT documents the world's items, not the namespaces")]
 pub mod bindings;
 
 pub mod address;
+pub mod arena;
 pub mod base;
 pub mod base64;
 mod config;

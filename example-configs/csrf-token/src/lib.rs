@@ -9,10 +9,10 @@
 //!   element; it is stored in the session's data ([`TOKEN_KEY`]), and an init response without
 //!   one fails the check. On a use response: statusCode 403 (the site's answer to a missing or
 //!   wrong token) discards the session. Both start from the default check.
-//! - `process_request`: adds the session's token to the request, as the header
-//!   [`TOKEN_HEADER`] for HTTP requests (the host maps `headers` to `customHttpRequestHeaders`),
-//!   or as the query parameter [`TOKEN_QUERY`] for browser requests, which Zyte API does not let
-//!   send custom headers.
+//! - `process_owned_request` (the `process-request` hook, given the request by value): adds the
+//!   session's token to the request, as the header [`TOKEN_HEADER`] for HTTP requests (the host
+//!   maps `headers` to `customHttpRequestHeaders`), or as the query parameter [`TOKEN_QUERY`] for
+//!   browser requests, which Zyte API does not let send custom headers.
 //!
 //! The Zyte API emulator's `csrf.example` site (`emulator/scenarios/default.toml`) binds the
 //! token to the visitor's session cookie, so a token is only valid within its own session.
@@ -77,7 +77,7 @@ impl SessionConfig for CsrfToken {
         }
     }
 
-    fn process_request(&self, request: &Request) -> Result<Option<Request>, String> {
+    fn process_owned_request(&self, request: Request) -> Result<Option<Request>, String> {
         let Some(token) = session_data::get(TOKEN_KEY) else {
             warn!("session {} has no CSRF token", request.session_id.as_deref().unwrap_or("?"));
             return Ok(None);
@@ -105,11 +105,10 @@ pub fn extract_token(html: &str) -> Option<&str> {
 }
 
 /// `request` carrying `token`: as a header when it is an HTTP request, else in the query. Only
-/// the `httpResponseBody` param is read (not a tree of them all), and the token is moved into the
-/// header, not copied.
-pub fn with_token(request: &Request, token: String) -> Result<Request, String> {
+/// the `httpResponseBody` param is read (not a tree of them all); the request is changed in place
+/// (the hook takes it by value) and the token moved into the header: nothing is copied.
+pub fn with_token(mut request: Request, token: String) -> Result<Request, String> {
     let http = request.param("httpResponseBody")?.and_then(|value| value.as_bool()) == Some(true);
-    let mut request = request.clone();
     if http {
         request.set_header(TOKEN_HEADER, token);
     } else {
@@ -148,7 +147,7 @@ mod tests {
     fn http_requests_get_the_header() {
         let mut request = testing::request("https://csrf.example/search?q=a");
         request.params = r#"{"httpResponseBody":true}"#.into();
-        let sent = with_token(&request, "t0k".into()).unwrap();
+        let sent = with_token(request.clone(), "t0k".into()).unwrap();
         assert_eq!(sent.header("X-CSRF-Token"), Some("t0k"));
         assert_eq!(sent.url, request.url);
     }
@@ -157,7 +156,7 @@ mod tests {
     fn browser_requests_get_the_query_parameter() {
         let mut request = testing::request("https://csrf.example/search?q=a");
         request.params = r#"{"browserHtml":true}"#.into();
-        let sent = with_token(&request, "t0k".into()).unwrap();
+        let sent = with_token(request.clone(), "t0k".into()).unwrap();
         assert_eq!(sent.url, "https://csrf.example/search?q=a&csrf=t0k");
         assert!(sent.headers.is_empty());
     }

@@ -9,8 +9,9 @@
 use proc_macro::{Delimiter, Group, TokenStream, TokenTree};
 
 /// The hooks of the `hooks` flags, as (Rust method name, flag constant). `rules` is not one:
-/// the host always calls it, once, at load.
-const HOOKS: [(&str, &str); 8] = [
+/// the host always calls it, once, at load. `process-request` has two methods (by reference
+/// and by value).
+const HOOKS: [(&str, &str); 9] = [
     ("enabled", "ENABLED"),
     ("cookie_mode", "COOKIE_MODE"),
     ("pool", "POOL"),
@@ -19,6 +20,7 @@ const HOOKS: [(&str, &str); 8] = [
     ("init_session", "INIT_SESSION"),
     ("check", "CHECK"),
     ("process_request", "PROCESS_REQUEST"),
+    ("process_owned_request", "PROCESS_REQUEST"),
 ];
 
 /// Declares the hooks an `impl SessionConfig for T` block overrides. See the crate docs.

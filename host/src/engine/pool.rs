@@ -213,6 +213,9 @@ type Key = (Instant, u64, Arc<str>);
 #[derive(Debug)]
 struct Entry {
     session: Session,
+    /// The map's key, shared with the index keys: a change re-indexes the session from one
+    /// lookup of its id (issue 17).
+    key: Arc<str>,
     seq: u64,
     ready_at: Option<Instant>,
     due_at: Option<Instant>,
@@ -449,6 +452,7 @@ impl Pool {
         self.next_seq += 1;
         let entry = Entry {
             session,
+            key: id.clone(),
             seq,
             ready_at: None,
             due_at: None,
@@ -465,14 +469,13 @@ impl Pool {
 
     /// Changes a live session with `f`, then re-indexes it; `None` when it is not live.
     pub fn update<R>(&mut self, session_id: &str, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
-        let id = self.sessions.get_key_value(session_id)?.0.clone();
-        let session = &mut self.sessions.get_mut(&id)?.session;
-        let before = session.in_flight;
-        let out = f(session);
-        let after = session.in_flight;
+        let entry = self.sessions.get_mut(session_id)?;
+        let before = entry.session.in_flight;
+        let out = f(&mut entry.session);
+        let after = entry.session.in_flight;
+        reindex(&mut self.ready, &mut self.due, self.rotation, entry);
         self.tally(before, false);
         self.tally(after, true);
-        self.reindex(&id);
         Some(out)
     }
 
@@ -591,32 +594,8 @@ impl Pool {
 
     /// Puts session `id` back in the indexes after a change.
     fn reindex(&mut self, id: &Arc<str>) {
-        let rotation = self.rotation;
-        let Some(entry) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let seq = entry.seq;
-        let s = &entry.session;
-        let ready_at = (s.in_flight < rotation.max_concurrency).then_some(s.next_use);
-        let due_at = due_at(s, &rotation);
-        let (old_ready, old_due) = (entry.ready_at, entry.due_at);
-        entry.ready_at = ready_at;
-        entry.due_at = due_at;
-        if old_ready != ready_at {
-            if let Some(at) = old_ready {
-                self.ready.remove(&(at, seq, id.clone()));
-            }
-            if let Some(at) = ready_at {
-                self.ready.insert((at, seq, id.clone()));
-            }
-        }
-        if old_due != due_at {
-            if let Some(at) = old_due {
-                self.due.remove(&(at, seq, id.clone()));
-            }
-            if let Some(at) = due_at {
-                self.due.insert((at, seq, id.clone()));
-            }
+        if let Some(entry) = self.sessions.get_mut(id) {
+            reindex(&mut self.ready, &mut self.due, self.rotation, entry);
         }
     }
 }
@@ -649,6 +628,38 @@ fn due_at(s: &Session, rotation: &Rotation) -> Option<Instant> {
     } else {
         limit
     })
+}
+
+/// Puts `entry` back in the indexes `ready` and `due` after a change, under `rotation`.
+fn reindex(
+    ready: &mut BTreeSet<Key>,
+    due: &mut BTreeSet<Key>,
+    rotation: Rotation,
+    entry: &mut Entry,
+) {
+    let seq = entry.seq;
+    let s = &entry.session;
+    let ready_at = (s.in_flight < rotation.max_concurrency).then_some(s.next_use);
+    let due_at = due_at(s, &rotation);
+    let (old_ready, old_due) = (entry.ready_at, entry.due_at);
+    entry.ready_at = ready_at;
+    entry.due_at = due_at;
+    if old_ready != ready_at {
+        if let Some(at) = old_ready {
+            ready.remove(&(at, seq, entry.key.clone()));
+        }
+        if let Some(at) = ready_at {
+            ready.insert((at, seq, entry.key.clone()));
+        }
+    }
+    if old_due != due_at {
+        if let Some(at) = old_due {
+            due.remove(&(at, seq, entry.key.clone()));
+        }
+        if let Some(at) = due_at {
+            due.insert((at, seq, entry.key.clone()));
+        }
+    }
 }
 
 #[cfg(test)]

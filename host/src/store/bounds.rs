@@ -169,15 +169,20 @@ impl PoolMap {
         self.recency.iter().map(BTreeSet::len).sum()
     }
 
-    /// Records a request of pool `id` at `now`.
-    pub(super) fn touch(&mut self, id: &str, now: Instant) {
-        let Some(slot) = self.slots.get_mut(id).filter(|s| !s.keep) else {
-            return;
-        };
-        let set = &mut self.recency[slot.kind.index()];
-        set.remove(&(slot.last_used, id.to_owned()));
-        slot.last_used = now;
-        set.insert((now, id.to_owned()));
+    /// Pool `id`'s entry, recorded as used at `now` when `touch`: one lookup of the
+    /// (client-derived, SipHashed) id for both, and one copy of it for the recency key, moved
+    /// from the old position to the new (issue 17).
+    pub(super) fn get_touched(&mut self, id: &str, now: Instant, touch: bool) -> Option<&Entry> {
+        let entry = self.slots.get_mut(id)?;
+        if touch && !entry.keep {
+            let set = &mut self.recency[entry.kind.index()];
+            let mut key = (entry.last_used, id.to_owned());
+            set.remove(&key);
+            key.0 = now;
+            entry.last_used = now;
+            set.insert(key);
+        }
+        Some(entry)
     }
 
     /// Adds a new pool (which is not in the map).

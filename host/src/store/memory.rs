@@ -138,9 +138,9 @@ impl PoolStore for MemoryStore {
         now: Instant,
     ) -> Result<Registered, EngineError> {
         let mut pools = self.pools.lock();
-        // The pin is taken from the entry found or made here: no second lookup of a
-        // client-derived id under SipHash (issue 17).
-        let (pin, evicted) = match pools.slots.get(id) {
+        // The pin is taken, and the use recorded, on the entry found or made here: no second
+        // lookup of a client-derived id under SipHash (issue 17). A new entry is made used now.
+        let (pin, evicted) = match pools.get_touched(id, now, how == Registration::Request) {
             Some(entry) => {
                 let slot = entry.slot.clone();
                 if how == Registration::Request && slot.preset_only.load(Ordering::Relaxed) {
@@ -175,9 +175,6 @@ impl PoolStore for MemoryStore {
                 (pin, evicted)
             }
         };
-        if how == Registration::Request {
-            pools.touch(id, now);
-        }
         Ok(Registered { pin, evicted })
     }
 
