@@ -97,7 +97,9 @@ pub fn with_views(mut params: Map<String, Value>, request: &Request) -> Map<Stri
     }
     match changes.headers {
         None => {}
-        Some([]) => drop(params.remove("customHttpRequestHeaders")),
+        // `shift_remove`: the keys after it keep their order (`remove` would move the last
+        // key into its place), as [`use_body`] writes them.
+        Some([]) => drop(params.shift_remove("customHttpRequestHeaders")),
         Some(headers) => {
             // Each object sized for its two fields up front (`json!` grows an empty map).
             let list = headers.iter().map(|h| {
@@ -201,7 +203,8 @@ impl serde::Serialize for HeaderJson<'_> {
 
 /// `params` with `added` inserted as [`Map::insert`] puts them: a key already in `params`
 /// keeps its place with the new value, the others follow in `added`'s order; a key added as
-/// [`Added::Removed`] is left out, as [`Map::remove`] leaves it.
+/// [`Added::Removed`] is left out, the keys after it in their order, as [`Map::shift_remove`]
+/// leaves them.
 struct UseBody<'a> {
     params: &'a Map<String, Value>,
     added: &'a [(&'static str, Added<'a>)],
@@ -482,17 +485,24 @@ mod tests {
             pairs in proptest::collection::vec((key(), value()), 0..5),
             method in proptest::option::of(view_method()),
             listed in proptest::option::of(proptest::collection::vec(header_entry(), 0..3)),
+            listed_first in proptest::bool::ANY,
             request_method in view_method(),
             request_headers in proptest::collection::vec(header(), 0..3),
             sid in ".{0,12}",
             jar in proptest::collection::vec(value(), 0..2),
         ) {
-            let mut params: Map<String, Value> = pairs.into_iter().collect();
+            // The header list first or last: removing it must keep the keys after it in order.
+            let mut params = Map::new();
+            let listed = listed.map(|listed| ("customHttpRequestHeaders".to_owned(), Value::Array(listed)));
+            if listed_first {
+                params.extend(listed.clone());
+            }
+            params.extend(pairs);
             if let Some(method) = method {
                 params.insert("httpRequestMethod".into(), method);
             }
-            if let Some(listed) = listed {
-                params.insert("customHttpRequestHeaders".into(), Value::Array(listed));
+            if !listed_first {
+                params.extend(listed);
             }
             let mut request = request_from_body("https://x.example".into(), &params, no_controls());
             let unchanged = request.clone();
