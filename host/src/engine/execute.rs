@@ -388,8 +388,9 @@ impl Inner {
 }
 
 /// The Zyte API body of a use request, serialised: `body` with the view `changes` written
-/// back, its `url`, and the session (or, in cookie mode, the jar) added ([`wire::use_body`]). A body that cannot be serialised
-/// is the error [`crate::zyte::Client::extract_by`] gives for it.
+/// back, its `url`, and the session (or, in cookie mode, the jar) added ([`wire::use_body`]).
+/// A body that cannot be serialised is the error [`crate::zyte::Client::extract_by`] gives
+/// for it.
 fn use_body(
     body: &Map<String, Value>,
     changes: ViewChanges<'_>,
