@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::split::{Parts, host_of, parse_query, split_pattern, split_url};
+use super::split::{Parts, host_of, lowercase, parse_query, split_pattern, split_url};
 
 /// A URL split and lower-cased once, ready to be matched against many patterns.
 ///
@@ -53,19 +53,6 @@ impl<'a> Target<'a> {
                 (!raw.is_empty()).then(|| lowercase_values(parse_query(raw)))
             })
             .as_ref()
-    }
-}
-
-/// `text` lower-cased (`str::to_lowercase`), borrowed as it is when that changes nothing: an
-/// ASCII text without capitals.
-fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    if text
-        .bytes()
-        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-    {
-        Cow::Owned(text.to_lowercase())
-    } else {
-        text
     }
 }
 

@@ -87,6 +87,19 @@ fn split_clean(url: &str) -> Parts<'_> {
     }
 }
 
+/// `text` lower-cased (`str::to_lowercase`), borrowed as it is when that changes nothing: an
+/// ASCII text without capitals.
+pub(crate) fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
+        Cow::Owned(text.to_lowercase())
+    } else {
+        text
+    }
+}
+
 /// Splits a pattern: a pattern without `scheme://` or `//` gets `//` prepended, and a leading `//`
 /// gets another `//` so that `//x/y` is a path pattern.
 pub(crate) fn split_pattern(pattern: &str) -> Parts<'_> {
@@ -118,12 +131,7 @@ fn split_scheme(url: &str) -> (Cow<'_, str>, &str) {
         let mut chars = candidate.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
         if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-')) {
-            let scheme = if candidate.bytes().any(|b| b.is_ascii_uppercase()) {
-                Cow::Owned(candidate.to_ascii_lowercase())
-            } else {
-                Cow::Borrowed(candidate)
-            };
-            return (scheme, rest);
+            return (lowercase(Cow::Borrowed(candidate)), rest);
         }
     }
     (Cow::Borrowed(""), url)
