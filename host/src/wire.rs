@@ -493,7 +493,8 @@ mod tests {
         ) {
             // The header list first or last: removing it must keep the keys after it in order.
             let mut params = Map::new();
-            let listed = listed.map(|listed| ("customHttpRequestHeaders".to_owned(), Value::Array(listed)));
+            let listed =
+                listed.map(|list| ("customHttpRequestHeaders".to_owned(), Value::Array(list)));
             if listed_first {
                 params.extend(listed.clone());
             }

@@ -4,9 +4,9 @@
 //! # Policy
 //!
 //! - **Whose.** Only a thread that asked for it ([`keep_thread_connections`]: the gateway's
-//!   workers and `run`'s one thread, each a single-threaded runtime) keeps connections here, so that a request, its
-//!   upstream connection and that connection's task stay on one thread; every other thread
-//!   uses the client's shared pool (hyper-util's pooled client). This replaced the shared
+//!   workers and `run`'s one thread, each a single-threaded runtime) keeps connections here,
+//!   so that a request, its upstream connection and that connection's task stay on one
+//!   thread; every other thread uses the client's shared pool (hyper-util's pooled client). This replaced the shared
 //!   pool's per-thread copies on the workers: its checkout, its key hashing and its hand-over
 //!   of each request to the connection cost about 7,000 instructions of a request's 68,000.
 //! - **Protocol.** HTTP/1.1 only (ALPN offers only `http/1.1`), one request at a time per
