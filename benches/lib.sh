@@ -6,6 +6,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 # SESSION_HOST_BIN: a binary to measure as it is (e.g. a baseline build); else the release build.
 BIN="${SESSION_HOST_BIN:-$CARGO_TARGET_DIR/release/session-host}"
+# EMULATOR_BIN: the binary whose `emulate` serves as the upstream (default: BIN). Measuring the
+# shipped `dist` build (SESSION_HOST_BIN=target/dist/session-host) keeps the emulator the release
+# build's, since `dist` compiles the emulator at opt-level "z": the baseline then stays the same.
+EMULATOR_BIN="${EMULATOR_BIN:-$BIN}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/session-host-bench.XXXXXX")"
 PIDS=()
 MAIN_PID=$$
@@ -76,7 +80,7 @@ open(sys.argv[1], "w").write(f"{used() - before} {code}\n")
 # Starts the emulator at zero latency with a frozen clock on a free port; sets EMU_PORT, EMU_PID.
 start_emulator() {
     EMU_PORT="$(free_port)"
-    "$BIN" emulate --listen "127.0.0.1:$EMU_PORT" --time-scale 0 >"$TMP/emulator.log" 2>&1 &
+    "$EMULATOR_BIN" emulate --listen "127.0.0.1:$EMU_PORT" --time-scale 0 >"$TMP/emulator.log" 2>&1 &
     EMU_PID=$!
     PIDS+=("$EMU_PID")
     wait_port "$EMU_PORT"
