@@ -661,9 +661,7 @@ async fn issue_12_a_throttled_request_gets_its_504_in_time_then_frees_its_sessio
 #[tokio::test(flavor = "multi_thread")]
 async fn issue_17_a_guarded_request_still_gets_the_engines_504_naming_what_it_waited_for() {
     let fixture = Fixture::new().await;
-    let gateway = fixture
-        .serve(&["--request-timeout-secs", "1"], None)
-        .await;
+    let gateway = fixture.serve(&["--request-timeout-secs", "1"], None).await;
     let start = Instant::now();
     let answer = gateway.extract(throttled_forever().to_string(), None).await;
     let took = start.elapsed();
