@@ -654,6 +654,29 @@ async fn issue_12_a_throttled_request_gets_its_504_in_time_then_frees_its_sessio
     );
 }
 
+/// Issue 17: the gateway runs the engine without the engine's own timer around the request
+/// (`Engine::execute_guarded`: the guard ends the request at the same deadline). A request with
+/// sessions whose deadline passes while it waits still gets the engine's 504, naming what it
+/// waited for, in time; not the guard's backstop, which names nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_17_a_guarded_request_still_gets_the_engines_504_naming_what_it_waited_for() {
+    let fixture = Fixture::new().await;
+    let gateway = fixture.serve(&["--request-timeout-secs", "1"], None).await;
+    let start = Instant::now();
+    let answer = gateway.extract(throttled_forever().to_string(), None).await;
+    let took = start.elapsed();
+    let detail = answer.problem(504, "timeout");
+    assert!(
+        detail.starts_with("the request was not answered within its 1s deadline: "),
+        "{detail}"
+    );
+    assert!(!detail.contains("took longer than the gateway"), "{detail}");
+    assert!(
+        took < Duration::from_millis(1000 + 300),
+        "answered {took:?} after the request, for a 1 s deadline"
+    );
+}
+
 /// Issue #13, item 3: sidecars (and configs) that are links out of the folder — to the host's
 /// own `/proc/self/environ`, or to a file shaped like it — are refused by name, and the key
 /// behind them appears nowhere: not in `/status`, the logs, `/metrics` or any problem.

@@ -65,6 +65,18 @@ impl Inner {
         }
     }
 
+    /// [`Inner::execute`] without its timer, for a caller that drops the future at `deadline`
+    /// itself ([`super::Engine::execute_guarded`]). Boxed for the reason above; returned boxed
+    /// so that the caller awaits it without boxing a wrapper again.
+    pub(super) fn execute_guarded(
+        self: &Arc<Self>,
+        request: EngineRequest,
+        deadline: Deadline,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<EngineResponse, EngineError>> + Send + '_>>
+    {
+        Box::pin(self.execute_until(request, deadline))
+    }
+
     async fn execute_until(
         self: &Arc<Self>,
         request: EngineRequest,

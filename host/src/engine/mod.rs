@@ -79,7 +79,9 @@
 //!   after the deadline is not started; a wait that an event can end (a session freed or
 //!   added) lasts until the deadline at most. Then the request fails with
 //!   [`EngineError::Timeout`] (a 504 `timeout` problem, or an error answer line), naming
-//!   what it was waiting for, and the whole request future is bounded by the deadline too.
+//!   what it was waiting for, and the whole request future is bounded by the deadline too
+//!   (by the engine's own timer, or by the caller's when it drops the request at the deadline
+//!   itself: [`Engine::execute_guarded`], the gateway).
 //!   After the deadline no work of the request goes on, and an init cut short is not counted
 //!   as a bad init. **Cancellation is safe**: the request's future may be dropped at any
 //!   await (a 504, a client that disconnects); drop guards then release its session lease
@@ -270,6 +272,25 @@ impl Engine {
         deadline: Deadline,
     ) -> Result<EngineResponse, EngineError> {
         self.inner.execute(request, deadline).await
+    }
+
+    /// [`Engine::execute_by`] for a caller that drops the returned future itself when
+    /// `deadline` passes (the gateway's guard does): the same answers and the same
+    /// cancellation, without the engine's own timer around the whole request (issue 17: one
+    /// timer registered and removed per request, and one boxed future, fewer).
+    ///
+    /// Every wait inside still ends at the deadline with an [`EngineError::Timeout`] naming
+    /// what it waited for; only work that no wait covers (a guest hook still running, under
+    /// its own wall-clock bound) is then ended by the caller's drop rather than by the
+    /// engine's "running the request" timeout. A caller that does not drop the future at the
+    /// deadline must use [`Engine::execute_by`].
+    pub fn execute_guarded(
+        &self,
+        request: EngineRequest,
+        deadline: Deadline,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<EngineResponse, EngineError>> + Send + '_>>
+    {
+        self.inner.execute_guarded(request, deadline)
     }
 
     /// Where `request` would go (config, sessions enabled, pool), without sending it. Runs the
