@@ -383,7 +383,11 @@ impl Pool {
     pub fn retire_expiring(&mut self, now: Instant, rotation: &Rotation) -> Vec<String> {
         self.sync(rotation);
         let mut retired = Vec::new();
-        while self.due.first_key_value().is_some_and(|((at, _), _)| *at <= now) {
+        while self
+            .due
+            .first_key_value()
+            .is_some_and(|((at, _), _)| *at <= now)
+        {
             let Some((_, id)) = self.due.pop_first() else {
                 break;
             };
@@ -634,12 +638,7 @@ fn due_at(s: &Session, rotation: &Rotation) -> Option<Instant> {
 }
 
 /// Puts `entry` back in the indexes `ready` and `due` after a change, under `rotation`.
-fn reindex(
-    ready: &mut Index,
-    due: &mut Index,
-    rotation: Rotation,
-    entry: &mut Entry,
-) {
+fn reindex(ready: &mut Index, due: &mut Index, rotation: Rotation, entry: &mut Entry) {
     let seq = entry.seq;
     let s = &entry.session;
     let ready_at = (s.in_flight < rotation.max_concurrency).then_some(s.next_use);
