@@ -13,7 +13,7 @@
 //! entries due, no scan). Every change to a session's timing or in-flight count re-indexes that
 //! session only.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -205,9 +205,10 @@ impl Rotation {
     }
 }
 
-/// An index key: the time, the session's insertion number (ties go to the older session), and
-/// its id.
-type Key = (Instant, u64, Arc<str>);
+/// An index: by time and the session's insertion number (unique in the pool; ties go to the
+/// older session), the session's id. The id is the value, not part of the key, so that
+/// removing an entry builds its key without copying the id's `Arc` (issue 17).
+type Index = BTreeMap<(Instant, u64), Arc<str>>;
 
 /// A session and where it sits in the indexes.
 #[derive(Debug)]
@@ -240,9 +241,9 @@ pub struct Pool {
     /// clients send (pool ids from URLs: `store::bounds::PoolMap`, `engine::stats`) keep SipHash.
     sessions: foldhash::HashMap<Arc<str>, Entry>,
     /// Sessions below the concurrency limit, by next-use time.
-    ready: BTreeSet<Key>,
+    ready: Index,
     /// Sessions with an age or idle limit, by the time they become due for retirement.
-    due: BTreeSet<Key>,
+    due: Index,
     /// The limits the indexes were built for.
     rotation: Rotation,
     next_seq: u64,
@@ -274,8 +275,8 @@ impl Pool {
             options,
             max_bad_inits,
             sessions: foldhash::HashMap::default(),
-            ready: BTreeSet::new(),
-            due: BTreeSet::new(),
+            ready: Index::new(),
+            due: Index::new(),
             rotation: Rotation {
                 max_concurrency: u32::MAX,
                 max_age: None,
@@ -382,8 +383,12 @@ impl Pool {
     pub fn retire_expiring(&mut self, now: Instant, rotation: &Rotation) -> Vec<String> {
         self.sync(rotation);
         let mut retired = Vec::new();
-        while self.due.first().is_some_and(|(at, _, _)| *at <= now) {
-            let Some((_, _, id)) = self.due.pop_first() else {
+        while self
+            .due
+            .first_key_value()
+            .is_some_and(|((at, _), _)| *at <= now)
+        {
+            let Some((_, id)) = self.due.pop_first() else {
                 break;
             };
             let why = self
@@ -406,7 +411,8 @@ impl Pool {
         if self.sessions.is_empty() {
             return Choice::Empty;
         }
-        let Some((next_use, _, id)) = self.ready.first().cloned() else {
+        let first = self.ready.first_key_value();
+        let Some((next_use, id)) = first.map(|(&(at, _), id)| (at, id.clone())) else {
             return Choice::Busy;
         };
         if next_use > now {
@@ -444,7 +450,7 @@ impl Pool {
         };
         let id: Arc<str> = Arc::from(session.id.as_str());
         if let Some(old) = self.sessions.remove(&id) {
-            self.unindex(&id, &old);
+            self.unindex(&old);
             self.tally(old.session.in_flight, false);
         }
         self.tally(session.in_flight, true);
@@ -518,10 +524,10 @@ impl Pool {
     /// Takes a session out of the pool; false when it is already gone (a concurrent failure
     /// refreshed it: docs/reference.md §5.11, refresh once).
     pub fn retire(&mut self, session_id: &str, reason: &str, now: Instant) -> bool {
-        let Some((id, entry)) = self.sessions.remove_entry(session_id) else {
+        let Some(entry) = self.sessions.remove(session_id) else {
             return false;
         };
-        self.unindex(&id, &entry);
+        self.unindex(&entry);
         self.tally(entry.session.in_flight, false);
         let mut session = entry.session;
         session.record(now, format!("retired: {reason}"));
@@ -583,12 +589,13 @@ impl Pool {
         }
     }
 
-    fn unindex(&mut self, id: &Arc<str>, entry: &Entry) {
+    /// Takes `entry` out of the indexes.
+    fn unindex(&mut self, entry: &Entry) {
         if let Some(at) = entry.ready_at {
-            self.ready.remove(&(at, entry.seq, id.clone()));
+            self.ready.remove(&(at, entry.seq));
         }
         if let Some(at) = entry.due_at {
-            self.due.remove(&(at, entry.seq, id.clone()));
+            self.due.remove(&(at, entry.seq));
         }
     }
 
@@ -631,12 +638,7 @@ fn due_at(s: &Session, rotation: &Rotation) -> Option<Instant> {
 }
 
 /// Puts `entry` back in the indexes `ready` and `due` after a change, under `rotation`.
-fn reindex(
-    ready: &mut BTreeSet<Key>,
-    due: &mut BTreeSet<Key>,
-    rotation: Rotation,
-    entry: &mut Entry,
-) {
+fn reindex(ready: &mut Index, due: &mut Index, rotation: Rotation, entry: &mut Entry) {
     let seq = entry.seq;
     let s = &entry.session;
     let ready_at = (s.in_flight < rotation.max_concurrency).then_some(s.next_use);
@@ -646,18 +648,18 @@ fn reindex(
     entry.due_at = due_at;
     if old_ready != ready_at {
         if let Some(at) = old_ready {
-            ready.remove(&(at, seq, entry.key.clone()));
+            ready.remove(&(at, seq));
         }
         if let Some(at) = ready_at {
-            ready.insert((at, seq, entry.key.clone()));
+            ready.insert((at, seq), entry.key.clone());
         }
     }
     if old_due != due_at {
         if let Some(at) = old_due {
-            due.remove(&(at, seq, entry.key.clone()));
+            due.remove(&(at, seq));
         }
         if let Some(at) = due_at {
-            due.insert((at, seq, entry.key.clone()));
+            due.insert((at, seq), entry.key.clone());
         }
     }
 }

@@ -107,11 +107,13 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
-    pub(crate) fn new(hook: Hook, env: CallEnv) -> Self {
+    /// The state of a call of `hook` that started at `started` (the one clock read of a call:
+    /// its CPU budget, its wall-clock bound and its duration metric all count from it).
+    pub(crate) fn new(hook: Hook, env: CallEnv, started: Instant) -> Self {
         Self {
             hook,
             env,
-            started: Instant::now(),
+            started,
             host_wait: Duration::ZERO,
             panic: None,
             cpu_exceeded: false,
@@ -152,7 +154,7 @@ impl HostState {
         Self {
             config,
             limits,
-            call: CallState::new(Hook::Rules, CallEnv::default()),
+            call: CallState::new(Hook::Rules, CallEnv::default(), Instant::now()),
             memory,
             output,
             output_logged: 0,

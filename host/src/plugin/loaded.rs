@@ -21,11 +21,16 @@
 //! default `init-session` calls `params` and `check`. A config built for 0.1.0 overrides
 //! every hook.
 
+use std::future::poll_fn;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use tokio::task::{Unconstrained, unconstrained};
+use tokio::time::{Sleep, sleep_until};
 use wasmtime::Store;
 
 use super::bindings::{Exports, ExportsPre};
@@ -366,16 +371,17 @@ impl GuestConfig {
 
     /// Runs one hook call: the one path every hook takes, so that its bounds and its error
     /// mapping live here. `invoke` makes the typed call on the instance; its return type flows
-    /// through. The call's duration is recorded, failed or not ([`telemetry`]).
+    /// through. The call's duration is recorded, failed or not ([`telemetry`]), from the same
+    /// clock read that starts its CPU budget and its wall-clock bound.
     async fn call<T>(
         &self,
         env: CallEnv,
         hook: Hook,
         invoke: impl AsyncFnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, HookError> {
-        let started = telemetry::started();
-        let result = self.run(env, hook, invoke).await;
-        telemetry::hook_call(&self.name, hook, started);
+        let started = Instant::now();
+        let result = self.run(env, hook, started, invoke).await;
+        telemetry::hook_call(&self.name, hook, telemetry::active().then_some(started));
         result
     }
 
@@ -385,6 +391,7 @@ impl GuestConfig {
         &self,
         env: CallEnv,
         hook: Hook,
+        started: Instant,
         invoke: impl AsyncFnOnce(&Exports, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, HookError> {
         self.counters.calls.fetch_add(1, Ordering::Relaxed);
@@ -393,12 +400,13 @@ impl GuestConfig {
             Err(kind) => return Err(self.failure(hook, kind)),
         };
         let state = warm.store.data_mut();
-        state.call = CallState::new(hook, env);
+        state.call = CallState::new(hook, env, started);
         // A refusal in an earlier call that the guest survived says nothing about this one.
         state.memory.refused = false;
         warm.store.set_epoch_deadline(1);
         let limits = &self.runtime.limits;
         let outcome = bounded(
+            started,
             limits.wall_clock(hook),
             invoke(&warm.bindings, &mut warm.store),
         )
@@ -499,17 +507,119 @@ fn classify_trap(state: &HostState, error: &wasmtime::Error) -> HookErrorKind {
     }
 }
 
-/// `call` within `bound` of wall-clock time. On timeout the call's future is dropped mid-call
-/// (the guest's fiber with it) and fails with [`TimedOut`]; the caller then discards the
-/// instance, whose state is unknown. This holds whether the guest computes (the epoch callback
-/// yields to the executor every tick, so the timer gets its turn) or awaits a WASI import
-/// (a sleep or a poll is a pending host future).
+/// `call` within `bound` of wall-clock time counted from `started` (the call's start, before
+/// the instance was checked out). On timeout the call's future is dropped mid-call (the guest's
+/// fiber with it) and fails with [`TimedOut`]; the caller then discards the instance, whose
+/// state is unknown. This holds whether the guest computes (the epoch callback yields to the
+/// executor every tick, so the timer gets its turn) or awaits a host import (a WASI sleep or
+/// poll, a `download`: a pending host future).
+///
+/// The timer is armed only when the call first returns `Pending` (issue 17): a call that
+/// completes in its first poll, as nearly every hook call does, never reads the clock again nor
+/// builds a timer; it cannot have outrun its bound unnoticed, since it never let the executor
+/// run anything else, and a call that does yield is bounded from `started`, as before.
 async fn bounded<T>(
+    started: Instant,
     bound: Duration,
     call: impl Future<Output = wasmtime::Result<T>>,
 ) -> wasmtime::Result<T> {
-    match tokio::time::timeout(bound, call).await {
-        Ok(result) => result,
-        Err(_) => Err(wasmtime::Error::new(TimedOut(bound.as_millis() as u64))),
+    let mut call = pin!(call);
+    // Polled outside tokio's cooperative budget, as `tokio::time::timeout` polls its delay: a
+    // call that spent the task's budget still sees its deadline.
+    let mut timer: Option<Pin<Box<Unconstrained<Sleep>>>> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = call.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        let deadline = tokio::time::Instant::from_std(started + bound);
+        let timer = timer.get_or_insert_with(|| Box::pin(unconstrained(sleep_until(deadline))));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(wasmtime::Error::new(TimedOut(
+                bound.as_millis() as u64
+            )))),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUND: Duration = Duration::from_millis(200);
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    fn timed_out(result: wasmtime::Result<u8>) -> Option<u64> {
+        result.err()?.downcast_ref::<TimedOut>().map(|t| t.0)
+    }
+
+    #[test]
+    fn issue_17_a_call_ready_at_once_is_not_timed() {
+        let result = rt().block_on(bounded(Instant::now(), BOUND, async { Ok(7) }));
+        assert_eq!(result.ok(), Some(7));
+        // Even past its deadline: a call that completes in its first poll ran nothing else.
+        let late = Instant::now() - 2 * BOUND;
+        let result = rt().block_on(bounded(late, BOUND, async { Ok(8) }));
+        assert_eq!(result.ok(), Some(8));
+    }
+
+    #[test]
+    fn issue_17_the_bound_counts_from_the_call_start_not_from_its_first_wait() {
+        let rt = rt();
+        // The call started 150 ms ago (its checkout, say): 50 ms are left of its 200.
+        let started = Instant::now() - Duration::from_millis(150);
+        let waited = Instant::now();
+        let result = rt.block_on(bounded(started, BOUND, std::future::pending()));
+        let waited = waited.elapsed();
+        assert_eq!(timed_out(result), Some(200));
+        assert!(
+            waited >= Duration::from_millis(40) && waited < Duration::from_millis(140),
+            "timed out after {waited:?}, not at the start's deadline"
+        );
+    }
+
+    #[test]
+    fn issue_17_a_call_that_yields_then_completes_within_its_bound_succeeds() {
+        let rt = rt();
+        let call = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(9)
+        };
+        let result = rt.block_on(bounded(Instant::now(), BOUND, call));
+        assert_eq!(result.ok(), Some(9));
+    }
+
+    #[test]
+    fn issue_17_a_call_that_spends_the_task_budget_still_times_out() {
+        let rt = rt();
+        // Each poll spends the whole cooperative budget and stays pending, for 3 bounds.
+        let until = Instant::now() + 3 * BOUND;
+        let greedy = std::future::poll_fn(|cx| {
+            if Instant::now() > until {
+                return Poll::Ready(Ok(0));
+            }
+            for _ in 0..1_000 {
+                if pin!(tokio::task::coop::consume_budget())
+                    .poll(cx)
+                    .is_pending()
+                {
+                    break;
+                }
+            }
+            assert!(!tokio::task::coop::has_budget_remaining());
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        });
+        let waited = Instant::now();
+        let result = rt.block_on(bounded(Instant::now(), BOUND, greedy));
+        assert_eq!(timed_out(result), Some(200));
+        assert!(waited.elapsed() < BOUND + Duration::from_millis(150));
     }
 }
