@@ -97,6 +97,7 @@ mod panic;
 pub mod problem;
 pub mod request;
 pub mod request_id;
+pub mod request_span;
 mod serve;
 
 #[cfg(test)]

@@ -20,7 +20,10 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::Instrument;
 
 use super::front::Front;
-use super::{EdgeLimits, GatewayConfig, GatewayError, GatewayState, panic, request_id, router};
+use super::request_id::RequestSpan;
+use super::{
+    EdgeLimits, GatewayConfig, GatewayError, GatewayState, panic, request_id, request_span, router,
+};
 use crate::engine::Deadline;
 use crate::problem::{Problem, ProblemKind};
 
@@ -355,7 +358,7 @@ pub(super) async fn edge(
     guard(
         &state,
         request,
-        request_id::span,
+        RequestSpan::Request,
         |mut request, deadline| {
             // The engine answers by the same deadline, naming what it waited for; the guard's
             // timer is the backstop.
@@ -369,12 +372,12 @@ pub(super) async fn edge(
 /// What every request gets around its route, whichever way it is served (the router's
 /// [`edge`] layer or [`super::front`]'s direct `POST /v1/extract`): the request id and its
 /// span ([`request_id`]), the panic net ([`panic`]), the request timeout (504 `timeout`) and
-/// the shutdown cut-off (503 `shutting-down`). `span` makes the request's span from its id;
-/// `run` serves the request by its deadline.
+/// the shutdown cut-off (503 `shutting-down`). `span` says which span the request is served
+/// in; `run` serves the request by its deadline.
 pub(super) async fn guard<F, W>(
     state: &GatewayState,
     request: Request,
-    span: fn(&str, &Request) -> tracing::Span,
+    span: RequestSpan,
     run: F,
 ) -> Response
 where
@@ -382,7 +385,12 @@ where
     W: Future<Output = Response>,
 {
     let id = request_id::pick(&request);
-    let span = span(request_id::text(&id), &request);
+    // The router's `request` span is opened now; the `extract` span only once the request
+    // logs something (`request_span`, issue 17).
+    let eager = match span {
+        RequestSpan::Request => Some(request_id::span(request_id::text(&id), &request)),
+        RequestSpan::Extract => None,
+    };
     // Cheap clones (no allocation for standard methods; the URI shares its bytes), for the
     // panic's log line.
     let (method, uri) = (request.method().clone(), request.uri().clone());
@@ -406,7 +414,10 @@ where
             }
         }
     };
-    let mut response = work.instrument(span).await;
+    let (mut response, id) = match eager {
+        Some(span) => (work.instrument(span).await, id),
+        None => request_span::scoped(id, work).await,
+    };
     request_id::set(&mut response, id);
     response
 }
