@@ -90,6 +90,7 @@
 //!   request gets exactly one answer, and the server stops.
 
 pub mod auth;
+mod cutoff;
 pub mod dashboard;
 mod front;
 mod handlers;
@@ -252,9 +253,9 @@ pub struct GatewayState {
 struct StateInner {
     engine: Engine,
     config: GatewayConfig,
-    /// Becomes `true` when the drain time after shutdown is over: running requests then answer
+    /// Cut when the drain time after shutdown is over: running requests then answer
     /// `shutting-down`.
-    cutoff: watch::Sender<bool>,
+    cutoff: cutoff::Cutoff,
     /// Becomes `true` when shutdown starts: the dashboard's live streams end.
     draining: watch::Sender<bool>,
     /// One permit per open connection, [`EdgeLimits::max_connections`] in all, shared by the
@@ -270,7 +271,7 @@ impl GatewayState {
             engine,
             connections,
             config,
-            cutoff: watch::Sender::new(false),
+            cutoff: cutoff::Cutoff::default(),
             draining: watch::Sender::new(false),
         };
         Self {
@@ -300,7 +301,7 @@ impl GatewayState {
 
     /// Answers every running request with `shutting-down` (the drain time is over).
     pub fn cut_off(&self) {
-        self.inner.cutoff.send_replace(true);
+        self.inner.cutoff.cut();
     }
 }
 

@@ -396,7 +396,7 @@ where
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let timeout = state.config().request_timeout;
     let deadline = Deadline::after(timeout);
-    let mut cutoff = state.inner.cutoff.subscribe();
+    let cutoff = state.inner.cutoff.wait();
     // `run`'s future is boxed (issue 17, fifth round): it is the request's whole work (the
     // handler, the engine, the upstream exchange), and unboxed it sized this future and the
     // ones around it, each moved once when it starts, so each level copied it again.
@@ -408,7 +408,7 @@ where
                 let detail = format!("the request took longer than the gateway's {}s timeout", timeout.as_secs_f64());
                 Problem::new(ProblemKind::Timeout, detail).into_response()
             }
-            Ok(_) = cutoff.wait_for(|cut| *cut) => {
+            () = cutoff => {
                 let detail = "the gateway shut down before the request finished; retry it";
                 Problem::new(ProblemKind::ShuttingDown, detail).into_response()
             }
