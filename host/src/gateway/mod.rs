@@ -90,7 +90,6 @@
 //!   request gets exactly one answer, and the server stops.
 
 pub mod auth;
-mod cutoff;
 pub mod dashboard;
 mod front;
 mod handlers;
@@ -100,6 +99,7 @@ pub mod request;
 pub mod request_id;
 pub mod request_span;
 mod serve;
+mod signal;
 
 #[cfg(test)]
 mod tests;
@@ -255,7 +255,7 @@ struct StateInner {
     config: GatewayConfig,
     /// Cut when the drain time after shutdown is over: running requests then answer
     /// `shutting-down`.
-    cutoff: cutoff::Cutoff,
+    cutoff: signal::Signal,
     /// Becomes `true` when shutdown starts: the dashboard's live streams end.
     draining: watch::Sender<bool>,
     /// One permit per open connection, [`EdgeLimits::max_connections`] in all, shared by the
@@ -271,7 +271,7 @@ impl GatewayState {
             engine,
             connections,
             config,
-            cutoff: cutoff::Cutoff::default(),
+            cutoff: signal::Signal::default(),
             draining: watch::Sender::new(false),
         };
         Self {
@@ -301,7 +301,7 @@ impl GatewayState {
 
     /// Answers every running request with `shutting-down` (the drain time is over).
     pub fn cut_off(&self) {
-        self.inner.cutoff.cut();
+        self.inner.cutoff.send();
     }
 }
 

@@ -13,7 +13,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
@@ -21,6 +20,7 @@ use tracing::Instrument;
 
 use super::front::Front;
 use super::request_id::RequestSpan;
+use super::signal::Signal;
 use super::{
     EdgeLimits, GatewayConfig, GatewayError, GatewayState, panic, request_id, request_span, router,
 };
@@ -277,7 +277,12 @@ async fn serve_app(
 ) -> Result<(), GatewayError> {
     let edges = state.config().edges.clone();
     let builder = connection_builder(&edges);
-    let graceful = GracefulShutdown::new();
+    // Sent when the drain starts: each connection then finishes its request and closes. Each
+    // connection holds a receiver of `open` until it is closed, so `open.closed()` is the end
+    // of the drain (hyper-util's `GracefulShutdown`, without its `watch` wait polled with every
+    // poll of a connection: `signal.rs`).
+    let drain_signal = Arc::new(Signal::default());
+    let (open, _) = watch::channel(());
     let front = Front::new(state.clone(), app);
     tokio::pin!(signal);
     loop {
@@ -299,11 +304,11 @@ async fn serve_app(
                     continue;
                 };
                 let (builder, service) = (builder.clone(), front.clone());
-                let watcher = graceful.watcher();
+                let (drain, open) = (drain_signal.clone(), open.subscribe());
                 tokio::spawn(async move {
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    let _ = watcher.watch(connection).await;
-                    drop(slot);
+                    let _ = until_drained(connection, drain).await;
+                    drop((slot, open));
                 });
             }
         }
@@ -312,7 +317,8 @@ async fn serve_app(
     state.begin_drain();
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     let drain = state.config().shutdown_timeout;
-    let drained = graceful.shutdown();
+    drain_signal.send();
+    let drained = open.closed();
     tokio::pin!(drained);
     if tokio::time::timeout(drain, &mut drained).await.is_ok() {
         return Ok(());
@@ -326,6 +332,26 @@ async fn serve_app(
         tracing::warn!("connections still open after the grace period; stopping anyway");
     }
     Ok(())
+}
+
+/// Serves `connection` until it closes; once `drain` is sent, it finishes the request it is
+/// serving and closes (HTTP/1.1), or stops taking new streams (HTTP/2).
+async fn until_drained(
+    connection: auto::Connection<'_, TokioIo<TcpStream>, Front, TokioExecutor>,
+    drain: Arc<Signal>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut connection = std::pin::pin!(connection);
+    let mut drain = Some(drain.wait_owned());
+    std::future::poll_fn(|cx| {
+        if let Some(wait) = drain.as_mut()
+            && std::pin::Pin::new(wait).poll(cx).is_ready()
+        {
+            drain = None;
+            connection.as_mut().graceful_shutdown();
+        }
+        connection.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// hyper's connection settings for `edges` (HTTP/1.1 and HTTP/2, as `axum::serve` offered).
