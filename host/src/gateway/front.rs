@@ -5,10 +5,11 @@
 //! lookup, boxed futures and service clones per layer and per request) and runs the same
 //! steps itself, in the same order: [`serve::guard`](super::serve::guard) (request id and
 //! span, the span named `extract` with `request_id` as its one field, opened at the request's
-//! first log line (`gateway/request_span.rs`), panic net, request timeout, shutdown cut-off), then [`auth::admit`] (the gateway key,
-//! or the browser guard of a keyless gateway), then the handler with its body limit. Any other
-//! method or path (a `GET /v1/extract` included, which the router answers 405) goes to the
-//! router unchanged, so every answer is the same as the router's own.
+//! first log line (`gateway/request_span.rs`), panic net, request timeout, shutdown cut-off),
+//! then [`auth::admit`] (the gateway key, or the browser guard of a keyless gateway), then the
+//! handler with its body limit. Any other method or path (a `GET /v1/extract` included, which
+//! the router answers 405) goes to the router unchanged, so every answer is the same as the
+//! router's own.
 
 use std::convert::Infallible;
 use std::future::Future;
