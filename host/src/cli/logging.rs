@@ -4,7 +4,9 @@
 //! Policy:
 //! - **Format** (`--log-format`, issue 19): `text` (the default, for people) or `json` (one
 //!   JSON object per line, for log shippers), with the fields of the event's spans (the
-//!   gateway's `request_id`) in both.
+//!   gateway's `request_id`) in both. The formatter is wrapped in the gateway's
+//!   [`RequestSpans`], which opens a `POST /v1/extract`'s span only when the request logs
+//!   something (issue 17; the lines are the same).
 //! - **Colour** only when stderr is a terminal and `NO_COLOR` is unset or empty (the
 //!   no-color.org convention): a file or a pipe never receives ANSI escapes.
 //! - **Line breaks.** Log fields carry text from outside the host (a guest's log lines and
@@ -16,6 +18,9 @@
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
+
+use session_host::gateway::request_span::RequestSpans;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// How log lines are written (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,8 +39,8 @@ pub fn init(level: &str, format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(|| EscapeLines(io::stderr()));
     let _ = match format {
-        LogFormat::Text => builder.with_ansi(colour()).try_init(),
-        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+        LogFormat::Text => RequestSpans::new(builder.with_ansi(colour()).finish()).try_init(),
+        LogFormat::Json => RequestSpans::new(builder.json().with_ansi(false).finish()).try_init(),
     };
 }
 

@@ -4,10 +4,12 @@
 //! Policy (issue 17): the hot route skips axum's router and its `from_fn` layers (a route
 //! lookup, boxed futures and service clones per layer and per request) and runs the same
 //! steps itself, in the same order: [`serve::guard`](super::serve::guard) (request id and
-//! span, the span named `extract` with `request_id` as its one field, panic net, request timeout, shutdown cut-off), then [`auth::admit`] (the gateway key,
-//! or the browser guard of a keyless gateway), then the handler with its body limit. Any other
-//! method or path (a `GET /v1/extract` included, which the router answers 405) goes to the
-//! router unchanged, so every answer is the same as the router's own.
+//! span, the span named `extract` with `request_id` as its one field, opened at the request's
+//! first log line (`gateway/request_span.rs`), panic net, request timeout, shutdown cut-off),
+//! then [`auth::admit`] (the gateway key, or the browser guard of a keyless gateway), then the
+//! handler with its body limit. Any other method or path (a `GET /v1/extract` included, which
+//! the router answers 405) goes to the router unchanged, so every answer is the same as the
+//! router's own.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,7 +22,8 @@ use axum::response::{IntoResponse, Response};
 use futures::future::Either;
 use hyper_util::service::{TowerToHyperService, TowerToHyperServiceFuture};
 
-use super::{GatewayState, auth, handlers, request_id, serve};
+use super::request_id::RequestSpan;
+use super::{GatewayState, auth, handlers, serve};
 
 /// The path served directly.
 const EXTRACT: &str = "/v1/extract";
@@ -62,7 +65,7 @@ where
         let state = self.state.clone();
         Either::Left(Box::pin(async move {
             let request = request.map(Body::new);
-            let span = request_id::extract_span;
+            let span = RequestSpan::Extract;
             let answer = serve::guard(&state, request, span, |request, deadline| {
                 extract(&state, request, deadline)
             });

@@ -97,7 +97,9 @@ mod panic;
 pub mod problem;
 pub mod request;
 pub mod request_id;
+pub mod request_span;
 mod serve;
+mod signal;
 
 #[cfg(test)]
 mod tests;
@@ -251,9 +253,9 @@ pub struct GatewayState {
 struct StateInner {
     engine: Engine,
     config: GatewayConfig,
-    /// Becomes `true` when the drain time after shutdown is over: running requests then answer
+    /// Cut when the drain time after shutdown is over: running requests then answer
     /// `shutting-down`.
-    cutoff: watch::Sender<bool>,
+    cutoff: signal::Signal,
     /// Becomes `true` when shutdown starts: the dashboard's live streams end.
     draining: watch::Sender<bool>,
     /// One permit per open connection, [`EdgeLimits::max_connections`] in all, shared by the
@@ -269,7 +271,7 @@ impl GatewayState {
             engine,
             connections,
             config,
-            cutoff: watch::Sender::new(false),
+            cutoff: signal::Signal::default(),
             draining: watch::Sender::new(false),
         };
         Self {
@@ -299,7 +301,7 @@ impl GatewayState {
 
     /// Answers every running request with `shutting-down` (the drain time is over).
     pub fn cut_off(&self) {
-        self.inner.cutoff.send_replace(true);
+        self.inner.cutoff.send();
     }
 }
 

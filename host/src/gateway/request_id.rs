@@ -1,6 +1,7 @@
 //! The request id (issue 19): every request gets one, every log line written while it is
 //! served carries it (the `request_id` field of its `request` span, or of its `extract` span
-//! for a `POST /v1/extract`), and the client gets it
+//! for a `POST /v1/extract`, opened at its first log line: [`super::request_span`]), and the
+//! client gets it
 //! back in `x-request-id`, so one grep finds a request's whole story.
 //!
 //! Policy: a client-sent `x-request-id` is kept when it is 1 to [`MAX_LEN`] printable ASCII
@@ -52,6 +53,16 @@ pub(super) fn text(value: &HeaderValue) -> &str {
     value.to_str().unwrap_or_default()
 }
 
+/// Which span a request is served in (see [`super::serve::guard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RequestSpan {
+    /// [`span`], opened with the request (the router's routes).
+    Request,
+    /// [`extract_span`]'s, opened at the request's first log line
+    /// ([`super::request_span`]; a `POST /v1/extract` served directly).
+    Extract,
+}
+
 /// The `request` span that every log line written while serving `request` carries.
 pub(super) fn span(id: &str, request: &Request) -> Span {
     tracing::info_span!(
@@ -64,9 +75,10 @@ pub(super) fn span(id: &str, request: &Request) -> Span {
 
 /// The `extract` span of a `POST /v1/extract` served directly ([`super::front`]): the same
 /// `request_id`, with the route in the span's name rather than in two more fields (issue 17:
-/// the log formatter formats a span's fields when the span opens, for every request, and
-/// each field cost about 1,200 instructions of a request's 70,000).
-pub(super) fn extract_span(id: &str, _: &Request) -> Span {
+/// the log formatter formats a span's fields when the span opens, and each field cost about
+/// 1,200 instructions of a request's 70,000). Opened with the request only under a subscriber
+/// other than [`super::request_span::RequestSpans`], which opens its twin lazily.
+pub(super) fn extract_span(id: &str) -> Span {
     tracing::info_span!("extract", request_id = %id)
 }
 

@@ -13,14 +13,17 @@ use tokio::net::{TcpListener, TcpStream};
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use tracing::Instrument;
 
 use super::front::Front;
-use super::{EdgeLimits, GatewayConfig, GatewayError, GatewayState, panic, request_id, router};
+use super::request_id::RequestSpan;
+use super::signal::Signal;
+use super::{
+    EdgeLimits, GatewayConfig, GatewayError, GatewayState, panic, request_id, request_span, router,
+};
 use crate::engine::Deadline;
 use crate::problem::{Problem, ProblemKind};
 
@@ -274,7 +277,12 @@ async fn serve_app(
 ) -> Result<(), GatewayError> {
     let edges = state.config().edges.clone();
     let builder = connection_builder(&edges);
-    let graceful = GracefulShutdown::new();
+    // Sent when the drain starts: each connection then finishes its request and closes. Each
+    // connection holds a receiver of `open` until it is closed, so `open.closed()` is the end
+    // of the drain (hyper-util's `GracefulShutdown`, without its `watch` wait polled with every
+    // poll of a connection: `signal.rs`).
+    let drain_signal = Arc::new(Signal::default());
+    let (open, _) = watch::channel(());
     let front = Front::new(state.clone(), app);
     tokio::pin!(signal);
     loop {
@@ -296,11 +304,11 @@ async fn serve_app(
                     continue;
                 };
                 let (builder, service) = (builder.clone(), front.clone());
-                let watcher = graceful.watcher();
+                let (drain, open) = (drain_signal.clone(), open.subscribe());
                 tokio::spawn(async move {
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    let _ = watcher.watch(connection).await;
-                    drop(slot);
+                    let _ = until_drained(connection, drain).await;
+                    drop((slot, open));
                 });
             }
         }
@@ -309,7 +317,8 @@ async fn serve_app(
     state.begin_drain();
     tracing::info!("shutting down: no new connections, draining in-flight requests");
     let drain = state.config().shutdown_timeout;
-    let drained = graceful.shutdown();
+    drain_signal.send();
+    let drained = open.closed();
     tokio::pin!(drained);
     if tokio::time::timeout(drain, &mut drained).await.is_ok() {
         return Ok(());
@@ -323,6 +332,26 @@ async fn serve_app(
         tracing::warn!("connections still open after the grace period; stopping anyway");
     }
     Ok(())
+}
+
+/// Serves `connection` until it closes; once `drain` is sent, it finishes the request it is
+/// serving and closes (HTTP/1.1), or stops taking new streams (HTTP/2).
+async fn until_drained(
+    connection: auto::Connection<'_, TokioIo<TcpStream>, Front, TokioExecutor>,
+    drain: Arc<Signal>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut connection = std::pin::pin!(connection);
+    let mut drain = Some(drain.wait_owned());
+    std::future::poll_fn(|cx| {
+        if let Some(wait) = drain.as_mut()
+            && std::pin::Pin::new(wait).poll(cx).is_ready()
+        {
+            drain = None;
+            connection.as_mut().graceful_shutdown();
+        }
+        connection.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// hyper's connection settings for `edges` (HTTP/1.1 and HTTP/2, as `axum::serve` offered).
@@ -355,7 +384,7 @@ pub(super) async fn edge(
     guard(
         &state,
         request,
-        request_id::span,
+        RequestSpan::Request,
         |mut request, deadline| {
             // The engine answers by the same deadline, naming what it waited for; the guard's
             // timer is the backstop.
@@ -369,12 +398,12 @@ pub(super) async fn edge(
 /// What every request gets around its route, whichever way it is served (the router's
 /// [`edge`] layer or [`super::front`]'s direct `POST /v1/extract`): the request id and its
 /// span ([`request_id`]), the panic net ([`panic`]), the request timeout (504 `timeout`) and
-/// the shutdown cut-off (503 `shutting-down`). `span` makes the request's span from its id;
-/// `run` serves the request by its deadline.
+/// the shutdown cut-off (503 `shutting-down`). `span` says which span the request is served
+/// in; `run` serves the request by its deadline.
 pub(super) async fn guard<F, W>(
     state: &GatewayState,
     request: Request,
-    span: fn(&str, &Request) -> tracing::Span,
+    span: RequestSpan,
     run: F,
 ) -> Response
 where
@@ -382,13 +411,18 @@ where
     W: Future<Output = Response>,
 {
     let id = request_id::pick(&request);
-    let span = span(request_id::text(&id), &request);
+    // The router's `request` span is opened now; the `extract` span only once the request
+    // logs something (`request_span`, issue 17).
+    let eager = match span {
+        RequestSpan::Request => Some(request_id::span(request_id::text(&id), &request)),
+        RequestSpan::Extract => None,
+    };
     // Cheap clones (no allocation for standard methods; the URI shares its bytes), for the
     // panic's log line.
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let timeout = state.config().request_timeout;
     let deadline = Deadline::after(timeout);
-    let mut cutoff = state.inner.cutoff.subscribe();
+    let cutoff = state.inner.cutoff.wait();
     // `run`'s future is boxed (issue 17, fifth round): it is the request's whole work (the
     // handler, the engine, the upstream exchange), and unboxed it sized this future and the
     // ones around it, each moved once when it starts, so each level copied it again.
@@ -400,13 +434,16 @@ where
                 let detail = format!("the request took longer than the gateway's {}s timeout", timeout.as_secs_f64());
                 Problem::new(ProblemKind::Timeout, detail).into_response()
             }
-            Ok(_) = cutoff.wait_for(|cut| *cut) => {
+            () = cutoff => {
                 let detail = "the gateway shut down before the request finished; retry it";
                 Problem::new(ProblemKind::ShuttingDown, detail).into_response()
             }
         }
     };
-    let mut response = work.instrument(span).await;
+    let (mut response, id) = match eager {
+        Some(span) => (work.instrument(span).await, id),
+        None => request_span::scoped(id, work).await,
+    };
     request_id::set(&mut response, id);
     response
 }

@@ -589,7 +589,7 @@ async fn issue_17_a_panic_in_the_guarded_work_is_a_500_with_the_request_id() {
         tokio::task::yield_now().await;
         boom()
     };
-    let response = serve::guard(&state, request, request_id::extract_span, work).await;
+    let response = serve::guard(&state, request, request_id::RequestSpan::Extract, work).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(header(&response, "x-request-id"), "trace-1717");
     let body = axum::body::to_bytes(response.into_body(), 1 << 16)

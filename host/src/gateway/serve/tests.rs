@@ -283,3 +283,36 @@ async fn issue_17_dealt_connections_count_against_max_connections() {
     }
     assert_eq!(waiting, 3, "connections waiting for a worker");
 }
+
+/// Issue 17 (sixth round, the drain without hyper-util's `GracefulShutdown`): when the signal
+/// comes, an idle keep-alive connection is closed at once, and the server stops as soon as its
+/// last connection is closed, not at the end of the drain time.
+#[tokio::test]
+async fn issue_17_the_drain_closes_idle_connections_and_ends_with_the_last() {
+    let config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        shutdown_timeout: Duration::from_secs(30),
+        ..GatewayConfig::default()
+    };
+    let listener = bind(&config).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, offline_state(config), async move {
+        let _ = stopped.await;
+    }));
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let keep_alive = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    stream.write_all(keep_alive).await.expect("write");
+    let mut answer = vec![0; 4096];
+    let read = stream.read(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(!answer.contains("connection: close"), "{answer}");
+    let started = Instant::now();
+    let _ = stop.send(());
+    let (rest, _) = read_to_close(&mut stream).await;
+    assert_eq!(rest, "");
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server).await;
+    assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
