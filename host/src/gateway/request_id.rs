@@ -1,8 +1,7 @@
 //! The request id (issue 19): every request gets one, every log line written while it is
 //! served carries it (the `request_id` field of its `request` span, or of its `extract` span
 //! for a `POST /v1/extract`, opened at its first log line: [`super::request_span`]), and the
-//! client gets it
-//! back in `x-request-id`, so one grep finds a request's whole story.
+//! client gets it back in `x-request-id`, so one grep finds a request's whole story.
 //!
 //! Policy: a client-sent `x-request-id` is kept when it is 1 to [`MAX_LEN`] printable ASCII
 //! characters (`!` to `~`: no spaces, no control characters, so it cannot forge or split a log
