@@ -58,7 +58,8 @@ pub(super) enum RequestSpan {
     /// [`span`], opened with the request (the router's routes).
     Request,
     /// [`extract_span`]'s, opened at the request's first log line
-    /// ([`super::request_span`]; a `POST /v1/extract` served directly).
+    /// ([`super::request_span`]; a `POST /v1/extract` served directly), or with the request
+    /// under a subscriber that does not open it ([`super::request_span::opens_request_spans`]).
     Extract,
 }
 

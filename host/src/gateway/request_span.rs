@@ -18,8 +18,9 @@
 //!   thread-local slot, a swap of a few words per poll. [`RequestSpans`], the subscriber the
 //!   binary installs around its log formatter (`cli/logging.rs`), opens the span from that slot
 //!   when a callsite asks it anything during the poll. Under any other subscriber (an
-//!   embedder's, a test's) [`scoped`] opens the span with every request, as before: the log
-//!   lines are the same either way.
+//!   embedder's, a test's), [`opens_request_spans`] is false and the gateway's guard opens the
+//!   span with every request, as it does the router's `request` span: the log lines are the
+//!   same either way.
 
 use std::any::TypeId;
 use std::cell::Cell;
@@ -93,16 +94,16 @@ impl Pending {
     }
 }
 
-/// Whether the subscriber in charge on this thread opens request spans ([`RequestSpans`]).
-fn lazy_here() -> bool {
+/// Whether the subscriber in charge on this thread opens request spans ([`RequestSpans`]);
+/// when it does not, the request must be served in its span opened up front.
+pub(super) fn opens_request_spans() -> bool {
     tracing::dispatcher::get_default(|dispatch| dispatch.is::<OpensRequestSpans>())
 }
 
 /// Serves `work`, the request whose id is `id`, with its `extract` span opened at its first
-/// log line (see the module policy); answers its output and the id back.
+/// log line (see the module policy); answers its output and the id back. Only under
+/// [`RequestSpans`] ([`opens_request_spans`]): under another subscriber nothing would open it.
 pub(super) fn scoped<F: Future>(id: HeaderValue, work: F) -> Scoped<F> {
-    let eager =
-        (!lazy_here()).then(|| super::request_id::extract_span(super::request_id::text(&id)));
     let pending = Pending {
         id,
         span: None,
@@ -111,7 +112,6 @@ pub(super) fn scoped<F: Future>(id: HeaderValue, work: F) -> Scoped<F> {
     Scoped {
         work: Some(work),
         pending: Some(pending),
-        eager,
     }
 }
 
@@ -121,9 +121,6 @@ pin_project_lite::pin_project! {
         #[pin]
         work: Option<F>,
         pending: Option<Pending>,
-        // The span opened with the request (another subscriber than `RequestSpans`): entered
-        // around each poll, as `tracing::Instrument` does; the slot is not used then.
-        eager: Option<tracing::Span>,
     }
 
     impl<F> PinnedDrop for Scoped<F> {
@@ -132,8 +129,7 @@ pin_project_lite::pin_project! {
             // Cancelled (a 504, a client gone): the work is dropped as it was polled, so
             // that what its drop logs carries the request id too.
             if this.work.as_ref().get_ref().is_some() {
-                let _entered = this.eager.as_ref().map(tracing::Span::enter);
-                let _serving = this.eager.is_none().then(|| Serving::new(this.pending));
+                let _serving = Serving::new(this.pending);
                 this.work.set(None);
             }
             if let Some(pending) = this.pending {
@@ -181,8 +177,7 @@ impl<F: Future> Future for Scoped<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let poll = {
-            let _entered = this.eager.as_ref().map(tracing::Span::enter);
-            let _serving = this.eager.is_none().then(|| Serving::new(this.pending));
+            let _serving = Serving::new(this.pending);
             let work = this.work.as_mut().as_pin_mut();
             work.expect("a request's future is not polled after it answered")
                 .poll(cx)
@@ -197,8 +192,8 @@ impl<F: Future> Future for Scoped<F> {
     }
 }
 
-/// What [`RequestSpans`] answers to `Dispatch::is`, so that [`scoped`] knows the spans will
-/// be opened.
+/// What [`RequestSpans`] answers to `Dispatch::is`, so that [`opens_request_spans`] knows
+/// the spans will be opened.
 struct OpensRequestSpans;
 
 /// A subscriber that opens the `extract` span of the request being served on the thread, if

@@ -412,9 +412,12 @@ where
 {
     let id = request_id::pick(&request);
     // The router's `request` span is opened now; the `extract` span only once the request
-    // logs something (`request_span`, issue 17).
+    // logs something (`request_span`, issue 17), or now under a subscriber that would not.
     let eager = match span {
         RequestSpan::Request => Some(request_id::span(request_id::text(&id), &request)),
+        RequestSpan::Extract if !request_span::opens_request_spans() => {
+            Some(request_id::extract_span(request_id::text(&id)))
+        }
         RequestSpan::Extract => None,
     };
     // Cheap clones (no allocation for standard methods; the URI shares its bytes), for the
