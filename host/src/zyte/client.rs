@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
@@ -294,13 +294,13 @@ impl Client {
             .get("request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = answer.into_body().collect().await.map_err(|e| {
+        let body = read_whole(answer.into_body()).await.map_err(|e| {
             ZyteError::Transport(format!("{OTHER}: reading the answer: {}", chain(&e)))
         })?;
         if let Some((workers, sender)) = connection {
             workers.give_back(sender);
         }
-        let body = text(body.to_bytes());
+        let body = text(&body);
         if status == 200 {
             return Ok(ApiResponse {
                 status,
@@ -365,11 +365,47 @@ fn http_client(max_idle: usize, proxy: Option<&Intercept>) -> Http {
     }
 }
 
+/// An answer's body, whole (its trailers, if any, are ignored).
+///
+/// Issue 17 (seventh round): a body that arrives as one chunk (a `Content-Length` answer read
+/// in one go, the usual case) is that chunk, taken as soon as the body says it has ended;
+/// `BodyExt::collect` queued it in a `VecDeque`, flattened the queue again and polled the
+/// body once more for its end. A body of several chunks is gathered into one buffer.
+async fn read_whole<B>(mut body: B) -> Result<Bytes, B::Error>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut first: Option<Bytes> = None;
+    let mut gathered = BytesMut::new();
+    while !body.is_end_stream() {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        match first.take() {
+            None if gathered.is_empty() => first = Some(data),
+            earlier => {
+                gathered.extend_from_slice(earlier.as_deref().unwrap_or_default());
+                gathered.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| gathered.freeze()))
+}
+
 /// The body as text; bytes that are not UTF-8 are replaced (as reqwest's `text()` did).
-fn text(body: Bytes) -> String {
-    match String::from_utf8(Vec::from(body)) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+///
+/// Copied, not taken (issue 17, seventh round): a one-chunk body shares hyper's read buffer
+/// (8 KB), and taking its bytes as the `String`'s kept that buffer alive with the answer, so
+/// hyper allocated a new one for the connection's next answer; a copy of the body (hundreds
+/// of bytes) is cheaper than that allocation, and the buffer is reused.
+fn text(body: &[u8]) -> String {
+    // `from_utf8` first: it checks a word at a time, `from_utf8_lossy` a character at a time.
+    match std::str::from_utf8(body) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
     }
 }
 
@@ -668,6 +704,9 @@ mod tests {
         ThenClose,
         /// Sends the head and 2 of the 10 body bytes it announces, then nothing more.
         StallMidBody,
+        /// Answers `200 {"a":1}` in two writes 20 ms apart (the client reads the body in two
+        /// chunks), and keeps the connection for the next request.
+        InTwoParts,
     }
 
     /// A loopback HTTP/1.1 server written by hand (to misbehave where hyper's server would
@@ -685,37 +724,51 @@ mod tests {
             while let Ok((mut stream, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let mut read = Vec::new();
                     let mut chunk = [0u8; 4096];
-                    // The head, then the body its content-length announces.
                     loop {
-                        let text = String::from_utf8_lossy(&read).to_ascii_lowercase();
-                        if let Some(end) = text.find("\r\n\r\n") {
-                            let length = text
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .and_then(|v| v.trim().parse::<usize>().ok())
-                                .unwrap_or(0);
-                            if read.len() >= end + 4 + length {
-                                break;
+                        let mut read = Vec::new();
+                        // The head, then the body its content-length announces.
+                        loop {
+                            let text = String::from_utf8_lossy(&read).to_ascii_lowercase();
+                            if let Some(end) = text.find("\r\n\r\n") {
+                                let length = text
+                                    .lines()
+                                    .find_map(|l| l.strip_prefix("content-length:"))
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                                    .unwrap_or(0);
+                                if read.len() >= end + 4 + length {
+                                    break;
+                                }
+                            }
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => read.extend_from_slice(&chunk[..n]),
                             }
                         }
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => read.extend_from_slice(&chunk[..n]),
+                        let answer: &[u8] = match mode {
+                            RawAnswer::ThenClose => {
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+                            }
+                            RawAnswer::StallMidBody => {
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\""
+                            }
+                            RawAnswer::InTwoParts => {
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n{\"a\":"
+                            }
+                        };
+                        if stream.write_all(answer).await.is_err() {
+                            return;
                         }
-                    }
-                    let answer: &[u8] = match mode {
-                        RawAnswer::ThenClose => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}",
-                        RawAnswer::StallMidBody => {
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\""
+                        match mode {
+                            RawAnswer::ThenClose => return,
+                            RawAnswer::StallMidBody => std::future::pending::<()>().await,
+                            RawAnswer::InTwoParts => {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                                if stream.write_all(b"1}").await.is_err() {
+                                    return;
+                                }
+                            }
                         }
-                    };
-                    if stream.write_all(answer).await.is_err() {
-                        return;
-                    }
-                    if let RawAnswer::StallMidBody = mode {
-                        std::future::pending::<()>().await;
                     }
                 });
             }
@@ -753,6 +806,21 @@ mod tests {
         keep_thread_connections();
         let (url, accepted) = raw_stub(RawAnswer::StallMidBody).await;
         assert_each_attempt_cut_on_a_new_connection(url, &accepted).await;
+    }
+
+    /// Regression (issue 17, seventh round: the answer's body is no longer read by
+    /// `collect`): an answer whose body arrives in two chunks is read whole, and its
+    /// connection, whose answer was read to its end, is reused for the next request.
+    #[tokio::test]
+    async fn issue_17_an_answer_in_two_chunks_is_read_whole_and_its_connection_reused() {
+        keep_thread_connections();
+        let (url, accepted) = raw_stub(RawAnswer::InTwoParts).await;
+        let client = stub_client(url, 5.0);
+        for _ in 0..5 {
+            let answer = client.extract(&Map::new(), RetryPolicy::default()).await;
+            assert_eq!(answer.expect("answer").body, r#"{"a":1}"#);
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     /// A CONNECT proxy on a free loopback port: it records each CONNECT's head, answers 200,
