@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::clock::Deadline;
+use super::guard::Held;
 use super::lifecycle::PoolCtx;
 use super::pool::Lease;
 use super::route::Matched;
@@ -149,12 +150,15 @@ impl Inner {
     async fn attempt(
         self: &Arc<Self>,
         ctx: &PoolCtx,
-        lease: &Lease,
+        lease: &Held,
         known: Option<Map<String, Value>>,
         deadline: Deadline,
     ) -> Attempt {
         let sid = &lease.session_id;
-        let data = self.session_data(&ctx.pool, sid).await;
+        let data = match lease.data() {
+            Some(data) => Some(data.clone()),
+            None => self.session_data(&ctx.pool, sid).await,
+        };
         let env = self.env(data, ctx.cookie_mode);
         let mut request = ctx.request.clone();
         request.session_id = Some(sid.clone());

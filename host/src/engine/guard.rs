@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 
 use super::Inner;
 use super::pool::Lease;
+use crate::session_data::SessionData;
 use crate::store::PoolStore;
 
 /// Runs `step` to its end without awaiting it: polled once here, spawned on the current
@@ -39,6 +40,8 @@ pub(super) struct Held {
     pool: String,
     lease: Lease,
     renewal: Option<tokio::task::JoinHandle<()>>,
+    /// The session's data, when the lease step read it ([`crate::store::Step::data`]).
+    data: Option<SessionData>,
 }
 
 impl Held {
@@ -57,7 +60,19 @@ impl Held {
             pool: pool.to_owned(),
             lease,
             renewal,
+            data: None,
         }
+    }
+
+    /// This lease with the session's data the lease step read (`None`: it read none).
+    pub(super) fn with_data(mut self, data: Option<SessionData>) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// The session's data, when the lease step read it: the store need not be asked again.
+    pub(super) fn data(&self) -> Option<&SessionData> {
+        self.data.as_ref()
     }
 }
 

@@ -90,7 +90,7 @@ impl Inner {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let (choice, initial, retired) = self.choose(&ctx.pool, ctx.cookie_mode).await?;
+            let (choice, initial, retired, data) = self.choose(&ctx.pool, ctx.cookie_mode).await?;
             for sid in retired {
                 self.spawn_replacement(ctx.clone(), sid);
             }
@@ -101,7 +101,9 @@ impl Inner {
                 }
             }
             let (wait, why) = match choice {
-                Choice::Ready(lease) => return Ok(Held::new(self, &ctx.pool, lease)),
+                Choice::Ready(lease) => {
+                    return Ok(Held::new(self, &ctx.pool, lease).with_data(data));
+                }
                 Choice::Wait(wait) => (wait, "its sessions are waiting out their delay"),
                 Choice::Busy => (Duration::from_secs(1), "its sessions are all in use"),
                 Choice::Empty => (
@@ -133,7 +135,7 @@ impl Inner {
         &self,
         id: &str,
         cookie_mode: bool,
-    ) -> Result<(Choice, bool, Vec<String>), EngineError> {
+    ) -> Result<(Choice, bool, Vec<String>, Option<SessionData>), EngineError> {
         let now = self.clock.now();
         let u = rand::random();
         let step = self.store.lease(id, now, &self.rotation, !cookie_mode, u);
@@ -141,7 +143,7 @@ impl Inner {
         let step = step.ok_or_else(|| EngineError::BadInput(format!("unknown pool {id:?}")))?;
         match step.closed {
             Some(reason) => Err(super::closed_error(id, reason)),
-            None => Ok((step.choice, step.create, step.retired)),
+            None => Ok((step.choice, step.create, step.retired, step.data)),
         }
     }
 

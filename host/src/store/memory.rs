@@ -245,6 +245,7 @@ impl PoolStore for MemoryStore {
                     create: false,
                     retired: Vec::new(),
                     closed: Some(reason.to_owned()),
+                    data: None,
                 };
             }
             if p.take_initial() {
@@ -253,17 +254,25 @@ impl PoolStore for MemoryStore {
                     create: true,
                     retired: Vec::new(),
                     closed: None,
+                    data: None,
                 };
             }
             let retired = match retire {
                 true => p.retire_expiring(now, rotation),
                 false => Vec::new(),
             };
+            let choice = p.choose(now, rotation, u);
+            // Read under the same lock: what `session_data` would read next (issue 17).
+            let data = match &choice {
+                Choice::Ready(lease) => p.session(&lease.session_id).map(|s| s.data.clone()),
+                _ => None,
+            };
             Step {
-                choice: p.choose(now, rotation, u),
+                choice,
                 create: false,
                 retired,
                 closed: None,
+                data,
             }
         })
     }

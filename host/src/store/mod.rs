@@ -116,6 +116,10 @@ pub struct Step {
     pub retired: Vec<String>,
     /// The pool is closed, with this reason: no session was taken.
     pub closed: Option<String>,
+    /// The chosen session's data, when the store read it in this step (the in-memory store,
+    /// issue 17: one lookup of the pool fewer per request); `None`: the engine asks
+    /// [`PoolStore::session_data`].
+    pub data: Option<SessionData>,
 }
 
 /// A failure counted against a session.

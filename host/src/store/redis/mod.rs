@@ -878,6 +878,7 @@ fn step_of(reply: Vec<String>, token: u64) -> (Step, Option<String>) {
         create: false,
         retired: parts.by_ref().take(retired).collect(),
         closed: None,
+        data: None,
     };
     let mut data = None;
     match (parts.next().as_deref(), parts.next(), parts.next()) {
@@ -1105,6 +1106,7 @@ impl PoolStore for RedisStore {
                 create: false,
                 retired: Vec::new(),
                 closed: Some(super::UNAVAILABLE.into()),
+                data: None,
             }),
         }
     }
