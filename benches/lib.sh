@@ -86,6 +86,47 @@ start_emulator() {
     wait_port "$EMU_PORT"
 }
 
+# nginx (Debian's package) with `proxy_pass` to the emulator (start_emulator first): keep-alive
+# upstream (`keepalive 128`, HTTP/1.1), 2 workers, access log off, config generated in $TMP; in
+# the foreground, so that $NGINX_PID is its master (its workers are its children). Sets
+# NGINX_PORT and NGINX_PID. The peer of benches/gateway-vs-nginx and benches/gateway-syscalls.
+start_nginx() {
+    NGINX_PORT="$(free_port)"
+    mkdir -p "$TMP/nginx/logs"
+    local user_line=""
+    [ "$(id -u)" = 0 ] && user_line="user root;"
+    cat >"$TMP/nginx/nginx.conf" <<CONF
+$user_line
+    worker_processes 2;
+    daemon off;
+    pid $TMP/nginx/nginx.pid;
+    error_log $TMP/nginx/logs/error.log warn;
+    events { worker_connections 4096; }
+    http {
+        access_log off;
+        client_body_temp_path $TMP/nginx/body;
+        proxy_temp_path $TMP/nginx/proxy;
+        fastcgi_temp_path $TMP/nginx/fastcgi;
+        uwsgi_temp_path $TMP/nginx/uwsgi;
+        scgi_temp_path $TMP/nginx/scgi;
+        upstream emulator { server 127.0.0.1:$EMU_PORT; keepalive 128; }
+        server {
+            listen 127.0.0.1:$NGINX_PORT;
+            client_max_body_size 10m;
+            location / {
+                proxy_pass http://emulator;
+                proxy_http_version 1.1;
+                proxy_set_header Connection "";
+            }
+        }
+    }
+CONF
+    nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    wait_port "$NGINX_PORT"
+}
+
 # Median, min and max of the numbers on stdin, one a line: "median min max".
 stats() {
     sort -g | awk '{ v[NR] = $1 } END {
