@@ -39,6 +39,7 @@
 
 pub mod authoring;
 pub mod batch;
+mod body;
 pub mod configs;
 pub mod defaults;
 pub mod engine;

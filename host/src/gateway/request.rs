@@ -11,7 +11,6 @@ use std::borrow::Cow;
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use http_body_util::LengthLimitError;
 use serde_json::{Map, Value};
 
@@ -33,10 +32,10 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     if let Some(length) = declared.filter(|&n| n > limit as u64) {
         return Err(too_large(limit, &format!("is {length} bytes")));
     }
-    // `Limited` stops reading past the limit; `collect` keeps a one-chunk body as it came
-    // (no copy, issue 17).
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+    // `Limited` stops reading past the limit; `read_whole` keeps a one-chunk body as it came
+    // (no copy, no queue: issue 17).
+    match crate::body::read_whole(http_body_util::Limited::new(body, limit)).await {
+        Ok(bytes) => Ok(bytes),
         Err(e) if e.is::<LengthLimitError>() => Err(too_large(limit, "exceeds it")),
         Err(e) => Err(Problem::bad_request(format!("cannot read the body: {e}"))),
     }

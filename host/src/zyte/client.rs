@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -294,9 +294,11 @@ impl Client {
             .get("request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = read_whole(answer.into_body()).await.map_err(|e| {
-            ZyteError::Transport(format!("{OTHER}: reading the answer: {}", chain(&e)))
-        })?;
+        let body = crate::body::read_whole(answer.into_body())
+            .await
+            .map_err(|e| {
+                ZyteError::Transport(format!("{OTHER}: reading the answer: {}", chain(&e)))
+            })?;
         if let Some((workers, sender)) = connection {
             workers.give_back(sender);
         }
@@ -363,36 +365,6 @@ fn http_client(max_idle: usize, proxy: Option<&Intercept>) -> Http {
             Http::Proxied(builder.build(tls().wrap_connector(tunnel)))
         }
     }
-}
-
-/// An answer's body, whole (its trailers, if any, are ignored).
-///
-/// Issue 17 (seventh round): a body that arrives as one chunk (a `Content-Length` answer read
-/// in one go, the usual case) is that chunk, taken as soon as the body says it has ended;
-/// `BodyExt::collect` queued it in a `VecDeque`, flattened the queue again and polled the
-/// body once more for its end. A body of several chunks is gathered into one buffer.
-async fn read_whole<B>(mut body: B) -> Result<Bytes, B::Error>
-where
-    B: hyper::body::Body<Data = Bytes> + Unpin,
-{
-    let mut first: Option<Bytes> = None;
-    let mut gathered = BytesMut::new();
-    while !body.is_end_stream() {
-        let Some(frame) = body.frame().await else {
-            break;
-        };
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
-        match first.take() {
-            None if gathered.is_empty() => first = Some(data),
-            earlier => {
-                gathered.extend_from_slice(earlier.as_deref().unwrap_or_default());
-                gathered.extend_from_slice(&data);
-            }
-        }
-    }
-    Ok(first.unwrap_or_else(|| gathered.freeze()))
 }
 
 /// The body as text; bytes that are not UTF-8 are replaced (as reqwest's `text()` did).
