@@ -127,6 +127,12 @@ CONF
     wait_port "$NGINX_PORT"
 }
 
+# nginx's processes (start_nginx): its master and its workers, one a line.
+nginx_pids() {
+    echo "$NGINX_PID"
+    pgrep -P "$NGINX_PID"
+}
+
 # Median, min and max of the numbers on stdin, one a line: "median min max".
 stats() {
     sort -g | awk '{ v[NR] = $1 } END {
