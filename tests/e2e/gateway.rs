@@ -239,6 +239,20 @@ impl Gateway {
     pub(crate) fn logs(&self) -> String {
         self.stderr.lock().clone()
     }
+
+    /// What the binary wrote to stderr, once it holds `needle` or 5 s have passed: stderr is
+    /// read from the pipe by a task of its own, so a line written just before an answer may
+    /// not be in [`Self::logs`] yet when the answer arrives.
+    pub(crate) async fn logs_with(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) || std::time::Instant::now() >= deadline {
+                return logs;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }
 
 /// A response, read.

@@ -75,7 +75,7 @@ async fn issue_19_logs_on_a_pipe_have_no_colour_and_carry_the_request_id() {
         .expect("answer");
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["x-request-id"], "trace-4711");
-    let logs = gateway.logs();
+    let logs = gateway.logs_with("reopened by an operator").await;
     let line = logs
         .lines()
         .find(|l| l.contains("reopened by an operator"))
