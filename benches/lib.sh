@@ -36,6 +36,13 @@ build() {
     (cd "$REPO" && cargo build --release --quiet -p session-host --bin session-host)
 }
 
+# The bench peers of benches/floor (issue 17): hyper-floor and raw-floor, in FLOOR_DIR (default
+# the release build's folder, built here when needed).
+FLOOR_DIR="${FLOOR_DIR:-$CARGO_TARGET_DIR/release}"
+build_floors() {
+    (cd "$REPO" && cargo build --release --quiet -p proxy-floor)
+}
+
 # A loopback port nobody listens on now (the kernel's pick; a race with another process
 # binding it between here and our bind is possible but harmless: the start then fails loudly).
 free_port() {
