@@ -316,3 +316,26 @@ async fn issue_17_the_drain_closes_idle_connections_and_ends_with_the_last() {
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// The gateway serves HTTP/2 with prior knowledge beside HTTP/1.1 (hyper-util's `auto`
+/// builder), as `axum::serve` did; nothing else covered that offer.
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_served() {
+    let addr = start(EdgeLimits::default()).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let answer = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .expect("an HTTP/2 answer");
+    assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+    assert_eq!(answer.status(), 200);
+    let http1 = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .expect("an HTTP/1.1 answer");
+    assert_eq!(http1.version(), reqwest::Version::HTTP_11);
+    assert_eq!(http1.status(), 200);
+}
