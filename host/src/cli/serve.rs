@@ -105,7 +105,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, %upstream, key_required, workers, "gateway listening");
     // A stable line on stdout, for scripts and tests that start the gateway on port 0.
     println!("session-host gateway listening on http://{addr}/v1/");
-    gateway::serve_workers(vec![listener], state, signal).await?;
+    gateway::serve_workers(listener, state, signal).await?;
     drop(host.watcher);
     if let Some(state) = &host.state {
         state.flush();

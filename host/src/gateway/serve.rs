@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -101,8 +100,8 @@ impl Incoming {
     }
 }
 
-/// Accepts connections on `listener` and deals them to the workers in turn (`next`, shared by
-/// every acceptor), until `stopped`; then closes the listener.
+/// Accepts connections on `listener` and deals them to the workers in turn, until `stopped`;
+/// then closes the listener.
 ///
 /// Policy: a connection takes its place among [`EdgeLimits::max_connections`] here,
 /// before it is dealt, so that connections waiting in a busy worker's inbox count against the
@@ -110,10 +109,10 @@ impl Incoming {
 async fn deal(
     listener: TcpListener,
     workers: Arc<[mpsc::UnboundedSender<Dealt>]>,
-    next: Arc<AtomicUsize>,
     state: GatewayState,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let mut next = 0;
     loop {
         let accepted = tokio::select! {
             _ = stopped.wait_for(|stop| *stop) => return,
@@ -124,7 +123,8 @@ async fn deal(
                 let Some(slot) = take_place(&state) else {
                     continue;
                 };
-                let to = next.fetch_add(1, Ordering::Relaxed) % workers.len();
+                let to = next % workers.len();
+                next = next.wrapping_add(1);
                 // A worker that has stopped closes the connection (dropped).
                 let _ = workers[to].send((stream, slot));
             }
@@ -154,25 +154,24 @@ async fn accept_failed(error: &std::io::Error) {
 }
 
 /// Serves the gateway with [`GatewayConfig::workers`] workers, each on a thread of its own
-/// running a single-threaded tokio runtime, on `listeners` (from [`bind_workers`]), until
+/// running a single-threaded tokio runtime, on `listener` (from [`bind_workers`]), until
 /// `signal` completes; then every worker shuts down as [`serve`] does (one drain time for all:
 /// the cut-off is shared).
 ///
 /// Policy (issue 17): as nginx's workers, a connection, its requests, the engine work they
 /// run and their upstream connections (each worker keeps its own pool of them:
 /// [`crate::zyte::keep_thread_connections`]) stay on one thread, so that no request wakes
-/// another thread (those wake-ups were the largest item of the gateway's profile). A
-/// listener is accepted on by one worker (the first listener by the first worker, and so
-/// on), which deals each new connection to the next worker in turn, itself included (a
-/// hand-over per connection, not per request), so that the workers serve as many
-/// connections each. The engine, its pools and the configs are shared by all workers.
+/// another thread (those wake-ups were the largest item of the gateway's profile). The first
+/// worker accepts on the listener and deals each new connection to the next worker in turn,
+/// itself included (a hand-over per connection, not per request), so that the workers serve
+/// as many connections each. The engine, its pools and the configs are shared by all workers.
 /// [`EdgeLimits::max_connections`] counts the connections of all workers together. A worker
 /// that fails stops the others.
 ///
 /// # Errors
 /// [`GatewayError::Serve`] when a worker cannot start or its server fails.
 pub async fn serve_workers(
-    listeners: Vec<std::net::TcpListener>,
+    listener: std::net::TcpListener,
     state: GatewayState,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), GatewayError> {
@@ -186,14 +185,10 @@ pub async fn serve_workers(
     let (dealers, inboxes): (Vec<_>, Vec<_>) =
         (0..workers).map(|_| mpsc::unbounded_channel()).unzip();
     let dealers: Arc<[_]> = dealers.into();
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut accepts: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
-    for (index, listener) in listeners.into_iter().enumerate() {
-        accepts[index % workers].push(listener);
-    }
-    for (index, (inbox, accept)) in inboxes.into_iter().zip(accepts).enumerate() {
+    let mut listener = Some(listener);
+    for (index, inbox) in inboxes.into_iter().enumerate() {
         let (state, mut stopped, done) = (state.clone(), stopped.clone(), done.clone());
-        let (app, dealers, next) = (app.clone(), dealers.clone(), next.clone());
+        let (app, dealers, accept) = (app.clone(), dealers.clone(), listener.take());
         let worker = move || {
             let result = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -202,14 +197,14 @@ pub async fn serve_workers(
                 .and_then(|runtime| {
                     crate::zyte::keep_thread_connections();
                     runtime.block_on(async move {
-                        for listener in accept {
+                        if let Some(listener) = accept {
                             let listener =
                                 TcpListener::from_std(listener).map_err(GatewayError::Serve)?;
-                            let (dealers, next) = (dealers.clone(), next.clone());
                             let (state, stopped) = (state.clone(), stopped.clone());
-                            tokio::spawn(deal(listener, dealers, next, state, stopped));
+                            tokio::spawn(deal(listener, dealers, state, stopped));
+                        } else {
+                            drop(dealers);
                         }
-                        drop(dealers);
                         let signal = async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         };
