@@ -20,7 +20,7 @@
 use std::str::FromStr;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine as _;
@@ -76,11 +76,26 @@ pub fn check(key: Option<&GatewayKey>, headers: &HeaderMap) -> Result<(), Proble
 
 /// The browser guard of a keyless gateway (see the module policy).
 ///
+/// Reads `Host` and `Content-Type` in one pass over the headers, each the first of its name
+/// as `HeaderMap::get` gives it (issue 17, eighth round: each `get` hashed its name, and the
+/// pass over a client's few headers costs less than the two hashes).
+///
 /// # Errors
 /// A 403 `forbidden` for a non-loopback `Host`, a 415 `unsupported-media-type` for a `POST`
 /// that is not JSON. Neither echoes what was sent.
 pub fn check_browser(method: &Method, headers: &HeaderMap, uri: &Uri) -> Result<(), Problem> {
-    let host = match headers.get(header::HOST) {
+    let (mut host, mut content_type) = (None, None);
+    for (name, value) in headers {
+        if *name == header::HOST {
+            host.get_or_insert(value);
+        } else if *name == header::CONTENT_TYPE {
+            content_type.get_or_insert(value);
+        }
+        if host.is_some() && content_type.is_some() {
+            break;
+        }
+    }
+    let host = match host {
         Some(value) => value.to_str().ok(),
         None => uri.authority().map(|a| a.as_str()),
     };
@@ -89,7 +104,7 @@ pub fn check_browser(method: &Method, headers: &HeaderMap, uri: &Uri) -> Result<
                       served (the Host header names another host, as after DNS rebinding)";
         return Err(Problem::new(ProblemKind::Forbidden, detail));
     }
-    if method == Method::POST && !is_json(headers) {
+    if method == Method::POST && !content_type.is_some_and(is_json_value) {
         let detail = "without a gateway key, POST bodies must be sent with \
                       `Content-Type: application/json` (browsers cannot send it cross-site)";
         return Err(Problem::new(ProblemKind::UnsupportedMediaType, detail));
@@ -104,25 +119,35 @@ pub(crate) fn is_loopback_request(headers: &HeaderMap) -> bool {
     host.is_some_and(is_loopback_host)
 }
 
-/// `localhost`, `127.0.0.1` or `[::1]`, with an optional port.
+/// `localhost`, `127.0.0.1` or `[::1]`, with an optional port. Compares bytes: the text is a
+/// header value's (`to_str`: visible ASCII) or a URI's authority, ASCII either way.
 fn is_loopback_host(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+    let host = host.as_bytes();
+    let name = match host.iter().rposition(|&b| b == b':') {
+        Some(colon) if colon > 0 && host[colon + 1..].iter().all(u8::is_ascii_digit) => {
+            &host[..colon]
+        }
         _ => host,
     };
-    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]"
+    name.eq_ignore_ascii_case(b"localhost") || name == b"127.0.0.1" || name == b"[::1]"
 }
 
 /// Whether the `Content-Type` is `application/json` (parameters such as `charset` allowed).
 pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    headers.get(header::CONTENT_TYPE).is_some_and(is_json_value)
+}
+
+/// [`is_json`] of one `Content-Type` value. On bytes: a value `to_str` accepts holds visible
+/// ASCII and tabs, where trimming ASCII whitespace is trimming Unicode whitespace.
+fn is_json_value(value: &HeaderValue) -> bool {
+    let Ok(text) = value.to_str() else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/json")
+    let text = text.as_bytes();
+    let essence = text.split(|&b| b == b';').next().unwrap_or_default();
+    essence
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"application/json")
 }
 
 /// The user name of a Basic `Authorization` header.
@@ -171,8 +196,6 @@ pub(super) fn admit(state: &GatewayState, request: &Request) -> Result<(), Probl
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
 
     fn basic(credentials: &str) -> HeaderMap {
@@ -274,6 +297,78 @@ mod tests {
                 "{ct:?}"
             );
         }
+    }
+
+    /// Issue 17 (eighth round, one pass over the headers): the guard reads the first `Host`
+    /// and the first `Content-Type`, as `HeaderMap::get` does, whichever comes first and
+    /// whatever other headers come between. Fails if the pass kept a later value, or stopped
+    /// before it had both.
+    #[test]
+    fn issue_17_the_browser_guard_reads_the_first_host_and_content_type() {
+        let guard = |pairs: &[(header::HeaderName, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.append(name.clone(), HeaderValue::from_static(value));
+            }
+            check_browser(&Method::POST, &headers, &Uri::from_static("/v1/extract"))
+                .map_err(|problem| problem.kind())
+        };
+        let (host, ct, other) = (header::HOST, header::CONTENT_TYPE, header::ACCEPT);
+        let json = "application/json";
+        assert_eq!(
+            guard(&[(host.clone(), "localhost"), (ct.clone(), json)]),
+            Ok(())
+        );
+        assert_eq!(
+            guard(&[
+                (ct.clone(), json),
+                (other.clone(), "*/*"),
+                (host.clone(), "[::1]:1")
+            ]),
+            Ok(())
+        );
+        let forbidden = Err(Some(ProblemKind::Forbidden));
+        assert_eq!(
+            guard(&[
+                (host.clone(), "evil.example"),
+                (host.clone(), "localhost"),
+                (ct.clone(), json)
+            ]),
+            forbidden
+        );
+        assert_eq!(
+            guard(&[
+                (ct.clone(), json),
+                (host.clone(), "localhost"),
+                (host.clone(), "evil.example")
+            ]),
+            Ok(())
+        );
+        let unsupported = Err(Some(ProblemKind::UnsupportedMediaType));
+        assert_eq!(
+            guard(&[
+                (ct.clone(), "text/plain"),
+                (host.clone(), "localhost"),
+                (ct.clone(), json)
+            ]),
+            unsupported
+        );
+        assert_eq!(
+            guard(&[
+                (host.clone(), "localhost"),
+                (ct.clone(), json),
+                (ct.clone(), "text/plain")
+            ]),
+            Ok(())
+        );
+        assert_eq!(
+            guard(&[(other.clone(), json), (host.clone(), "localhost")]),
+            unsupported
+        );
+        assert_eq!(
+            guard(&[(ct.clone(), json), (other, "localhost")]),
+            forbidden
+        );
     }
 
     #[test]

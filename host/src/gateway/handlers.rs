@@ -110,17 +110,21 @@ fn upstream_answer(
     request_id: Option<String>,
 ) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    // Constants: `HeaderValue::from_static` checks its bytes when called at run time (about
+    // 190 instructions a request, issue 17), once at compile time in a `const`.
+    const JSON: HeaderValue = HeaderValue::from_static("application/json");
+    const PROBLEM: HeaderValue = HeaderValue::from_static(PROBLEM_JSON);
     let content_type = match (status.is_success(), body.is_empty()) {
         (_, true) => None,
-        (true, false) => Some("application/json"),
-        (false, false) => Some(PROBLEM_JSON),
+        (true, false) => Some(JSON),
+        (false, false) => Some(PROBLEM),
     };
     // Built directly: a `(status, String)` answer would set a text/plain type to replace.
     let mut response = Response::new(axum::body::Body::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     if let Some(content_type) = content_type {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(header::CONTENT_TYPE, content_type);
     }
     if let Some(served_by) = served_by {
         headers.insert(SESSION_ID, header_value(&served_by.session_id));

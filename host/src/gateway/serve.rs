@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use tracing::Instrument;
 
+use self::header_timer::ConnectionTimer;
 use super::front::Front;
 use super::request_id::RequestSpan;
 use super::signal::Signal;
@@ -298,7 +299,10 @@ async fn serve_app(
                 let Some(slot) = dealt_slot.or_else(|| take_place(&state)) else {
                     continue;
                 };
-                let (builder, service) = (builder.clone(), front.clone());
+                let (mut builder, service) = (builder.clone(), front.clone());
+                // Its own header-read timer, whose one sleep serves each of its requests
+                // (`header_timer`, issue 17).
+                builder.http1().timer(ConnectionTimer::default());
                 let (drain, open) = (drain_signal.clone(), open.subscribe());
                 tokio::spawn(async move {
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
@@ -350,6 +354,8 @@ async fn until_drained(
 }
 
 /// hyper's connection settings for `edges` (HTTP/1.1 and HTTP/2, as `axum::serve` offered).
+/// Each connection replaces the HTTP/1.1 timer by its own ([`ConnectionTimer`]); the one set
+/// here only keeps the builder whole.
 fn connection_builder(edges: &EdgeLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -445,6 +451,8 @@ where
     request_id::set(&mut response, id);
     response
 }
+
+mod header_timer;
 
 #[cfg(test)]
 mod tests;

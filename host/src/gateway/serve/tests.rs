@@ -323,3 +323,41 @@ async fn http2_with_prior_knowledge_is_served() {
     assert_eq!(http1.version(), reqwest::Version::HTTP_11);
     assert_eq!(http1.status(), 200);
 }
+
+/// Issue 17 (eighth round, one header-read sleep per connection): the timer is armed again for
+/// each request's head of a keep-alive connection, from when that head's read starts. Three
+/// requests 200 ms apart (the last past the first head's deadline, 300 ms) are all answered,
+/// so a deadline left where the first head put it would have cut the connection; then the
+/// connection, idle, is closed once the timeout has passed, so a sleep that no longer fired
+/// would have kept it open (`read_to_close` allows 5 s).
+#[tokio::test]
+async fn issue_17_a_keep_alive_connection_is_closed_once_idle_past_the_header_read_timeout() {
+    let timeout = Duration::from_millis(300);
+    let addr = start(EdgeLimits {
+        header_read_timeout: timeout,
+        ..EdgeLimits::default()
+    })
+    .await;
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let keep_alive = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    for round in 0..3 {
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        stream.write_all(keep_alive).await.expect("write");
+        let mut answer = vec![0; 4096];
+        let read = stream.read(&mut answer).await.expect("read");
+        let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "round {round}: {answer}"
+        );
+    }
+    let (rest, idle) = read_to_close(&mut stream).await;
+    assert_eq!(rest, "");
+    assert!(
+        idle >= timeout - Duration::from_millis(50),
+        "closed after {idle:?}"
+    );
+    assert!(idle < Duration::from_secs(2), "closed after {idle:?}");
+}
